@@ -1,0 +1,170 @@
+/**
+ * node:http adapter: wrap a request handler, or load the session per request. The Set-Cookie
+ * header is put on the response as soon as the session needs it (before the head is sent); the
+ * body is never buffered and `res.end` is never replaced, so streaming and SSE work.
+ *
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TesseraError } from '../errors.js';
+import type { SessionContext, Tessera } from '../manager.js';
+import type { CookieSink, Session } from '../session.js';
+
+/** Options of {@link nodeSessions}. */
+export interface NodeSessionsOptions {
+  /**
+   * Take the client IP from the first `X-Forwarded-For` entry. Only behind a proxy you trust to set
+   * it; otherwise clients choose their own IP. Default `false`: the socket's address.
+   */
+  trustProxy?: boolean;
+  /** The tenant of a request (for example from its Host header). Default: no tenants. */
+  tenant?: (req: IncomingMessage) => string | null | undefined;
+}
+
+/** A node:http request handler. */
+export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
+
+/** What {@link nodeSessions} returns. */
+export interface NodeSessions {
+  /**
+   * Wrap a handler: sessions are loaded lazily by {@link NodeSessions.load}, committed after the
+   * handler, and store failures become 503 responses.
+   */
+  wrap(handler: NodeHandler): (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * The request's session, loaded on the first call (later calls return the same session). Works
+   * inside {@link NodeSessions.wrap} or on its own.
+   */
+  load(req: IncomingMessage, res: ServerResponse): Promise<Session>;
+  /** The per-request context: for adapters built on this one. */
+  context(req: IncomingMessage, res: ServerResponse): SessionContext;
+}
+
+/**
+ * A {@link CookieSink} writing to a Node `ServerResponse`: appends to `Set-Cookie`, replacing an
+ * earlier line for the same cookie name, and refuses once headers are sent. Shared by the adapters
+ * built on node:http (Express, Fastify's raw response).
+ *
+ * @example
+ * ```ts
+ * const sink = responseCookieSink(res, tessera.cookieName);
+ * ```
+ */
+export function responseCookieSink(res: ServerResponse, name: string): CookieSink {
+  const prefix = `${name}=`;
+  return {
+    writable: () => !res.headersSent,
+    setCookie(line) {
+      if (res.headersSent) return false;
+      const previous = res.getHeader('set-cookie');
+      if (previous === undefined) {
+        res.setHeader('set-cookie', line);
+      } else {
+        const lines = (Array.isArray(previous) ? previous : [String(previous)]).filter((l) => !l.startsWith(prefix));
+        lines.push(line);
+        res.setHeader('set-cookie', lines);
+      }
+      return true;
+    },
+  };
+}
+
+/**
+ * The client address of a request: the socket's, or with `trustProxy` the first
+ * `X-Forwarded-For` entry.
+ *
+ * @example
+ * ```ts
+ * clientIp(req, true); // '203.0.113.7' behind a proxy
+ * ```
+ */
+export function clientIp(req: IncomingMessage, trustProxy: boolean): string | null {
+  if (trustProxy) {
+    const forwarded = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return req.socket?.remoteAddress ?? null;
+}
+
+/**
+ * Answer an error that escaped a handler: a {@link TesseraError}'s status and message (503 for an
+ * unavailable store), otherwise a bare 500. Never leaks other errors' messages.
+ *
+ * @example
+ * ```ts
+ * handler(req, res).catch((err) => respondWithError(res, err));
+ * ```
+ */
+export function respondWithError(res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    if (!res.writableEnded) res.destroy(error instanceof Error ? error : undefined);
+    return;
+  }
+  const known = error instanceof TesseraError && error.status !== 500;
+  res.statusCode = known ? error.status : 500;
+  res.setHeader('content-type', 'text/plain; charset=utf-8');
+  if (known && error.status === 503) res.setHeader('retry-after', '1');
+  res.end(known ? error.message : 'Internal Server Error');
+}
+
+/**
+ * Sessions for node:http.
+ *
+ * @example
+ * ```ts
+ * import http from 'node:http';
+ * import { createTessera } from 'tessera';
+ * import { nodeSessions } from 'tessera/node';
+ *
+ * const sessions = nodeSessions(createTessera({ secrets: [process.env.SESSION_SECRET!] }));
+ * http.createServer(sessions.wrap(async (req, res) => {
+ *   const session = await sessions.load(req, res);
+ *   const views = (session.get<number>('views') ?? 0) + 1;
+ *   session.set('views', views);
+ *   res.end(`views: ${views}`);
+ * })).listen(3000);
+ * ```
+ */
+export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}): NodeSessions {
+  const trustProxy = options.trustProxy ?? false;
+  const tenantOf = options.tenant;
+  const contexts = new WeakMap<IncomingMessage, SessionContext>();
+  const name = tessera.cookieName;
+
+  function context(req: IncomingMessage, res: ServerResponse): SessionContext {
+    let ctx = contexts.get(req);
+    if (ctx === undefined) {
+      ctx = tessera.begin(
+        {
+          cookieHeader: req.headers.cookie,
+          ip: clientIp(req, trustProxy),
+          userAgent: req.headers['user-agent'] ?? null,
+          tenant: tenantOf ? (tenantOf(req) ?? null) : null,
+        },
+        responseCookieSink(res, name),
+      );
+      contexts.set(req, ctx);
+    }
+    return ctx;
+  }
+
+  return {
+    context,
+    load: (req, res) => context(req, res).load(),
+    wrap(handler) {
+      return (req, res) => {
+        const run = async (): Promise<void> => {
+          await handler(req, res);
+          await contexts.get(req)?.settle();
+        };
+        run().catch((error: unknown) => {
+          if (!(error instanceof TesseraError) || error.status === 500) {
+            tessera.options.logger.error?.('tessera: request failed', { error: String(error) });
+          }
+          respondWithError(res, error);
+        });
+      };
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The keyring: one or more secrets for rotation (the first signs and encrypts, every one verifies
+ * and decrypts) and a separate subkey per purpose derived with HKDF-SHA256, so a key used to sign
+ * cookies is never also the key that encrypts data.
+ *
+ * @module
+ */
+import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { SecretError } from '../errors.js';
+
+/** A secret: a string (UTF-8) or raw bytes, at least 32 bytes long. */
+export type Secret = string | Uint8Array;
+
+/**
+ * What a subkey is for. Each purpose gets its own key, derived from every secret.
+ * `cookie` signs session-ID cookies, `csrf` derives CSRF tokens, `auth` signs auth tokens,
+ * `data` encrypts session data at rest and in cookies.
+ */
+export type KeyPurpose = 'cookie' | 'csrf' | 'auth' | 'data';
+
+/** The shortest secret accepted, in bytes. */
+export const MIN_SECRET_BYTES = 32;
+
+const HKDF_SALT = Buffer.from('tessera/keyring/v1');
+
+/** Options of {@link Keyring.from}. */
+export interface KeyringOptions {
+  /** `true` refuses to run without a configured secret. Defaults to `NODE_ENV === 'production'`. */
+  production?: boolean;
+  /** Called once when no secret is configured and a random per-process one is used instead. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Derived keys for each purpose, one per configured secret, in rotation order.
+ *
+ * @example
+ * ```ts
+ * const keyring = Keyring.from([process.env.SESSION_SECRET!, process.env.OLD_SESSION_SECRET!]);
+ * const sig = keyring.sign('cookie', 'abc');
+ * keyring.verify('cookie', 'abc', sig); // true
+ * ```
+ */
+export class Keyring {
+  /** True when no secret was configured and a random one was generated for this process. */
+  readonly ephemeral: boolean;
+  readonly #keys: Map<KeyPurpose, Buffer[]>;
+
+  private constructor(secrets: Uint8Array[], ephemeral: boolean) {
+    this.ephemeral = ephemeral;
+    this.#keys = new Map();
+    for (const purpose of ['cookie', 'csrf', 'auth', 'data'] as const) {
+      this.#keys.set(
+        purpose,
+        secrets.map((s) => Buffer.from(hkdfSync('sha256', s, HKDF_SALT, `tessera/${purpose}`, 32))),
+      );
+    }
+  }
+
+  /**
+   * Build a keyring from the configured secrets (first = current).
+   *
+   * @throws {@link SecretError} if a secret is shorter than 32 bytes, or if none is given in production.
+   * @example
+   * ```ts
+   * const keyring = Keyring.from(process.env.SESSION_SECRET); // one secret
+   * const rotated = Keyring.from([newSecret, oldSecret]);      // rotation: new signs, both verify
+   * ```
+   */
+  static from(secrets: Secret | readonly Secret[] | undefined, options: KeyringOptions = {}): Keyring {
+    const list = secrets === undefined ? [] : Array.isArray(secrets) ? [...secrets] : [secrets as Secret];
+    if (list.length === 0) {
+      const production = options.production ?? process.env.NODE_ENV === 'production';
+      if (production) {
+        throw new SecretError(
+          'no secret configured: set `secrets` (at least 32 bytes, e.g. `openssl rand -base64 32`); ' +
+            'a random per-process secret is refused when NODE_ENV=production',
+        );
+      }
+      (options.warn ?? ((m: string) => process.emitWarning(m, 'TesseraWarning')))(
+        'tessera: no secret configured, using a random one for this process only; sessions will not ' +
+          'survive a restart and will not work across processes. Set `secrets` before production.',
+      );
+      return new Keyring([randomBytes(32)], true);
+    }
+    const bytes = list.map((secret, i) => {
+      if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) {
+        throw new SecretError(`secret #${i + 1} must be a string or a Uint8Array`);
+      }
+      const b = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+      if (b.byteLength < MIN_SECRET_BYTES) {
+        throw new SecretError(
+          `secret #${i + 1} is ${b.byteLength} bytes; at least ${MIN_SECRET_BYTES} are required ` +
+            '(generate one with `openssl rand -base64 32`)',
+        );
+      }
+      return b;
+    });
+    return new Keyring(bytes, false);
+  }
+
+  /**
+   * The derived keys for a purpose, current first.
+   *
+   * @example
+   * ```ts
+   * const [current, ...older] = keyring.keys('data');
+   * ```
+   */
+  keys(purpose: KeyPurpose): readonly Buffer[] {
+    return this.#keys.get(purpose)!;
+  }
+
+  /**
+   * HMAC-SHA256 of `data` with the current key of `purpose`, base64url (43 characters).
+   *
+   * @example
+   * ```ts
+   * const sig = keyring.sign('cookie', sessionId);
+   * ```
+   */
+  sign(purpose: KeyPurpose, data: string): string {
+    return createHmac('sha256', this.keys(purpose)[0]!).update(data).digest('base64url');
+  }
+
+  /**
+   * Whether `signature` is the HMAC of `data` under any key of `purpose`. Constant time in the
+   * signature's content.
+   *
+   * @example
+   * ```ts
+   * if (!keyring.verify('cookie', id, sig)) startFreshSession();
+   * ```
+   */
+  verify(purpose: KeyPurpose, data: string, signature: string): boolean {
+    if (signature.length !== 43) return false;
+    const given = Buffer.from(signature, 'base64url');
+    if (given.length !== 32) return false;
+    let ok = false;
+    for (const key of this.keys(purpose)) {
+      const expected = createHmac('sha256', key).update(data).digest();
+      // Evaluate every key so the time taken does not tell which one matched.
+      ok = timingSafeEqual(expected, given) || ok;
+    }
+    return ok;
+  }
+}

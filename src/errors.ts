@@ -1,0 +1,156 @@
+/**
+ * Typed errors. Every error tessera throws on purpose is a {@link TesseraError} with a stable
+ * `code`: handle errors by `code` (or `instanceof`), never by message text.
+ *
+ * Bad configuration throws at start-up. Untrusted input from the client (a tampered cookie, an
+ * expired session) is never an error: it becomes a fresh session.
+ *
+ * @module
+ */
+
+/**
+ * Base class of every tessera error.
+ *
+ * @example
+ * ```ts
+ * import { TesseraError } from 'tessera';
+ * try { await tessera.set(id, 'k', 1); } catch (err) {
+ *   if (err instanceof TesseraError && err.code === 'ERR_SESSION_NOT_FOUND') { ... }
+ * }
+ * ```
+ */
+export class TesseraError extends Error {
+  /** Stable, documented error code; part of the public API. */
+  readonly code: string;
+  /** HTTP status an adapter answers with when this error reaches it. */
+  readonly status: number;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.status = options?.status ?? 500;
+  }
+}
+
+/**
+ * Invalid options given to tessera or one of its stores. Thrown at construction, never per request.
+ *
+ * @example
+ * ```ts
+ * createTessera({ secrets: ['too short'] }); // throws ConfigError, code ERR_CONFIG
+ * ```
+ */
+export class ConfigError extends TesseraError {
+  constructor(message: string) {
+    super('ERR_CONFIG', message);
+  }
+}
+
+/**
+ * A secret is missing or too weak: under 32 bytes, or absent with `NODE_ENV=production`.
+ *
+ * @example
+ * ```ts
+ * try { createTessera({ secrets: [] }); } catch (e) { (e as SecretError).code; // 'ERR_SECRET' }
+ * ```
+ */
+export class SecretError extends TesseraError {
+  constructor(message: string) {
+    super('ERR_SECRET', message);
+  }
+}
+
+/**
+ * Invalid cookie attributes, such as a `__Host-` cookie with a Domain, or `SameSite=None` without
+ * `Secure`. Thrown at start-up.
+ *
+ * @example
+ * ```ts
+ * createTessera({ cookie: { name: '__Host-sid', domain: 'example.com' } }); // CookieConfigError
+ * ```
+ */
+export class CookieConfigError extends TesseraError {
+  constructor(message: string) {
+    super('ERR_COOKIE_CONFIG', message);
+  }
+}
+
+/**
+ * A by-ID operation named a session that does not exist or has expired.
+ *
+ * @example
+ * ```ts
+ * await tessera.set('unknown-id', 'k', 1); // rejects with SessionNotFoundError
+ * ```
+ */
+export class SessionNotFoundError extends TesseraError {
+  constructor() {
+    super('ERR_SESSION_NOT_FOUND', 'session not found or expired', { status: 404 });
+  }
+}
+
+/**
+ * A session operation was used in a state that does not allow it, for example writing to a session
+ * after it was destroyed, or storing a value that cannot be serialised as JSON.
+ *
+ * @example
+ * ```ts
+ * session.destroy(); session.set('k', 1); // throws SessionStateError
+ * ```
+ */
+export class SessionStateError extends TesseraError {
+  constructor(message: string) {
+    super('ERR_SESSION_STATE', message);
+  }
+}
+
+/**
+ * A compare-and-set write kept conflicting with other writers after every retry.
+ *
+ * @example
+ * ```ts
+ * try { await session.save(); } catch (e) { if ((e as TesseraError).code === 'ERR_WRITE_CONFLICT') retryLater(); }
+ * ```
+ */
+export class WriteConflictError extends TesseraError {
+  constructor(attempts: number) {
+    super('ERR_WRITE_CONFLICT', `session write still conflicted after ${attempts} attempts`, { status: 503 });
+  }
+}
+
+/**
+ * The session store cannot be reached (database down, connection dropped). Adapters answer 503;
+ * code that handles it itself can check `code === 'ERR_STORE_UNAVAILABLE'`.
+ *
+ * @example
+ * ```ts
+ * throw new StoreUnavailableError('redis', err); // in a store, when the client is disconnected
+ * ```
+ */
+export class StoreUnavailableError extends TesseraError {
+  constructor(store: string, cause?: unknown) {
+    super('ERR_STORE_UNAVAILABLE', `session store "${store}" is unavailable; try again shortly`, { cause, status: 503 });
+  }
+}
+
+/**
+ * A session's serialised form is too large for where it must go (for example over 4096 bytes in a
+ * cookie).
+ *
+ * @example
+ * ```ts
+ * catch (e) { if (e instanceof PayloadTooLargeError) console.error(e.size, e.limit); }
+ * ```
+ */
+export class PayloadTooLargeError extends TesseraError {
+  /** The size in bytes that was produced. */
+  readonly size: number;
+  /** The limit in bytes that was exceeded. */
+  readonly limit: number;
+  constructor(message: string, size: number, limit: number) {
+    super('ERR_PAYLOAD_TOO_LARGE', message, { status: 500 });
+    this.size = size;
+    this.limit = limit;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * tessera: session management for TypeScript web apps on Node.js.
+ *
+ * @example
+ * ```ts
+ * import { createTessera } from 'tessera';
+ * import { nodeSessions } from 'tessera/node';
+ * const tessera = createTessera({ secrets: [process.env.SESSION_SECRET!] });
+ * const sessions = nodeSessions(tessera);
+ * http.createServer(sessions.wrap(async (req, res) => {
+ *   const session = await sessions.get(req);
+ *   session.set('views', (session.get<number>('views') ?? 0) + 1);
+ *   res.end(`views: ${session.get('views')}`);
+ * })).listen(3000);
+ * ```
+ * @module
+ */
+import { Tessera } from './manager.js';
+import type { TesseraOptions } from './options.js';
+import { SqliteStore } from './stores/sqlite.js';
+
+/** Options of {@link createTessera}: {@link TesseraOptions} plus encryption at rest. */
+export interface CreateTesseraOptions extends TesseraOptions {
+  /**
+   * Encrypt session data in the store with AES-256-GCM under the keyring's `data` subkey (records
+   * sealed with an older secret stay readable and are re-sealed on their next write). Default `false`.
+   */
+  encryptData?: boolean;
+}
+
+/**
+ * Create the session manager. Options are validated here, once: bad configuration throws now,
+ * never per request.
+ *
+ * @throws {@link ConfigError}, {@link SecretError} or {@link CookieConfigError} on bad options.
+ * @example
+ * ```ts
+ * const tessera = createTessera({
+ *   secrets: [process.env.SESSION_SECRET!],   // >= 32 bytes; first signs, all verify
+ *   idleTimeout: 30 * 60_000,
+ * });                                           // store: SQLite at ./data/sessions.db
+ * ```
+ */
+export function createTessera(options: CreateTesseraOptions = {}): Tessera {
+  const store = options.store ?? new SqliteStore({ path: './data/sessions.db' });
+  return new Tessera({ ...options, store });
+}
+
+export { Tessera, SessionContext } from './manager.js';
+export type { RequestInput, ByIdOptions, CreateOptions, SessionInfo, SessionEvent, TesseraEventName } from './manager.js';
+export { Session } from './session.js';
+export type { SessionData, SessionMeta, CookieSink } from './session.js';
+export type { TesseraOptions, ResolvedOptions, Logger } from './options.js';
+export type { CookieOptions, ResolvedCookie, SameSite } from './cookie.js';
+export { readCookie, parseCookies, serializeCookie, clearCookie, resolveCookieOptions } from './cookie.js';
+export { Keyring, MIN_SECRET_BYTES } from './crypto/keyring.js';
+export type { Secret, KeyPurpose, KeyringOptions } from './crypto/keyring.js';
+export { Sealer } from './crypto/seal.js';
+export { generateId, storeKey } from './crypto/ids.js';
+export {
+  TesseraError,
+  ConfigError,
+  SecretError,
+  CookieConfigError,
+  SessionNotFoundError,
+  SessionStateError,
+  WriteConflictError,
+  StoreUnavailableError,
+  PayloadTooLargeError,
+} from './errors.js';
+export type { SessionStore, StoreRecord, StoreContext, KeyedRecord } from './stores/store.js';
+export { isExpired } from './stores/store.js';
+export { MemoryStore } from './stores/memory.js';
+export type { MemoryStoreOptions } from './stores/memory.js';

@@ -1,0 +1,879 @@
+/**
+ * The manager: reads the cookie, loads and checks the session (expiry, binding), commits changes
+ * with compare-and-set and a re-apply on conflict, and runs operations by ID and cleanup.
+ *
+ * @module
+ */
+import { EventEmitter } from 'node:events';
+import { clearCookie, readCookie, serializeCookie } from './cookie.js';
+import { generateId, isWellFormedId, storeKey } from './crypto/ids.js';
+import { Sealer } from './crypto/seal.js';
+import { SessionNotFoundError, SessionStateError, WriteConflictError } from './errors.js';
+import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
+import { DELETED, Session, type CookieSink, type SessionData, type SessionRuntime, type SessionState } from './session.js';
+import type { SessionStore, StoreContext, StoreRecord } from './stores/store.js';
+
+/**
+ * What an adapter passes for one request: plain values, no framework objects.
+ *
+ * @example
+ * ```ts
+ * const input: RequestInput = { cookieHeader: req.headers.cookie, ip: req.socket.remoteAddress, userAgent: req.headers['user-agent'] };
+ * ```
+ */
+export interface RequestInput {
+  /** The raw `Cookie` header. */
+  cookieHeader: string | undefined;
+  /** Client IP address. */
+  ip?: string | null | undefined;
+  /** Client `User-Agent`. */
+  userAgent?: string | null | undefined;
+  /** Tenant of the request; sessions of one tenant are invisible to another. */
+  tenant?: string | null | undefined;
+}
+
+/** Options of the by-ID operations. */
+export interface ByIdOptions {
+  /** The tenant the session belongs to. */
+  tenant?: string | null;
+}
+
+/** Options of {@link Tessera.create}. */
+export interface CreateOptions extends ByIdOptions {
+  data?: SessionData;
+  userId?: string | null;
+  lifetime?: number | null;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+/**
+ * A session as listed for its user: metadata only, no data and no session ID. `handle` identifies
+ * it for {@link Tessera.destroyByHandle} (it is a hash, not a usable token).
+ */
+export interface SessionInfo {
+  readonly handle: string;
+  readonly createdAt: number;
+  readonly lastSeenAt: number;
+  readonly expiresAt: number;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+  readonly userId: string | null;
+  readonly tenant: string | null;
+}
+
+/**
+ * Payload of an event. `ref` is a short hash of the session's store key: enough to correlate log
+ * lines, useless as a token.
+ */
+export interface SessionEvent {
+  readonly ref: string;
+  readonly reason?: string;
+}
+
+/**
+ * The events a {@link Tessera} emits (all with a {@link SessionEvent}, `commitError` with an error):
+ * `created`, `expired`, `destroyed`, `regenerated`, `invalidCookie`, `bindingMismatch`, `conflict`,
+ * `lostToConcurrentDestroy`, `commitError`.
+ */
+export type TesseraEventName =
+  | 'created'
+  | 'expired'
+  | 'destroyed'
+  | 'regenerated'
+  | 'invalidCookie'
+  | 'bindingMismatch'
+  | 'conflict'
+  | 'lostToConcurrentDestroy'
+  | 'commitError';
+
+/** The serialised form of a session inside a store record. */
+interface Payload {
+  d: SessionData;
+  c: number;
+  s: number;
+  l: number | null;
+  ip: string | null;
+  ua: string | null;
+}
+
+const VERIFIED_CACHE_MAX = 10_000;
+const RESOLVED: Promise<void> = Promise.resolve();
+const noop = (): void => {};
+
+/**
+ * The per-request handle an adapter keeps: loads the session on first use (a request that never
+ * touches the session costs no store round trip) and settles its commits at the end.
+ *
+ * @example
+ * ```ts
+ * const ctx = tessera.begin({ cookieHeader: req.headers.cookie }, sink);
+ * const session = await ctx.load();
+ * // ... handler ...
+ * await ctx.settle();
+ * ```
+ */
+export class SessionContext {
+  #promise: Promise<{ session: Session; state: SessionState }> | null = null;
+  readonly #load: () => Promise<{ session: Session; state: SessionState }>;
+  readonly #settle: (state: SessionState) => Promise<void>;
+
+  /** @internal Made by {@link Tessera.begin}. */
+  constructor(load: () => Promise<{ session: Session; state: SessionState }>, settle: (state: SessionState) => Promise<void>) {
+    this.#load = load;
+    this.#settle = settle;
+  }
+
+  /** The request's session, loaded on the first call. Rejects when the store fails. */
+  async load(): Promise<Session> {
+    return (await (this.#promise ??= this.#load())).session;
+  }
+
+  /** Whether {@link SessionContext.load} was called. */
+  get started(): boolean {
+    return this.#promise !== null;
+  }
+
+  /** Wait for the session's commits; rethrows a commit failure not yet seen. No-op if never loaded. */
+  async settle(): Promise<void> {
+    if (!this.#promise) return;
+    const { state } = await this.#promise;
+    await this.#settle(state);
+  }
+}
+
+/**
+ * The session manager. Make one per app with {@link createTessera} and share it.
+ *
+ * @example
+ * ```ts
+ * const tessera = createTessera({ secrets: [process.env.SESSION_SECRET!] });
+ * await tessera.set(sessionId, 'flash', 'Saved'); // by ID, without a request
+ * tessera.on('expired', (e) => log.info('session expired', e));
+ * ```
+ */
+export class Tessera extends EventEmitter {
+  /** The validated options. */
+  readonly options: ResolvedOptions;
+  /** The store sessions are kept in. */
+  readonly store: SessionStore;
+  readonly #verified = new Map<string, string>();
+  readonly #sealer: Sealer | null;
+  readonly #runtime: SessionRuntime;
+  #timer: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  /** Prefer {@link createTessera}. */
+  constructor(options: TesseraOptions & { store: SessionStore; encryptData?: boolean }) {
+    super();
+    this.options = resolveOptions(options);
+    this.store = options.store;
+    this.#sealer = options.encryptData ? new Sealer(this.options.keyring.keys('data')) : null;
+    const self = this;
+    this.#runtime = {
+      now: this.options.now,
+      rememberMeLifetime: this.options.rememberMeLifetime,
+      materialize: (s) => self.#materialize(s),
+      schedule: (s) => self.#schedule(s),
+      settle: (s) => self.#settleState(s),
+      regenerate: (s, keep) => self.#regenerate(s, keep),
+      destroy: (s) => self.#destroy(s),
+      reload: (s) => self.#reload(s),
+      expiresAt: (s) => self.#expiresAt(s),
+      refreshCookie: (s) => self.#refreshCookie(s),
+    };
+    const interval = this.options.cleanupInterval;
+    if (interval > 0 && this.store.deleteExpired && !this.store.expiresNatively) {
+      this.#timer = setInterval(() => {
+        this.cleanupExpired().catch((error) => this.options.logger.warn?.('tessera: cleanup failed', { error: String(error) }));
+      }, interval);
+      this.#timer.unref();
+    }
+  }
+
+  /** The session cookie's name. */
+  get cookieName(): string {
+    return this.options.cookie.name;
+  }
+
+  // ---------------------------------------------------------------- requests
+
+  /**
+   * Start handling one request. Nothing is read until {@link SessionContext.load}.
+   *
+   * @example
+   * ```ts
+   * const ctx = tessera.begin({ cookieHeader: req.headers.cookie, ip, userAgent }, sink);
+   * ```
+   */
+  begin(input: RequestInput, sink: CookieSink): SessionContext {
+    return new SessionContext(
+      () => this.#loadForRequest(input, sink),
+      (state) => this.#settleState(state),
+    );
+  }
+
+  /**
+   * The value of the session cookie for `id`: `id.signature`. For tests and tools that need to
+   * act as a browser holding that session.
+   *
+   * @example
+   * ```ts
+   * const { id } = await tessera.create({ data: { a: 1 } });
+   * fetch(url, { headers: { cookie: `${tessera.cookieName}=${tessera.signCookie(id)}` } });
+   * ```
+   */
+  signCookie(id: string): string {
+    const value = `${id}.${this.options.keyring.sign('cookie', id)}`;
+    this.#remember(value, id);
+    return value;
+  }
+
+  /** The session ID a cookie value carries, if its signature verifies under any secret; else `null`. */
+  verifyCookie(value: string): string | null {
+    const cached = this.#verified.get(value);
+    if (cached !== undefined) return cached;
+    if (value.length !== 87 || value.charCodeAt(43) !== 46 /* '.' */) return null;
+    const id = value.slice(0, 43);
+    if (!isWellFormedId(id) || !this.options.keyring.verify('cookie', id, value.slice(44))) return null;
+    this.#remember(value, id);
+    return id;
+  }
+
+  async #loadForRequest(input: RequestInput, sink: CookieSink): Promise<{ session: Session; state: SessionState }> {
+    this.#assertOpen();
+    const tenant = input.tenant ?? null;
+    const values = readCookie(input.cookieHeader, this.options.cookie.name);
+    let id: string | null = null;
+    for (const value of values) {
+      if ((id = this.verifyCookie(value)) !== null) break;
+    }
+    let state: SessionState | null = null;
+    if (id !== null) {
+      state = await this.#openState(id, tenant, sink);
+      if (state && this.#bindingMismatch(state, input)) {
+        this.#emit('bindingMismatch', state.key!);
+        state = null;
+      }
+    } else if (values.length > 0) {
+      this.#emit('invalidCookie', '', 'signature');
+    }
+    if (state === null) {
+      state = this.#fresh(tenant, sink, input);
+      state.cookieSent = values.length > 0;
+      if (this.options.saveUninitialized) {
+        this.#materialize(state);
+        state.touchDue = true;
+        void this.#schedule(state);
+      }
+    } else {
+      state.requestIp = input.ip ?? null;
+      state.requestUserAgent = input.userAgent ?? null;
+      state.cookieSent = true;
+      this.#touchIfDue(state);
+    }
+    return { session: new Session(state, this.#runtime), state };
+  }
+
+  #bindingMismatch(state: SessionState, input: RequestInput): boolean {
+    return (
+      (this.options.bindIp && state.ip !== null && state.ip !== (input.ip ?? null)) ||
+      (this.options.bindUserAgent && state.userAgent !== null && state.userAgent !== (input.userAgent ?? null))
+    );
+  }
+
+  #touchIfDue(state: SessionState): void {
+    const now = this.options.now();
+    const idle = state.lifetime ?? this.options.idleTimeout;
+    if (now - state.lastSeenAt < this.options.touchAfter * idle) return;
+    const current = this.#expiresAt(state);
+    const extended = Math.min(now + idle, state.createdAt + Math.max(this.options.absoluteTimeout, state.lifetime ?? 0));
+    if (extended <= current) return;
+    state.touchDue = true;
+    this.#refreshCookie(state);
+    void this.#schedule(state);
+  }
+
+  // ---------------------------------------------------------------- state
+
+  #fresh(tenant: string | null, sink: CookieSink | null, input: Partial<RequestInput> = {}): SessionState {
+    const now = this.options.now();
+    const ip = input.ip ?? null;
+    const userAgent = input.userAgent ?? null;
+    return {
+      id: null,
+      key: null,
+      version: 0,
+      data: {},
+      changes: new Map(),
+      cleared: false,
+      createdAt: now,
+      lastSeenAt: now,
+      ip,
+      userAgent,
+      userId: null,
+      tenant,
+      lifetime: null,
+      metaChanged: false,
+      touchDue: false,
+      retired: [],
+      destroyed: false,
+      cookieSent: false,
+      loaded: false,
+      sink,
+      requestIp: ip,
+      requestUserAgent: userAgent,
+      queued: null,
+      tail: RESOLVED,
+      failure: null,
+    };
+  }
+
+  /** Load the live session `id` of `tenant`, or `null` (missing, expired or unreadable). */
+  async #openState(id: string, tenant: string | null, sink: CookieSink | null): Promise<SessionState | null> {
+    const key = storeKey(id, tenant);
+    const now = this.options.now();
+    const record = await this.store.get(key, { now });
+    if (record === null) return null;
+    const state = this.#fresh(tenant, sink);
+    state.id = id;
+    state.key = key;
+    if (!this.#apply(state, record)) {
+      this.#emit('invalidCookie', key, 'unreadable record');
+      return null;
+    }
+    if (now >= this.#expiresAt(state)) {
+      this.#emit('expired', key);
+      this.store.delete(key, { now }).catch(noop);
+      return null;
+    }
+    state.loaded = true;
+    return state;
+  }
+
+  /** Replace the state's stored fields with `record`'s. False when the record cannot be read. */
+  #apply(state: SessionState, record: StoreRecord): boolean {
+    const payload = this.#decode(record.data, state.key!);
+    if (payload === null) return false;
+    state.data = payload.d;
+    state.version = record.version;
+    state.createdAt = payload.c;
+    state.lastSeenAt = payload.s;
+    state.lifetime = payload.l;
+    state.ip = payload.ip;
+    state.userAgent = payload.ua;
+    state.userId = record.userId;
+    return true;
+  }
+
+  #decode(data: string, key: string): Payload | null {
+    try {
+      const json = this.#sealer ? (data.startsWith('{') ? null : this.#sealer.open(data, key)) : data;
+      if (json === null) return null;
+      const p = JSON.parse(json) as Payload;
+      if (p === null || typeof p !== 'object' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') return null;
+      return p;
+    } catch {
+      return null;
+    }
+  }
+
+  #encode(state: SessionState, now: number): StoreRecord {
+    const payload: Payload = {
+      d: state.data,
+      c: state.createdAt,
+      s: now,
+      l: state.lifetime,
+      ip: state.requestIp ?? state.ip,
+      ua: state.requestUserAgent ?? state.userAgent,
+    };
+    const json = JSON.stringify(payload);
+    return {
+      data: this.#sealer ? this.#sealer.seal(json, state.key!) : json,
+      version: state.version + 1,
+      expiresAt: this.#expiry(state.createdAt, now, state.lifetime),
+      userId: state.userId,
+      tenant: state.tenant,
+    };
+  }
+
+  #expiry(createdAt: number, lastSeenAt: number, lifetime: number | null): number {
+    const idle = lifetime ?? this.options.idleTimeout;
+    const absolute = Math.max(this.options.absoluteTimeout, lifetime ?? 0);
+    return Math.min(lastSeenAt + idle, createdAt + absolute);
+  }
+
+  #expiresAt(state: SessionState): number {
+    return this.#expiry(state.createdAt, state.lastSeenAt, state.lifetime);
+  }
+
+  // ---------------------------------------------------------------- cookie
+
+  #materialize(state: SessionState): void {
+    if (state.id !== null) return;
+    if (state.sink !== null && !state.sink.writable()) {
+      throw new SessionStateError('cannot start a session after the response headers were sent');
+    }
+    state.id = generateId();
+    state.key = storeKey(state.id, state.tenant);
+    this.#putCookie(state);
+  }
+
+  #putCookie(state: SessionState): void {
+    if (state.sink === null || state.id === null) return;
+    const now = this.options.now();
+    let maxAge = state.lifetime ?? this.options.cookie.maxAge ?? null;
+    if (maxAge !== null) {
+      const absoluteLeft = state.createdAt + Math.max(this.options.absoluteTimeout, state.lifetime ?? 0) - now;
+      maxAge = Math.min(maxAge, absoluteLeft);
+    }
+    state.sink.setCookie(serializeCookie(this.options.cookie, this.signCookie(state.id), maxAge, now));
+  }
+
+  /** Re-send a persistent cookie so the browser's expiry follows the session's. */
+  #refreshCookie(state: SessionState): void {
+    if (state.sink === null || state.id === null || !state.sink.writable()) return;
+    if (state.lifetime === null && this.options.cookie.maxAge === undefined) return;
+    this.#putCookie(state);
+  }
+
+  #remember(value: string, id: string): void {
+    if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.delete(this.#verified.keys().next().value as string);
+    this.#verified.set(value, id);
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  #regenerate(state: SessionState, keepData: boolean): void {
+    if (state.sink !== null && !state.sink.writable()) {
+      throw new SessionStateError('cannot regenerate the session after the response headers were sent');
+    }
+    if (state.sink === null) throw new SessionStateError('a session opened by ID has no cookie to regenerate');
+    if (state.key !== null && state.version > 0) state.retired.push(state.key);
+    const now = this.options.now();
+    const previous = state.key;
+    state.id = generateId();
+    state.key = storeKey(state.id, state.tenant);
+    state.version = 0;
+    state.loaded = false;
+    state.createdAt = now;
+    state.lastSeenAt = now;
+    state.changes.clear();
+    state.cleared = false;
+    if (keepData) {
+      for (const [k, v] of Object.entries(state.data)) state.changes.set(k, v);
+    } else {
+      state.data = {};
+      state.userId = null;
+      state.lifetime = null;
+    }
+    state.metaChanged = state.userId !== null || state.lifetime !== null;
+    state.touchDue = this.options.saveUninitialized;
+    this.#putCookie(state);
+    if (previous) this.#emit('regenerated', previous);
+    void this.#schedule(state);
+  }
+
+  #destroy(state: SessionState): void {
+    state.destroyed = true;
+    state.changes.clear();
+    if (state.sink !== null && (state.cookieSent || state.id !== null) && state.sink.writable()) {
+      state.sink.setCookie(clearCookie(this.options.cookie));
+    }
+    if (state.key !== null) this.#emit('destroyed', state.key);
+    void this.#schedule(state);
+  }
+
+  async #reload(state: SessionState): Promise<void> {
+    await this.#settleState(state);
+    if (state.key === null || state.destroyed) throw new SessionNotFoundError();
+    const record = await this.store.get(state.key, { now: this.options.now() });
+    if (record === null || !this.#apply(state, record)) throw new SessionNotFoundError();
+    state.changes.clear();
+    state.cleared = false;
+    state.metaChanged = false;
+    state.loaded = true;
+  }
+
+  // ---------------------------------------------------------------- commit
+
+  #schedule(state: SessionState): Promise<void> {
+    if (state.queued) return state.queued;
+    const run = state.tail.then(() => {
+      state.queued = null;
+      return this.#commit(state);
+    });
+    state.queued = run;
+    state.tail = run.then(noop, (error: unknown) => {
+      state.failure = { error };
+      if (this.listenerCount('commitError') > 0) this.emit('commitError', error);
+      else this.options.logger.error?.('tessera: session commit failed', { error: String(error) });
+    });
+    return run;
+  }
+
+  async #settleState(state: SessionState): Promise<void> {
+    while (state.queued) await state.tail;
+    await state.tail;
+    if (state.failure) {
+      const { error } = state.failure;
+      state.failure = null;
+      throw error;
+    }
+  }
+
+  async #commit(state: SessionState): Promise<void> {
+    if (state.destroyed) {
+      const keys = state.retired.splice(0);
+      if (state.key !== null && (state.version > 0 || state.loaded)) keys.push(state.key);
+      state.version = 0;
+      for (const key of keys) await this.store.delete(key, { now: this.options.now() });
+      return;
+    }
+    const changed = state.changes.size > 0 || state.cleared || state.metaChanged;
+    if ((changed || state.touchDue) && state.key !== null) {
+      const unstoredAndEmpty = state.version === 0 && !state.touchDue && state.userId === null && Object.keys(state.data).length === 0;
+      if (!unstoredAndEmpty) await this.#write(state, changed);
+    }
+    const retired = state.retired.splice(0);
+    for (const key of retired) await this.store.delete(key, { now: this.options.now() });
+  }
+
+  /** Compare-and-set loop: on conflict, re-read and re-apply only this request's changes. */
+  async #write(state: SessionState, changed: boolean): Promise<void> {
+    const key = state.key!;
+    for (let attempt = 1; ; attempt++) {
+      const now = this.options.now();
+      const ctx: StoreContext = { now };
+      const record = this.#encode(state, now);
+      if (await this.store.set(key, record, state.version, ctx)) {
+        const created = state.version === 0;
+        state.version = record.version;
+        state.lastSeenAt = now;
+        state.ip = state.requestIp ?? state.ip;
+        state.userAgent = state.requestUserAgent ?? state.userAgent;
+        state.changes.clear();
+        state.cleared = false;
+        state.metaChanged = false;
+        state.touchDue = false;
+        if (created) this.#emit('created', key);
+        return;
+      }
+      this.#emit('conflict', key);
+      if (!changed) {
+        // Only a touch: whoever wrote in between extended the expiry too.
+        state.touchDue = false;
+        const current = await this.store.get(key, ctx);
+        if (current !== null) this.#apply(state, current);
+        return;
+      }
+      if (attempt >= this.options.maxWriteAttempts) throw new WriteConflictError(attempt);
+      const current = await this.store.get(key, ctx);
+      if (current === null && state.version === 0) continue;
+      const base = this.#fresh(state.tenant, null);
+      base.key = key;
+      if (current === null || !this.#apply(base, current)) {
+        // Destroyed (or expired) by someone else meanwhile: writing would bring it back.
+        this.#emit('lostToConcurrentDestroy', key);
+        if (state.sink === null) throw new SessionNotFoundError();
+        state.destroyed = true;
+        state.changes.clear();
+        return;
+      }
+      const data = state.cleared ? {} : base.data;
+      for (const [k, v] of state.changes) {
+        if (v === DELETED) delete data[k];
+        else data[k] = v;
+      }
+      state.data = data;
+      state.version = base.version;
+      state.createdAt = base.createdAt;
+      state.lastSeenAt = base.lastSeenAt;
+      if (!state.metaChanged) {
+        state.userId = base.userId;
+        state.lifetime = base.lifetime;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- by ID
+
+  async #openById(id: string, options: ByIdOptions | undefined): Promise<Session | null> {
+    this.#assertOpen();
+    if (typeof id !== 'string') throw new TypeError('session id must be a string');
+    if (!isWellFormedId(id)) return null;
+    const state = await this.#openState(id, options?.tenant ?? null, null);
+    return state && new Session(state, this.#runtime);
+  }
+
+  async #mustOpen(id: string, options: ByIdOptions | undefined): Promise<Session> {
+    const session = await this.#openById(id, options);
+    if (session === null) throw new SessionNotFoundError();
+    return session;
+  }
+
+  /**
+   * Create a session without a request, for example for an API client or a test.
+   * Returns its ID and the cookie value that carries it.
+   *
+   * @example
+   * ```ts
+   * const { id, cookie } = await tessera.create({ data: { cart: [] }, userId: 'u1' });
+   * ```
+   */
+  async create(options: CreateOptions = {}): Promise<{ id: string; cookie: string; session: Session }> {
+    this.#assertOpen();
+    const state = this.#fresh(options.tenant ?? null, null, options);
+    state.id = generateId();
+    state.key = storeKey(state.id, state.tenant);
+    for (const [k, v] of Object.entries(options.data ?? {})) state.data[k] = v;
+    state.userId = options.userId ?? null;
+    state.lifetime = options.lifetime ?? null;
+    state.touchDue = true;
+    const session = new Session(state, this.#runtime);
+    await session.save();
+    state.loaded = true;
+    return { id: state.id, cookie: this.signCookie(state.id), session };
+  }
+
+  /**
+   * Open the live session `id` without a request, or `null` when it does not exist or expired.
+   * Writes to the returned session are committed like a request's (`await session.save()`).
+   *
+   * @example
+   * ```ts
+   * const session = await tessera.load(id);
+   * session?.get('cart');
+   * ```
+   */
+  load(id: string, options?: ByIdOptions): Promise<Session | null> {
+    return this.#openById(id, options);
+  }
+
+  /**
+   * The value under `key` in session `id`, or `undefined` (also when the session does not exist).
+   *
+   * @example
+   * ```ts
+   * const cart = await tessera.get(id, 'cart');
+   * ```
+   */
+  async get<T = unknown>(id: string, key: string, options?: ByIdOptions): Promise<T | undefined> {
+    return (await this.#openById(id, options))?.get<T>(key);
+  }
+
+  /**
+   * Set `key` in session `id`, merging with concurrent writers.
+   *
+   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
+   * @example
+   * ```ts
+   * await tessera.set(id, 'flash', 'Your export is ready');
+   * ```
+   */
+  async set(id: string, key: string, value: unknown, options?: ByIdOptions): Promise<void> {
+    const session = await this.#mustOpen(id, options);
+    session.set(key, value);
+    await session.save();
+  }
+
+  /**
+   * Delete `key` from session `id`. Resolves whether it was there.
+   *
+   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
+   * @example
+   * ```ts
+   * await tessera.delete(id, 'flash');
+   * ```
+   */
+  async delete(id: string, key: string, options?: ByIdOptions): Promise<boolean> {
+    const session = await this.#mustOpen(id, options);
+    const had = session.delete(key);
+    await session.save();
+    return had;
+  }
+
+  /**
+   * Remove every key of session `id` (the session stays).
+   *
+   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
+   * @example
+   * ```ts
+   * await tessera.clear(id);
+   * ```
+   */
+  async clear(id: string, options?: ByIdOptions): Promise<void> {
+    const session = await this.#mustOpen(id, options);
+    session.clear();
+    await session.save();
+  }
+
+  /**
+   * Extend the expiry of session `id` now.
+   *
+   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
+   * @example
+   * ```ts
+   * await tessera.refresh(id);
+   * ```
+   */
+  async refresh(id: string, options?: ByIdOptions): Promise<void> {
+    const session = await this.#mustOpen(id, options);
+    session.refresh();
+    await session.save();
+  }
+
+  /**
+   * Delete session `id`. Resolves whether it existed. Idempotent.
+   *
+   * @example
+   * ```ts
+   * await tessera.destroy(id); // sign this session out everywhere
+   * ```
+   */
+  async destroy(id: string, options?: ByIdOptions): Promise<boolean> {
+    const session = await this.#openById(id, options);
+    if (session === null) return false;
+    session.destroy();
+    await session.save();
+    return true;
+  }
+
+  /**
+   * Whether session `id` exists and has not expired.
+   *
+   * @example
+   * ```ts
+   * if (!(await tessera.isValid(id))) closeConnection();
+   * ```
+   */
+  async isValid(id: string, options?: ByIdOptions): Promise<boolean> {
+    return (await this.#openById(id, options)) !== null;
+  }
+
+  /**
+   * Whether session `id` can no longer be used: past its idle or absolute expiry, or gone from the
+   * store (stores drop expired records, so "expired" and "removed" cannot be told apart).
+   *
+   * @example
+   * ```ts
+   * if (await tessera.isExpired(id)) redirectToSignIn();
+   * ```
+   */
+  async isExpired(id: string, options?: ByIdOptions): Promise<boolean> {
+    return !(await this.isValid(id, options));
+  }
+
+  // ---------------------------------------------------------------- users
+
+  /**
+   * The live sessions of a user, with their metadata, from the store's by-user index.
+   *
+   * @throws {@link ConfigError}-like `TypeError` when the store has no by-user index.
+   * @example
+   * ```ts
+   * const devices = await tessera.listByUser('u1');
+   * ```
+   */
+  async listByUser(userId: string, options?: ByIdOptions): Promise<SessionInfo[]> {
+    this.#assertOpen();
+    if (!this.store.listByUser) throw new TypeError(`the ${this.store.name} store cannot list sessions by user`);
+    const now = this.options.now();
+    const rows = await this.store.listByUser(userId, options?.tenant ?? null, { now });
+    const out: SessionInfo[] = [];
+    for (const { key, record } of rows) {
+      const state = this.#fresh(record.tenant, null);
+      state.key = key;
+      if (!this.#apply(state, record) || now >= this.#expiresAt(state)) continue;
+      out.push({
+        handle: key,
+        createdAt: state.createdAt,
+        lastSeenAt: state.lastSeenAt,
+        expiresAt: this.#expiresAt(state),
+        ip: state.ip,
+        userAgent: state.userAgent,
+        userId: state.userId,
+        tenant: state.tenant,
+      });
+    }
+    return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+  }
+
+  /**
+   * Destroy every session of a user, except the one with ID `except` ("sign out my other devices").
+   * Resolves how many were destroyed.
+   *
+   * @example
+   * ```ts
+   * await tessera.destroyByUser(user.id, { except: session.id });
+   * ```
+   */
+  async destroyByUser(userId: string, options: ByIdOptions & { except?: string } = {}): Promise<number> {
+    const keep = options.except ? storeKey(options.except, options.tenant ?? null) : null;
+    let count = 0;
+    for (const info of await this.listByUser(userId, options)) {
+      if (info.handle === keep) continue;
+      await this.destroyByHandle(info.handle);
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Destroy a session by the `handle` from {@link Tessera.listByUser} (for admin tools, which never
+   * see session IDs).
+   *
+   * @example
+   * ```ts
+   * for (const s of await tessera.listByUser('u1')) if (s.ip === badIp) await tessera.destroyByHandle(s.handle);
+   * ```
+   */
+  async destroyByHandle(handle: string): Promise<void> {
+    this.#assertOpen();
+    await this.store.delete(handle, { now: this.options.now() });
+    this.#emit('destroyed', handle);
+  }
+
+  // ---------------------------------------------------------------- upkeep
+
+  /**
+   * Remove expired sessions now (the cleanup timer calls this). Resolves how many were removed;
+   * `0` for stores that expire records themselves.
+   *
+   * @example
+   * ```ts
+   * const removed = await tessera.cleanupExpired();
+   * ```
+   */
+  async cleanupExpired(): Promise<number> {
+    this.#assertOpen();
+    return (await this.store.deleteExpired?.({ now: this.options.now() })) ?? 0;
+  }
+
+  /**
+   * Stop the cleanup timer and close the store. Idempotent.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => tessera.close().then(() => server.close()));
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.store.close?.();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SessionStateError('tessera was closed');
+  }
+
+  #emit(event: TesseraEventName, key: string, reason?: string): void {
+    if (this.listenerCount(event) === 0 && !this.options.logger.debug) return;
+    const payload: SessionEvent = reason === undefined ? { ref: key.slice(0, 12) } : { ref: key.slice(0, 12), reason };
+    this.options.logger.debug?.(`tessera: ${event}`, { ...payload });
+    this.emit(event, payload);
+  }
+}

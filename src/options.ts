@@ -1,0 +1,141 @@
+/**
+ * Options of {@link createTessera}, validated and normalised once at construction.
+ *
+ * @module
+ */
+import { resolveCookieOptions, type CookieOptions, type ResolvedCookie } from './cookie.js';
+import { Keyring, type Secret } from './crypto/keyring.js';
+import { ConfigError } from './errors.js';
+import type { SessionStore } from './stores/store.js';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** Where tessera reports what it does. Each method is optional. Messages never hold raw session IDs. */
+export interface Logger {
+  debug?(message: string, fields?: Record<string, unknown>): void;
+  warn?(message: string, fields?: Record<string, unknown>): void;
+  error?(message: string, fields?: Record<string, unknown>): void;
+}
+
+/**
+ * Options of {@link createTessera}. Every one is optional; the defaults are safe for production
+ * except `secrets`, which production requires.
+ *
+ * @example
+ * ```ts
+ * createTessera({
+ *   secrets: [process.env.SESSION_SECRET!],
+ *   store: new MemoryStore(),
+ *   idleTimeout: 30 * 60_000,
+ *   absoluteTimeout: 12 * 3600_000,
+ * });
+ * ```
+ */
+export interface TesseraOptions {
+  /**
+   * One or more secrets of at least 32 bytes each. The first signs and encrypts; all verify and
+   * decrypt, so a new secret is rotated in by putting it first. Without one, a random per-process
+   * secret is used with a warning, and `NODE_ENV=production` refuses to start.
+   */
+  secrets?: Secret | readonly Secret[];
+  /** Where sessions live. Default: a SQLite database at `./data/sessions.db`. */
+  store?: SessionStore;
+  /** The session cookie. */
+  cookie?: CookieOptions;
+  /** A session unused for this long (ms) expires. Default 24 hours. */
+  idleTimeout?: number;
+  /** A session expires this long (ms) after it was created, however active. Default 7 days; `Infinity` for none. */
+  absoluteTimeout?: number;
+  /**
+   * Share of the idle window that must pass before a read-only request extends the session's expiry
+   * (a "touch" write). Default 0.1: with a 24-hour idle timeout, at most one touch per 2.4 hours.
+   * `0` touches on every request.
+   */
+  touchAfter?: number;
+  /** Lifetime (ms) given by `session.rememberMe()` with no argument. Default 30 days. */
+  rememberMeLifetime?: number;
+  /**
+   * Store new sessions, and send their cookie, even before they hold data. Default `false`: nothing
+   * is stored and no cookie is sent until the session is written to.
+   */
+  saveUninitialized?: boolean;
+  /** Start a fresh session when the client's IP address differs from the one that created it. Default `false`. */
+  bindIp?: boolean;
+  /** Start a fresh session when the User-Agent differs from the one that created it. Default `false`. */
+  bindUserAgent?: boolean;
+  /** How often (ms) expired sessions are removed from stores that do not expire them natively. Default 15 minutes; `0` disables. */
+  cleanupInterval?: number;
+  /** Compare-and-set attempts before a commit gives up with `WriteConflictError`. Default 100. */
+  maxWriteAttempts?: number;
+  /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
+  now?: () => number;
+  /** Where debug lines and warnings go. Default: warnings via `process.emitWarning`, no debug. */
+  logger?: Logger;
+}
+
+/** Options after validation; what the rest of tessera reads. */
+export interface ResolvedOptions {
+  readonly keyring: Keyring;
+  readonly cookie: ResolvedCookie;
+  readonly idleTimeout: number;
+  readonly absoluteTimeout: number;
+  readonly touchAfter: number;
+  readonly rememberMeLifetime: number;
+  readonly saveUninitialized: boolean;
+  readonly bindIp: boolean;
+  readonly bindUserAgent: boolean;
+  readonly cleanupInterval: number;
+  readonly maxWriteAttempts: number;
+  readonly now: () => number;
+  readonly logger: Logger;
+}
+
+function duration(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw new ConfigError(`${name} must be a non-negative number of milliseconds${allowInfinity ? ' or Infinity' : ''}`);
+  }
+  return value;
+}
+
+/**
+ * Validate options and fill in defaults.
+ *
+ * @throws {@link ConfigError}, {@link SecretError} or {@link CookieConfigError} on bad options.
+ * @example
+ * ```ts
+ * const resolved = resolveOptions({ idleTimeout: 60_000 });
+ * ```
+ */
+export function resolveOptions(options: TesseraOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw new ConfigError('options must be an object');
+  const logger: Logger = options.logger ?? { warn: (m) => process.emitWarning(m, 'TesseraWarning') };
+  const idleTimeout = duration('idleTimeout', options.idleTimeout, DAY);
+  if (idleTimeout === 0) throw new ConfigError('idleTimeout must be greater than 0');
+  const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, 7 * DAY, true);
+  if (absoluteTimeout === 0) throw new ConfigError('absoluteTimeout must be greater than 0 (Infinity for none)');
+  const touchAfter = options.touchAfter ?? 0.1;
+  if (typeof touchAfter !== 'number' || !(touchAfter >= 0 && touchAfter <= 1)) {
+    throw new ConfigError('touchAfter must be a share of the idle window between 0 and 1');
+  }
+  const maxWriteAttempts = options.maxWriteAttempts ?? 100;
+  if (!Number.isInteger(maxWriteAttempts) || maxWriteAttempts < 1) throw new ConfigError('maxWriteAttempts must be a positive integer');
+  if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
+  return {
+    keyring: Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) }),
+    cookie: resolveCookieOptions(options.cookie),
+    idleTimeout,
+    absoluteTimeout,
+    touchAfter,
+    rememberMeLifetime: duration('rememberMeLifetime', options.rememberMeLifetime, 30 * DAY),
+    saveUninitialized: options.saveUninitialized ?? false,
+    bindIp: options.bindIp ?? false,
+    bindUserAgent: options.bindUserAgent ?? false,
+    cleanupInterval: duration('cleanupInterval', options.cleanupInterval, 15 * MINUTE),
+    maxWriteAttempts,
+    now: options.now ?? Date.now,
+    logger,
+  };
+}

@@ -1,0 +1,316 @@
+/**
+ * The Session object a handler sees. It records which keys the request changed, so a commit can
+ * re-apply exactly those on top of a concurrent writer's version (no lost updates).
+ *
+ * @module
+ */
+import { SessionStateError } from './errors.js';
+
+/** Session data: JSON-serialisable values by key. */
+export type SessionData = Record<string, unknown>;
+
+/** What tessera keeps about a session besides its data. Times are ms since the epoch. */
+export interface SessionMeta {
+  /** When the session was created. */
+  readonly createdAt: number;
+  /** The last time a request wrote or touched the session (updated at most once per touch window). */
+  readonly lastSeenAt: number;
+  /** When the session expires unless used again (idle) — never later than the absolute limit. */
+  readonly expiresAt: number;
+  /** IP address of the latest request that wrote the session. */
+  readonly ip: string | null;
+  /** User-Agent of the latest request that wrote the session. */
+  readonly userAgent: string | null;
+  /** The signed-in user, for "list / sign out my sessions". */
+  readonly userId: string | null;
+  /** The tenant the session belongs to. */
+  readonly tenant: string | null;
+  /** A per-session lifetime (remember me), overriding the idle timeout; `null` for the default. */
+  readonly lifetime: number | null;
+}
+
+/** @internal What a Session needs from the manager. */
+export interface SessionRuntime {
+  readonly now: () => number;
+  readonly rememberMeLifetime: number;
+  /** Make sure the session has an ID and a cookie on the response; throws if headers went out. */
+  materialize(state: SessionState): void;
+  /** Queue a commit of the state's changes (runs after the current synchronous code). */
+  schedule(state: SessionState): Promise<void>;
+  /** Wait for every queued commit, rethrowing a failure nobody has seen yet. */
+  settle(state: SessionState): Promise<void>;
+  regenerate(state: SessionState, keepData: boolean): void;
+  destroy(state: SessionState): void;
+  reload(state: SessionState): Promise<void>;
+  expiresAt(state: SessionState): number;
+  refreshCookie(state: SessionState): void;
+}
+
+/**
+ * Where an adapter lets the manager put the session cookie on the response.
+ *
+ * @example
+ * ```ts
+ * const sink: CookieSink = {
+ *   writable: () => !res.headersSent,
+ *   setCookie: (line) => { appendSetCookie(res, line); return true; },
+ * };
+ * ```
+ */
+export interface CookieSink {
+  /** Whether response headers can still be set. */
+  writable(): boolean;
+  /**
+   * Put `line` (a whole `Set-Cookie` value) on the response, replacing a session cookie this
+   * request set earlier. Returns `false` when the headers already went out.
+   */
+  setCookie(line: string): boolean;
+}
+
+/** Marks a key deleted in the change set. */
+export const DELETED: unique symbol = Symbol('tessera.deleted');
+
+/** @internal The mutable state behind a Session; owned by the manager. */
+export interface SessionState {
+  id: string | null;
+  key: string | null;
+  version: number;
+  data: SessionData;
+  changes: Map<string, unknown>;
+  cleared: boolean;
+  createdAt: number;
+  lastSeenAt: number;
+  ip: string | null;
+  userAgent: string | null;
+  userId: string | null;
+  tenant: string | null;
+  lifetime: number | null;
+  /** userId or lifetime changed: a write is due even with no data change. */
+  metaChanged: boolean;
+  /** Expiry is due to be extended (touch, refresh or resave). */
+  touchDue: boolean;
+  /** Store keys of records this request replaced (regenerate) and must delete. */
+  retired: string[];
+  destroyed: boolean;
+  /** The request arrived with a cookie for this session (so destroying must clear it). */
+  cookieSent: boolean;
+  /** The session came from the store (not fresh). */
+  loaded: boolean;
+  /** Where the cookie goes; `null` for a session opened by ID, which has no cookie. */
+  sink: CookieSink | null;
+  /** Input of the current request, recorded on the next write. */
+  requestIp: string | null;
+  requestUserAgent: string | null;
+  /** Commit bookkeeping. */
+  queued: Promise<void> | null;
+  tail: Promise<void>;
+  failure: { error: unknown } | null;
+}
+
+function assertJson(key: string, value: unknown): void {
+  const type = typeof value;
+  if (type === 'function' || type === 'symbol' || type === 'bigint' || type === 'undefined') {
+    throw new SessionStateError(`session value for "${key}" must be JSON-serialisable, got ${type}`);
+  }
+}
+
+/**
+ * A session, as a request handler sees it. Reads are synchronous; writes are recorded and committed
+ * to the store right after the handler's current synchronous code (`await session.save()` waits for
+ * it and surfaces errors). Values must be JSON-serialisable; a value changed in place (an array you
+ * pushed to) must be `set` again to be saved.
+ *
+ * @example
+ * ```ts
+ * const session = await sessions.get(req);
+ * session.set('views', (session.get<number>('views') ?? 0) + 1);
+ * if (signedIn) { session.regenerate(); session.userId = user.id; }
+ * ```
+ */
+export class Session<Data extends SessionData = SessionData> {
+  readonly #state: SessionState;
+  readonly #rt: SessionRuntime;
+
+  /** @internal Sessions are made by the manager. */
+  constructor(state: SessionState, runtime: SessionRuntime) {
+    this.#state = state;
+    this.#rt = runtime;
+  }
+
+  /**
+   * The session ID (the raw token; treat it as a secret). A fresh session gets its ID, and its
+   * cookie, the first time this is read or the session is written.
+   */
+  get id(): string {
+    this.#rt.materialize(this.#state);
+    return this.#state.id!;
+  }
+
+  /** True when the session was not found in the store for this request (new or replaced). */
+  get isNew(): boolean {
+    return !this.#state.loaded;
+  }
+
+  /** True once {@link Session.destroy} was called. */
+  get isDestroyed(): boolean {
+    return this.#state.destroyed;
+  }
+
+  /** Metadata: created, last seen, expires, IP, user agent, user, tenant, lifetime. */
+  get meta(): SessionMeta {
+    const s = this.#state;
+    return {
+      createdAt: s.createdAt,
+      lastSeenAt: s.lastSeenAt,
+      expiresAt: this.#rt.expiresAt(s),
+      ip: s.ip,
+      userAgent: s.userAgent,
+      userId: s.userId,
+      tenant: s.tenant,
+      lifetime: s.lifetime,
+    };
+  }
+
+  /** The value under `key`, or `undefined`. */
+  get<K extends keyof Data & string>(key: K): Data[K] | undefined;
+  get<T = unknown>(key: string): T | undefined;
+  get(key: string): unknown {
+    return Object.hasOwn(this.#state.data, key) ? this.#state.data[key] : undefined;
+  }
+
+  /** Whether `key` holds a value. */
+  has(key: string): boolean {
+    return Object.hasOwn(this.#state.data, key);
+  }
+
+  /**
+   * Store `value` under `key`. Setting `undefined` deletes the key.
+   *
+   * @throws {@link SessionStateError} if the session was destroyed, or the value is not JSON-serialisable.
+   */
+  set<K extends keyof Data & string>(key: K, value: Data[K]): this;
+  set(key: string, value: unknown): this;
+  set(key: string, value: unknown): this {
+    if (value === undefined) {
+      this.delete(key);
+      return this;
+    }
+    this.#writable();
+    assertJson(key, value);
+    this.#rt.materialize(this.#state);
+    this.#state.data[key] = value;
+    this.#state.changes.set(key, value);
+    void this.#rt.schedule(this.#state);
+    return this;
+  }
+
+  /** Remove `key`. Returns whether it was there. */
+  delete(key: string): boolean {
+    this.#writable();
+    const had = Object.hasOwn(this.#state.data, key);
+    if (!had) return false;
+    delete this.#state.data[key];
+    this.#state.changes.set(key, DELETED);
+    void this.#rt.schedule(this.#state);
+    return true;
+  }
+
+  /** Remove every key. The session itself (ID, metadata, user) stays. */
+  clear(): void {
+    this.#writable();
+    this.#state.data = {};
+    this.#state.changes.clear();
+    this.#state.cleared = true;
+    void this.#rt.schedule(this.#state);
+  }
+
+  /** The keys held. */
+  keys(): string[] {
+    return Object.keys(this.#state.data);
+  }
+
+  /** A shallow copy of the data. */
+  toJSON(): Data {
+    return { ...this.#state.data } as Data;
+  }
+
+  /** The signed-in user for this session, or `null`. Setting it indexes the session under that user. */
+  get userId(): string | null {
+    return this.#state.userId;
+  }
+  set userId(value: string | null) {
+    this.#writable();
+    if (value !== null && (typeof value !== 'string' || value === '')) {
+      throw new SessionStateError('userId must be a non-empty string or null');
+    }
+    if (value === this.#state.userId) return;
+    this.#rt.materialize(this.#state);
+    this.#state.userId = value;
+    this.#state.metaChanged = true;
+    void this.#rt.schedule(this.#state);
+  }
+
+  /**
+   * Give this session its own lifetime (ms): it stays valid that long after its last use, and its
+   * cookie persists in the browser for as long. `null` returns to the defaults.
+   */
+  setLifetime(ms: number | null): this {
+    this.#writable();
+    if (ms !== null && !(Number.isFinite(ms) && ms > 0)) throw new SessionStateError('lifetime must be a positive number of ms or null');
+    this.#rt.materialize(this.#state);
+    this.#state.lifetime = ms;
+    this.#state.metaChanged = true;
+    this.#state.touchDue = true;
+    this.#rt.refreshCookie(this.#state);
+    void this.#rt.schedule(this.#state);
+    return this;
+  }
+
+  /** "Remember me": {@link Session.setLifetime} with `ms`, default the `rememberMeLifetime` option (30 days). */
+  rememberMe(ms?: number): this {
+    return this.setLifetime(ms ?? this.#rt.rememberMeLifetime);
+  }
+
+  /** Extend the session's expiry now, regardless of the touch throttle. */
+  refresh(): void {
+    this.#writable();
+    if (!this.#state.loaded && this.#state.version === 0 && Object.keys(this.#state.data).length === 0) return;
+    this.#state.touchDue = true;
+    this.#rt.refreshCookie(this.#state);
+    void this.#rt.schedule(this.#state);
+  }
+
+  /**
+   * Give the session a new ID and delete the record under the old one, to prevent session fixation
+   * (call it when a user signs in or gains privileges). Data and user are kept unless
+   * `keepData: false`.
+   */
+  regenerate(options: { keepData?: boolean } = {}): void {
+    this.#writable();
+    this.#rt.regenerate(this.#state, options.keepData ?? true);
+  }
+
+  /** Delete the session from the store and clear its cookie. Later writes throw. */
+  destroy(): void {
+    if (this.#state.destroyed) return;
+    this.#rt.destroy(this.#state);
+  }
+
+  /** Re-read the session from the store, dropping changes not yet committed. */
+  reload(): Promise<void> {
+    return this.#rt.reload(this.#state);
+  }
+
+  /**
+   * Commit now and wait for it. Rejects with the store's error (for example
+   * `StoreUnavailableError`) or `WriteConflictError`.
+   */
+  async save(): Promise<void> {
+    if (!this.#state.destroyed) void this.#rt.schedule(this.#state);
+    await this.#rt.settle(this.#state);
+  }
+
+  #writable(): void {
+    if (this.#state.destroyed) throw new SessionStateError('the session was destroyed; it cannot be written');
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * The embedded default store: SQLite through `better-sqlite3`, in WAL mode. One file, durable
+ * across restarts, no server to run; several processes on one machine may share the file.
+ *
+ * @module
+ */
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type BetterSqlite3 from 'better-sqlite3';
+import { ConfigError } from '../errors.js';
+import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './store.js';
+
+/** Options of {@link SqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file; its folder is created if missing. `:memory:` for a private in-memory database. Default `./data/sessions.db`. */
+  path?: string;
+  /** An open `better-sqlite3` database to use instead of `path` (the store will not close it). */
+  database?: BetterSqlite3.Database;
+  /** Table name. Default `tessera_sessions`. */
+  table?: string;
+  /** Rows removed per statement by `deleteExpired`, so cleanup never holds the write lock long. Default 500. */
+  cleanupBatch?: number;
+}
+
+interface Row {
+  data: string;
+  version: number;
+  expires_at: number;
+  user_id: string | null;
+  tenant: string | null;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+function toRecord(row: Row): StoreRecord {
+  return { data: row.data, version: row.version, expiresAt: row.expires_at, userId: row.user_id, tenant: row.tenant };
+}
+
+/**
+ * Sessions in a SQLite table (schema created on first use, indexes on expiry, user and tenant).
+ *
+ * @example
+ * ```ts
+ * import { createTessera } from 'tessera';
+ * import { SqliteStore } from 'tessera/stores/sqlite';
+ * const tessera = createTessera({ secrets: [secret], store: new SqliteStore({ path: './data/sessions.db' }) });
+ * ```
+ */
+export class SqliteStore implements SessionStore {
+  readonly name = 'sqlite';
+  readonly #db: BetterSqlite3.Database;
+  readonly #owned: boolean;
+  readonly #batch: number;
+  readonly #get: BetterSqlite3.Statement<[string, number], Row>;
+  readonly #insert: BetterSqlite3.Statement<[string, string, number, number, string | null, string | null, number]>;
+  readonly #update: BetterSqlite3.Statement<[string, number, number, string | null, string | null, string, number, number]>;
+  readonly #delete: BetterSqlite3.Statement<[string]>;
+  readonly #deleteExpired: BetterSqlite3.Statement<[number, number]>;
+  readonly #byUser: BetterSqlite3.Statement<[string, number], Row & { key: string }>;
+  readonly #byUserTenant: BetterSqlite3.Statement<[string, string, number], Row & { key: string }>;
+
+  constructor(options: SqliteStoreOptions = {}) {
+    const table = options.table ?? 'tessera_sessions';
+    if (!IDENTIFIER.test(table)) throw new ConfigError(`SqliteStore table ${JSON.stringify(table)} is not a valid identifier`);
+    this.#batch = options.cleanupBatch ?? 500;
+    if (!Number.isInteger(this.#batch) || this.#batch < 1) throw new ConfigError('SqliteStore cleanupBatch must be a positive integer');
+    if (options.database) {
+      this.#db = options.database;
+      this.#owned = false;
+    } else {
+      const path = options.path ?? './data/sessions.db';
+      // Loaded here, not at import, so apps using another store never load the native module.
+      const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      this.#db = new Database(path);
+      this.#owned = true;
+    }
+    const db = this.#db;
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS ${table} (
+        key TEXT PRIMARY KEY,
+        data TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        user_id TEXT,
+        tenant TEXT
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS ${table}_expires ON ${table} (expires_at);
+      CREATE INDEX IF NOT EXISTS ${table}_user ON ${table} (user_id, tenant) WHERE user_id IS NOT NULL;
+      CREATE INDEX IF NOT EXISTS ${table}_tenant ON ${table} (tenant) WHERE tenant IS NOT NULL;
+    `);
+    const cols = 'data, version, expires_at, user_id, tenant';
+    this.#get = db.prepare(`SELECT ${cols} FROM ${table} WHERE key = ? AND expires_at > ?`);
+    // Insert, or take over the key of an expired record: a live record makes it a conflict.
+    this.#insert = db.prepare(
+      `INSERT INTO ${table} (key, ${cols}) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = excluded.version,
+         expires_at = excluded.expires_at, user_id = excluded.user_id, tenant = excluded.tenant
+       WHERE ${table}.expires_at <= ?`,
+    );
+    this.#update = db.prepare(
+      `UPDATE ${table} SET data = ?, version = ?, expires_at = ?, user_id = ?, tenant = ?
+       WHERE key = ? AND version = ? AND expires_at > ?`,
+    );
+    this.#delete = db.prepare(`DELETE FROM ${table} WHERE key = ?`);
+    this.#deleteExpired = db.prepare(
+      `DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE expires_at <= ? LIMIT ?)`,
+    );
+    this.#byUser = db.prepare(`SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND expires_at > ?`);
+    this.#byUserTenant = db.prepare(`SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND tenant = ? AND expires_at > ?`);
+  }
+
+  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    const row = this.#get.get(key, ctx.now);
+    return row === undefined ? null : toRecord(row);
+  }
+
+  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+    const { data, version, expiresAt, userId, tenant } = record;
+    const result =
+      expectedVersion === 0
+        ? this.#insert.run(key, data, version, expiresAt, userId, tenant, ctx.now)
+        : this.#update.run(data, version, expiresAt, userId, tenant, key, expectedVersion, ctx.now);
+    return result.changes === 1;
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#delete.run(key);
+  }
+
+  async deleteExpired(ctx: StoreContext): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { changes } = this.#deleteExpired.run(ctx.now, this.#batch);
+      total += changes;
+      if (changes < this.#batch) return total;
+      // Let requests run between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
+    const rows = tenant === null ? this.#byUser.all(userId, ctx.now) : this.#byUserTenant.all(userId, tenant, ctx.now);
+    return rows.map((row) => ({ key: row.key, record: toRecord(row) }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#owned && this.#db.open) this.#db.close();
+  }
+}

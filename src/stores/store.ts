@@ -1,0 +1,101 @@
+/**
+ * The store contract. A store keeps opaque session records under opaque keys, plus the few fields
+ * it may index (expiry, user, tenant, version). Serialisation, encryption and policy belong to the
+ * manager, so a store is small: three required methods and some optional abilities the manager
+ * detects.
+ *
+ * Contracts every store keeps (the conformance kit in `tessera/stores/conformance` checks them):
+ * - `get` of a missing or expired key resolves `null`. A rejection means the store failed
+ *   (throw {@link StoreUnavailableError} when the backing service cannot be reached), never "not found".
+ * - `set` is compare-and-set on `version`: it writes only when the live record's version equals
+ *   `expectedVersion` (`0`: only when no live record exists) and resolves `false` otherwise,
+ *   changing nothing.
+ * - `delete` of a missing key is a no-op.
+ * - Records are immutable once handed over: neither side mutates a record after passing it on.
+ *
+ * @module
+ */
+
+/**
+ * One stored session.
+ *
+ * @example
+ * ```ts
+ * const record: StoreRecord = { data: '{"v":1}', version: 1, expiresAt: Date.now() + 3600_000, userId: null, tenant: null };
+ * ```
+ */
+export interface StoreRecord {
+  /** The serialised session, opaque to the store (it may be encrypted). */
+  readonly data: string;
+  /** Version for compare-and-set; the first write has version 1, each later write one more. */
+  readonly version: number;
+  /** When the record expires, in milliseconds since the epoch. The store may drop it after this. */
+  readonly expiresAt: number;
+  /** The user the session belongs to, for the by-user index; `null` when nobody signed in. */
+  readonly userId: string | null;
+  /** The tenant of the session, for the tenant index; `null` without tenants. */
+  readonly tenant: string | null;
+}
+
+/**
+ * Passed to every store call. `now` is the manager's clock (so a store decides expiry with the same
+ * time as the manager, and tests can use a fake clock).
+ */
+export interface StoreContext {
+  /** Current time in milliseconds since the epoch. */
+  readonly now: number;
+}
+
+/** A record with its key, as returned by listing abilities. */
+export interface KeyedRecord {
+  readonly key: string;
+  readonly record: StoreRecord;
+}
+
+/**
+ * A session store.
+ *
+ * @example
+ * ```ts
+ * class MyStore implements SessionStore {
+ *   readonly name = 'mine';
+ *   async get(key: string, ctx: StoreContext) { ... }
+ *   async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext) { ... }
+ *   async delete(key: string, ctx: StoreContext) { ... }
+ * }
+ * ```
+ */
+export interface SessionStore {
+  /** A short name for messages and logs (`memory`, `sqlite`, ...). */
+  readonly name: string;
+  /** The live record under `key`, or `null` when there is none or it has expired. */
+  get(key: string, ctx: StoreContext): Promise<StoreRecord | null>;
+  /**
+   * Compare-and-set: write `record` if the live record's version is `expectedVersion` (`0`: no live
+   * record). Resolves `true` when written, `false` on a version conflict.
+   */
+  set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean>;
+  /** Remove the record under `key`; a missing key is a no-op. */
+  delete(key: string, ctx: StoreContext): Promise<void>;
+
+  /** Optional: remove every record expired at `ctx.now`; resolves how many were removed. */
+  deleteExpired?(ctx: StoreContext): Promise<number>;
+  /** Optional: the live records of a user (within `tenant`, when not `null`), from an index. */
+  listByUser?(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]>;
+  /** Optional: whether this store expires records by itself, so no cleanup timer is needed. */
+  readonly expiresNatively?: boolean;
+  /** Optional: release connections, file handles and timers. */
+  close?(): Promise<void>;
+}
+
+/**
+ * Whether a record is expired at `now`. Stores use this so they all draw the line the same way.
+ *
+ * @example
+ * ```ts
+ * if (isExpired(record, ctx.now)) return null;
+ * ```
+ */
+export function isExpired(record: Pick<StoreRecord, 'expiresAt'>, now: number): boolean {
+  return record.expiresAt <= now;
+}
