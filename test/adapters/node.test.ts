@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import { nodeSessions, type NodeHandler } from '../../src/adapters/node.js';
+import { Tessera } from '../../src/manager.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import { StoreUnavailableError } from '../../src/errors.js';
+import type { SessionStore } from '../../src/stores/store.js';
+
+const SECRET = 'node-adapter-test-secret-0123456789abcdef';
+const servers: Server[] = [];
+after(() => servers.forEach((s) => s.close()));
+
+async function serve(handler: (sessions: ReturnType<typeof nodeSessions>) => NodeHandler, options: { store?: SessionStore; trustProxy?: boolean } = {}) {
+  const tessera = new Tessera({ secrets: [SECRET], store: options.store ?? new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true } });
+  const sessions = nodeSessions(tessera, { trustProxy: options.trustProxy ?? false, tenant: (req) => (req.headers['x-tenant'] as string) ?? null });
+  const server = createServer(sessions.wrap(handler(sessions)));
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return { tessera, base };
+}
+
+const cookieOf = (res: Response) => res.headers.getSetCookie()[0]?.split(';')[0];
+
+describe('node:http adapter', () => {
+  it('counts views per browser with a signed cookie', async () => {
+    const { base } = await serve((sessions) => async (req, res) => {
+      const session = await sessions.load(req, res);
+      const views = (session.get<number>('views') ?? 0) + 1;
+      session.set('views', views);
+      res.end(String(views));
+    });
+    const first = await fetch(base);
+    const cookie = cookieOf(first);
+    assert.equal(await first.text(), '1');
+    assert.match(first.headers.get('set-cookie')!, /HttpOnly; Secure; SameSite=Lax/);
+    const second = await fetch(base, { headers: { cookie: cookie! } });
+    assert.equal(await second.text(), '2');
+    assert.equal(second.headers.get('set-cookie'), null, 'no new cookie for an existing session');
+    assert.equal(await (await fetch(base)).text(), '1', 'another browser has its own session');
+  });
+
+  it('keeps other Set-Cookie headers the handler set', async () => {
+    const { base } = await serve((sessions) => async (req, res) => {
+      res.setHeader('set-cookie', ['theme=dark; Path=/']);
+      (await sessions.load(req, res)).set('a', 1);
+      res.end();
+    });
+    const cookies = (await fetch(base)).headers.getSetCookie();
+    assert.equal(cookies.length, 2);
+    assert.ok(cookies[0]!.startsWith('theme=dark'));
+    assert.ok(cookies[1]!.startsWith('__Host-tessera='));
+  });
+
+  it('streams: the cookie goes out with the head, the body is not buffered', async () => {
+    const { base } = await serve((sessions) => async (req, res) => {
+      (await sessions.load(req, res)).set('streamed', true);
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('chunk1\n');
+      await new Promise((r) => setTimeout(r, 20));
+      res.write('chunk2\n');
+      res.end('end\n');
+    });
+    const res = await fetch(base);
+    assert.ok(res.headers.get('set-cookie'));
+    const reader = res.body!.getReader();
+    const { value } = await reader.read();
+    assert.equal(new TextDecoder().decode(value), 'chunk1\n', 'the first chunk arrives before the handler ends');
+    let rest = '';
+    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value);
+    assert.equal(rest, 'chunk2\nend\n');
+  });
+
+  it('answers 503 with a clear message when the store is unavailable, and stays up', async () => {
+    const broken: SessionStore = {
+      name: 'broken',
+      get: async () => {
+        throw new StoreUnavailableError('broken');
+      },
+      set: async () => {
+        throw new StoreUnavailableError('broken');
+      },
+      delete: async () => {},
+    };
+    const { base, tessera } = await serve((sessions) => async (req, res) => {
+      if (req.url === '/plain') return void res.end('no session needed');
+      const session = await sessions.load(req, res);
+      session.set('a', 1);
+      await session.save();
+      res.end('ok');
+    }, { store: broken });
+    const res = await fetch(base);
+    assert.equal(res.status, 503);
+    assert.match(await res.text(), /unavailable/);
+    assert.equal(res.headers.get('retry-after'), '1');
+    const { cookie } = await new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true } }).create({ data: { a: 1 } });
+    assert.equal((await fetch(base, { headers: { cookie: `${tessera.cookieName}=${cookie}` } })).status, 503);
+    const plain = await fetch(`${base}/plain`);
+    assert.equal(plain.status, 200, 'requests that do not touch the session still work');
+  });
+
+  it('reports a commit that fails after the response was sent as a commitError', async () => {
+    const failing: SessionStore = { ...new MemoryStore(), name: 'failing', get: async () => null, set: async () => { throw new StoreUnavailableError('failing'); }, delete: async () => {} };
+    const { base, tessera } = await serve((sessions) => async (req, res) => {
+      (await sessions.load(req, res)).set('a', 1);
+      res.end('sent before the write');
+    }, { store: failing });
+    const errors: unknown[] = [];
+    const reported = new Promise<void>((resolve) => tessera.on('commitError', (e) => { errors.push(e); resolve(); }));
+    assert.equal((await fetch(base)).status, 200);
+    await reported;
+    assert.ok(errors[0] instanceof StoreUnavailableError);
+  });
+
+  it('answers 500 without details when the handler throws', async () => {
+    const { base } = await serve(() => () => {
+      throw new Error('database password is hunter2');
+    });
+    const res = await fetch(base);
+    assert.equal(res.status, 500);
+    assert.equal(await res.text(), 'Internal Server Error');
+  });
+
+  it('records the client IP, from X-Forwarded-For only with trustProxy', async () => {
+    const handler = (sessions: ReturnType<typeof nodeSessions>): NodeHandler => async (req, res) => {
+      const s = await sessions.load(req, res);
+      s.set('a', 1);
+      await s.save();
+      res.end(s.meta.ip ?? '');
+    };
+    const direct = await serve(handler);
+    assert.equal(await (await fetch(direct.base, { headers: { 'x-forwarded-for': '203.0.113.5' } })).text(), '127.0.0.1');
+    const proxied = await serve(handler, { trustProxy: true });
+    assert.equal(await (await fetch(proxied.base, { headers: { 'x-forwarded-for': '203.0.113.5, 10.0.0.1' } })).text(), '203.0.113.5');
+  });
+
+  it('keeps tenants apart', async () => {
+    const { base } = await serve((sessions) => async (req, res) => {
+      const s = await sessions.load(req, res);
+      if (req.method === 'POST') s.set('who', req.headers['x-tenant']);
+      res.end(String(s.get('who') ?? 'nobody'));
+    });
+    const cookie = cookieOf(await fetch(base, { method: 'POST', headers: { 'x-tenant': 'acme' } }))!;
+    assert.equal(await (await fetch(base, { headers: { cookie, 'x-tenant': 'acme' } })).text(), 'acme');
+    assert.equal(await (await fetch(base, { headers: { cookie, 'x-tenant': 'globex' } })).text(), 'nobody');
+  });
+
+  it('lets two concurrent requests change different keys of one session', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { base } = await serve((sessions) => async (req, res) => {
+      const s = await sessions.load(req, res);
+      if (req.url === '/init') s.set('init', true);
+      if (req.url === '/slow') {
+        await gate;
+        s.set('slow', 1);
+      }
+      if (req.url === '/fast') s.set('fast', 2);
+      await s.save();
+      res.end(JSON.stringify(s.toJSON()));
+    });
+    const cookie = cookieOf(await fetch(`${base}/init`))!;
+    const slow = fetch(`${base}/slow`, { headers: { cookie } });
+    await new Promise((r) => setTimeout(r, 30));
+    await fetch(`${base}/fast`, { headers: { cookie } });
+    release();
+    await slow;
+    const final = JSON.parse(await (await fetch(base, { headers: { cookie } })).text());
+    assert.deepEqual(final, { init: true, slow: 1, fast: 2 });
+  });
+});

@@ -1,0 +1,86 @@
+/**
+ * A socket-free harness for the manager: a "browser" that keeps the session cookie between
+ * requests, and a response that collects Set-Cookie lines.
+ */
+import type { SessionContext, Tessera } from '../../src/manager.js';
+import type { CookieSink, Session } from '../../src/session.js';
+import type { SessionStore, StoreContext, StoreRecord } from '../../src/stores/store.js';
+
+export class FakeResponse {
+  readonly cookies: string[] = [];
+  headersSent = false;
+  readonly sink: CookieSink = {
+    writable: () => !this.headersSent,
+    setCookie: (line) => {
+      if (this.headersSent) return false;
+      const name = line.slice(0, line.indexOf('='));
+      const i = this.cookies.findIndex((l) => l.startsWith(`${name}=`));
+      if (i >= 0) this.cookies.splice(i, 1);
+      this.cookies.push(line);
+      return true;
+    },
+  };
+}
+
+export interface RequestOptions {
+  ip?: string;
+  userAgent?: string;
+  tenant?: string;
+}
+
+export class Browser {
+  /** name=value of the session cookie, as the browser would send it. */
+  cookie: string | undefined;
+  constructor(readonly tessera: Tessera) {}
+
+  /** One request: load the session, run `fn`, settle commits, keep the cookie the response set. */
+  async request<T>(fn: (session: Session, res: FakeResponse) => T | Promise<T>, options: RequestOptions = {}): Promise<{ result: T; res: FakeResponse; session: Session }> {
+    const res = new FakeResponse();
+    const ctx: SessionContext = this.tessera.begin(
+      { cookieHeader: this.cookie, ip: options.ip ?? '10.0.0.1', userAgent: options.userAgent ?? 'test-agent', tenant: options.tenant },
+      res.sink,
+    );
+    const session = await ctx.load();
+    const result = await fn(session, res);
+    await ctx.settle();
+    for (const line of res.cookies) {
+      const [pair] = line.split(';');
+      if (/Max-Age=0/.test(line)) this.cookie = undefined;
+      else this.cookie = pair;
+    }
+    return { result, res, session };
+  }
+}
+
+/** A store wrapper that counts calls, to check what reaches the store. */
+export class CountingStore implements SessionStore {
+  readonly name: string;
+  readonly calls = { get: 0, set: 0, delete: 0, deleteExpired: 0 };
+  readonly keys = new Set<string>();
+  constructor(readonly inner: SessionStore) {
+    this.name = inner.name;
+  }
+  get(key: string, ctx: StoreContext) {
+    this.calls.get++;
+    return this.inner.get(key, ctx);
+  }
+  set(key: string, record: StoreRecord, expected: number, ctx: StoreContext) {
+    this.calls.set++;
+    this.keys.add(key);
+    return this.inner.set(key, record, expected, ctx);
+  }
+  delete(key: string, ctx: StoreContext) {
+    this.calls.delete++;
+    return this.inner.delete(key, ctx);
+  }
+  deleteExpired(ctx: StoreContext) {
+    this.calls.deleteExpired++;
+    return this.inner.deleteExpired!(ctx);
+  }
+  listByUser(userId: string, tenant: string | null, ctx: StoreContext) {
+    return this.inner.listByUser!(userId, tenant, ctx);
+  }
+  close() {
+    return this.inner.close?.() ?? Promise.resolve();
+  }
+}

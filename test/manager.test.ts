@@ -1,0 +1,451 @@
+import assert from 'node:assert/strict';
+import { describe, it, mock } from 'node:test';
+import { createTessera } from '../src/index.js';
+import { Tessera } from '../src/manager.js';
+import { MemoryStore } from '../src/stores/memory.js';
+import { SecretError, SessionNotFoundError, SessionStateError, ConfigError, TesseraError } from '../src/errors.js';
+import { storeKey } from '../src/crypto/ids.js';
+import type { TesseraOptions } from '../src/options.js';
+import { Browser, CountingStore } from './helpers/browser.js';
+import { FakeClock } from './helpers/clock.js';
+
+const SECRET = 'test-secret-that-is-long-enough-0123456789';
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+function setup(options: Partial<TesseraOptions> & { encryptData?: boolean } = {}) {
+  const clock = new FakeClock();
+  const store = new CountingStore(new MemoryStore());
+  const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {}, cookie: { secure: true }, ...options });
+  return { clock, store, tessera, browser: new Browser(tessera) };
+}
+
+describe('lazy, minimal writes', () => {
+  it('neither stores nor sends a cookie for a session that is only read', async () => {
+    const { store, browser } = setup();
+    const { res, session } = await browser.request((s) => s.get('anything'));
+    assert.equal(store.calls.set, 0);
+    assert.deepEqual(res.cookies, []);
+    assert.equal(session.isNew, true);
+  });
+
+  it('does not even read the store when the request has no cookie', async () => {
+    const { store, browser } = setup();
+    await browser.request(() => {});
+    assert.equal(store.calls.get, 0);
+  });
+
+  it('stores on first write and sends a signed, secure cookie', async () => {
+    const { store, browser, tessera } = setup();
+    const { res, session } = await browser.request((s) => s.set('views', 1));
+    assert.equal(store.calls.set, 1);
+    assert.equal(res.cookies.length, 1);
+    assert.match(res.cookies[0]!, /^__Host-tessera=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    assert.equal(tessera.verifyCookie(browser.cookie!.split('=')[1]!), session.id);
+  });
+
+  it('stores only a hash of the ID, never the ID', async () => {
+    const { store, browser } = setup();
+    const { session } = await browser.request((s) => s.set('a', 1));
+    assert.deepEqual([...store.keys], [storeKey(session.id, null)]);
+    assert.ok(![...store.keys].some((k) => k.includes(session.id)));
+  });
+
+  it('does not write an unchanged session, and writes a changed one once per request', async () => {
+    const { store, browser } = setup();
+    await browser.request((s) => s.set('views', 1));
+    await browser.request((s) => assert.equal(s.get('views'), 1));
+    assert.equal(store.calls.set, 1, 'a read-only request wrote nothing');
+    await browser.request((s) => {
+      s.set('views', 2);
+      s.set('other', 'x');
+      s.delete('other');
+    });
+    assert.equal(store.calls.set, 2, 'three changes in one tick: one write');
+  });
+
+  it('writes nothing when a new session is set and emptied in the same tick', async () => {
+    const { store, browser } = setup();
+    await browser.request((s) => {
+      s.set('a', 1);
+      s.delete('a');
+    });
+    assert.equal(store.calls.set, 0);
+  });
+
+  it('with saveUninitialized, stores a new empty session and sends its cookie', async () => {
+    const { store, browser } = setup({ saveUninitialized: true });
+    const { res } = await browser.request(() => {});
+    assert.equal(store.calls.set, 1);
+    assert.equal(res.cookies.length, 1);
+  });
+});
+
+describe('untrusted cookies become fresh sessions', () => {
+  it('starts fresh, with a new ID, for a tampered cookie', async () => {
+    const { browser, tessera } = setup();
+    const events: unknown[] = [];
+    tessera.on('invalidCookie', (e) => events.push(e));
+    const { session } = await browser.request((s) => s.set('a', 1));
+    const [name, value] = browser.cookie!.split('=');
+    const tampered = value!.slice(0, 10) + (value![10] === 'A' ? 'B' : 'A') + value!.slice(11);
+    for (const cookie of [`${name}=${tampered}`, `${name}=garbage`, `${name}=`, `${name}=${'x'.repeat(5000)}`, `${name}=%00%ff`]) {
+      browser.cookie = cookie;
+      const { session: fresh, result } = await browser.request((s) => s.get('a'));
+      assert.equal(result, undefined);
+      assert.equal(fresh.isNew, true);
+      assert.notEqual(fresh.id, session.id, 'never adopts the client-chosen ID');
+    }
+    assert.ok(events.length >= 4);
+  });
+
+  it('starts fresh for a cookie signed with an unknown secret, and accepts rotated-out secrets still listed', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const base = { store, now: clock.now, cleanupInterval: 0, logger: {} };
+    const old = new Tessera({ ...base, secrets: ['o'.repeat(32)] });
+    const { id, cookie } = await old.create({ data: { kept: true } });
+    const rotated = new Browser(new Tessera({ ...base, secrets: ['n'.repeat(32), 'o'.repeat(32)] }));
+    rotated.cookie = `${old.cookieName}=${cookie}`;
+    const { result } = await rotated.request((s) => s.get('kept'));
+    assert.equal(result, true);
+    const stranger = new Browser(new Tessera({ ...base, secrets: ['s'.repeat(32)] }));
+    stranger.cookie = `${old.cookieName}=${cookie}`;
+    const { session } = await stranger.request((s) => assert.equal(s.get('kept'), undefined));
+    assert.notEqual(session.id, id);
+  });
+
+  it('starts fresh when the stored record cannot be read', async () => {
+    const { browser, store, tessera } = setup();
+    const { session } = await browser.request((s) => s.set('a', 1));
+    const key = storeKey(session.id, null);
+    await store.inner.set(key, { data: 'not json', version: 2, expiresAt: Date.UTC(2027, 0), userId: null, tenant: null }, 1, { now: tessera.options.now() });
+    const { result } = await browser.request((s) => s.get('a'));
+    assert.equal(result, undefined);
+  });
+});
+
+describe('expiry (fake clock)', () => {
+  it('expires a session idle for longer than idleTimeout, and deletes its record', async () => {
+    const { browser, clock, store } = setup({ idleTimeout: 30 * MINUTE });
+    const { session } = await browser.request((s) => s.set('a', 1));
+    clock.advance(29 * MINUTE);
+    assert.equal((await browser.request((s) => s.get('a'))).result, 1);
+    clock.advance(31 * MINUTE);
+    const { result, session: after } = await browser.request((s) => s.get('a'));
+    assert.equal(result, undefined);
+    assert.equal(after.isNew, true);
+    assert.equal(await store.inner.get(storeKey(session.id, null), { now: 0 }), null);
+  });
+
+  it('keeps an active session alive with throttled touches', async () => {
+    const { browser, clock, store } = setup({ idleTimeout: 30 * MINUTE, touchAfter: 0.5 });
+    await browser.request((s) => s.set('a', 1));
+    const writes = () => store.calls.set;
+    clock.advance(10 * MINUTE);
+    await browser.request(() => {});
+    assert.equal(writes(), 1, 'no touch before half the idle window');
+    clock.advance(10 * MINUTE);
+    await browser.request(() => {});
+    assert.equal(writes(), 2, 'one touch once half the window passed');
+    clock.advance(1 * MINUTE);
+    await browser.request(() => {});
+    assert.equal(writes(), 2, 'the next request within the window does not touch');
+    clock.advance(25 * MINUTE); // 46 min after creation, 26 after the touch
+    assert.equal((await browser.request((s) => s.get('a'))).result, 1, 'the touch extended the expiry');
+  });
+
+  it('enforces the absolute timeout however active the session is', async () => {
+    const { browser, clock } = setup({ idleTimeout: HOUR, absoluteTimeout: 3 * HOUR, touchAfter: 0 });
+    await browser.request((s) => s.set('a', 1));
+    for (let i = 0; i < 5; i++) {
+      clock.advance(35 * MINUTE);
+      assert.equal((await browser.request((s) => s.get('a'))).result, 1);
+    }
+    clock.advance(10 * MINUTE); // 185 minutes after creation
+    assert.equal((await browser.request((s) => s.get('a'))).result, undefined);
+  });
+
+  it('reports metadata: created, last seen, expires, IP, user agent', async () => {
+    const { browser, clock } = setup({ idleTimeout: HOUR, absoluteTimeout: DAY, touchAfter: 0 });
+    const t0 = clock.time;
+    await browser.request((s) => s.set('a', 1), { ip: '192.0.2.1', userAgent: 'UA/1' });
+    clock.advance(10 * MINUTE);
+    const { session } = await browser.request(() => {}, { ip: '192.0.2.2', userAgent: 'UA/1' });
+    assert.deepEqual(session.meta, {
+      createdAt: t0,
+      lastSeenAt: t0 + 10 * MINUTE,
+      expiresAt: t0 + 10 * MINUTE + HOUR,
+      ip: '192.0.2.2',
+      userAgent: 'UA/1',
+      userId: null,
+      tenant: null,
+      lifetime: null,
+    });
+  });
+
+  it('remember me: a per-session lifetime outlives the idle timeout, with a persistent cookie', async () => {
+    const { browser, clock } = setup({ idleTimeout: HOUR, absoluteTimeout: DAY, rememberMeLifetime: 30 * DAY });
+    const { res } = await browser.request((s) => {
+      s.set('user', 'ann');
+      s.rememberMe();
+    });
+    assert.match(res.cookies[0]!, /Max-Age=2592000;/);
+    clock.advance(20 * DAY);
+    assert.equal((await browser.request((s) => s.get('user'))).result, 'ann');
+    clock.advance(31 * DAY);
+    assert.equal((await browser.request((s) => s.get('user'))).result, undefined);
+  });
+
+  it('sends a browser-session cookie by default, and a refreshed Max-Age with cookie.maxAge', async () => {
+    const plain = setup();
+    const first = await plain.browser.request((s) => s.set('a', 1));
+    assert.doesNotMatch(first.res.cookies[0]!, /Max-Age/);
+    const persistent = setup({ cookie: { secure: true, maxAge: HOUR }, idleTimeout: HOUR, touchAfter: 0.5 });
+    const a = await persistent.browser.request((s) => s.set('a', 1));
+    assert.match(a.res.cookies[0]!, /Max-Age=3600;/);
+    persistent.clock.advance(40 * MINUTE);
+    const b = await persistent.browser.request(() => {});
+    assert.match(b.res.cookies[0] ?? '', /Max-Age=3600;/, 'the touch re-sent the cookie');
+  });
+
+  it('removes expired records with cleanupExpired, and on the cleanup timer until close()', async () => {
+    mock.timers.enable({ apis: ['setInterval'] });
+    try {
+      const clock = new FakeClock();
+      const store = new CountingStore(new MemoryStore());
+      const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 5 * MINUTE, idleTimeout: MINUTE, logger: {} });
+      await tessera.create({ data: { a: 1 } });
+      await tessera.create({ data: { b: 1 } });
+      clock.advance(2 * MINUTE);
+      await tessera.create({ data: { c: 1 } });
+      assert.equal(await tessera.cleanupExpired(), 2);
+      mock.timers.tick(5 * MINUTE);
+      assert.equal(store.calls.deleteExpired, 2, 'the timer ran cleanup');
+      await tessera.close();
+      mock.timers.tick(15 * MINUTE);
+      assert.equal(store.calls.deleteExpired, 2, 'close() stopped the timer');
+    } finally {
+      mock.timers.reset();
+    }
+  });
+});
+
+describe('regenerate and destroy', () => {
+  it('regenerate gives a new ID, keeps data, deletes the old record; the old cookie is dead', async () => {
+    const { browser, store } = setup();
+    const { session: before } = await browser.request((s) => s.set('cart', [1]));
+    const oldCookie = browser.cookie;
+    const { session: after } = await browser.request((s) => {
+      s.regenerate();
+      s.userId = 'ann';
+    });
+    assert.notEqual(after.id, before.id);
+    assert.equal(await store.inner.get(storeKey(before.id, null), { now: 0 }), null);
+    assert.deepEqual((await browser.request((s) => s.toJSON())).result, { cart: [1] });
+    assert.equal((await browser.request((s) => s.userId)).result, 'ann');
+    browser.cookie = oldCookie;
+    assert.equal((await browser.request((s) => s.get('cart'))).result, undefined);
+  });
+
+  it('regenerate({ keepData: false }) starts empty', async () => {
+    const { browser } = setup();
+    await browser.request((s) => s.set('cart', [1]));
+    await browser.request((s) => {
+      s.regenerate({ keepData: false });
+      s.set('fresh', true);
+    });
+    assert.deepEqual((await browser.request((s) => s.toJSON())).result, { fresh: true });
+  });
+
+  it('destroy deletes the record and clears the cookie; later writes throw', async () => {
+    const { browser, store } = setup();
+    const { session } = await browser.request((s) => s.set('a', 1));
+    const { res } = await browser.request((s) => {
+      s.destroy();
+      assert.throws(() => s.set('a', 2), SessionStateError);
+    });
+    assert.match(res.cookies[0]!, /^__Host-tessera=; Max-Age=0;/);
+    assert.equal(await store.inner.get(storeKey(session.id, null), { now: 0 }), null);
+  });
+
+  it('refuses to start a session once the response headers are sent', async () => {
+    const { browser } = setup();
+    await browser.request((s, res) => {
+      res.headersSent = true;
+      assert.throws(() => s.set('a', 1), (e: unknown) => e instanceof SessionStateError && /headers/.test(e.message));
+    });
+  });
+
+  it('does not resurrect a session destroyed while a request was using it', async () => {
+    const { browser, tessera } = setup();
+    const { session } = await browser.request((s) => s.set('a', 1));
+    let destroyedMeanwhile = false;
+    await browser.request(async (s) => {
+      assert.equal(await tessera.destroy(session.id), true);
+      destroyedMeanwhile = true;
+      s.set('b', 2);
+    });
+    assert.ok(destroyedMeanwhile);
+    assert.equal(await tessera.isValid(session.id), false);
+  });
+});
+
+describe('no lost updates', () => {
+  it('two overlapping requests changing different keys both survive', async () => {
+    const { tessera } = setup();
+    const a = new Browser(tessera);
+    await a.request((s) => s.set('x', 0));
+    const b = new Browser(tessera);
+    b.cookie = a.cookie;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = a.request(async (s) => {
+      await gate;
+      s.set('x', 1);
+    });
+    await b.request((s) => s.set('y', 2));
+    release();
+    await slow;
+    assert.deepEqual((await a.request((s) => s.toJSON())).result, { x: 1, y: 2 });
+  });
+});
+
+describe('binding and tenants', () => {
+  it('bindIp starts a fresh session when the IP changes', async () => {
+    const { browser } = setup({ bindIp: true });
+    await browser.request((s) => s.set('a', 1), { ip: '192.0.2.1' });
+    assert.equal((await browser.request((s) => s.get('a'), { ip: '192.0.2.1' })).result, 1);
+    assert.equal((await browser.request((s) => s.get('a'), { ip: '198.51.100.9' })).result, undefined);
+  });
+
+  it('bindUserAgent starts a fresh session when the User-Agent changes', async () => {
+    const { browser } = setup({ bindUserAgent: true });
+    await browser.request((s) => s.set('a', 1), { userAgent: 'A' });
+    assert.equal((await browser.request((s) => s.get('a'), { userAgent: 'B' })).result, undefined);
+  });
+
+  it('a cookie of one tenant finds nothing under another', async () => {
+    const { browser } = setup();
+    const { session } = await browser.request((s) => s.set('a', 1), { tenant: 'acme' });
+    assert.equal(session.meta.tenant, 'acme');
+    assert.equal((await browser.request((s) => s.get('a'), { tenant: 'acme' })).result, 1);
+    assert.equal((await browser.request((s) => s.get('a'), { tenant: 'globex' })).result, undefined);
+  });
+});
+
+describe('operations by ID', () => {
+  it('get / set / delete / clear / refresh / destroy without a request', async () => {
+    const { tessera, clock } = setup({ idleTimeout: HOUR });
+    const { id } = await tessera.create({ data: { a: 1 }, userId: 'u1', ip: '192.0.2.1' });
+    assert.equal(await tessera.get(id, 'a'), 1);
+    await tessera.set(id, 'b', { nested: [1, 2] });
+    assert.deepEqual(await tessera.get(id, 'b'), { nested: [1, 2] });
+    assert.equal(await tessera.delete(id, 'a'), true);
+    assert.equal(await tessera.delete(id, 'a'), false);
+    assert.equal(await tessera.get(id, 'a'), undefined);
+    clock.advance(50 * MINUTE);
+    await tessera.refresh(id);
+    clock.advance(50 * MINUTE);
+    assert.equal(await tessera.isValid(id), true, 'refresh extended the expiry');
+    await tessera.clear(id);
+    assert.deepEqual((await tessera.load(id))?.toJSON(), {});
+    assert.equal((await tessera.load(id))?.userId, 'u1', 'clear keeps the session and its user');
+    assert.equal(await tessera.destroy(id), true);
+    assert.equal(await tessera.destroy(id), false);
+    assert.equal(await tessera.isValid(id), false);
+  });
+
+  it('isValid / isExpired follow the clock', async () => {
+    const { tessera, clock } = setup({ idleTimeout: HOUR });
+    const { id } = await tessera.create({ data: { a: 1 } });
+    assert.equal(await tessera.isValid(id), true);
+    assert.equal(await tessera.isExpired(id), false);
+    clock.advance(HOUR);
+    assert.equal(await tessera.isValid(id), false);
+    assert.equal(await tessera.isExpired(id), true);
+  });
+
+  it('writing to an unknown or expired session throws SessionNotFoundError; reading gives undefined', async () => {
+    const { tessera } = setup();
+    const unknown = 'A'.repeat(43);
+    await assert.rejects(tessera.set(unknown, 'a', 1), (e: unknown) => e instanceof SessionNotFoundError && e.code === 'ERR_SESSION_NOT_FOUND');
+    await assert.rejects(tessera.clear('not even an id'), SessionNotFoundError);
+    assert.equal(await tessera.get(unknown, 'a'), undefined);
+    await assert.rejects(tessera.get(42 as never, 'a'), TypeError);
+  });
+
+  it('lists a user’s sessions and signs out the others', async () => {
+    const { tessera } = setup();
+    const mine = await tessera.create({ userId: 'ann', userAgent: 'laptop', data: { a: 1 } });
+    await tessera.create({ userId: 'ann', userAgent: 'phone', data: { a: 1 } });
+    await tessera.create({ userId: 'bob', data: { a: 1 } });
+    const list = await tessera.listByUser('ann');
+    assert.deepEqual(list.map((s) => s.userAgent).sort(), ['laptop', 'phone']);
+    assert.ok(list.every((s) => !JSON.stringify(s).includes(mine.id)), 'no session IDs in listings');
+    assert.equal(await tessera.destroyByUser('ann', { except: mine.id }), 1);
+    assert.deepEqual((await tessera.listByUser('ann')).map((s) => s.userAgent), ['laptop']);
+    assert.equal(await tessera.isValid(mine.id), true);
+  });
+
+  it('rejects values that are not JSON', async () => {
+    const { tessera } = setup();
+    const { id } = await tessera.create();
+    await assert.rejects(tessera.set(id, 'f', () => 1), SessionStateError);
+    await assert.rejects(tessera.set(id, 'b', 1n), SessionStateError);
+  });
+});
+
+describe('encryption at rest', () => {
+  it('stores ciphertext, reads it back, and re-seals with a new key on the next write', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const base = { store, now: clock.now, cleanupInterval: 0, logger: {}, encryptData: true };
+    const old = new Tessera({ ...base, secrets: ['o'.repeat(32)] });
+    const { id } = await old.create({ data: { card: 'visible-secret' } });
+    const key = storeKey(id, null);
+    const stored = (await store.get(key, { now: clock.time }))!.data;
+    assert.ok(!stored.includes('visible-secret'));
+    const rotated = new Tessera({ ...base, secrets: ['n'.repeat(32), 'o'.repeat(32)] });
+    assert.equal(await rotated.get(id, 'card'), 'visible-secret', 'old-key records stay readable');
+    await rotated.set(id, 'x', 1);
+    const resealed = (await store.get(key, { now: clock.time }))!.data;
+    const onlyNew = new Tessera({ ...base, secrets: ['n'.repeat(32)] });
+    assert.equal(await onlyNew.get(id, 'card'), 'visible-secret', 're-sealed with the current key');
+    assert.notEqual(resealed, stored);
+  });
+});
+
+describe('configuration', () => {
+  it('refuses to start in production without a secret', () => {
+    const env = process.env.NODE_ENV;
+    process.env.NODE_ENV = 'production';
+    try {
+      assert.throws(() => createTessera({ store: new MemoryStore() }), SecretError);
+    } finally {
+      process.env.NODE_ENV = env;
+    }
+  });
+
+  it('refuses bad durations and shares with ConfigError', () => {
+    for (const bad of [{ idleTimeout: -1 }, { idleTimeout: 0 }, { absoluteTimeout: Number.NaN }, { touchAfter: 2 }, { maxWriteAttempts: 0 }]) {
+      assert.throws(() => setup(bad as Partial<TesseraOptions>), (e: unknown) => e instanceof ConfigError && e instanceof TesseraError, JSON.stringify(bad));
+    }
+  });
+
+  it('never puts a raw session ID in events or log lines', async () => {
+    const lines: string[] = [];
+    const { browser, tessera } = setup({ logger: { debug: (m, f) => lines.push(m + JSON.stringify(f)) } });
+    const seen: unknown[] = [];
+    for (const e of ['created', 'destroyed', 'regenerated', 'expired']) tessera.on(e, (p) => seen.push(p));
+    const { session } = await browser.request((s) => s.set('a', 1));
+    const id1 = session.id;
+    const { session: s2 } = await browser.request((s) => s.regenerate());
+    await browser.request((s) => s.destroy());
+    assert.ok(lines.length >= 3 && seen.length >= 3);
+    for (const text of [...lines, JSON.stringify(seen)]) {
+      assert.ok(!text.includes(id1) && !text.includes(s2.id), text);
+    }
+  });
+});
