@@ -154,3 +154,18 @@ export class PayloadTooLargeError extends TesseraError {
     this.limit = limit;
   }
 }
+
+/**
+ * The operation is not available with the configured store (for example listing sessions by
+ * user, or reading a session by ID, when sessions live in encrypted cookies).
+ *
+ * @example
+ * ```ts
+ * await tessera.get(id, 'k'); // with CookieStore: rejects with NotSupportedError, code ERR_NOT_SUPPORTED
+ * ```
+ */
+export class NotSupportedError extends TesseraError {
+  constructor(message: string) {
+    super('ERR_NOT_SUPPORTED', message);
+  }
+}

@@ -67,8 +67,11 @@ export {
   WriteConflictError,
   StoreUnavailableError,
   PayloadTooLargeError,
+  NotSupportedError,
 } from './errors.js';
 export type { SessionStore, StoreRecord, StoreContext, KeyedRecord } from './stores/store.js';
 export { isExpired } from './stores/store.js';
 export { MemoryStore } from './stores/memory.js';
+export { CookieStore } from './stores/cookie.js';
+export type { CookieStoreOptions } from './stores/cookie.js';
 export type { MemoryStoreOptions } from './stores/memory.js';

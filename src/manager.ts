@@ -8,9 +8,10 @@ import { EventEmitter } from 'node:events';
 import { clearCookie, readCookie, serializeCookie } from './cookie.js';
 import { generateId, isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
-import { SessionNotFoundError, SessionStateError, WriteConflictError } from './errors.js';
+import { NotSupportedError, PayloadTooLargeError, SessionNotFoundError, SessionStateError, WriteConflictError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { DELETED, Session, type CookieSink, type SessionData, type SessionRuntime, type SessionState } from './session.js';
+import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore, StoreContext, StoreRecord } from './stores/store.js';
 
 /**
@@ -97,6 +98,18 @@ interface Payload {
   ua: string | null;
 }
 
+/** A session sealed into a cookie: the payload plus what a server record keeps beside it. */
+interface SealedPayload extends Payload {
+  /** Session ID. */
+  i: string;
+  /** User ID. */
+  u: string | null;
+}
+
+function isCookieStore(store: SessionStore | CookieStore): store is CookieStore {
+  return (store as CookieStore).clientSide === true;
+}
+
 const VERIFIED_CACHE_MAX = 10_000;
 const RESOLVED: Promise<void> = Promise.resolve();
 const noop = (): void => {};
@@ -156,7 +169,11 @@ export class Tessera extends EventEmitter {
   /** The validated options. */
   readonly options: ResolvedOptions;
   /** The store sessions are kept in. */
-  readonly store: SessionStore;
+  readonly store: SessionStore | CookieStore;
+  /** The server store: the session store, or with a CookieStore its revocation store (or null). */
+  readonly #server: SessionStore | null;
+  /** Set when sessions are sealed into the cookie. */
+  readonly #cookieStore: CookieStore | null;
   readonly #verified = new Map<string, string>();
   readonly #sealer: Sealer | null;
   readonly #runtime: SessionRuntime;
@@ -164,11 +181,13 @@ export class Tessera extends EventEmitter {
   #closed = false;
 
   /** Prefer {@link createTessera}. */
-  constructor(options: TesseraOptions & { store: SessionStore; encryptData?: boolean }) {
+  constructor(options: TesseraOptions & { store: SessionStore | CookieStore; encryptData?: boolean }) {
     super();
     this.options = resolveOptions(options);
     this.store = options.store;
-    this.#sealer = options.encryptData ? new Sealer(this.options.keyring.keys('data')) : null;
+    this.#cookieStore = isCookieStore(options.store) ? options.store : null;
+    this.#server = this.#cookieStore ? this.#cookieStore.revocation : (options.store as SessionStore);
+    this.#sealer = options.encryptData || this.#cookieStore ? new Sealer(this.options.keyring.keys('data')) : null;
     const self = this;
     this.#runtime = {
       now: this.options.now,
@@ -183,7 +202,7 @@ export class Tessera extends EventEmitter {
       refreshCookie: (s) => self.#refreshCookie(s),
     };
     const interval = this.options.cleanupInterval;
-    if (interval > 0 && this.store.deleteExpired && !this.store.expiresNatively) {
+    if (interval > 0 && this.#server?.deleteExpired && !this.#server.expiresNatively) {
       this.#timer = setInterval(() => {
         this.cleanupExpired().catch((error) => this.options.logger.warn?.('tessera: cleanup failed', { error: String(error) }));
       }, interval);
@@ -244,19 +263,20 @@ export class Tessera extends EventEmitter {
     this.#assertOpen();
     const tenant = input.tenant ?? null;
     const values = readCookie(input.cookieHeader, this.options.cookie.name);
-    let id: string | null = null;
-    for (const value of values) {
-      if ((id = this.verifyCookie(value)) !== null) break;
-    }
     let state: SessionState | null = null;
-    if (id !== null) {
-      state = await this.#openState(id, tenant, sink);
-      if (state && this.#bindingMismatch(state, input)) {
-        this.#emit('bindingMismatch', state.key!);
-        state = null;
+    if (this.#cookieStore) {
+      state = await this.#openSealed(values, tenant, sink);
+    } else {
+      let id: string | null = null;
+      for (const value of values) {
+        if ((id = this.verifyCookie(value)) !== null) break;
       }
-    } else if (values.length > 0) {
-      this.#emit('invalidCookie', '', 'signature');
+      if (id !== null) state = await this.#openState(id, tenant, sink);
+      else if (values.length > 0) this.#emit('invalidCookie', '', 'signature');
+    }
+    if (state && this.#bindingMismatch(state, input)) {
+      this.#emit('bindingMismatch', state.key!);
+      state = null;
     }
     if (state === null) {
       state = this.#fresh(tenant, sink, input);
@@ -333,7 +353,7 @@ export class Tessera extends EventEmitter {
   async #openState(id: string, tenant: string | null, sink: CookieSink | null): Promise<SessionState | null> {
     const key = storeKey(id, tenant);
     const now = this.options.now();
-    const record = await this.store.get(key, { now });
+    const record = await this.#server!.get(key, { now });
     if (record === null) return null;
     const state = this.#fresh(tenant, sink);
     state.id = id;
@@ -344,11 +364,91 @@ export class Tessera extends EventEmitter {
     }
     if (now >= this.#expiresAt(state)) {
       this.#emit('expired', key);
-      this.store.delete(key, { now }).catch(noop);
+      this.#server!.delete(key, { now }).catch(noop);
       return null;
     }
     state.loaded = true;
     return state;
+  }
+
+  /** Open a session sealed in one of the cookie values; `null` when none opens, has expired or was revoked. */
+  async #openSealed(values: string[], tenant: string | null, sink: CookieSink): Promise<SessionState | null> {
+    const now = this.options.now();
+    for (const value of values) {
+      const json = this.#sealer!.open(value, this.#sealContext(tenant));
+      let p: SealedPayload | null = null;
+      try {
+        p = json === null ? null : (JSON.parse(json) as SealedPayload);
+      } catch {
+        p = null;
+      }
+      if (p === null || typeof p !== 'object' || typeof p.i !== 'string' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') {
+        this.#emit('invalidCookie', '', 'seal');
+        continue;
+      }
+      const state = this.#fresh(tenant, sink);
+      state.id = p.i;
+      state.key = storeKey(p.i, tenant);
+      state.data = p.d;
+      state.createdAt = p.c;
+      state.lastSeenAt = p.s;
+      state.lifetime = p.l ?? null;
+      state.ip = p.ip ?? null;
+      state.userAgent = p.ua ?? null;
+      state.userId = p.u ?? null;
+      if (now >= this.#expiresAt(state)) {
+        this.#emit('expired', state.key);
+        return null;
+      }
+      const revocation = this.#cookieStore!.revocation;
+      if (revocation && (await revocation.get(state.key, { now })) !== null) {
+        this.#emit('invalidCookie', state.key, 'revoked');
+        return null;
+      }
+      state.loaded = true;
+      state.version = 1;
+      return state;
+    }
+    return null;
+  }
+
+  #sealContext(tenant: string | null): string {
+    return `${this.options.cookie.name}\u0000${tenant ?? ''}`;
+  }
+
+  /** Seal the session into its cookie now (cookie store). Throws when it would not fit. */
+  #sealIntoCookie(state: SessionState): void {
+    const sink = state.sink;
+    if (sink === null || state.id === null) return;
+    if (!sink.writable()) throw new SessionStateError('the session lives in the cookie, and the response headers were already sent');
+    const now = this.options.now();
+    const payload: SealedPayload = {
+      i: state.id,
+      u: state.userId,
+      d: state.data,
+      c: state.createdAt,
+      s: now,
+      l: state.lifetime,
+      ip: state.requestIp ?? state.ip,
+      ua: state.requestUserAgent ?? state.userAgent,
+    };
+    const sealed = this.#sealer!.seal(JSON.stringify(payload), this.#sealContext(state.tenant));
+    const line = serializeCookie(this.options.cookie, sealed, this.#cookieMaxAge(state, now), now);
+    const limit = this.#cookieStore!.maxBytes;
+    if (line.length > limit) {
+      throw new PayloadTooLargeError(
+        `the session sealed into its cookie is ${line.length} bytes, over the ${limit}-byte cookie limit: ` +
+          'store less in the session, or use a server-side store',
+        line.length,
+        limit,
+      );
+    }
+    sink.setCookie(line);
+    state.lastSeenAt = now;
+    state.changes.clear();
+    state.cleared = false;
+    state.metaChanged = false;
+    state.touchDue = false;
   }
 
   /** Replace the state's stored fields with `record`'s. False when the record cannot be read. */
@@ -416,18 +516,22 @@ export class Tessera extends EventEmitter {
     }
     state.id = generateId();
     state.key = storeKey(state.id, state.tenant);
-    this.#putCookie(state);
+    // A sealed cookie is written by the change that follows; an ID cookie can go out now.
+    if (!this.#cookieStore) this.#putCookie(state);
   }
 
   #putCookie(state: SessionState): void {
     if (state.sink === null || state.id === null) return;
+    if (this.#cookieStore) return this.#sealIntoCookie(state);
     const now = this.options.now();
-    let maxAge = state.lifetime ?? this.options.cookie.maxAge ?? null;
-    if (maxAge !== null) {
-      const absoluteLeft = state.createdAt + Math.max(this.options.absoluteTimeout, state.lifetime ?? 0) - now;
-      maxAge = Math.min(maxAge, absoluteLeft);
-    }
-    state.sink.setCookie(serializeCookie(this.options.cookie, this.signCookie(state.id), maxAge, now));
+    state.sink.setCookie(serializeCookie(this.options.cookie, this.signCookie(state.id), this.#cookieMaxAge(state, now), now));
+  }
+
+  /** Max-Age of a persistent cookie (session lifetime or `cookie.maxAge`, capped by the absolute limit), or `null`. */
+  #cookieMaxAge(state: SessionState, now: number): number | null {
+    const maxAge = state.lifetime ?? this.options.cookie.maxAge ?? null;
+    if (maxAge === null) return null;
+    return Math.min(maxAge, state.createdAt + Math.max(this.options.absoluteTimeout, state.lifetime ?? 0) - now);
   }
 
   /** Re-send a persistent cookie so the browser's expiry follows the session's. */
@@ -449,7 +553,7 @@ export class Tessera extends EventEmitter {
       throw new SessionStateError('cannot regenerate the session after the response headers were sent');
     }
     if (state.sink === null) throw new SessionStateError('a session opened by ID has no cookie to regenerate');
-    if (state.key !== null && state.version > 0) state.retired.push(state.key);
+    if (state.key !== null && state.version > 0) state.retired.push({ key: state.key, expiresAt: this.#expiresAt(state) });
     const now = this.options.now();
     const previous = state.key;
     state.id = generateId();
@@ -486,8 +590,9 @@ export class Tessera extends EventEmitter {
 
   async #reload(state: SessionState): Promise<void> {
     await this.#settleState(state);
+    if (this.#cookieStore) throw new NotSupportedError('a session sealed in a cookie cannot be reloaded: the cookie is its only copy');
     if (state.key === null || state.destroyed) throw new SessionNotFoundError();
-    const record = await this.store.get(state.key, { now: this.options.now() });
+    const record = await this.#server!.get(state.key, { now: this.options.now() });
     if (record === null || !this.#apply(state, record)) throw new SessionNotFoundError();
     state.changes.clear();
     state.cleared = false;
@@ -498,6 +603,11 @@ export class Tessera extends EventEmitter {
   // ---------------------------------------------------------------- commit
 
   #schedule(state: SessionState): Promise<void> {
+    if (this.#cookieStore && !state.destroyed && (state.changes.size > 0 || state.cleared || state.metaChanged || state.touchDue)) {
+      // The cookie is the store: seal now, while the headers can still take it.
+      this.#sealIntoCookie(state);
+      if (state.retired.length === 0) return RESOLVED;
+    }
     if (state.queued) return state.queued;
     const run = state.tail.then(() => {
       state.queued = null;
@@ -523,11 +633,12 @@ export class Tessera extends EventEmitter {
   }
 
   async #commit(state: SessionState): Promise<void> {
+    if (this.#cookieStore) return this.#revokeRetired(state);
     if (state.destroyed) {
-      const keys = state.retired.splice(0);
-      if (state.key !== null && (state.version > 0 || state.loaded)) keys.push(state.key);
+      const gone = state.retired.splice(0);
+      if (state.key !== null && (state.version > 0 || state.loaded)) gone.push({ key: state.key, expiresAt: 0 });
       state.version = 0;
-      for (const key of keys) await this.store.delete(key, { now: this.options.now() });
+      for (const { key } of gone) await this.#server!.delete(key, { now: this.options.now() });
       return;
     }
     const changed = state.changes.size > 0 || state.cleared || state.metaChanged;
@@ -536,7 +647,23 @@ export class Tessera extends EventEmitter {
       if (!unstoredAndEmpty) await this.#write(state, changed);
     }
     const retired = state.retired.splice(0);
-    for (const key of retired) await this.store.delete(key, { now: this.options.now() });
+    for (const { key } of retired) await this.#server!.delete(key, { now: this.options.now() });
+  }
+
+  /** Cookie store: remember replaced and destroyed sessions in the revocation store until they would expire. */
+  async #revokeRetired(state: SessionState): Promise<void> {
+    const gone = state.retired.splice(0);
+    if (state.destroyed && state.key !== null && state.loaded) {
+      gone.push({ key: state.key, expiresAt: this.#expiresAt(state) });
+      state.loaded = false;
+    }
+    const revocation = this.#cookieStore!.revocation;
+    if (revocation === null) return;
+    const now = this.options.now();
+    for (const { key, expiresAt } of gone) {
+      if (expiresAt <= now) continue;
+      await revocation.set(key, { data: '', version: 1, expiresAt, userId: null, tenant: state.tenant }, 0, { now });
+    }
   }
 
   /** Compare-and-set loop: on conflict, re-read and re-apply only this request's changes. */
@@ -546,7 +673,7 @@ export class Tessera extends EventEmitter {
       const now = this.options.now();
       const ctx: StoreContext = { now };
       const record = this.#encode(state, now);
-      if (await this.store.set(key, record, state.version, ctx)) {
+      if (await this.#server!.set(key, record, state.version, ctx)) {
         const created = state.version === 0;
         state.version = record.version;
         state.lastSeenAt = now;
@@ -563,12 +690,12 @@ export class Tessera extends EventEmitter {
       if (!changed) {
         // Only a touch: whoever wrote in between extended the expiry too.
         state.touchDue = false;
-        const current = await this.store.get(key, ctx);
+        const current = await this.#server!.get(key, ctx);
         if (current !== null) this.#apply(state, current);
         return;
       }
       if (attempt >= this.options.maxWriteAttempts) throw new WriteConflictError(attempt);
-      const current = await this.store.get(key, ctx);
+      const current = await this.#server!.get(key, ctx);
       if (current === null && state.version === 0) continue;
       const base = this.#fresh(state.tenant, null);
       base.key = key;
@@ -600,6 +727,7 @@ export class Tessera extends EventEmitter {
 
   async #openById(id: string, options: ByIdOptions | undefined): Promise<Session | null> {
     this.#assertOpen();
+    if (this.#cookieStore) throw new NotSupportedError('sessions sealed in cookies cannot be read or changed by ID: the data is in the browser');
     if (typeof id !== 'string') throw new TypeError('session id must be a string');
     if (!isWellFormedId(id)) return null;
     const state = await this.#openState(id, options?.tenant ?? null, null);
@@ -623,6 +751,7 @@ export class Tessera extends EventEmitter {
    */
   async create(options: CreateOptions = {}): Promise<{ id: string; cookie: string; session: Session }> {
     this.#assertOpen();
+    if (this.#cookieStore) throw new NotSupportedError('sessions sealed in cookies are created by a request');
     const state = this.#fresh(options.tenant ?? null, null, options);
     state.id = generateId();
     state.key = storeKey(state.id, state.tenant);
@@ -732,11 +861,23 @@ export class Tessera extends EventEmitter {
    * ```
    */
   async destroy(id: string, options?: ByIdOptions): Promise<boolean> {
+    if (this.#cookieStore) return this.#revokeById(id, options);
     const session = await this.#openById(id, options);
     if (session === null) return false;
     session.destroy();
     await session.save();
     return true;
+  }
+
+  /** Cookie store: revoke `id` until the longest a session can live. */
+  async #revokeById(id: string, options: ByIdOptions | undefined): Promise<boolean> {
+    const revocation = this.#cookieStore!.revocation;
+    if (revocation === null) throw new NotSupportedError('revoking a cookie session by ID needs a revocation store (CookieStore({ revocation }))');
+    const now = this.options.now();
+    const longest = Math.max(this.options.absoluteTimeout, this.options.rememberMeLifetime);
+    const expiresAt = Number.isFinite(longest) ? now + longest : now + 365 * 24 * 3_600_000;
+    const tenant = options?.tenant ?? null;
+    return revocation.set(storeKey(id, tenant), { data: '', version: 1, expiresAt, userId: null, tenant }, 0, { now });
   }
 
   /**
@@ -777,9 +918,10 @@ export class Tessera extends EventEmitter {
    */
   async listByUser(userId: string, options?: ByIdOptions): Promise<SessionInfo[]> {
     this.#assertOpen();
-    if (!this.store.listByUser) throw new TypeError(`the ${this.store.name} store cannot list sessions by user`);
+    const store = this.#cookieStore ? null : this.#server;
+    if (!store?.listByUser) throw new NotSupportedError(`the ${this.store.name} store cannot list sessions by user`);
     const now = this.options.now();
-    const rows = await this.store.listByUser(userId, options?.tenant ?? null, { now });
+    const rows = await store.listByUser(userId, options?.tenant ?? null, { now });
     const out: SessionInfo[] = [];
     for (const { key, record } of rows) {
       const state = this.#fresh(record.tenant, null);
@@ -830,7 +972,8 @@ export class Tessera extends EventEmitter {
    */
   async destroyByHandle(handle: string): Promise<void> {
     this.#assertOpen();
-    await this.store.delete(handle, { now: this.options.now() });
+    if (this.#cookieStore) throw new NotSupportedError('sessions in cookies have no server-side handle to destroy');
+    await this.#server!.delete(handle, { now: this.options.now() });
     this.#emit('destroyed', handle);
   }
 
@@ -847,7 +990,7 @@ export class Tessera extends EventEmitter {
    */
   async cleanupExpired(): Promise<number> {
     this.#assertOpen();
-    return (await this.store.deleteExpired?.({ now: this.options.now() })) ?? 0;
+    return (await this.#server?.deleteExpired?.({ now: this.options.now() })) ?? 0;
   }
 
   /**

@@ -6,6 +6,7 @@
 import { resolveCookieOptions, type CookieOptions, type ResolvedCookie } from './cookie.js';
 import { Keyring, type Secret } from './crypto/keyring.js';
 import { ConfigError } from './errors.js';
+import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore } from './stores/store.js';
 
 const MINUTE = 60_000;
@@ -40,8 +41,8 @@ export interface TesseraOptions {
    * secret is used with a warning, and `NODE_ENV=production` refuses to start.
    */
   secrets?: Secret | readonly Secret[];
-  /** Where sessions live. Default: a SQLite database at `./data/sessions.db`. */
-  store?: SessionStore;
+  /** Where sessions live: a server store or a `CookieStore`. Default: a SQLite database at `./data/sessions.db`. */
+  store?: SessionStore | CookieStore;
   /** The session cookie. */
   cookie?: CookieOptions;
   /** A session unused for this long (ms) expires. Default 24 hours. */

@@ -89,8 +89,8 @@ export interface SessionState {
   metaChanged: boolean;
   /** Expiry is due to be extended (touch, refresh or resave). */
   touchDue: boolean;
-  /** Store keys of records this request replaced (regenerate) and must delete. */
-  retired: string[];
+  /** Records this request replaced (regenerate) and must delete or, with cookies, revoke. */
+  retired: { key: string; expiresAt: number }[];
   destroyed: boolean;
   /** The request arrived with a cookie for this session (so destroying must clear it). */
   cookieSent: boolean;
@@ -198,20 +198,15 @@ export class Session<Data extends SessionData = SessionData> {
     this.#writable();
     assertJson(key, value);
     this.#rt.materialize(this.#state);
-    this.#state.data[key] = value;
-    this.#state.changes.set(key, value);
-    void this.#rt.schedule(this.#state);
+    this.#change(key, value);
     return this;
   }
 
   /** Remove `key`. Returns whether it was there. */
   delete(key: string): boolean {
     this.#writable();
-    const had = Object.hasOwn(this.#state.data, key);
-    if (!had) return false;
-    delete this.#state.data[key];
-    this.#state.changes.set(key, DELETED);
-    void this.#rt.schedule(this.#state);
+    if (!Object.hasOwn(this.#state.data, key)) return false;
+    this.#change(key, DELETED);
     return true;
   }
 
@@ -308,6 +303,27 @@ export class Session<Data extends SessionData = SessionData> {
   async save(): Promise<void> {
     if (!this.#state.destroyed) void this.#rt.schedule(this.#state);
     await this.#rt.settle(this.#state);
+  }
+
+  /** Apply one change and queue its commit; if the commit refuses at once (too large), undo it. */
+  #change(key: string, value: unknown): void {
+    const { data, changes } = this.#state;
+    const had = Object.hasOwn(data, key);
+    const previous = data[key];
+    const pending = changes.has(key);
+    const previousChange = changes.get(key);
+    if (value === DELETED) delete data[key];
+    else data[key] = value;
+    changes.set(key, value);
+    try {
+      void this.#rt.schedule(this.#state);
+    } catch (error) {
+      if (had) data[key] = previous;
+      else delete data[key];
+      if (pending) changes.set(key, previousChange);
+      else changes.delete(key);
+      throw error;
+    }
   }
 
   #writable(): void {

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Tessera } from '../../src/manager.js';
+import { CookieStore } from '../../src/stores/cookie.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import { ConfigError, NotSupportedError, PayloadTooLargeError } from '../../src/errors.js';
+import { Browser } from '../helpers/browser.js';
+import { FakeClock } from '../helpers/clock.js';
+
+const OLD = 'old-secret-for-cookie-store-tests-0123456789';
+const NEW = 'new-secret-for-cookie-store-tests-0123456789';
+const HOUR = 3_600_000;
+
+function setup(options: { revocation?: MemoryStore; secrets?: string[]; clock?: FakeClock } = {}) {
+  const clock = options.clock ?? new FakeClock();
+  const tessera = new Tessera({
+    secrets: options.secrets ?? [OLD],
+    store: new CookieStore({ revocation: options.revocation }),
+    now: clock.now,
+    idleTimeout: HOUR,
+    cleanupInterval: 0,
+    logger: {},
+    cookie: { secure: true },
+  });
+  return { clock, tessera, browser: new Browser(tessera) };
+}
+
+describe('CookieStore (AES-256-GCM sealed sessions)', () => {
+  it('keeps the whole session in the cookie, encrypted', async () => {
+    const { browser } = setup();
+    await browser.request((s) => {
+      s.set('card', 'plaintext-secret');
+      s.userId = 'ann';
+    });
+    assert.ok(!browser.cookie!.includes('plaintext-secret'));
+    assert.ok(!Buffer.from(browser.cookie!.split('=')[1]!, 'base64url').toString('latin1').includes('plaintext'));
+    const { result } = await browser.request((s) => [s.get('card'), s.userId, s.isNew]);
+    assert.deepEqual(result, ['plaintext-secret', 'ann', false]);
+  });
+
+  it('gives a fresh session for a tampered or foreign cookie', async () => {
+    const { browser } = setup();
+    await browser.request((s) => s.set('a', 1));
+    const [name, value] = browser.cookie!.split('=');
+    const bytes = Buffer.from(value!, 'base64url');
+    bytes[bytes.length - 5]! ^= 0xff;
+    browser.cookie = `${name}=${bytes.toString('base64url')}`;
+    assert.equal((await browser.request((s) => s.get('a'))).result, undefined);
+    const other = setup({ secrets: [NEW] });
+    other.browser.cookie = `${name}=${value}`;
+    assert.equal((await other.browser.request((s) => s.get('a'))).result, undefined);
+  });
+
+  it('opens cookies sealed with a rotated-out secret and re-seals them with the current one', async () => {
+    const clock = new FakeClock();
+    const before = setup({ clock });
+    await before.browser.request((s) => s.set('a', 1));
+    const after = setup({ clock, secrets: [NEW, OLD] });
+    after.browser.cookie = before.browser.cookie;
+    assert.equal((await after.browser.request((s) => s.get('a'))).result, 1);
+    await after.browser.request((s) => s.set('b', 2));
+    const onlyNew = setup({ clock, secrets: [NEW] });
+    onlyNew.browser.cookie = after.browser.cookie;
+    assert.deepEqual((await onlyNew.browser.request((s) => s.toJSON())).result, { a: 1, b: 2 });
+  });
+
+  it('keeps the expiry inside the seal (server time, fake clock)', async () => {
+    const { browser, clock } = setup();
+    await browser.request((s) => s.set('a', 1));
+    clock.advance(HOUR - 1);
+    assert.equal((await browser.request((s) => s.get('a'))).result, 1);
+    clock.advance(HOUR);
+    assert.equal((await browser.request((s) => s.get('a'))).result, undefined);
+  });
+
+  it('refuses a session over 4096 bytes with a typed error, at set, keeping the last good cookie', async () => {
+    const { browser } = setup();
+    await browser.request((s) => s.set('small', 'ok'));
+    const before = browser.cookie;
+    await browser.request((s, res) => {
+      assert.throws(
+        () => s.set('big', 'x'.repeat(5_000)),
+        (e: unknown) => e instanceof PayloadTooLargeError && e.code === 'ERR_PAYLOAD_TOO_LARGE' && e.limit === 4096 && /4096-byte cookie limit/.test(e.message),
+      );
+      assert.equal(s.get('big'), undefined, 'the refused value is not kept');
+      assert.deepEqual(res.cookies, []);
+    });
+    assert.equal(browser.cookie, before);
+    assert.equal((await browser.request((s) => s.get('small'))).result, 'ok');
+  });
+
+  it('with a revocation store, a copied cookie cannot be replayed after destroy or regenerate', async () => {
+    const { browser, tessera } = setup({ revocation: new MemoryStore() });
+    await browser.request((s) => s.set('user', 'ann'));
+    const stolen = browser.cookie;
+    await browser.request((s) => s.destroy());
+    assert.equal(browser.cookie, undefined, 'the cookie was cleared');
+    const thief = new Browser(tessera);
+    thief.cookie = stolen;
+    assert.equal((await thief.request((s) => s.get('user'))).result, undefined, 'the destroyed session is revoked');
+
+    await browser.request((s) => s.set('user', 'bob'));
+    const beforeSignIn = browser.cookie;
+    await browser.request((s) => s.regenerate());
+    assert.equal((await browser.request((s) => s.get('user'))).result, 'bob');
+    thief.cookie = beforeSignIn;
+    assert.equal((await thief.request((s) => s.get('user'))).result, undefined, 'the pre-regenerate cookie is revoked');
+  });
+
+  it('without a revocation store, a copied cookie stays valid until expiry (the documented limit)', async () => {
+    const { browser, tessera } = setup();
+    await browser.request((s) => s.set('user', 'ann'));
+    const copy = browser.cookie;
+    await browser.request((s) => s.destroy());
+    const replay = new Browser(tessera);
+    replay.cookie = copy;
+    assert.equal((await replay.request((s) => s.get('user'))).result, 'ann');
+  });
+
+  it('revokes by ID with a revocation store; other by-ID operations are not supported', async () => {
+    const { browser, tessera } = setup({ revocation: new MemoryStore() });
+    const { session } = await browser.request((s) => s.set('a', 1));
+    assert.equal(await tessera.destroy(session.id), true);
+    assert.equal((await browser.request((s) => s.get('a'))).result, undefined);
+    await assert.rejects(tessera.get(session.id, 'a'), NotSupportedError);
+    await assert.rejects(tessera.create(), NotSupportedError);
+    await assert.rejects(tessera.listByUser('ann'), NotSupportedError);
+    await assert.rejects(setup().tessera.destroy(session.id), NotSupportedError);
+  });
+
+  it('binds the seal to the tenant', async () => {
+    const { browser } = setup();
+    await browser.request((s) => s.set('a', 1), { tenant: 'acme' });
+    assert.equal((await browser.request((s) => s.get('a'), { tenant: 'acme' })).result, 1);
+    assert.equal((await browser.request((s) => s.get('a'), { tenant: 'globex' })).result, undefined);
+  });
+
+  it('refuses an impossible maxBytes', () => {
+    assert.throws(() => new CookieStore({ maxBytes: 10_000 }), ConfigError);
+  });
+});
