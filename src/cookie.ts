@@ -63,7 +63,15 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const ATTR_VALUE = /^[\u0021-\u003A\u003C-\u007E]+$/; // visible ASCII except ';'
 const DOMAIN = /^\.?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 
-/** Whether cookies default to `Secure` in this environment (everywhere but development and test). */
+/**
+ * Whether cookies default to `Secure` in this environment: everywhere but `NODE_ENV=development`
+ * and `NODE_ENV=test` (plain-http local servers).
+ *
+ * @example
+ * ```ts
+ * defaultSecure(); // true in production, false with NODE_ENV=development
+ * ```
+ */
 export function defaultSecure(): boolean {
   const env = process.env.NODE_ENV;
   return env !== 'development' && env !== 'test';

@@ -21,7 +21,16 @@ export function generateId(): string {
   return randomBytes(ID_BYTES).toString('base64url');
 }
 
-/** Whether `value` has the shape of an ID made by {@link generateId}. */
+/**
+ * Whether `value` has the shape of an ID made by {@link generateId} (43 base64url characters).
+ * Shape only: it says nothing about whether such a session exists.
+ *
+ * @example
+ * ```ts
+ * isWellFormedId(generateId()); // true
+ * isWellFormedId('../etc/passwd'); // false
+ * ```
+ */
 export function isWellFormedId(value: string): boolean {
   return value.length === 43 && /^[A-Za-z0-9_-]{43}$/.test(value);
 }
