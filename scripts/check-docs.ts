@@ -18,7 +18,7 @@ for (const file of files('src')) {
   const text = readFileSync(file, 'utf8');
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true);
   const docOf = (node: ts.Node): string =>
-    (ts.getJSDocCommentsAndTags(node) as ts.Node[]).map((d) => d.getText(source)).join('\n');
+    (ts.getJSDocCommentsAndTags(node) as readonly ts.Node[]).map((d) => d.getText(source)).join('\n');
   const check = (node: ts.Node, name: string, needsExample: boolean): void => {
     const doc = docOf(node);
     const where = `${file}:${source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1} ${name}`;
