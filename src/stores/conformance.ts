@@ -125,6 +125,14 @@ export function storeConformance(options: ConformanceOptions): void {
       assert.equal(await store.get('k1', at(now + 1_000)), null);
     }));
 
+    it('decides expiry by the caller clock even far from real time', { skip }, withStore(async (store) => {
+      // A store that set an absolute server-side expiry from expiresAt would drop this at once.
+      const past = Date.UTC(2001, 0, 1);
+      await store.set('k1', record({ expiresAt: past + HOUR }, past), 0, at(past));
+      assert.notEqual(await store.get('k1', at(past + HOUR - 1)), null);
+      assert.equal(await store.get('k1', at(past + HOUR)), null);
+    }));
+
     it('lets a new record take the key of an expired one, but not update it', { skip }, withStore(async (store, { now }) => {
       await store.set('k1', record({ data: 'old', expiresAt: now + 1_000 }, now), 0, at(now));
       const later = now + 2_000;
