@@ -8,7 +8,7 @@
  * const tessera = createTessera({ secrets: [process.env.SESSION_SECRET!] });
  * const sessions = nodeSessions(tessera);
  * http.createServer(sessions.wrap(async (req, res) => {
- *   const session = await sessions.get(req);
+ *   const session = await sessions.load(req, res);
  *   session.set('views', (session.get<number>('views') ?? 0) + 1);
  *   res.end(`views: ${session.get('views')}`);
  * })).listen(3000);
@@ -51,6 +51,7 @@ export type { RequestInput, ByIdOptions, CreateOptions, SessionInfo, SessionEven
 export { Session } from './session.js';
 export type { SessionData, SessionMeta, CookieSink } from './session.js';
 export type { TesseraOptions, ResolvedOptions, Logger } from './options.js';
+export { DEFAULTS } from './options.js';
 export type { CookieOptions, ResolvedCookie, SameSite } from './cookie.js';
 export { readCookie, parseCookies, serializeCookie, clearCookie, resolveCookieOptions } from './cookie.js';
 export { Keyring, MIN_SECRET_BYTES } from './crypto/keyring.js';

@@ -96,6 +96,8 @@ interface Payload {
   l: number | null;
   ip: string | null;
   ua: string | null;
+  /** Per-session cookie persistence override; absent when it follows the options. */
+  pc?: boolean;
 }
 
 /** A session sealed into a cookie: the payload plus what a server record keeps beside it. */
@@ -192,14 +194,15 @@ export class Tessera extends EventEmitter {
     this.#runtime = {
       now: this.options.now,
       rememberMeLifetime: this.options.rememberMeLifetime,
-      materialize: (s) => self.#materialize(s),
+      materialize: (s, withCookie) => self.#materialize(s, withCookie),
       schedule: (s) => self.#schedule(s),
       settle: (s) => self.#settleState(s),
       regenerate: (s, keep) => self.#regenerate(s, keep),
       destroy: (s) => self.#destroy(s),
       reload: (s) => self.#reload(s),
       expiresAt: (s) => self.#expiresAt(s),
-      refreshCookie: (s) => self.#refreshCookie(s),
+      refreshCookie: (s, force) => self.#refreshCookie(s, force),
+      cookieMaxAge: (s) => self.#cookieMaxAge(s, self.options.now()),
     };
     const interval = this.options.cleanupInterval;
     if (interval > 0 && this.#server?.deleteExpired && !this.#server.expiresNatively) {
@@ -282,7 +285,7 @@ export class Tessera extends EventEmitter {
       state = this.#fresh(tenant, sink, input);
       state.cookieSent = values.length > 0;
       if (this.options.saveUninitialized) {
-        this.#materialize(state);
+        this.#materialize(state, true);
         state.touchDue = true;
         void this.#schedule(state);
       }
@@ -290,6 +293,8 @@ export class Tessera extends EventEmitter {
       state.requestIp = input.ip ?? null;
       state.requestUserAgent = input.userAgent ?? null;
       state.cookieSent = true;
+      state.cookieIssued = true;
+      if (this.options.rolling) this.#refreshCookie(state, true);
       this.#touchIfDue(state);
     }
     return { session: new Session(state, this.#runtime), state };
@@ -310,7 +315,7 @@ export class Tessera extends EventEmitter {
     const extended = Math.min(now + idle, state.createdAt + Math.max(this.options.absoluteTimeout, state.lifetime ?? 0));
     if (extended <= current) return;
     state.touchDue = true;
-    this.#refreshCookie(state);
+    this.#refreshCookie(state, false);
     void this.#schedule(state);
   }
 
@@ -334,6 +339,8 @@ export class Tessera extends EventEmitter {
       userId: null,
       tenant,
       lifetime: null,
+      persistent: null,
+      cookieIssued: false,
       metaChanged: false,
       touchDue: false,
       retired: [],
@@ -393,6 +400,7 @@ export class Tessera extends EventEmitter {
       state.createdAt = p.c;
       state.lastSeenAt = p.s;
       state.lifetime = p.l ?? null;
+      state.persistent = p.pc ?? null;
       state.ip = p.ip ?? null;
       state.userAgent = p.ua ?? null;
       state.userId = p.u ?? null;
@@ -432,6 +440,7 @@ export class Tessera extends EventEmitter {
       ip: state.requestIp ?? state.ip,
       ua: state.requestUserAgent ?? state.userAgent,
     };
+    if (state.persistent !== null) payload.pc = state.persistent;
     const sealed = this.#sealer!.seal(JSON.stringify(payload), this.#sealContext(state.tenant));
     const line = serializeCookie(this.options.cookie, sealed, this.#cookieMaxAge(state, now), now);
     const limit = this.#cookieStore!.maxBytes;
@@ -460,6 +469,7 @@ export class Tessera extends EventEmitter {
     state.createdAt = payload.c;
     state.lastSeenAt = payload.s;
     state.lifetime = payload.l;
+    state.persistent = payload.pc ?? null;
     state.ip = payload.ip;
     state.userAgent = payload.ua;
     state.userId = record.userId;
@@ -487,6 +497,7 @@ export class Tessera extends EventEmitter {
       ip: state.requestIp ?? state.ip,
       ua: state.requestUserAgent ?? state.userAgent,
     };
+    if (state.persistent !== null) payload.pc = state.persistent;
     const json = JSON.stringify(payload);
     return {
       data: this.#sealer ? this.#sealer.seal(json, state.key!) : json,
@@ -509,15 +520,17 @@ export class Tessera extends EventEmitter {
 
   // ---------------------------------------------------------------- cookie
 
-  #materialize(state: SessionState): void {
-    if (state.id !== null) return;
-    if (state.sink !== null && !state.sink.writable()) {
+  #materialize(state: SessionState, withCookie: boolean): void {
+    const needsCookie = withCookie && !state.cookieIssued && state.sink !== null;
+    if (needsCookie && !state.sink!.writable()) {
       throw new SessionStateError('cannot start a session after the response headers were sent');
     }
-    state.id = generateId();
-    state.key = storeKey(state.id, state.tenant);
+    if (state.id === null) {
+      state.id = generateId();
+      state.key = storeKey(state.id, state.tenant);
+    }
     // A sealed cookie is written by the change that follows; an ID cookie can go out now.
-    if (!this.#cookieStore) this.#putCookie(state);
+    if (needsCookie && !this.#cookieStore) this.#putCookie(state);
   }
 
   #putCookie(state: SessionState): void {
@@ -525,19 +538,24 @@ export class Tessera extends EventEmitter {
     if (this.#cookieStore) return this.#sealIntoCookie(state);
     const now = this.options.now();
     state.sink.setCookie(serializeCookie(this.options.cookie, this.signCookie(state.id), this.#cookieMaxAge(state, now), now));
+    state.cookieIssued = true;
   }
 
-  /** Max-Age of a persistent cookie (session lifetime or `cookie.maxAge`, capped by the absolute limit), or `null`. */
+  /**
+   * Max-Age of the cookie: the session's lifetime or `cookie.maxAge` (the idle timeout for a
+   * session forced persistent), capped by the absolute limit; `null` for a browser-session cookie.
+   */
   #cookieMaxAge(state: SessionState, now: number): number | null {
-    const maxAge = state.lifetime ?? this.options.cookie.maxAge ?? null;
+    if (state.persistent === false) return null;
+    const maxAge = state.lifetime ?? this.options.cookie.maxAge ?? (state.persistent ? this.options.idleTimeout : null);
     if (maxAge === null) return null;
-    return Math.min(maxAge, state.createdAt + Math.max(this.options.absoluteTimeout, state.lifetime ?? 0) - now);
+    return Math.max(0, Math.min(maxAge, state.createdAt + Math.max(this.options.absoluteTimeout, state.lifetime ?? 0) - now));
   }
 
-  /** Re-send a persistent cookie so the browser's expiry follows the session's. */
-  #refreshCookie(state: SessionState): void {
-    if (state.sink === null || state.id === null || !state.sink.writable()) return;
-    if (state.lifetime === null && this.options.cookie.maxAge === undefined) return;
+  /** Re-send the cookie the browser holds: a persistent one so its expiry follows the session's, any with `force`. */
+  #refreshCookie(state: SessionState, force: boolean): void {
+    if (state.sink === null || state.id === null || !state.cookieIssued || !state.sink.writable()) return;
+    if (!force && this.#cookieMaxAge(state, this.options.now()) === null) return;
     this.#putCookie(state);
   }
 
@@ -570,6 +588,7 @@ export class Tessera extends EventEmitter {
       state.data = {};
       state.userId = null;
       state.lifetime = null;
+      state.persistent = null;
     }
     state.metaChanged = state.userId !== null || state.lifetime !== null;
     state.touchDue = this.options.saveUninitialized;
@@ -581,7 +600,7 @@ export class Tessera extends EventEmitter {
   #destroy(state: SessionState): void {
     state.destroyed = true;
     state.changes.clear();
-    if (state.sink !== null && (state.cookieSent || state.id !== null) && state.sink.writable()) {
+    if (state.sink !== null && (state.cookieSent || state.cookieIssued) && state.sink.writable()) {
       state.sink.setCookie(clearCookie(this.options.cookie));
     }
     if (state.key !== null) this.#emit('destroyed', state.key);
@@ -616,8 +635,7 @@ export class Tessera extends EventEmitter {
     state.queued = run;
     state.tail = run.then(noop, (error: unknown) => {
       state.failure = { error };
-      if (this.listenerCount('commitError') > 0) this.emit('commitError', error);
-      else this.options.logger.error?.('tessera: session commit failed', { error: String(error) });
+      this.reportError(error);
     });
     return run;
   }
@@ -719,6 +737,7 @@ export class Tessera extends EventEmitter {
       if (!state.metaChanged) {
         state.userId = base.userId;
         state.lifetime = base.lifetime;
+        state.persistent = base.persistent;
       }
     }
   }
@@ -978,6 +997,20 @@ export class Tessera extends EventEmitter {
   }
 
   // ---------------------------------------------------------------- upkeep
+
+  /**
+   * Report a session failure that has no caller to reject (a commit that failed after the response
+   * was sent): to `commitError` listeners if there are any, otherwise to the logger. For adapters.
+   *
+   * @example
+   * ```ts
+   * session.save().catch((error) => tessera.reportError(error));
+   * ```
+   */
+  reportError(error: unknown): void {
+    if (this.listenerCount('commitError') > 0) this.emit('commitError', error);
+    else this.options.logger.error?.('tessera: session commit failed', { error: String(error) });
+  }
 
   /**
    * Remove expired sessions now (the cleanup timer calls this). Resolves how many were removed;

@@ -62,6 +62,11 @@ export interface TesseraOptions {
    * is stored and no cookie is sent until the session is written to.
    */
   saveUninitialized?: boolean;
+  /**
+   * Send the session cookie on every response that loads the session, so a persistent cookie's
+   * expiry restarts with each request. Default `false`: re-sent only when the session is touched.
+   */
+  rolling?: boolean;
   /** Start a fresh session when the client's IP address differs from the one that created it. Default `false`. */
   bindIp?: boolean;
   /** Start a fresh session when the User-Agent differs from the one that created it. Default `false`. */
@@ -85,6 +90,7 @@ export interface ResolvedOptions {
   readonly touchAfter: number;
   readonly rememberMeLifetime: number;
   readonly saveUninitialized: boolean;
+  readonly rolling: boolean;
   readonly bindIp: boolean;
   readonly bindUserAgent: boolean;
   readonly cleanupInterval: number;
@@ -92,6 +98,23 @@ export interface ResolvedOptions {
   readonly now: () => number;
   readonly logger: Logger;
 }
+
+/**
+ * The defaults {@link resolveOptions} fills in, for adapters that need to reason about them.
+ *
+ * @example
+ * ```ts
+ * DEFAULTS.idleTimeout; // 86_400_000 (24 hours)
+ * ```
+ */
+export const DEFAULTS = Object.freeze({
+  idleTimeout: DAY,
+  absoluteTimeout: 7 * DAY,
+  touchAfter: 0.1,
+  rememberMeLifetime: 30 * DAY,
+  cleanupInterval: 15 * MINUTE,
+  maxWriteAttempts: 100,
+});
 
 function duration(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback;
@@ -113,15 +136,15 @@ function duration(name: string, value: number | undefined, fallback: number, all
 export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new ConfigError('options must be an object');
   const logger: Logger = options.logger ?? { warn: (m) => process.emitWarning(m, 'TesseraWarning') };
-  const idleTimeout = duration('idleTimeout', options.idleTimeout, DAY);
+  const idleTimeout = duration('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout);
   if (idleTimeout === 0) throw new ConfigError('idleTimeout must be greater than 0');
-  const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, 7 * DAY, true);
+  const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, DEFAULTS.absoluteTimeout, true);
   if (absoluteTimeout === 0) throw new ConfigError('absoluteTimeout must be greater than 0 (Infinity for none)');
-  const touchAfter = options.touchAfter ?? 0.1;
+  const touchAfter = options.touchAfter ?? DEFAULTS.touchAfter;
   if (typeof touchAfter !== 'number' || !(touchAfter >= 0 && touchAfter <= 1)) {
     throw new ConfigError('touchAfter must be a share of the idle window between 0 and 1');
   }
-  const maxWriteAttempts = options.maxWriteAttempts ?? 100;
+  const maxWriteAttempts = options.maxWriteAttempts ?? DEFAULTS.maxWriteAttempts;
   if (!Number.isInteger(maxWriteAttempts) || maxWriteAttempts < 1) throw new ConfigError('maxWriteAttempts must be a positive integer');
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
   return {
@@ -130,11 +153,12 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     idleTimeout,
     absoluteTimeout,
     touchAfter,
-    rememberMeLifetime: duration('rememberMeLifetime', options.rememberMeLifetime, 30 * DAY),
+    rememberMeLifetime: duration('rememberMeLifetime', options.rememberMeLifetime, DEFAULTS.rememberMeLifetime),
     saveUninitialized: options.saveUninitialized ?? false,
+    rolling: options.rolling ?? false,
     bindIp: options.bindIp ?? false,
     bindUserAgent: options.bindUserAgent ?? false,
-    cleanupInterval: duration('cleanupInterval', options.cleanupInterval, 15 * MINUTE),
+    cleanupInterval: duration('cleanupInterval', options.cleanupInterval, DEFAULTS.cleanupInterval),
     maxWriteAttempts,
     now: options.now ?? Date.now,
     logger,

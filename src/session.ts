@@ -27,14 +27,20 @@ export interface SessionMeta {
   readonly tenant: string | null;
   /** A per-session lifetime (remember me), overriding the idle timeout; `null` for the default. */
   readonly lifetime: number | null;
+  /** Max-Age (ms) the session cookie gets now, or `null` for a browser-session cookie. */
+  readonly cookieMaxAge: number | null;
 }
 
 /** @internal What a Session needs from the manager. */
 export interface SessionRuntime {
   readonly now: () => number;
   readonly rememberMeLifetime: number;
-  /** Make sure the session has an ID and a cookie on the response; throws if headers went out. */
-  materialize(state: SessionState): void;
+  /**
+   * Make sure the session has an ID; with `withCookie`, also that the response carries its cookie
+   * (throws if the headers went out). Reading `id` assigns one without a cookie: the cookie goes
+   * out with the first write, so a session that is never written leaves no cookie behind.
+   */
+  materialize(state: SessionState, withCookie: boolean): void;
   /** Queue a commit of the state's changes (runs after the current synchronous code). */
   schedule(state: SessionState): Promise<void>;
   /** Wait for every queued commit, rethrowing a failure nobody has seen yet. */
@@ -43,7 +49,10 @@ export interface SessionRuntime {
   destroy(state: SessionState): void;
   reload(state: SessionState): Promise<void>;
   expiresAt(state: SessionState): number;
-  refreshCookie(state: SessionState): void;
+  /** Re-send the cookie (if the browser has one): always with `force`, else only a persistent one. */
+  refreshCookie(state: SessionState, force: boolean): void;
+  /** Max-Age (ms) the cookie gets now, or `null` for a browser-session cookie. */
+  cookieMaxAge(state: SessionState): number | null;
 }
 
 /**
@@ -85,6 +94,10 @@ export interface SessionState {
   userId: string | null;
   tenant: string | null;
   lifetime: number | null;
+  /** Per-session cookie persistence: `null` follows the options, `true`/`false` overrides them. */
+  persistent: boolean | null;
+  /** The browser has, or this response gives it, a cookie naming this session. */
+  cookieIssued: boolean;
   /** userId or lifetime changed: a write is due even with no data change. */
   metaChanged: boolean;
   /** Expiry is due to be extended (touch, refresh or resave). */
@@ -122,7 +135,7 @@ function assertJson(key: string, value: unknown): void {
  *
  * @example
  * ```ts
- * const session = await sessions.get(req);
+ * const session = await sessions.load(req, res);
  * session.set('views', (session.get<number>('views') ?? 0) + 1);
  * if (signedIn) { session.regenerate(); session.userId = user.id; }
  * ```
@@ -142,7 +155,7 @@ export class Session<Data extends SessionData = SessionData> {
    * cookie, the first time this is read or the session is written.
    */
   get id(): string {
-    this.#rt.materialize(this.#state);
+    this.#rt.materialize(this.#state, false);
     return this.#state.id!;
   }
 
@@ -168,6 +181,7 @@ export class Session<Data extends SessionData = SessionData> {
       userId: s.userId,
       tenant: s.tenant,
       lifetime: s.lifetime,
+      cookieMaxAge: this.#rt.cookieMaxAge(s),
     };
   }
 
@@ -197,7 +211,7 @@ export class Session<Data extends SessionData = SessionData> {
     }
     this.#writable();
     assertJson(key, value);
-    this.#rt.materialize(this.#state);
+    this.#rt.materialize(this.#state, true);
     this.#change(key, value);
     return this;
   }
@@ -239,7 +253,7 @@ export class Session<Data extends SessionData = SessionData> {
       throw new SessionStateError('userId must be a non-empty string or null');
     }
     if (value === this.#state.userId) return;
-    this.#rt.materialize(this.#state);
+    this.#rt.materialize(this.#state, true);
     this.#state.userId = value;
     this.#state.metaChanged = true;
     void this.#rt.schedule(this.#state);
@@ -248,15 +262,24 @@ export class Session<Data extends SessionData = SessionData> {
   /**
    * Give this session its own lifetime (ms): it stays valid that long after its last use, and its
    * cookie persists in the browser for as long. `null` returns to the defaults.
+   * `persistentCookie` overrides whether the cookie outlives the browser session (default: it does
+   * when the session has a lifetime or the `cookie.maxAge` option is set).
+   *
+   * @example
+   * ```ts
+   * session.setLifetime(14 * 86_400_000);                     // two weeks, persistent cookie
+   * session.setLifetime(null, { persistentCookie: false });  // defaults, cookie ends with the browser
+   * ```
    */
-  setLifetime(ms: number | null): this {
+  setLifetime(ms: number | null, options: { persistentCookie?: boolean } = {}): this {
     this.#writable();
     if (ms !== null && !(Number.isFinite(ms) && ms > 0)) throw new SessionStateError('lifetime must be a positive number of ms or null');
-    this.#rt.materialize(this.#state);
+    this.#rt.materialize(this.#state, true);
     this.#state.lifetime = ms;
+    this.#state.persistent = options.persistentCookie ?? null;
     this.#state.metaChanged = true;
     this.#state.touchDue = true;
-    this.#rt.refreshCookie(this.#state);
+    this.#rt.refreshCookie(this.#state, true);
     void this.#rt.schedule(this.#state);
     return this;
   }
@@ -271,7 +294,7 @@ export class Session<Data extends SessionData = SessionData> {
     this.#writable();
     if (!this.#state.loaded && this.#state.version === 0 && Object.keys(this.#state.data).length === 0) return;
     this.#state.touchDue = true;
-    this.#rt.refreshCookie(this.#state);
+    this.#rt.refreshCookie(this.#state, false);
     void this.#rt.schedule(this.#state);
   }
 
@@ -291,7 +314,7 @@ export class Session<Data extends SessionData = SessionData> {
     this.#rt.destroy(this.#state);
   }
 
-  /** Re-read the session from the store, dropping changes not yet committed. */
+  /** Commit pending changes, then re-read the session from the store (picking up other requests' writes). */
   reload(): Promise<void> {
     return this.#rt.reload(this.#state);
   }

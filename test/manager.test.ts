@@ -74,6 +74,20 @@ describe('lazy, minimal writes', () => {
     assert.equal(store.calls.set, 0);
   });
 
+  it('assigns an ID when it is read, but sends no cookie until the session is written', async () => {
+    const { store, browser } = setup();
+    const { res, result: id } = await browser.request((s) => s.id);
+    assert.equal(res.cookies.length, 0);
+    assert.equal(store.calls.set, 0);
+    const { res: written } = await browser.request((s) => {
+      void s.id;
+      s.set('a', 1);
+      return s.id;
+    });
+    assert.equal(written.cookies.length, 1);
+    assert.notEqual(id, undefined);
+  });
+
   it('with saveUninitialized, stores a new empty session and sends its cookie', async () => {
     const { store, browser } = setup({ saveUninitialized: true });
     const { res } = await browser.request(() => {});
@@ -182,6 +196,7 @@ describe('expiry (fake clock)', () => {
       userId: null,
       tenant: null,
       lifetime: null,
+      cookieMaxAge: null,
     });
   });
 
@@ -208,6 +223,29 @@ describe('expiry (fake clock)', () => {
     persistent.clock.advance(40 * MINUTE);
     const b = await persistent.browser.request(() => {});
     assert.match(b.res.cookies[0] ?? '', /Max-Age=3600;/, 'the touch re-sent the cookie');
+  });
+
+  it('rolling: re-sends the cookie on every response', async () => {
+    const { browser } = setup({ rolling: true, cookie: { secure: true, maxAge: HOUR } });
+    await browser.request((s) => s.set('a', 1));
+    const { res } = await browser.request((s) => s.get('a'));
+    assert.match(res.cookies[0] ?? '', /Max-Age=3600;/);
+    const quiet = setup({ cookie: { secure: true, maxAge: HOUR } });
+    await quiet.browser.request((s) => s.set('a', 1));
+    assert.deepEqual((await quiet.browser.request((s) => s.get('a'))).res.cookies, [], 'not without rolling');
+  });
+
+  it('a session can opt out of a persistent cookie, and the choice is kept', async () => {
+    const { browser, clock } = setup({ cookie: { secure: true, maxAge: HOUR }, idleTimeout: HOUR, touchAfter: 0 });
+    const first = await browser.request((s) => {
+      s.set('a', 1);
+      s.setLifetime(null, { persistentCookie: false });
+    });
+    assert.doesNotMatch(first.res.cookies[0]!, /Max-Age/);
+    clock.advance(10 * MINUTE);
+    const { res, session } = await browser.request((s) => s.refresh());
+    assert.equal(session.meta.cookieMaxAge, null);
+    assert.ok(res.cookies.every((l) => !/Max-Age/.test(l)), 'a refresh does not make it persistent again');
   });
 
   it('removes expired records with cleanupExpired, and on the cleanup timer until close()', async () => {

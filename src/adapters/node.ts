@@ -6,7 +6,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { TesseraError } from '../errors.js';
+import { StoreUnavailableError, TesseraError } from '../errors.js';
 import type { SessionContext, Tessera } from '../manager.js';
 import type { CookieSink, Session } from '../session.js';
 
@@ -149,6 +149,15 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     return ctx;
   }
 
+  // An outage fails every request: tell the operator why, at most every 10 seconds.
+  let lastOutageLog = -Infinity;
+  function reportOutage(error: StoreUnavailableError): void {
+    const now = Date.now();
+    if (now - lastOutageLog < 10_000) return;
+    lastOutageLog = now;
+    tessera.options.logger.warn?.('tessera: session store unavailable; answering 503', { cause: String(error.cause ?? error) });
+  }
+
   return {
     context,
     load: (req, res) => context(req, res).load(),
@@ -161,6 +170,8 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
         run().catch((error: unknown) => {
           if (!(error instanceof TesseraError) || error.status === 500) {
             tessera.options.logger.error?.('tessera: request failed', { error: String(error) });
+          } else if (error instanceof StoreUnavailableError) {
+            reportOutage(error);
           }
           respondWithError(res, error);
         });
