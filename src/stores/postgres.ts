@@ -1,0 +1,513 @@
+/**
+ * The PostgreSQL store, through `pg` (node-postgres): one table, compare-and-set on a version
+ * column, batched cleanup that never waits on a lock, and a by-user index. Several app servers can
+ * share one database.
+ *
+ * The table is created on first use; operators who manage the schema themselves run
+ * {@link postgresMigrationSql} (or {@link PostgresStore.migrate}) and pass `createTable: false`.
+ *
+ * Failures: when PostgreSQL cannot be reached (refused, dropped, timed out, shutting down) every
+ * call rejects with {@link StoreUnavailableError}, which adapters answer with 503, and the store
+ * reconnects by itself when the server is back. Genuine SQL errors are passed on unchanged.
+ *
+ * @example
+ * ```ts
+ * import { createTessera } from 'tessera';
+ * import { PostgresStore } from 'tessera/stores/postgres';
+ * const tessera = createTessera({
+ *   secrets: [process.env.SESSION_SECRET!],
+ *   store: new PostgresStore({ connectionString: process.env.DATABASE_URL }),
+ * });
+ * ```
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type * as Pg from 'pg';
+import { ConfigError, SessionStateError, StoreUnavailableError } from '../errors.js';
+import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './store.js';
+
+/** Options of {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /**
+   * A `pg.Pool` to use. The store adds an `'error'` listener (removed again by `close()`) and never
+   * ends the pool: its owner does. Set its `connectionTimeoutMillis`, because the store cannot.
+   * Not together with `connectionString` or `poolConfig`.
+   */
+  pool?: Pg.Pool;
+  /**
+   * `postgres://user:password@host:5432/database`. Without it and without `pool`, pg reads the
+   * standard `PGHOST`, `PGUSER`, `PGDATABASE`, ... environment variables.
+   */
+  connectionString?: string;
+  /** Further settings of the pool the store makes (`max`, `ssl`, `idleTimeoutMillis`, ...). */
+  poolConfig?: Pg.PoolConfig;
+  /** Table name: letters, digits and `_`, at most 55 characters (index names add a suffix). Default `tessera_sessions`. */
+  table?: string;
+  /** Schema of the table (it must exist). Default: the connection's `search_path` (usually `public`). */
+  schema?: string;
+  /**
+   * Create the table and its indexes on first use when they are missing. Default `true`. Set
+   * `false` when migrations are run by the operator (see {@link postgresMigrationSql}) and the
+   * app's database user has no right to create tables.
+   */
+  createTable?: boolean;
+  /** Rows removed per statement by `deleteExpired`, so cleanup never holds locks for long. Default 500. */
+  cleanupBatch?: number;
+  /**
+   * Milliseconds to wait for a new connection before the call fails with
+   * {@link StoreUnavailableError}. Only for a pool the store makes. Default 5000.
+   */
+  connectionTimeout?: number;
+  /**
+   * Milliseconds to wait for the answer of one query before it fails with
+   * {@link StoreUnavailableError} (the connection is then discarded). Applies to a given pool too.
+   * `0` waits forever. Default 10000.
+   */
+  queryTimeout?: number;
+  /**
+   * Called with the error of a pooled connection that broke while idle (the server restarted or
+   * the network dropped it). The pool discards that connection and opens a new one when needed, so
+   * this is for logging only. Default: ignored.
+   */
+  onError?: (error: Error) => void;
+}
+
+/** Options of {@link postgresMigrationSql}. */
+export interface PostgresMigrationOptions {
+  /** Table name, as in {@link PostgresStoreOptions.table}. Default `tessera_sessions`. */
+  table?: string;
+  /** Schema of the table, as in {@link PostgresStoreOptions.schema}. Default: the `search_path`. */
+  schema?: string;
+}
+
+interface Row {
+  data: string;
+  version: string | number;
+  expires_at: string | number;
+  user_id: string | null;
+  tenant: string | null;
+}
+
+const DEFAULT_TABLE = 'tessera_sessions';
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** PostgreSQL truncates identifiers at 63 bytes; the table leaves room for the `_expires` suffix. */
+const MAX_TABLE = 55;
+const MAX_SCHEMA = 63;
+
+/** Network errors that mean "the server cannot be reached", as Node reports them. */
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EADDRNOTAVAIL',
+]);
+/**
+ * SQLSTATEs that mean the server is unavailable or overloaded rather than the statement wrong:
+ * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 57P05 idle_session_timeout,
+ * 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout). Whole classes
+ * 08 (connection exception) and 53 (insufficient resources: too many connections, disk full, ...)
+ * are checked by prefix.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '57014', '55P03']);
+/** Messages of pg and pg-pool for a connection that closed, never opened, or timed out. */
+const CONNECTION_MESSAGE =
+  /Connection terminated|timeout exceeded when trying to connect|timeout expired|Query read timeout|not queryable|the database system is (starting up|shutting down|in recovery mode)/i;
+
+/**
+ * Whether `error` says the database cannot be reached (as opposed to a statement that is wrong).
+ * Looks through `cause` chains and the `errors` of an `AggregateError` (Node's happy-eyeballs
+ * connect reports one per address).
+ */
+function isConnectionError(error: unknown, depth = 0): boolean {
+  if (depth > 4 || error === null || typeof error !== 'object') return false;
+  if (error instanceof StoreUnavailableError) return true;
+  const { code, message, cause, errors } = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (typeof code === 'string') {
+    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code)) return true;
+    if (/^(08|53)[0-9A-Z]{3}$/.test(code)) return true;
+  }
+  if (typeof message === 'string' && CONNECTION_MESSAGE.test(message)) return true;
+  if (Array.isArray(errors) && errors.some((e) => isConnectionError(e, depth + 1))) return true;
+  return cause !== undefined && isConnectionError(cause, depth + 1);
+}
+
+function quote(identifier: string): string {
+  return `"${identifier}"`;
+}
+
+interface Names {
+  /** The table, quoted and schema-qualified when a schema is set. */
+  table: string;
+  /** The three index names, quoted (an index lives in its table's schema). */
+  expires: string;
+  user: string;
+  tenant: string;
+  /** The same four, qualified, as text for `to_regclass`. */
+  regclasses: [string, string, string, string];
+  /** Key of the advisory lock that serialises concurrent migrations of this table. */
+  lockKey: bigint;
+}
+
+function names(options: PostgresMigrationOptions, owner: string): Names {
+  const table = options.table ?? DEFAULT_TABLE;
+  const schema = options.schema;
+  if (typeof table !== 'string' || !IDENTIFIER.test(table) || table.length > MAX_TABLE) {
+    throw new ConfigError(`${owner} table ${JSON.stringify(table)} is not a valid identifier (letters, digits and _, not starting with a digit, at most ${MAX_TABLE} characters)`);
+  }
+  if (schema !== undefined && (typeof schema !== 'string' || !IDENTIFIER.test(schema) || schema.length > MAX_SCHEMA)) {
+    throw new ConfigError(`${owner} schema ${JSON.stringify(schema)} is not a valid identifier (letters, digits and _, not starting with a digit, at most ${MAX_SCHEMA} characters)`);
+  }
+  const prefix = schema === undefined ? '' : `${quote(schema)}.`;
+  const qualified = (name: string): string => `${prefix}${quote(name)}`;
+  const lockKey = createHash('sha256').update(`tessera migration ${schema ?? ''}.${table}`).digest().readBigInt64BE(0);
+  return {
+    table: qualified(table),
+    expires: quote(`${table}_expires`),
+    user: quote(`${table}_user`),
+    tenant: quote(`${table}_tenant`),
+    regclasses: [qualified(table), qualified(`${table}_expires`), qualified(`${table}_user`), qualified(`${table}_tenant`)],
+    lockKey,
+  };
+}
+
+function migrationSql(n: Names): string {
+  return `BEGIN;
+-- Serialise concurrent migrations of this table (several app servers starting at once).
+SELECT pg_advisory_xact_lock(${n.lockKey});
+CREATE TABLE IF NOT EXISTS ${n.table} (
+  key        text   PRIMARY KEY,
+  data       text   NOT NULL,
+  version    bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  user_id    text,
+  tenant     text
+);
+CREATE INDEX IF NOT EXISTS ${n.expires} ON ${n.table} (expires_at);
+CREATE INDEX IF NOT EXISTS ${n.user} ON ${n.table} (user_id, tenant) WHERE user_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS ${n.tenant} ON ${n.table} (tenant) WHERE tenant IS NOT NULL;
+COMMIT;
+`;
+}
+
+/**
+ * The SQL that creates the session table and its indexes: a transaction, idempotent (`IF NOT
+ * EXISTS` throughout) and safe to run from several processes at once. Operators can run it
+ * themselves (`psql -f`) and give the store `createTable: false`; it is the same SQL the store
+ * runs on first use and in {@link PostgresStore.migrate}.
+ *
+ * Columns: `key` (text, primary key), `data` (text), `version` (bigint), `expires_at` (bigint,
+ * milliseconds since the epoch), `user_id` and `tenant` (text, nullable). Indexes: on
+ * `expires_at` for cleanup, on `(user_id, tenant)` for listing a user's sessions, on `tenant`.
+ * Throws {@link ConfigError} for a table or schema name that is not a plain identifier.
+ *
+ * @example
+ * ```ts
+ * import { writeFileSync } from 'node:fs';
+ * import { postgresMigrationSql } from 'tessera/stores/postgres';
+ * writeFileSync('migrations/001_sessions.sql', postgresMigrationSql({ table: 'sessions', schema: 'app' }));
+ * // then: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f migrations/001_sessions.sql
+ * ```
+ */
+export function postgresMigrationSql(options: PostgresMigrationOptions = {}): string {
+  return migrationSql(names(options, 'postgresMigrationSql'));
+}
+
+function toRecord(row: Row): StoreRecord {
+  // bigint columns arrive as strings; versions and millisecond times are far below 2^53.
+  return { data: row.data, version: Number(row.version), expiresAt: Number(row.expires_at), userId: row.user_id, tenant: row.tenant };
+}
+
+type Query = Pg.QueryConfig & { query_timeout?: number };
+
+/**
+ * `now` as a whole millisecond for the bigint columns. Flooring keeps every comparison exact:
+ * for a whole `expires_at`, `expires_at > now` exactly when `expires_at > floor(now)`. (A
+ * fractional `expiresAt` is stored rounded up; the manager checks expiry from the payload anyway.)
+ */
+function whole(now: number): number {
+  return Math.floor(now);
+}
+
+/**
+ * Sessions in a PostgreSQL table. Every read and write is one statement and one round trip:
+ * `set` is compare-and-set on the `version` column (`INSERT ... ON CONFLICT` that may only take
+ * over an expired row for a new session, `UPDATE ... WHERE version = $expected` otherwise), so
+ * concurrent writers from any number of servers never overwrite each other. Expiry is decided with
+ * the caller's clock (`ctx.now`), never the database's.
+ *
+ * `pg` is loaded when the first store is made, so apps using other stores never load it.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { createTessera } from 'tessera';
+ * import { PostgresStore } from 'tessera/stores/postgres';
+ *
+ * // Its own pool, from a URL:
+ * const store = new PostgresStore({ connectionString: process.env.DATABASE_URL, table: 'sessions' });
+ * // Or the app's pool (the store will not end it):
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, connectionTimeoutMillis: 5000 });
+ * const shared = new PostgresStore({ pool });
+ *
+ * const tessera = createTessera({ secrets: [process.env.SESSION_SECRET!], store });
+ * ```
+ */
+export class PostgresStore implements SessionStore {
+  readonly name = 'postgres';
+  readonly #pool: Pg.Pool;
+  readonly #owned: boolean;
+  readonly #names: Names;
+  readonly #createTable: boolean;
+  readonly #batch: number;
+  readonly #queryTimeout: number;
+  readonly #onPoolError: (error: Error) => void;
+  /** Resolved once the table is known to exist; reset on failure so the next call tries again. */
+  #ready: Promise<void> | null = null;
+  #closed = false;
+  readonly #sql: {
+    get: string;
+    insert: string;
+    update: string;
+    delete: string;
+    deleteExpired: string;
+    byUser: string;
+    byUserTenant: string;
+    exists: string;
+  };
+
+  constructor(options: PostgresStoreOptions = {}) {
+    this.#names = names(options, 'PostgresStore');
+    this.#batch = options.cleanupBatch ?? 500;
+    if (!Number.isInteger(this.#batch) || this.#batch < 1) throw new ConfigError('PostgresStore cleanupBatch must be a positive integer');
+    const connectionTimeout = options.connectionTimeout ?? 5_000;
+    if (!Number.isInteger(connectionTimeout) || connectionTimeout < 0) throw new ConfigError('PostgresStore connectionTimeout must be a non-negative integer (milliseconds)');
+    this.#queryTimeout = options.queryTimeout ?? 10_000;
+    if (!Number.isInteger(this.#queryTimeout) || this.#queryTimeout < 0) throw new ConfigError('PostgresStore queryTimeout must be a non-negative integer (milliseconds, 0 for none)');
+    this.#createTable = options.createTable ?? true;
+
+    if (options.pool) {
+      if (options.connectionString !== undefined || options.poolConfig !== undefined) {
+        throw new ConfigError('PostgresStore takes either `pool` or `connectionString`/`poolConfig`, not both');
+      }
+      this.#pool = options.pool;
+      this.#owned = false;
+    } else {
+      // Loaded here, not at import, so apps using another store never load pg.
+      let pg: typeof Pg;
+      try {
+        pg = createRequire(import.meta.url)('pg') as typeof Pg;
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
+        throw new ConfigError('PostgresStore needs the pg package: npm install pg');
+      }
+      this.#pool = new pg.Pool({
+        fallback_application_name: 'tessera',
+        connectionTimeoutMillis: connectionTimeout,
+        keepAlive: true,
+        // Idle connections do not keep the process alive; a server is kept alive by its listener.
+        allowExitOnIdle: true,
+        ...options.poolConfig,
+        ...(options.connectionString === undefined ? {} : { connectionString: options.connectionString }),
+      });
+      this.#owned = true;
+    }
+    // An idle connection that breaks makes the pool emit 'error'; unhandled, that would crash the
+    // process. The pool has already discarded the connection and opens a new one when needed.
+    const onError = options.onError;
+    this.#onPoolError = (error: Error) => {
+      try {
+        onError?.(error);
+      } catch {
+        // A failing log callback must not turn into an uncaught exception either.
+      }
+    };
+    this.#pool.on('error', this.#onPoolError);
+
+    const n = this.#names;
+    const cols = 'data, version, expires_at, user_id, tenant';
+    this.#sql = {
+      get: `SELECT ${cols} FROM ${n.table} WHERE key = $1 AND expires_at > $2`,
+      // Insert, or take over the key of an expired row: a live row makes it a conflict (0 rows).
+      // Concurrent inserts of one key are serialised by the primary key; exactly one wins.
+      insert: `INSERT INTO ${n.table} AS t (key, ${cols}) VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = excluded.version,
+          expires_at = excluded.expires_at, user_id = excluded.user_id, tenant = excluded.tenant
+        WHERE t.expires_at <= $7`,
+      // Under READ COMMITTED a concurrent update makes this one re-check its WHERE on the new row:
+      // the version no longer matches, so it changes nothing and reports 0 rows.
+      update: `UPDATE ${n.table} SET data = $1, version = $2, expires_at = $3, user_id = $4, tenant = $5
+        WHERE key = $6 AND version = $7 AND expires_at > $8`,
+      delete: `DELETE FROM ${n.table} WHERE key = $1`,
+      // One short statement per batch; rows another transaction holds are skipped, not waited for.
+      deleteExpired: `DELETE FROM ${n.table} WHERE key IN (
+        SELECT key FROM ${n.table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      byUser: `SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND expires_at > $2`,
+      byUserTenant: `SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND tenant = $2 AND expires_at > $3`,
+      exists: `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
+        AND to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AS ready`,
+    };
+  }
+
+  /**
+   * Create the table and its indexes if missing ({@link postgresMigrationSql}). Idempotent and
+   * safe to run from several processes at once. Not needed with the default `createTable: true`,
+   * where the store does this on first use; useful in a deploy step or a migration script.
+   *
+   * @example
+   * ```ts
+   * const store = new PostgresStore({ connectionString: process.env.DATABASE_URL, createTable: false });
+   * await store.migrate(); // in the release step, before the app starts serving
+   * await store.close();
+   * ```
+   */
+  async migrate(): Promise<void> {
+    this.#assertOpen();
+    let client: Pg.PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw this.#translate(error);
+    }
+    const query: Query = { text: migrationSql(this.#names) };
+    if (this.#queryTimeout > 0) query.query_timeout = this.#queryTimeout;
+    try {
+      await client.query(query);
+    } catch (error) {
+      if (isConnectionError(error)) {
+        // Discard the connection: it is dead, or stuck in a query that timed out.
+        client.release(error instanceof Error ? error : true);
+        throw this.#translate(error);
+      }
+      // A SQL error leaves the explicit transaction open (aborted): end it before the
+      // connection goes back to the pool, or discard the connection if that fails too.
+      const rolledBack = await client.query({ text: 'ROLLBACK', query_timeout: this.#queryTimeout || undefined } as Query).then(() => true, () => false);
+      client.release(!rolledBack);
+      throw error;
+    }
+    client.release();
+    this.#ready = Promise.resolve();
+  }
+
+  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    const { rows } = await this.#query<Row>(this.#sql.get, [key, whole(ctx.now)]);
+    const row = rows[0];
+    return row === undefined ? null : toRecord(row);
+  }
+
+  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+    const { data, version, userId, tenant } = record;
+    const expiresAt = Math.ceil(record.expiresAt);
+    const now = whole(ctx.now);
+    const result =
+      expectedVersion === 0
+        ? await this.#query(this.#sql.insert, [key, data, version, expiresAt, userId, tenant, now])
+        : await this.#query(this.#sql.update, [data, version, expiresAt, userId, tenant, key, expectedVersion, now]);
+    return result.rowCount === 1;
+  }
+
+  async delete(key: string, _ctx?: StoreContext): Promise<void> {
+    await this.#query(this.#sql.delete, [key]);
+  }
+
+  /**
+   * Remove every row expired at `ctx.now`, in batches of `cleanupBatch` rows (one short
+   * statement each, skipping rows other transactions hold), and resolve how many were removed.
+   * The manager's cleanup timer calls this; several servers may run it at once.
+   *
+   * @example
+   * ```ts
+   * const removed = await store.deleteExpired({ now: Date.now() });
+   * ```
+   */
+  async deleteExpired(ctx: StoreContext): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const { rowCount } = await this.#query(this.#sql.deleteExpired, [whole(ctx.now), this.#batch]);
+      const removed = rowCount ?? 0;
+      total += removed;
+      if (removed < this.#batch) return total;
+    }
+  }
+
+  async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
+    const { rows } =
+      tenant === null
+        ? await this.#query<Row & { key: string }>(this.#sql.byUser, [userId, whole(ctx.now)])
+        : await this.#query<Row & { key: string }>(this.#sql.byUserTenant, [userId, tenant, whole(ctx.now)]);
+    return rows.map((row) => ({ key: row.key, record: toRecord(row) }));
+  }
+
+  /**
+   * End the pool the store made (a pool passed in as `pool` is left open for its owner) and stop
+   * listening to its errors. Idempotent; later calls on the store reject.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => void tessera.close()); // closes the store too
+   * ```
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#owned) await this.#pool.end();
+    // After end(): connections closing during it may still report errors.
+    this.#pool.off('error', this.#onPoolError);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new SessionStateError('the PostgreSQL session store was closed');
+  }
+
+  /** A connection-class failure as {@link StoreUnavailableError}; anything else unchanged. */
+  #translate(error: unknown): unknown {
+    if (error instanceof StoreUnavailableError) return error;
+    return isConnectionError(error) ? new StoreUnavailableError(this.name, error) : error;
+  }
+
+  /** Make sure the table exists (first call only), then run one statement. */
+  async #query<R extends Pg.QueryResultRow = Pg.QueryResultRow>(text: string, values: unknown[]): Promise<Pg.QueryResult<R>> {
+    this.#assertOpen();
+    if (this.#createTable) {
+      const ready = (this.#ready ??= this.#ensureTable());
+      try {
+        await ready;
+      } catch (error) {
+        if (this.#ready === ready) this.#ready = null;
+        throw error;
+      }
+    }
+    try {
+      const query: Query = { text, values };
+      if (this.#queryTimeout > 0) query.query_timeout = this.#queryTimeout;
+      return await this.#pool.query<R>(query);
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  /**
+   * Create the table if it or an index is missing. The check reads the catalog only, so a store
+   * whose table exists takes no lock and needs no right to create tables.
+   */
+  async #ensureTable(): Promise<void> {
+    let ready: boolean;
+    try {
+      const query: Query = { text: this.#sql.exists, values: this.#names.regclasses };
+      if (this.#queryTimeout > 0) query.query_timeout = this.#queryTimeout;
+      const { rows } = await this.#pool.query<{ ready: boolean }>(query);
+      ready = rows[0]?.ready === true;
+    } catch (error) {
+      throw this.#translate(error);
+    }
+    if (!ready) await this.migrate();
+  }
+}

@@ -1,0 +1,577 @@
+/**
+ * PostgresStore against the real PostgreSQL at PG_URL (skipped with a reason when it is not
+ * reachable, a failure with TESSERA_REQUIRE_SERVICES=1). Every store gets its own table, named
+ * after this process, and every table is dropped at the end: other test processes may share the
+ * database. Fault tests put a TCP proxy between the store and the server.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { connect, createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import pg from 'pg';
+import { nodeSessions } from '../../src/adapters/node.js';
+import { generateId } from '../../src/crypto/ids.js';
+import { ConfigError, SessionStateError, StoreUnavailableError } from '../../src/errors.js';
+import { Tessera } from '../../src/manager.js';
+import { storeConformance } from '../../src/stores/conformance.js';
+import { PostgresStore, postgresMigrationSql, type PostgresStoreOptions } from '../../src/stores/postgres.js';
+import type { StoreRecord } from '../../src/stores/store.js';
+import { FaultProxy } from '../helpers/proxy.js';
+import { PG_URL, serviceSkip } from '../helpers/services.js';
+
+const skip = await serviceSkip('PostgreSQL', PG_URL);
+const HOUR = 3_600_000;
+/** Upper bound for "fails quickly" in the fault tests (the stores there use 1 s connection timeouts). */
+const QUICK_MS = 3_000;
+
+// ------------------------------------------------------------------ tables of this process
+
+const admin = skip ? null : new pg.Pool({ connectionString: PG_URL, max: 3, allowExitOnIdle: true });
+const tables = new Set<string>();
+const schemas = new Set<string>();
+let counter = 0;
+
+/** A table name no other test process uses; dropped after the file. */
+function uniqueTable(label = 't'): string {
+  const name = `tessera_${label}${process.pid}_${counter++}`;
+  tables.add(name);
+  return name;
+}
+
+after(async () => {
+  if (!admin) return;
+  for (const table of tables) await admin.query(`DROP TABLE IF EXISTS "${table}" CASCADE`);
+  for (const schema of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+});
+
+function store(options: PostgresStoreOptions = {}): PostgresStore {
+  return new PostgresStore({ connectionString: PG_URL, table: uniqueTable(), connectionTimeout: 1_000, ...options });
+}
+
+function record(over: Partial<StoreRecord> = {}, now = Date.now()): StoreRecord {
+  return { data: '{"d":{}}', version: 1, expiresAt: now + HOUR, userId: null, tenant: null, ...over };
+}
+
+async function sql<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<R[]> {
+  return (await admin!.query<R>(text, values)).rows;
+}
+
+/** Resolve when `check` holds, polling; reject after `ms` so no test waits forever. */
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * How `promise` settled and how long it took. Gives up after `limit` ms (reported as an error), so a
+ * call that hangs fails its test, and the test's `finally` still closes everything.
+ */
+async function timed<T>(promise: Promise<T>, limit = 5_000): Promise<{ ms: number; value?: T; error?: unknown }> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const giveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${limit} ms`)), limit);
+  });
+  try {
+    const value = await Promise.race([promise, giveUp]);
+    return { ms: performance.now() - started, value };
+  } catch (error) {
+    return { ms: performance.now() - started, error };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ------------------------------------------------------------------ conformance
+
+storeConformance({ name: 'postgres', skip, create: () => store() });
+
+// ------------------------------------------------------------------ store
+
+describe('PostgresStore', () => {
+  it('refuses bad options at construction', () => {
+    const bad: [PostgresStoreOptions, RegExp][] = [
+      [{ table: 'x; DROP TABLE y' }, /table/],
+      [{ table: 'sessions"--' }, /table/],
+      [{ table: '1sessions' }, /table/],
+      [{ table: 'a'.repeat(56) }, /table/],
+      [{ schema: 'my-schema' }, /schema/],
+      [{ cleanupBatch: 0 }, /cleanupBatch/],
+      [{ cleanupBatch: 1.5 }, /cleanupBatch/],
+      [{ connectionTimeout: -1 }, /connectionTimeout/],
+      [{ queryTimeout: -1 }, /queryTimeout/],
+    ];
+    for (const [options, message] of bad) {
+      assert.throws(() => new PostgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/x', ...options }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(options));
+    }
+    const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/x' });
+    assert.throws(() => new PostgresStore({ pool, connectionString: 'postgres://nobody@127.0.0.1:1/x' }), ConfigError);
+    assert.throws(() => postgresMigrationSql({ table: 'drop table' }), ConfigError);
+    void pool.end();
+  });
+
+  it('loads pg only when a store is made', { timeout: 20_000 }, async () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      const mod = await import(${JSON.stringify(fileURLToPath(new URL('../../src/stores/postgres.ts', import.meta.url)))});
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => /[\\\\/]node_modules[\\\\/]pg[\\\\/]/.test(k));
+      const before = loaded();
+      const store = new mod.PostgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/x' });
+      console.log(JSON.stringify({ before, after: loaded() }));
+      await store.close();
+    `;
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 15_000 }, (error, stdout, stderr) =>
+        error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      );
+    });
+    assert.deepEqual(JSON.parse(out.trim()), { before: false, after: true });
+  });
+
+  it('creates the table and its indexes on first use, not at construction', { skip }, async () => {
+    const table = uniqueTable('schema');
+    const s = new PostgresStore({ connectionString: PG_URL, table });
+    try {
+      assert.equal((await sql<{ t: string | null }>('SELECT to_regclass($1)::text AS t', [table]))[0]!.t, null, 'nothing is created by the constructor');
+      assert.equal(await s.get('k', { now: Date.now() }), null);
+
+      const columns = await sql<{ column_name: string; data_type: string; is_nullable: string }>(
+        `SELECT column_name, data_type, is_nullable FROM information_schema.columns WHERE table_name = $1 ORDER BY ordinal_position`,
+        [table],
+      );
+      assert.deepEqual(
+        columns.map((c) => `${c.column_name} ${c.data_type} ${c.is_nullable === 'YES' ? 'null' : 'not null'}`),
+        ['key text not null', 'data text not null', 'version bigint not null', 'expires_at bigint not null', 'user_id text null', 'tenant text null'],
+      );
+      const primary = await sql<{ column: string }>(
+        `SELECT a.attname AS column FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+         WHERE i.indrelid = $1::regclass AND i.indisprimary`,
+        [table],
+      );
+      assert.deepEqual(primary.map((r) => r.column), ['key']);
+
+      const indexes = new Map((await sql<{ indexname: string; indexdef: string }>('SELECT indexname, indexdef FROM pg_indexes WHERE tablename = $1', [table])).map((r) => [r.indexname, r.indexdef]));
+      assert.match(indexes.get(`${table}_expires`) ?? '', /\(expires_at\)/);
+      assert.match(indexes.get(`${table}_user`) ?? '', /\(user_id, tenant\) WHERE \(user_id IS NOT NULL\)/);
+      assert.match(indexes.get(`${table}_tenant`) ?? '', /\(tenant\) WHERE \(tenant IS NOT NULL\)/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('serves by-user listing and cleanup from the indexes', { skip }, async () => {
+    const table = uniqueTable('plan');
+    const s = new PostgresStore({ connectionString: PG_URL, table });
+    const client = await admin!.connect();
+    try {
+      await s.migrate();
+      await client.query('BEGIN');
+      // With sequential scans priced out, the planner shows which index a lookup can use.
+      await client.query('SET LOCAL enable_seqscan = off');
+      const plan = async (text: string, values: unknown[]) =>
+        (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      assert.match(await plan(`SELECT key FROM "${table}" WHERE user_id = $1 AND expires_at > $2`, ['u', 0]), new RegExp(`${table}_user`));
+      assert.match(await plan(`SELECT key FROM "${table}" WHERE user_id = $1 AND tenant = $2 AND expires_at > $3`, ['u', 't', 0]), new RegExp(`${table}_user`));
+      assert.match(await plan(`SELECT key FROM "${table}" WHERE expires_at <= $1 LIMIT 500`, [0]), new RegExp(`${table}_expires`));
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      await s.close();
+    }
+  });
+
+  it('puts the table in the configured schema', { skip }, async () => {
+    const schema = `tessera_schema${process.pid}_${counter++}`;
+    schemas.add(schema);
+    await sql(`CREATE SCHEMA "${schema}"`);
+    const s = new PostgresStore({ connectionString: PG_URL, schema, table: 'sessions' });
+    const now = Date.now();
+    try {
+      assert.equal(await s.set('k', record({ data: 'in schema' }, now), 0, { now }), true);
+      assert.deepEqual(await sql(`SELECT key, data FROM "${schema}".sessions`), [{ key: 'k', data: 'in schema' }]);
+      const indexes = await sql<{ indexname: string }>('SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname', [schema]);
+      assert.deepEqual(indexes.map((r) => r.indexname), ['sessions_expires', 'sessions_pkey', 'sessions_tenant', 'sessions_user']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('migrate() is idempotent, keeps data, and concurrent migrations of one table do not collide', { skip, timeout: 20_000 }, async () => {
+    const table = uniqueTable('migrate');
+    // Several servers starting at once against an empty database.
+    const racers = Array.from({ length: 6 }, () => new PostgresStore({ connectionString: PG_URL, table, poolConfig: { max: 1 } }));
+    try {
+      await Promise.all(racers.map((r) => r.migrate()));
+      const now = Date.now();
+      const s = racers[0]!;
+      await s.set('kept', record({ data: 'before' }, now), 0, { now });
+      await s.migrate();
+      await s.migrate();
+      assert.equal((await s.get('kept', { now }))?.data, 'before');
+      const indexes = await sql<{ n: string }>('SELECT count(*)::text AS n FROM pg_indexes WHERE tablename = $1', [table]);
+      assert.equal(indexes[0]!.n, '4', 'primary key + expires + user + tenant, no duplicates');
+    } finally {
+      await Promise.all(racers.map((r) => r.close()));
+    }
+  });
+
+  it('runs on a schema made by an operator from postgresMigrationSql(), with createTable: false', { skip }, async () => {
+    const table = uniqueTable('ops');
+    const text = postgresMigrationSql({ table });
+    assert.match(text, /^BEGIN;/);
+    assert.match(text, /COMMIT;\s*$/);
+    await admin!.query(text);
+    await admin!.query(text); // running it twice is harmless
+    const s = new PostgresStore({ connectionString: PG_URL, table, createTable: false });
+    const now = Date.now();
+    try {
+      assert.equal(await s.set('k', record({ userId: 'u' }, now), 0, { now }), true);
+      assert.deepEqual((await s.listByUser('u', null, { now })).map((r) => r.key), ['k']);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('passes SQL errors on unchanged: a missing table with createTable: false is not "unavailable"', { skip }, async () => {
+    const s = new PostgresStore({ connectionString: PG_URL, table: uniqueTable('missing'), createTable: false });
+    try {
+      await assert.rejects(s.get('k', { now: Date.now() }), (e: unknown) => !(e instanceof StoreUnavailableError) && (e as { code?: string }).code === '42P01');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('uses one query per read and per write once the table is known', { skip }, async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    const s = new PostgresStore({ pool, table: uniqueTable('trips') });
+    let queries = 0;
+    pool.on('acquire', () => queries++);
+    const now = Date.now();
+    const ctx = { now };
+    const count = async (fn: () => Promise<unknown>): Promise<number> => {
+      const start = queries;
+      await fn();
+      return queries - start;
+    };
+    try {
+      await s.get('warm-up', ctx);
+      assert.equal(await count(() => s.get('k', ctx)), 1, 'get');
+      assert.equal(await count(() => s.set('k', record({ userId: 'u' }, now), 0, ctx)), 1, 'create');
+      assert.equal(await count(() => s.set('k', record({ version: 2, userId: 'u' }, now), 1, ctx)), 1, 'update');
+      assert.equal(await count(() => s.set('k', record({ version: 2 }, now), 1, ctx)), 1, 'conflicting update');
+      assert.equal(await count(() => s.listByUser('u', null, ctx)), 1, 'listByUser');
+      assert.equal(await count(() => s.delete('k', ctx)), 1, 'delete');
+    } finally {
+      await s.close();
+      await pool.end();
+    }
+  });
+
+  it('cleans up exactly the expired rows, in batches, skipping rows another transaction holds', { skip, timeout: 20_000 }, async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+    const table = uniqueTable('cleanup');
+    const s = new PostgresStore({ pool, table, cleanupBatch: 7 });
+    const now = Date.now();
+    const client = await admin!.connect();
+    try {
+      for (let i = 0; i < 50; i++) {
+        await s.set(`k${i}`, record({ expiresAt: i < 30 ? now + 10 : now + 10_000 + i }, now), 0, { now });
+      }
+      // Exactly at its expiry a row is expired; one millisecond later than "now" is not.
+      await s.set('edge', record({ expiresAt: now + 100 }, now), 0, { now });
+      await s.set('edge-live', record({ expiresAt: now + 101 }, now), 0, { now });
+
+      // Another transaction holds one expired row: cleanup must skip it, not wait for it.
+      await client.query('BEGIN');
+      await client.query(`SELECT key FROM "${table}" WHERE key = 'k0' FOR UPDATE`);
+      let statements = 0;
+      pool.on('acquire', () => statements++);
+      const first = await timed(s.deleteExpired({ now: now + 100 }));
+      assert.equal(first.error, undefined);
+      assert.equal(first.value, 30, '29 expired rows + edge; k0 is held');
+      assert.ok(first.ms < QUICK_MS, `did not wait for the held row (${Math.round(first.ms)} ms)`);
+      assert.equal(statements, 5, '30 rows in batches of 7: 7 + 7 + 7 + 7 + 2');
+      await client.query('COMMIT');
+
+      assert.equal(await s.deleteExpired({ now: now + 100 }), 1, 'k0, once released');
+      assert.equal(await s.deleteExpired({ now: now + 100 }), 0);
+      const left = (await sql<{ key: string }>(`SELECT key FROM "${table}" ORDER BY key`)).map((r) => r.key);
+      const live = ['edge-live', ...Array.from({ length: 20 }, (_, i) => `k${i + 30}`)].sort();
+      assert.deepEqual(left, live);
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.release();
+      await s.close();
+      await pool.end();
+    }
+  });
+
+  it('accepts a clock with fractions of a millisecond and draws the expiry line exactly', { skip }, async () => {
+    const s = store();
+    const now = Date.now();
+    try {
+      assert.equal(await s.set('k', record({ expiresAt: now + 1_000 }, now), 0, { now: now + 0.25 }), true);
+      assert.notEqual(await s.get('k', { now: now + 999.75 }), null);
+      assert.equal(await s.get('k', { now: now + 1_000 }), null);
+      assert.equal(await s.deleteExpired({ now: now + 999.9 }), 0);
+      assert.equal(await s.deleteExpired({ now: now + 1_000.1 }), 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('leaves a pool it was given open, and rejects calls once closed', { skip }, async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    const s = new PostgresStore({ pool, table: uniqueTable('pool') });
+    try {
+      assert.equal(pool.listenerCount('error'), 1, 'the store guards the pool against idle-connection errors');
+      await s.get('k', { now: Date.now() });
+      await s.close();
+      await s.close(); // idempotent
+      assert.equal(pool.listenerCount('error'), 0, 'and stops when closed');
+      assert.deepEqual((await pool.query('SELECT 1 AS one')).rows, [{ one: 1 }], 'the pool still works');
+      await assert.rejects(s.get('k', { now: Date.now() }), SessionStateError);
+    } finally {
+      await pool.end();
+    }
+  });
+});
+
+// ------------------------------------------------------------------ faults
+
+/** A TCP server that accepts connections and never answers: a host that black-holes traffic. */
+async function blackHole(): Promise<{ url: string; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: TcpServer = createTcpServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `postgres://root@127.0.0.1:${port}/test`,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A proxy that can go silent (`stall()`: bytes are swallowed, connections stay open) and come back. */
+class StallProxy {
+  readonly #sockets = new Set<Socket>();
+  readonly #server: TcpServer;
+  stalled = false;
+  port = 0;
+
+  constructor(target: URL) {
+    this.#server = createTcpServer((client) => {
+      const upstream = connect({ host: target.hostname, port: Number(target.port) });
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on('close', () => this.#sockets.delete(s));
+        s.on('error', () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.on('data', (chunk) => void (this.stalled || upstream.write(chunk)));
+      upstream.on('data', (chunk) => void (this.stalled || client.write(chunk)));
+      client.on('end', () => upstream.end());
+      upstream.on('end', () => client.end());
+    });
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.#server.address() as AddressInfo).port;
+    const url = new URL(PG_URL);
+    url.hostname = '127.0.0.1';
+    url.port = String(this.port);
+    return url.toString();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sockets) s.destroy();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  retryAfter: string | null;
+  cookie: string | undefined;
+  ms: number;
+}
+
+/** A real node:http server with tessera in front of `store`: /health does not touch the session. */
+async function serve(s: PostgresStore): Promise<{ tessera: Tessera; request: (path: string, cookie?: string) => Promise<Reply>; stop: () => Promise<void> }> {
+  const tessera = new Tessera({ store: s, secrets: ['x'.repeat(32)], cleanupInterval: 0, logger: {} });
+  const sessions = nodeSessions(tessera);
+  const server: HttpServer = createHttpServer(
+    sessions.wrap(async (req, res) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname === '/health') return void res.end('up');
+      const session = await sessions.load(req, res);
+      if (url.pathname === '/login') session.set('name', url.searchParams.get('name'));
+      if (url.pathname === '/login' || url.pathname === '/visit') {
+        session.set('visits', (session.get<number>('visits') ?? 0) + 1);
+        await session.save();
+      }
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(session.toJSON()));
+    }),
+  );
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const request = async (path: string, cookie?: string): Promise<Reply> => {
+    const started = performance.now();
+    const res = await fetch(base + path, { headers: cookie ? { cookie } : {}, signal: AbortSignal.timeout(10_000) });
+    const body = await res.text();
+    return { status: res.status, body, retryAfter: res.headers.get('retry-after'), cookie: res.headers.getSetCookie()[0]?.split(';')[0], ms: performance.now() - started };
+  };
+  const stop = async (): Promise<void> => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { tessera, request, stop };
+}
+
+function assertUnavailable(reply: Reply, what: string): void {
+  assert.equal(reply.status, 503, `${what}: ${reply.status} ${reply.body}`);
+  assert.match(reply.body, /session store "postgres" is unavailable; try again shortly/, what);
+  assert.equal(reply.retryAfter, '1', what);
+  assert.ok(reply.ms < QUICK_MS, `${what} answered quickly (${Math.round(reply.ms)} ms)`);
+}
+
+describe('PostgresStore faults', () => {
+  it('answers 503 while PostgreSQL is unreachable from the start, stays up, and works once it is back', { skip, timeout: 30_000 }, async () => {
+    const proxy = await FaultProxy.start(PG_URL);
+    proxy.drop();
+    const app = await serve(store({ connectionString: proxy.url(PG_URL) }));
+    try {
+      assert.equal((await app.request('/health')).status, 200);
+      assertUnavailable(await app.request('/visit'), 'a new session that writes');
+      const cookie = `${app.tessera.cookieName}=${app.tessera.signCookie(generateId())}`;
+      assertUnavailable(await app.request('/', cookie), 'a request with a session cookie');
+      assertUnavailable(await app.request('/login?name=bob', cookie), 'a login');
+      assert.equal((await app.request('/health')).status, 200, 'the process is still up and serving');
+
+      proxy.restore();
+      const visit = await app.request('/login?name=bob');
+      assert.equal(visit.status, 200, visit.body);
+      assert.deepEqual(JSON.parse(visit.body), { name: 'bob', visits: 1 });
+      const again = await app.request('/visit', visit.cookie);
+      assert.deepEqual(JSON.parse(again.body), { name: 'bob', visits: 2 });
+    } finally {
+      // The proxy first: it cuts any connection still stuck, so closing the store cannot wait on it.
+      await app.stop();
+      await proxy.close();
+      await app.tessera.close();
+    }
+  });
+
+  it('answers 503 when PostgreSQL drops mid-load, and recovers by itself with the data intact', { skip, timeout: 30_000 }, async () => {
+    const proxy = await FaultProxy.start(PG_URL);
+    const app = await serve(store({ connectionString: proxy.url(PG_URL) }));
+    try {
+      const login = await app.request('/login?name=alice');
+      assert.equal(login.status, 200, login.body);
+      const cookie = login.cookie!;
+      for (let i = 2; i <= 3; i++) assert.deepEqual(JSON.parse((await app.request('/visit', cookie)).body), { name: 'alice', visits: i });
+
+      // Load: new visitors writing and alice reading, with the database going away in the middle.
+      const load = Array.from({ length: 60 }, (_, i) =>
+        new Promise((r) => setTimeout(r, i)).then(() => app.request(i % 2 ? '/visit' : '/', i % 2 ? undefined : cookie)),
+      );
+      setTimeout(() => proxy.drop(), 25);
+      const replies = await Promise.all(load);
+      const statuses = new Set(replies.map((r) => r.status));
+      assert.deepEqual([...statuses].filter((s) => s !== 200 && s !== 503), [], 'only successes and 503s, no 500s');
+      for (const reply of replies.filter((r) => r.status === 503)) assertUnavailable(reply, 'a request during the outage');
+
+      assertUnavailable(await app.request('/', cookie), 'reading alice during the outage');
+      assertUnavailable(await app.request('/visit'), 'a new visitor during the outage');
+      assert.equal((await app.request('/health')).status, 200, 'the process is still up');
+
+      proxy.restore();
+      // No reconnect call: the very next request works.
+      const back = await app.request('/', cookie);
+      assert.equal(back.status, 200, back.body);
+      assert.deepEqual(JSON.parse(back.body), { name: 'alice', visits: 3 }, 'data written before the outage is still there');
+      assert.deepEqual(JSON.parse((await app.request('/visit', cookie)).body), { name: 'alice', visits: 4 });
+      assert.equal((await app.request('/visit')).status, 200, 'new sessions work again');
+    } finally {
+      // The proxy first: it cuts any connection still stuck, so closing the store cannot wait on it.
+      await app.stop();
+      await proxy.close();
+      await app.tessera.close();
+    }
+  });
+
+  it('survives pooled connections breaking while idle, and reports them to onError', { skip, timeout: 20_000 }, async () => {
+    const proxy = await FaultProxy.start(PG_URL);
+    const pool = new pg.Pool({ connectionString: proxy.url(PG_URL), max: 3, connectionTimeoutMillis: 1_000 });
+    const idleErrors: Error[] = [];
+    const s = new PostgresStore({ pool, table: uniqueTable('idle'), onError: (e) => idleErrors.push(e) });
+    const now = Date.now();
+    try {
+      await Promise.all([s.set('a', record({}, now), 0, { now }), s.set('b', record({}, now), 0, { now })]);
+      assert.ok(pool.idleCount >= 1, 'idle connections in the pool');
+      // Without the store's listener, the pool's 'error' event would crash this process here.
+      proxy.drop();
+      await until(() => idleErrors.length > 0 && pool.idleCount === 0, 5_000, 'the idle connections to report their error');
+      assert.match(idleErrors[0]!.message, /Connection terminated/);
+      await assert.rejects(s.get('a', { now }), StoreUnavailableError);
+      proxy.restore();
+      assert.notEqual(await s.get('a', { now }), null);
+    } finally {
+      await proxy.close();
+      await s.close();
+      await pool.end();
+    }
+  });
+
+  it('gives up on a server that accepts but never answers after connectionTimeout', { skip, timeout: 20_000 }, async () => {
+    const hole = await blackHole();
+    const s = new PostgresStore({ connectionString: hole.url, table: uniqueTable('hole'), connectionTimeout: 300 });
+    try {
+      for (let i = 0; i < 2; i++) {
+        const { ms, error } = await timed(s.get('k', { now: Date.now() }));
+        assert.ok(error instanceof StoreUnavailableError, `rejects with StoreUnavailableError, got ${String(error)}`);
+        assert.ok(ms < 2_000, `within the timeout (${Math.round(ms)} ms)`);
+      }
+    } finally {
+      await hole.close();
+      await s.close();
+    }
+  });
+
+  it('gives up on a query that gets no answer after queryTimeout, and recovers when the server answers again', { skip, timeout: 20_000 }, async () => {
+    const proxy = new StallProxy(new URL(PG_URL));
+    const url = await proxy.start();
+    const s = new PostgresStore({ connectionString: url, table: uniqueTable('stall'), connectionTimeout: 500, queryTimeout: 300 });
+    const now = Date.now();
+    try {
+      assert.equal(await s.set('k', record({ data: 'saved' }, now), 0, { now }), true);
+      proxy.stalled = true;
+      const { ms, error } = await timed(s.get('k', { now }));
+      assert.ok(error instanceof StoreUnavailableError, `rejects with StoreUnavailableError, got ${String(error)}`);
+      assert.ok(ms < 2_000, `within the timeout (${Math.round(ms)} ms)`);
+      proxy.stalled = false;
+      assert.equal((await s.get('k', { now }))?.data, 'saved');
+    } finally {
+      await proxy.close();
+      await s.close();
+    }
+  });
+});
