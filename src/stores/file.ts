@@ -1,0 +1,698 @@
+/**
+ * The filesystem store: one file per session under a directory. No server and no native module;
+ * durable across restarts; several processes on one machine (or on a filesystem with atomic
+ * `rename` and `symlink`, such as NFSv3+) may share the directory.
+ *
+ * Layout under `dir` (every name is a SHA-256 hex hash, so no key or user ID ever becomes a path):
+ *
+ * ```text
+ * sessions/<sha256(key)>                          one session (checksummed, see below)
+ * sessions/<sha256(key)>.<owner>.<nonce>.tmp      a write in flight (renamed over the session file)
+ * users/<sha256(userId)>/<sha256(key)>            empty marker: the by-user index
+ * locks/<sha256(key)>.lock                        a key's cross-process lock, while held: a symlink
+ *                                                 whose target names the holder (never followed)
+ * ```
+ *
+ * `<owner>` is `<host>-<pid>-<threadId>` of the writing thread, where `<host>` is the first 8 hex
+ * digits of SHA-256 over the hostname, and on Linux the PID namespace and boot ID, joined by `\n`.
+ *
+ * A session file is `tessera-session/1 <sha256 of body> <body bytes>\n` then the body:
+ * one line of JSON metadata (`key`, `version`, `expiresAt`, `userId`, `tenant`), `\n`, the data.
+ *
+ * @module
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFile as readFileCallback, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { lstat, mkdir, open, opendir, readdir, readlink, rename, rmdir, stat, symlink, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { threadId } from 'node:worker_threads';
+import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { isExpired, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
+
+/**
+ * Options of {@link FileStore}.
+ *
+ * @example
+ * ```ts
+ * const options: FileStoreOptions = { dir: '/var/lib/myapp/sessions', fsync: true };
+ * ```
+ */
+export interface FileStoreOptions {
+  /** The directory; created (mode 0700) if missing. Default `./data/sessions`. */
+  dir?: string;
+  /**
+   * Flush each write to the disk before it counts as done: the temporary file before the rename,
+   * then the directory after it (and after a delete, and when a user index entry is created).
+   * Default `false`.
+   *
+   * Why off by default: the write-then-rename already guarantees that a crash of the *process*
+   * (or a `kill -9`) leaves every session either at its previous or its new version, complete —
+   * the kernel keeps the written pages. `fsync` only adds protection against a power cut or a
+   * kernel crash, and costs a disk flush (about 1–10 ms on an SSD, far more on network disks) on
+   * every request that changes a session. Without it, a power cut may lose the last seconds of
+   * writes; a file torn by it fails its checksum and reads as "not found" (the user signs in
+   * again), never as wrong data. That is the same trade-off as `SqliteStore` (WAL with
+   * `synchronous = NORMAL`). Turn it on when the last seconds matter — notably, without it a
+   * sign-out done just before a power cut may be undone.
+   */
+  fsync?: boolean;
+  /**
+   * Guard each write with a lock file per key, so several processes can share the directory
+   * without lost updates. Default `true`, except on Windows (the locks are symlinks, which need
+   * privileges there). Set `false` only when a single process uses the directory: writes then skip
+   * two system calls, and are still atomic and compare-and-set within the process.
+   */
+  crossProcess?: boolean;
+  /**
+   * How long (ms) an operation waits for another process's lock on the same key before failing
+   * with `StoreUnavailableError`. Default 10 000.
+   */
+  lockTimeout?: number;
+  /**
+   * Age (ms, by the lock file's modification time) after which a lock is taken to be left over
+   * from a crash and is broken. Locks of a dead process on this host are broken at once, whatever
+   * their age; this bound is for owners that cannot be checked (another host, another worker
+   * thread), judged by the lock file's time — on a network filesystem, keep the clocks of server
+   * and clients in sync. A holder that took longer than half of it re-checks its lock before
+   * writing and reports a conflict if it lost it. Keep it far above the slowest write. Default 5 000.
+   */
+  staleLockAfter?: number;
+}
+
+/** A session file decoded and verified. */
+interface Decoded {
+  readonly key: string;
+  readonly record: StoreRecord;
+}
+
+/** A cross-process lock this thread holds. */
+interface HeldLock {
+  readonly path: string;
+  readonly content: string;
+  readonly since: number;
+}
+
+const MAGIC = 'tessera-session/1';
+const HEADER = /^tessera-session\/1 ([0-9a-f]{64}) (\d{1,15})$/;
+const HASH = /^[0-9a-f]{64}$/;
+const TEMP = /^[0-9a-f]{64}\.([0-9a-f]{8}-\d{1,10}-\d{1,10})\.[0-9a-f]+\.tmp$/;
+const LOCK = /^([0-9a-f]{64})\.lock$/;
+const LOCK_CONTENT = /^([0-9a-f]{8}-\d{1,10}-\d{1,10})\.[0-9a-f]+$/;
+const HEAD_BYTES = 4096;
+const NEWLINE = 0x0a;
+
+function sha256(input: string | Uint8Array): string {
+  return createHash('sha256').update(input).digest('hex');
+}
+
+/**
+ * Where PIDs mean something: this host, PID namespace (containers sharing a volume may share a
+ * hostname, not a PID namespace) and boot. Processes with another one can only be judged by age.
+ */
+function hostId(): string {
+  const parts = [hostname()];
+  for (const read of [() => readlinkSync('/proc/self/ns/pid'), () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()]) {
+    try {
+      parts.push(read());
+    } catch {
+      parts.push(''); // not Linux
+    }
+  }
+  return sha256(parts.join('\n')).slice(0, 8);
+}
+
+const HOST = hostId();
+/** This thread, as written into temp file names and lock files. */
+const OWNER = `${HOST}-${process.pid}-${threadId}`;
+
+/** `fs.readFile` with callbacks: about 3× faster than `fs/promises` for small files (Node 20). */
+function readWhole(path: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => readFileCallback(path, (error, data) => (error ? reject(error) : resolve(data))));
+}
+
+function nonce(): string {
+  return randomBytes(8).toString('hex');
+}
+
+function errno(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | null)?.code;
+}
+
+/** Filesystem failures become `StoreUnavailableError`; programming errors pass through. */
+function unavailable(error: unknown): never {
+  if (typeof (error as NodeJS.ErrnoException | null)?.syscall === 'string') throw new StoreUnavailableError('file', error);
+  throw error;
+}
+
+/**
+ * State of this thread shared by every FileStore, and by copies of this module loaded twice:
+ * - `mutexes`: per-key mutexes keyed by `<real dir>\0<hash>` (values: the tail of the queue), so
+ *   two stores on one directory still serialise their writes;
+ * - `inFlight`: temporary files being written, so cleanup never takes them for leftovers.
+ */
+const SHARED = ((globalThis as Record<symbol, unknown>)[Symbol.for('tessera.FileStore')] ??= {
+  mutexes: new Map<string, Promise<void>>(),
+  inFlight: new Set<string>(),
+}) as { readonly mutexes: Map<string, Promise<void>>; readonly inFlight: Set<string> };
+const MUTEXES = SHARED.mutexes;
+const IN_FLIGHT = SHARED.inFlight;
+
+async function withMutex<T>(id: string, fn: () => Promise<T>): Promise<T> {
+  const previous = MUTEXES.get(id) ?? Promise.resolve();
+  let release!: () => void;
+  const tail = previous.then(() => new Promise<void>((resolve) => (release = resolve)));
+  MUTEXES.set(id, tail);
+  await previous;
+  try {
+    return await fn();
+  } finally {
+    release();
+    if (MUTEXES.get(id) === tail) MUTEXES.delete(id);
+  }
+}
+
+/**
+ * Whether the thread named by `owner` is known to be gone. A file naming this very thread is a
+ * leftover of an earlier process that had our PID (PIDs get reused): callers
+ * only ask about a lock while holding the key's in-process mutex, and about a temporary file that
+ * is not in {@link IN_FLIGHT}.
+ */
+function ownerGone(owner: string): boolean {
+  const [host, pidText, tidText] = owner.split('-');
+  if (host !== HOST) return false; // another machine, container or boot: only age can tell
+  const pid = Number(pidText);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  if (pid === process.pid) return Number(tidText) === threadId; // another worker thread: only age can tell
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (error) {
+    return errno(error) === 'ESRCH'; // EPERM: alive, someone else's
+  }
+}
+
+function encode(key: string, record: StoreRecord): Buffer {
+  const { data, version, expiresAt, userId, tenant } = record;
+  if (typeof data !== 'string' || !Number.isSafeInteger(version) || version < 1) {
+    throw new TypeError('FileStore: a record needs string data and a positive integer version');
+  }
+  if (typeof expiresAt !== 'number' || !(Number.isFinite(expiresAt) || expiresAt === Infinity)) {
+    throw new TypeError('FileStore: a record needs a finite expiresAt (or Infinity)');
+  }
+  const meta = JSON.stringify({ key, version, expiresAt: expiresAt === Infinity ? null : expiresAt, userId, tenant });
+  const body = Buffer.from(`${meta}\n${data}`, 'utf8');
+  return Buffer.concat([Buffer.from(`${MAGIC} ${sha256(body)} ${body.length}\n`, 'latin1'), body]);
+}
+
+type Meta = Omit<StoreRecord, 'data'> & { readonly key: string };
+
+function parseMeta(text: string): Meta | null {
+  let meta: unknown;
+  try {
+    meta = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (meta === null || typeof meta !== 'object') return null;
+  const { key, version, expiresAt, userId, tenant } = meta as Record<string, unknown>;
+  if (typeof key !== 'string' || !Number.isSafeInteger(version) || (version as number) < 1) return null;
+  if (!(expiresAt === null || (typeof expiresAt === 'number' && Number.isFinite(expiresAt)))) return null;
+  if (!(userId === null || typeof userId === 'string') || !(tenant === null || typeof tenant === 'string')) return null;
+  return { key, version: version as number, expiresAt: expiresAt ?? Infinity, userId, tenant };
+}
+
+/** The record in a session file, or `null` when the file is damaged in any way. */
+function decode(file: Buffer): Decoded | null {
+  const headerEnd = file.indexOf(NEWLINE);
+  if (headerEnd < 0 || headerEnd > 128) return null;
+  const header = HEADER.exec(file.toString('latin1', 0, headerEnd));
+  if (header === null) return null;
+  const body = file.subarray(headerEnd + 1);
+  if (body.length !== Number(header[2]) || sha256(body) !== header[1]) return null;
+  const metaEnd = body.indexOf(NEWLINE);
+  const meta = metaEnd < 0 ? null : parseMeta(body.toString('utf8', 0, metaEnd));
+  if (meta === null) return null;
+  const { key, ...rest } = meta;
+  return { key, record: { data: body.toString('utf8', metaEnd + 1), ...rest } };
+}
+
+/** Flush a directory's entries (a rename, a new or removed file) to the disk. */
+async function syncDir(path: string): Promise<void> {
+  if (process.platform === 'win32') return; // directories cannot be opened for fsync there
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function unlinkIfThere(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+/**
+ * Sessions as files in a directory: one checksummed file per session, written atomically
+ * (temporary file + `rename`), compare-and-set under a per-key lock, a by-user index of marker
+ * files, and cleanup of expired sessions and of what crashed writers left behind.
+ *
+ * Guarantees:
+ * - **Atomic, crash-safe writes.** A reader sees a session's previous or next version, complete,
+ *   never a mix — also after the writing process is killed mid-write. Reads take no lock.
+ * - **Compare-and-set** on `version`: within a process, operations on one key are serialised
+ *   (concurrent writers never lose an update). Across processes, each write or delete holds
+ *   `locks/<hash>.lock`, created atomically-if-absent (a symlink naming the holder, like `O_EXCL`).
+ *   A lock left by a crash is broken at once when its holder is a dead process on this host,
+ *   otherwise after `staleLockAfter`. The limit: a holder frozen for longer than `staleLockAfter`
+ *   (a stopped VM, a hung network disk) can lose its lock mid-write; it re-checks before renaming
+ *   and reports a conflict if it lost it, but a freeze between that check and the rename could
+ *   still let two writes through. Locks rely on `symlink` and `rename` being atomic, which local
+ *   filesystems and NFSv3+ provide (not some FUSE or SMB mounts).
+ * - **Damaged files read as "not found"**: every file carries a SHA-256 of its contents; a
+ *   truncated, torn or bit-flipped file makes `get` resolve `null`, never throw, and
+ *   `deleteExpired` removes it. Other filesystem failures (permissions, full disk) reject with
+ *   `StoreUnavailableError`.
+ * - **The by-user index is crash-safe**: a marker is created before the session file is renamed
+ *   into place and removed after it is deleted, so it can be stale but never missing; stale
+ *   markers are verified against the session and pruned by `listByUser`.
+ * - **Keys never become paths**: file names are SHA-256 hashes of keys and user IDs.
+ *
+ * Files are created with mode 0600 and directories with 0700: session data is private.
+ *
+ * `deleteExpired` reads the first bytes of every session file (a full scan; run it on the
+ * manager's cleanup timer, not per request). It also removes temporary and lock files left by
+ * crashed writers (at once when their process is known dead, else after `staleLockAfter`).
+ *
+ * Designed for POSIX filesystems (Linux, macOS); on Windows, one process per directory. Values are
+ * stored as UTF-8, like `SqliteStore`.
+ *
+ * @example
+ * ```ts
+ * import { createTessera } from 'tessera';
+ * import { FileStore } from 'tessera/stores/file';
+ * const tessera = createTessera({ secrets: [secret], store: new FileStore({ dir: './data/sessions' }) });
+ * ```
+ */
+export class FileStore implements SessionStore {
+  readonly name = 'file';
+  /** The store's directory, as an absolute path with symlinks resolved. */
+  readonly dir: string;
+  /** Whether writes are flushed to the disk (see {@link FileStoreOptions.fsync}). */
+  readonly fsync: boolean;
+  /** Whether writes take a lock file so several processes can share the directory. */
+  readonly crossProcess: boolean;
+  /** Longest wait (ms) for another process's lock. */
+  readonly lockTimeout: number;
+  /** Age (ms) after which an unverifiable lock or temporary file counts as left over. */
+  readonly staleLockAfter: number;
+  readonly #sessions: string;
+  readonly #users: string;
+  readonly #locks: string;
+  readonly #pending = new Set<Promise<unknown>>();
+
+  constructor(options: FileStoreOptions = {}) {
+    const dir = options.dir ?? './data/sessions';
+    if (typeof dir !== 'string' || dir === '') throw new ConfigError('FileStore dir must be a non-empty path');
+    this.fsync = options.fsync ?? false;
+    this.crossProcess = options.crossProcess ?? process.platform !== 'win32';
+    this.lockTimeout = options.lockTimeout ?? 10_000;
+    this.staleLockAfter = options.staleLockAfter ?? 5_000;
+    for (const [name, value] of [['lockTimeout', this.lockTimeout], ['staleLockAfter', this.staleLockAfter]] as const) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+        throw new ConfigError(`FileStore ${name} must be a positive number of milliseconds`);
+      }
+    }
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.dir = realpathSync(dir);
+      this.#sessions = join(this.dir, 'sessions');
+      this.#users = join(this.dir, 'users');
+      this.#locks = join(this.dir, 'locks');
+      for (const sub of [this.#sessions, this.#users, this.#locks]) mkdirSync(sub, { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new ConfigError(`FileStore cannot use the directory ${JSON.stringify(dir)}: ${(error as Error).message}`);
+    }
+  }
+
+  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    const found = await this.#track(this.#read(sha256(key)));
+    if (found === null || found.key !== key || isExpired(found.record, ctx.now)) return null;
+    return found.record;
+  }
+
+  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+    const file = encode(key, record); // hashing the contents happens outside the lock
+    return this.#track(this.#set(key, record, file, expectedVersion, ctx.now));
+  }
+
+  async delete(key: string, _ctx?: StoreContext): Promise<void> {
+    const hash = sha256(key);
+    await this.#locked(hash, async () => {
+      const current = await this.#read(hash);
+      if (!(await unlinkIfThere(join(this.#sessions, hash)))) return;
+      if (this.fsync) await syncDir(this.#sessions);
+      if (current?.record.userId != null) await this.#removeMarker(current.record.userId, hash);
+    });
+  }
+
+  async deleteExpired(ctx: StoreContext): Promise<number> {
+    return this.#track(
+      (async () => {
+        let removed = 0;
+        for await (const entry of await opendir(this.#sessions)) {
+          if (HASH.test(entry.name)) {
+            if (await this.#expire(entry.name, ctx.now)) removed++;
+          } else if (entry.name.endsWith('.tmp')) {
+            await this.#sweepTemp(entry.name);
+          }
+        }
+        if (this.crossProcess) {
+          for await (const entry of await opendir(this.#locks)) await this.#sweepLock(entry.name);
+        }
+        return removed;
+      })().catch(unavailable),
+    );
+  }
+
+  async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
+    return this.#track(
+      (async () => {
+        let names: string[];
+        try {
+          names = await readdir(join(this.#users, sha256(userId)));
+        } catch (error) {
+          if (errno(error) === 'ENOENT') return [];
+          throw error;
+        }
+        const out: KeyedRecord[] = [];
+        const hashes = names.filter((name) => HASH.test(name));
+        for (let i = 0; i < hashes.length; i += 32) {
+          await Promise.all(
+            hashes.slice(i, i + 32).map(async (hash) => {
+              const found = await this.#read(hash);
+              if (found === null || found.record.userId !== userId) return this.#prune(userId, hash);
+              if (isExpired(found.record, ctx.now) || (tenant !== null && found.record.tenant !== tenant)) return;
+              out.push({ key: found.key, record: found.record });
+            }),
+          );
+        }
+        return out;
+      })().catch(unavailable),
+    );
+  }
+
+  /** Waits for the operations in flight (so none is cut short at shutdown). Holds no handles otherwise. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#pending.add(promise);
+    const done = (): void => void this.#pending.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  async #set(key: string, record: StoreRecord, file: Buffer, expectedVersion: number, now: number): Promise<boolean> {
+    const hash = sha256(key);
+    const matches = (current: Decoded | null): boolean => {
+      const live = current !== null && current.key === key && !isExpired(current.record, now);
+      return live ? current.record.version === expectedVersion : expectedVersion === 0;
+    };
+    // Contended key: check without queueing first. A read is atomic, so a compare-and-set that
+    // fails on it is correct as of that moment; only a write that may succeed waits for the lock.
+    if (MUTEXES.has(`${this.dir}\0${hash}`) && !matches(await this.#read(hash))) return false;
+    return this.#locked(hash, async (lock) => {
+      const current = await this.#read(hash);
+      if (!matches(current)) return false;
+      // The new user's marker goes first: a crash can leave a marker too many, never one missing.
+      if (record.userId !== null) await this.#addMarker(record.userId, hash);
+      const temp = join(this.#sessions, `${hash}.${OWNER}.${nonce()}.tmp`);
+      IN_FLIGHT.add(temp);
+      try {
+        await this.#writeTemp(temp, file);
+        // A lock broken as stale (we were frozen too long) may be someone else's now: report a
+        // conflict, the caller re-reads.
+        if (lock !== null && !(await this.#stillHeld(lock))) {
+          await unlinkIfThere(temp);
+          return false;
+        }
+        await rename(temp, join(this.#sessions, hash));
+      } catch (error) {
+        await unlinkIfThere(temp).catch(() => undefined);
+        throw error;
+      } finally {
+        IN_FLIGHT.delete(temp);
+      }
+      if (this.fsync) await syncDir(this.#sessions);
+      const previousUser = current?.record.userId ?? null;
+      if (previousUser !== null && previousUser !== record.userId) await this.#removeMarker(previousUser, hash);
+      return true;
+    });
+  }
+
+  /** Run `fn` holding the key's in-process mutex and, with `crossProcess`, its lock file. */
+  #locked<T>(hash: string, fn: (lock: HeldLock | null) => Promise<T>): Promise<T> {
+    return this.#track(
+      withMutex(`${this.dir}\0${hash}`, async () => {
+        const lock = this.crossProcess ? await this.#acquire(hash) : null;
+        try {
+          return await fn(lock);
+        } finally {
+          if (lock !== null) await this.#release(lock);
+        }
+      }).catch(unavailable),
+    );
+  }
+
+  /** The verified record stored under `hash`; `null` when missing or damaged. */
+  async #read(hash: string): Promise<Decoded | null> {
+    let file: Buffer;
+    try {
+      file = await readWhole(join(this.#sessions, hash));
+    } catch (error) {
+      const code = errno(error);
+      if (code === 'ENOENT' || code === 'EISDIR') return null;
+      return unavailable(error);
+    }
+    const found = decode(file);
+    // A file copied under another name is damaged too.
+    return found !== null && sha256(found.key) === hash ? found : null;
+  }
+
+  /** Expiry and user of a session file from its first bytes (no checksum: only to pick candidates). */
+  async #readMeta(hash: string): Promise<Meta | null> {
+    let handle;
+    try {
+      handle = await open(join(this.#sessions, hash), 'r');
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      const { buffer, bytesRead } = await handle.read(Buffer.alloc(HEAD_BYTES), 0, HEAD_BYTES, 0);
+      const start = buffer.indexOf(NEWLINE);
+      const end = start < 0 ? -1 : buffer.indexOf(NEWLINE, start + 1);
+      if (end >= 0 && end < bytesRead) return parseMeta(buffer.toString('utf8', start + 1, end));
+    } finally {
+      await handle.close();
+    }
+    const found = await this.#read(hash); // metadata longer than the first block
+    return found === null ? null : { key: found.key, ...found.record };
+  }
+
+  async #writeTemp(path: string, file: Buffer): Promise<void> {
+    let handle;
+    try {
+      handle = await open(path, 'wx', 0o600);
+    } catch (error) {
+      if (errno(error) !== 'ENOENT') throw error;
+      await mkdir(this.#sessions, { recursive: true, mode: 0o700 }); // the directory was removed under us
+      handle = await open(path, 'wx', 0o600);
+    }
+    try {
+      await handle.writeFile(file);
+      if (this.fsync) await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Remove an expired (or damaged) session and its index entry; `true` if it was a record. */
+  async #expire(hash: string, now: number): Promise<boolean> {
+    const meta = await this.#readMeta(hash);
+    if (meta !== null && !isExpired(meta, now)) return false;
+    return this.#locked(hash, async () => {
+      const found = await this.#read(hash); // re-check under the lock: it may have been renewed
+      if (found !== null && !isExpired(found.record, now)) return false;
+      if (!(await unlinkIfThere(join(this.#sessions, hash)))) return false;
+      if (found?.record.userId != null) await this.#removeMarker(found.record.userId, hash);
+      return found !== null;
+    });
+  }
+
+  async #addMarker(userId: string, hash: string): Promise<void> {
+    const dir = join(this.#users, sha256(userId));
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await (await open(join(dir, hash), 'wx', 0o600)).close();
+        if (this.fsync) await syncDir(dir);
+        return;
+      } catch (error) {
+        const code = errno(error);
+        if (code === 'EEXIST') return;
+        // The user's directory is missing, or was just removed as empty by another cleanup.
+        if (code !== 'ENOENT' || attempt >= 10) throw error;
+        const created = await mkdir(dir, { recursive: true, mode: 0o700 });
+        if (created !== undefined && this.fsync) await syncDir(this.#users);
+      }
+    }
+  }
+
+  async #removeMarker(userId: string, hash: string): Promise<void> {
+    const dir = join(this.#users, sha256(userId));
+    await unlinkIfThere(join(dir, hash));
+    try {
+      await rmdir(dir); // only succeeds when it was the user's last session
+    } catch (error) {
+      const code = errno(error);
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw error;
+    }
+  }
+
+  /** Drop a marker whose session is gone or belongs to someone else now (checked under the lock). */
+  async #prune(userId: string, hash: string): Promise<void> {
+    await this.#locked(hash, async () => {
+      const found = await this.#read(hash);
+      if (found === null || found.record.userId !== userId) await this.#removeMarker(userId, hash);
+    });
+  }
+
+  /** Remove a temporary file whose writer is known dead, or that is older than `staleLockAfter`. */
+  async #sweepTemp(name: string): Promise<void> {
+    const path = join(this.#sessions, name);
+    if (IN_FLIGHT.has(path)) return;
+    let mtime: number;
+    try {
+      mtime = (await stat(path)).mtimeMs;
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return;
+      throw error;
+    }
+    // A temp file of this very thread that is not in flight is a leftover of an earlier process
+    // that had our PID: ownerGone says so.
+    const owner = TEMP.exec(name)?.[1];
+    if ((owner !== undefined && ownerGone(owner)) || Date.now() - mtime > this.staleLockAfter) await unlinkIfThere(path);
+  }
+
+  async #sweepLock(name: string): Promise<void> {
+    const path = join(this.#locks, name);
+    const parsed = LOCK.exec(name);
+    if (parsed !== null) {
+      await withMutex(`${this.dir}\0${parsed[1]}`, () => this.#breakIfStale(path));
+      return;
+    }
+    // Locks moved aside by an interrupted break, or anything else: remove once old.
+    try {
+      if (Date.now() - (await lstat(path)).mtimeMs > this.staleLockAfter) await unlinkIfThere(path);
+    } catch (error) {
+      if (errno(error) !== 'ENOENT') throw error;
+    }
+  }
+
+  /**
+   * Take `locks/<hash>.lock` (the caller holds the key's in-process mutex). The lock is a symlink
+   * whose target is the holder's name: `symlink` creates it and its content in one atomic step
+   * that fails if it exists (like `O_EXCL`), so there is never a half-written lock to misjudge.
+   */
+  async #acquire(hash: string): Promise<HeldLock> {
+    const path = join(this.#locks, `${hash}.lock`);
+    const content = `${OWNER}.${nonce()}`;
+    const deadline = Date.now() + this.lockTimeout;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await symlink(content, path);
+        return { path, content, since: Date.now() };
+      } catch (error) {
+        const code = errno(error);
+        if (code === 'ENOENT' && attempt < 3) {
+          await mkdir(this.#locks, { recursive: true, mode: 0o700 }); // the directory was removed under us
+          continue;
+        }
+        if (code !== 'EEXIST') throw error;
+      }
+      if (await this.#breakIfStale(path)) continue;
+      if (Date.now() >= deadline) {
+        throw new StoreUnavailableError('file', new Error(`lock ${path} still held by another process after ${this.lockTimeout} ms`));
+      }
+      // Back off: 1, 2, 4 ... 32 ms, with jitter so waiters do not move in step.
+      await delay(Math.min(2 ** attempt, 32) * (0.5 + Math.random()));
+    }
+  }
+
+  /**
+   * Break the lock at `path` if it is left over; `true` when it is gone (retry at once). The
+   * caller holds the key's in-process mutex.
+   *
+   * Breaking moves the lock aside with `rename` (atomic: of several breakers only one gets a
+   * given file), then checks that what it moved is the lock judged stale; if a live lock was taken
+   * in between and moved by mistake, it is put back.
+   */
+  async #breakIfStale(path: string): Promise<boolean> {
+    const seen = await this.#inspectLock(path);
+    if (seen === null) return true;
+    const stale = (seen.owner !== undefined && ownerGone(seen.owner)) || Date.now() - seen.mtime > this.staleLockAfter;
+    if (!stale) return false;
+    const aside = `${path}.${nonce()}.broken`;
+    try {
+      await rename(path, aside);
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return true;
+      throw error;
+    }
+    const moved = await this.#inspectLock(aside);
+    if (moved !== null && (moved.ino !== seen.ino || moved.content !== seen.content)) {
+      await symlink(moved.content, path).catch(() => undefined); // fails only if yet another lock exists: leave that one
+    }
+    await unlinkIfThere(aside);
+    return true;
+  }
+
+  /** Identity, age and holder of a lock; `null` when it is gone. */
+  async #inspectLock(path: string): Promise<{ ino: number; mtime: number; content: string; owner: string | undefined } | null> {
+    try {
+      const info = await lstat(path);
+      // Anything but a symlink is not ours to read (a stray file): judge it by age alone.
+      const content = info.isSymbolicLink() ? await readlink(path) : '';
+      return { ino: info.ino, mtime: info.mtimeMs, content, owner: LOCK_CONTENT.exec(content)?.[1] };
+    } catch (error) {
+      if (errno(error) === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /** Whether `lock` is still ours. Only a hold longer than half the stale age can have lost it. */
+  async #stillHeld(lock: HeldLock): Promise<boolean> {
+    if (Date.now() - lock.since < this.staleLockAfter / 2) return true;
+    try {
+      return (await readlink(lock.path)) === lock.content;
+    } catch (error) {
+      if (errno(error) === 'ENOENT' || errno(error) === 'EINVAL') return false;
+      throw error;
+    }
+  }
+
+  async #release(lock: HeldLock): Promise<void> {
+    if (await this.#stillHeld(lock)) await unlinkIfThere(lock.path);
+  }
+}
