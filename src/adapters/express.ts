@@ -26,11 +26,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { inspect } from 'node:util';
-import { readCookie, serializeCookie, type SameSite } from '../cookie.js';
+import type { SameSite } from '../cookie.js';
 import type { Secret } from '../crypto/keyring.js';
 import { ConfigError, SessionStateError } from '../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import type { Tessera } from '../manager.js';
+import { DEFAULTS } from '../options.js';
 import type { CookieSink, Session } from '../session.js';
 import type { CookieStore } from '../stores/cookie.js';
 import { MemoryStore } from '../stores/memory.js';
@@ -68,7 +69,10 @@ export interface ExpressCookieOptions {
    * (it sets `idleTimeout` unless you pass one). Default: none, a browser-session cookie.
    */
   maxAge?: number;
-  /** A fixed expiry date. express-session advises `maxAge` instead; so does tessera. */
+  /**
+   * A fixed expiry date. express-session advises `maxAge` instead; so does tessera. Every cookie
+   * without a `maxAge` gets it, including one a session set to end with the browser.
+   */
   expires?: Date;
   /** Default `true`. */
   httpOnly?: boolean;
@@ -124,7 +128,10 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
    * cookie before consent, no storage for visitors that never sign in).
    */
   saveUninitialized?: boolean;
-  /** Send the session cookie on every response, resetting its expiry countdown. Default `false`. */
+  /**
+   * Send the session cookie on every response, resetting its expiry countdown (tessera's own
+   * `rolling` option). Default `false`. With `tessera`, it is that instance's setting.
+   */
   rolling?: boolean;
   /**
    * What happens when `req.session` is deleted or set to `null`: `'keep'` (default) keeps the
@@ -145,7 +152,8 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
   /**
    * Use this tessera instance (to share it with by-ID operations or other adapters). Its own
    * options then apply: pass no `secret`, `store`, `name`, `cookie`, `saveUninitialized` or other
-   * manager option here — only `resave`, `rolling`, `unset`, `proxy` and `tenant`.
+   * manager option here — only `resave`, `unset`, `proxy` and `tenant`, and `rolling` only if it
+   * matches the instance's (a different value throws a `ConfigError`).
    */
   tessera?: Tessera;
   /** The tenant of a request (for example from its Host header). Default: no tenants. */
@@ -300,20 +308,13 @@ interface Settings {
   readonly tessera: Tessera;
   readonly cookieStore: boolean;
   readonly resave: boolean;
-  readonly rolling: boolean;
   readonly unsetDestroy: boolean;
   readonly proxy: boolean | undefined;
   readonly secure: boolean | 'auto';
   readonly tenant: ((req: IncomingMessage) => string | null | undefined) | undefined;
-  /** Whether a session's cookie is persistent unless the session says otherwise. */
-  readonly persistentByDefault: boolean;
-  /** A Secure cookie was held back from a plain-HTTP request (warned about once). */
+  /** A Secure cookie was not sent over plain HTTP (warned about once). */
   insecureWarned: boolean;
 }
-
-const DAY = 24 * 3600_000;
-/** Options of `session()` that belong to the adapter, not to the manager. */
-const ADAPTER_OPTIONS = new Set(['tessera', 'resave', 'rolling', 'unset', 'proxy', 'tenant']);
 
 function resolveSettings(options: ExpressSessionOptions): Settings {
   if (options === null || typeof options !== 'object') throw new ConfigError('session(options): options must be an object');
@@ -327,7 +328,9 @@ function resolveSettings(options: ExpressSessionOptions): Settings {
   let tessera: Tessera;
   let secure: boolean | 'auto';
   if (given !== undefined) {
-    const extra = Object.keys(manager).filter((k) => !ADAPTER_OPTIONS.has(k) && (manager as Record<string, unknown>)[k] !== undefined);
+    // `rolling` is the instance's own cookie policy, like `saveUninitialized`.
+    const extra = Object.keys(manager).filter((k) => (manager as Record<string, unknown>)[k] !== undefined);
+    if (rolling !== undefined && rolling !== given.options.rolling) extra.push('rolling');
     if (extra.length > 0) {
       throw new ConfigError(
         `session({ tessera }) uses that instance's settings: remove ${extra.map((k) => `\`${k}\``).join(', ')}, or set them on createTessera()`,
@@ -351,9 +354,10 @@ function resolveSettings(options: ExpressSessionOptions): Settings {
       secrets: secret ?? rest.secrets,
       store,
       saveUninitialized: saveUninitialized ?? true,
+      rolling,
       // In express-session the cookie's maxAge is the session's lifetime after its last use.
       idleTimeout: rest.idleTimeout ?? lifetime,
-      absoluteTimeout: rest.absoluteTimeout ?? (lifetime !== undefined && lifetime > 7 * DAY ? lifetime : undefined),
+      absoluteTimeout: rest.absoluteTimeout ?? Math.max(DEFAULTS.absoluteTimeout, lifetime ?? 0),
       cookie: {
         name: name ?? 'connect.sid',
         path: cookie.path,
@@ -379,17 +383,14 @@ function resolveSettings(options: ExpressSessionOptions): Settings {
   if (resave === undefined) {
     tessera.options.logger.warn?.('tessera/express: resave not set; defaulting to true like express-session. Set it explicitly (false is recommended)');
   }
-  const cookie = tessera.options.cookie;
   return {
     tessera,
     cookieStore: (tessera.store as CookieStore).clientSide === true,
     resave: resave ?? true,
-    rolling: rolling ?? false,
     unsetDestroy: unset === 'destroy',
     proxy,
     secure,
     tenant,
-    persistentByDefault: cookie.maxAge !== undefined || cookie.expires !== undefined,
     insecureWarned: false,
   };
 }
@@ -416,13 +417,8 @@ function assertTesseraStore(store: unknown): void {
 // ---------------------------------------------------------------- the session object
 
 const HANDLE = Symbol('tessera.express.session');
-/**
- * The data key remembering that a session's cookie lasts only until the browser closes although
- * the default cookie is persistent (`req.session.cookie.expires = false`). Hidden from `req.session`.
- */
-const BROWSER_SESSION_KEY = 'tessera:browserSessionCookie';
 /** Names `req.session` keeps for itself: express-session's methods and properties. */
-const RESERVED = new Set(['id', 'cookie', 'regenerate', 'destroy', 'reload', 'save', 'touch', 'resetMaxAge', '__proto__', BROWSER_SESSION_KEY]);
+const RESERVED = new Set(['id', 'cookie', 'regenerate', 'destroy', 'reload', 'save', 'touch', 'resetMaxAge', '__proto__']);
 const noop = (): void => {};
 
 /** What the proxy's traps read and write: the live session, or the data of one `regenerate` replaced. */
@@ -512,7 +508,7 @@ class SessionObject {
   /** `console.log(req.session)` shows the data (Node inspects a proxy's target, not its traps). */
   [inspect.custom](depth: number, options: object): string {
     const view = viewOf(this);
-    const shown: Record<string, unknown> = { cookie: view.live ? view.live.cookieData() : view.cookie };
+    const shown: Record<string, unknown> = { cookie: view.live?.cookie.toJSON() ?? view.cookie };
     for (const key of view.keys()) shown[key] = view.read(key);
     return `Session ${inspect(shown, { ...options, depth })}`;
   }
@@ -606,13 +602,12 @@ interface ExpressRequest extends IncomingMessage {
 }
 
 const SECURE_ATTRIBUTE = /; Secure(?=;|$)/;
-const MAX_AGE_ATTRIBUTE = /; Max-Age=\d+/;
-const EXPIRES_ATTRIBUTE = /; Expires=[^;]*/;
 
 /** One request's session: the core session behind `req.session`, its cookie, and change tracking. */
 class RequestSession implements View {
   readonly live = this;
   readonly sink: CookieSink;
+  readonly cookie: SessionCookie;
   /** The core session; set when loaded, before the app sees anything. */
   core!: Session;
   /** `req.session`, and the proxy target behind it. */
@@ -621,29 +616,21 @@ class RequestSession implements View {
   readonly #s: Settings;
   readonly #req: ExpressRequest;
   readonly #res: ServerResponse;
-  readonly #base: CookieSink;
-  #cookie: SessionCookieImpl | null = null;
   /** JSON of each object-valued key as last saved or first read, to find changes made inside it. */
   #snapshots: Map<string, string> | null = null;
   /** Keys read since the last check. */
   #pending: Set<string> | null = null;
-  /** A cookie line the manager set while the session was loading. */
-  #early: string | null = null;
-  /** Reading the ID of a new session: its cookie waits for a write (express-session sends none for an unwritten session). */
-  #holding = false;
-  #held: string | null = null;
-  #sent = false;
   #secure: boolean | undefined;
   /** The app changed the session during this request (so `resave` has nothing to add). */
   #modified = false;
-  #destroyed = false;
 
   constructor(settings: Settings, req: ExpressRequest, res: ServerResponse) {
     this.#s = settings;
     this.#req = req;
     this.#res = res;
-    this.#base = responseCookieSink(res, settings.tessera.cookieName);
-    this.sink = { writable: () => !res.headersSent, setCookie: (line) => this.#put(line) };
+    this.cookie = new SessionCookieImpl(this, settings);
+    const base = responseCookieSink(res, settings.tessera.cookieName);
+    this.sink = { writable: base.writable, setCookie: (line) => this.#setCookie(base, line) };
     ({ object: this.object, target: this.#target } = newSessionObject(this));
   }
 
@@ -654,31 +641,13 @@ class RequestSession implements View {
     req[HANDLE] = this;
     req.session = this.object;
     Object.defineProperty(req, 'sessionID', { configurable: true, enumerable: true, get: () => this.id });
-    if (this.#early !== null) {
-      const line = this.#early;
-      this.#early = null;
-      this.#put(line);
-    }
-    if (this.#s.rolling && !core.isNew) {
-      if (this.#s.cookieStore) core.refresh();
-      else this.sendCookie();
-    }
     this.#res.once('close', () => this.#finish());
   }
 
   // -------------------------------------------------- data (the proxy's traps)
 
   get id(): string {
-    this.#holding = true;
-    try {
-      return this.core.id;
-    } finally {
-      this.#holding = false;
-    }
-  }
-
-  get cookie(): SessionCookie {
-    return (this.#cookie ??= new SessionCookieImpl(this, this.#s));
+    return this.core.id;
   }
 
   has(key: string): boolean {
@@ -686,8 +655,7 @@ class RequestSession implements View {
   }
 
   keys(): string[] {
-    const keys = this.core.keys();
-    return this.core.has(BROWSER_SESSION_KEY) ? keys.filter((k) => k !== BROWSER_SESSION_KEY) : keys;
+    return this.core.keys();
   }
 
   read(key: string): unknown {
@@ -705,7 +673,6 @@ class RequestSession implements View {
     this.#modified = true;
     if (json !== undefined) (this.#snapshots ??= new Map()).set(name, json);
     else this.#snapshots?.delete(name);
-    this.#release();
   }
 
   remove(key: string | symbol): void {
@@ -759,7 +726,7 @@ class RequestSession implements View {
   #adoptCookie(value: unknown): void {
     const original = (value as Partial<SessionCookieData> | null)?.originalMaxAge;
     if (original === undefined) throw new TypeError('req.session.cookie can only be given another session cookie; set its maxAge or expires instead');
-    if (original !== this.originalMaxAge()) this.setLifetime(original);
+    if (original !== this.cookie.originalMaxAge) this.setLifetime(original);
   }
 
   // -------------------------------------------------- methods
@@ -767,20 +734,18 @@ class RequestSession implements View {
   async regenerate(): Promise<void> {
     const { core } = this;
     const replaced = this.object;
-    const old = new ReplacedView(this.id, this.cookieData(), this.#dataCopy());
+    const old = new ReplacedView(this.id, this.cookie.toJSON(), core.toJSON());
     core.regenerate({ keepData: false });
     this.#target[HANDLE] = old;
     ({ object: this.object, target: this.#target } = newSessionObject(this));
     if (this.#req.session === replaced) this.#req.session = this.object;
     this.#snapshots = null;
     this.#pending = null;
-    this.#cookie = null;
     this.#modified = true;
     await core.save();
   }
 
   async destroy(): Promise<void> {
-    this.#destroyed = true;
     if (this.#req.session === this.object) delete this.#req.session;
     this.core.destroy();
     await this.core.save();
@@ -805,42 +770,15 @@ class RequestSession implements View {
 
   // -------------------------------------------------- cookie
 
-  /** The session's cookie lifetime in ms, or `null` for a browser-session cookie. */
-  originalMaxAge(): number | null {
-    if (this.core.has(BROWSER_SESSION_KEY)) return null;
-    return this.core.meta.lifetime ?? this.#s.tessera.options.cookie.maxAge ?? null;
-  }
-
-  /** Max-Age (ms) of the cookie if it were sent at `now`, as the manager computes it; `null` for a browser-session cookie. */
-  cookieMaxAge(now: number): number | null {
-    const original = this.originalMaxAge();
-    if (original === null) return null;
-    const { createdAt, lifetime } = this.core.meta;
-    return Math.max(0, Math.min(original, createdAt + Math.max(this.#s.tessera.options.absoluteTimeout, lifetime ?? 0) - now));
-  }
-
-  /** Give this session its own cookie lifetime (`null`: a browser-session cookie). */
+  /** Give this session its own cookie lifetime; `null` makes its cookie end with the browser session. */
   setLifetime(ms: number | null): void {
-    const { core } = this;
-    if (ms === null) {
-      const wasPersistent = this.originalMaxAge() !== null;
-      if (core.meta.lifetime !== null) core.setLifetime(null);
-      if (this.#s.persistentByDefault && !core.has(BROWSER_SESSION_KEY)) core.set(BROWSER_SESSION_KEY, true);
-      this.#modified = true;
-      // The browser holds a persistent cookie: replace it with one that ends with the browser session.
-      if (wasPersistent) this.sendCookie();
-      return;
-    }
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
+    if (ms !== null && (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)) {
       throw new TypeError('req.session.cookie.maxAge must be a positive number of milliseconds, or null');
     }
-    if (core.has(BROWSER_SESSION_KEY)) core.delete(BROWSER_SESSION_KEY);
-    core.setLifetime(ms);
+    // Already a browser-session cookie with the default lifetime: nothing to change or store.
+    if (ms === null && this.core.meta.lifetime === null && this.cookie.expires === null) return;
+    this.core.setLifetime(ms, ms === null ? { persistentCookie: false } : {});
     this.#modified = true;
-  }
-
-  cookieData(): SessionCookieData {
-    return this.cookie.toJSON();
   }
 
   /** Whether the request came over HTTPS (directly, or per `proxy` / `trust proxy` through a proxy). */
@@ -848,96 +786,45 @@ class RequestSession implements View {
     return (this.#secure ??= requestIsSecure(this.#req, this.#s.proxy));
   }
 
-  /** Put the session's cookie on the response now (rolling, or a changed persistence). */
-  sendCookie(): void {
-    const { tessera, cookieStore } = this.#s;
-    if (cookieStore || this.#res.headersSent || this.core.isDestroyed) return;
-    const now = tessera.options.now();
-    this.#put(serializeCookie(tessera.options.cookie, tessera.signCookie(this.core.id), this.cookieMaxAge(now), now));
-  }
-
-  /** The sink the manager writes Set-Cookie lines through. */
-  #put(line: string): boolean {
-    if (this.#res.headersSent) return false;
-    if (this.core === undefined) {
-      // Loading: decide once the session (and whether its cookie is persistent) is known.
-      this.#early = line;
+  /** The sink the manager writes Set-Cookie lines through: express-session's rules for `secure`. */
+  #setCookie(base: CookieSink, line: string): boolean {
+    const settings = this.#s;
+    if (settings.secure !== false && !this.isSecure()) {
+      // express-session never sends a Secure cookie over plain HTTP, where it would expose the ID.
+      if (settings.secure === 'auto') return base.setCookie(line.replace(SECURE_ATTRIBUTE, ''));
+      if (!settings.insecureWarned) {
+        settings.insecureWarned = true;
+        settings.tessera.options.logger.warn?.(
+          "tessera/express: a Secure session cookie is not sent over plain HTTP. Behind a TLS proxy set proxy: true (or Express's trust proxy); for HTTP in development use cookie.secure: 'auto' or false",
+        );
+      }
       return true;
     }
-    const name = this.#s.tessera.cookieName;
-    const clearing = line.startsWith(`${name}=;`);
-    if (this.#s.secure !== false && !this.isSecure()) {
-      // express-session never sends a Secure cookie over plain HTTP, where it would expose the ID.
-      if (this.#s.secure === true) {
-        if (!this.#s.insecureWarned) {
-          this.#s.insecureWarned = true;
-          this.#s.tessera.options.logger.warn?.(
-            "tessera/express: a Secure session cookie is not sent over plain HTTP. Behind a TLS proxy set proxy: true (or Express's trust proxy); for HTTP in development use cookie.secure: 'auto' or false",
-          );
-        }
-        return true;
-      }
-      line = line.replace(SECURE_ATTRIBUTE, '');
-    }
-    if (clearing) {
-      if (!this.#sent && readCookie(this.#req.headers.cookie, name).length === 0) return true;
-    } else {
-      if (this.core.has(BROWSER_SESSION_KEY)) line = line.replace(MAX_AGE_ATTRIBUTE, '').replace(EXPIRES_ATTRIBUTE, '');
-      if (this.#holding) {
-        this.#held = line;
-        return true;
-      }
-    }
-    this.#held = null;
-    this.#sent = true;
-    return this.#base.setCookie(line);
-  }
-
-  /** A cookie held back while the session was unwritten goes out now that it was written. */
-  #release(): void {
-    const line = this.#held;
-    if (line === null || this.core.isDestroyed) return;
-    this.#held = null;
-    this.#put(line);
-  }
-
-  /** The core session, for tessera's own API; any held cookie goes out, as the core would send it. */
-  coreSession(): Session {
-    this.#release();
-    return this.core;
+    return base.setCookie(line);
   }
 
   // -------------------------------------------------- end of the response
 
   #finish(): void {
-    if (this.#destroyed) return;
+    const { core } = this;
+    if (core.isDestroyed) return;
     this.#guard(() => {
-      const { core } = this;
       if (this.#req.session !== this.object) {
-        if (this.#s.unsetDestroy && !core.isDestroyed) core.destroy();
-        return;
+        if (this.#s.unsetDestroy) core.destroy();
+      } else {
+        this.commitNested();
+        if (this.#s.resave && !this.#modified && !core.isNew && !this.#s.cookieStore) core.refresh();
       }
-      if (core.isDestroyed) return;
-      this.commitNested();
-      if (this.#s.resave && !this.#modified && !core.isNew && !this.#s.cookieStore) core.refresh();
     });
   }
 
-  /** Run `work`, reporting a failure the app can no longer receive like the manager reports commit failures. */
+  /** Run `work`; a failure the app can no longer receive is reported like a failed commit. */
   #guard(work: () => void): void {
     try {
       work();
     } catch (error) {
-      const { tessera } = this.#s;
-      if (tessera.listenerCount('commitError') > 0) tessera.emit('commitError', error);
-      else tessera.options.logger.error?.('tessera/express: saving the session failed', { error: String(error) });
+      this.#s.tessera.reportError(error);
     }
-  }
-
-  #dataCopy(): Record<string, unknown> {
-    const data = this.core.toJSON();
-    delete data[BROWSER_SESSION_KEY];
-    return data;
   }
 }
 
@@ -968,7 +855,10 @@ class SessionCookieImpl implements SessionCookie {
   }
 
   get originalMaxAge(): number | null {
-    return this.#h.originalMaxAge();
+    // The lifetime the manager caps by the absolute limit to get `meta.cookieMaxAge`.
+    const { lifetime, cookieMaxAge } = this.#h.core.meta;
+    const { cookie, idleTimeout } = this.#s.tessera.options;
+    return cookieMaxAge === null ? null : (lifetime ?? cookie.maxAge ?? idleTimeout);
   }
   set originalMaxAge(ms: number | null) {
     this.#h.setLifetime(ms);
@@ -983,11 +873,8 @@ class SessionCookieImpl implements SessionCookie {
   }
 
   get expires(): Date | null {
-    const now = this.#s.tessera.options.now();
-    const ms = this.#h.cookieMaxAge(now);
-    if (ms !== null) return new Date(now + ms);
-    if (this.#h.core.has(BROWSER_SESSION_KEY)) return null;
-    return this.#s.tessera.options.cookie.expires ?? null;
+    const ms = this.#h.core.meta.cookieMaxAge;
+    return ms === null ? (this.#s.tessera.options.cookie.expires ?? null) : new Date(this.#s.tessera.options.now() + ms);
   }
   set expires(date: Date | null | false) {
     if (date === null || date === false) {
@@ -1090,17 +977,14 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     const input = {
       cookieHeader: req.headers.cookie,
       ip: proxy === undefined ? (req.ip ?? clientIp(req, false)) : clientIp(req, proxy),
-      userAgent: req.headers['user-agent'] ?? null,
-      tenant: tenant ? (tenant(req) ?? null) : null,
+      userAgent: req.headers['user-agent'],
+      tenant: tenant?.(req),
     };
-    tessera.begin(input, handle.sink).load().then((core) => {
-      try {
-        handle.attach(core);
-      } catch (error) {
-        return next(error);
-      }
-      next();
-    }, next);
+    tessera
+      .begin(input, handle.sink)
+      .load()
+      .then((core) => handle.attach(core))
+      .then(() => next(), next);
   }
 
   return Object.defineProperty(middleware, 'tessera', { value: tessera, enumerable: true }) as SessionMiddleware;
@@ -1129,7 +1013,7 @@ session.MemoryStore = MemoryStore;
 export function tesseraSession(req: IncomingMessage): Session {
   const handle = (req as ExpressRequest)[HANDLE];
   if (handle === undefined) throw new TypeError('this request has no session: is session() mounted before this route?');
-  return handle.coreSession();
+  return handle.core;
 }
 
 function pathOf(req: ExpressRequest): string {

@@ -499,7 +499,9 @@ function suite(label: string, express: typeof express5): void {
             req.session.cookie.maxAge = 2 * HOUR;
             res.end();
           });
-          app.get('/me', (req, res) => res.json({ user: req.session.user ?? null, keys: Object.keys(req.session), cookie: req.session.cookie }));
+          app.get('/me', (req, res) =>
+            res.json({ user: req.session.user ?? null, keys: Object.keys(req.session), stored: tesseraSession(req).keys(), cookie: req.session.cookie }),
+          );
         },
         { cookie: { maxAge: HOUR } },
       );
@@ -512,6 +514,7 @@ function suite(label: string, express: typeof express5): void {
       assert.deepEqual(await me.json(), {
         user: 'ada',
         keys: ['cookie', 'user'],
+        stored: ['user'], // the choice is kept with the session's metadata, not in its data
         cookie: { originalMaxAge: null, expires: null, secure: false, httpOnly: true, path: '/', sameSite: 'lax', partitioned: false },
       });
       const again = await b.fetch('/remember');
@@ -883,6 +886,14 @@ describe('tessera/express options', () => {
     const tessera = createTessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
     assert.throws(() => session({ tessera, secret: SECRET }), (e: unknown) => e instanceof ConfigError && /`secret`/.test(e.message));
     assert.equal(session({ tessera, resave: false }).tessera, tessera);
+  });
+
+  it("takes rolling from a shared instance: refuses a different one, since it is the instance's cookie policy", () => {
+    const plain = createTessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
+    assert.throws(() => session({ tessera: plain, rolling: true, resave: false }), (e: unknown) => e instanceof ConfigError && /`rolling`.*createTessera/.test(e.message));
+    const rolling = createTessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, rolling: true });
+    assert.equal(session({ tessera: rolling, rolling: true, resave: false }).tessera, rolling, 'the same setting is accepted');
+    assert.equal(session({ ...base, rolling: true }).tessera.options.rolling, true, 'without an instance, rolling is passed to the manager');
   });
 
   it('ignores genid with a warning: IDs are always 256-bit random', () => {
