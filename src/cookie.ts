@@ -136,7 +136,8 @@ export function resolveCookieOptions(options: CookieOptions = {}, baseName = 'te
 
 /**
  * A `Set-Cookie` header value. `maxAgeMs` makes a persistent cookie (`Max-Age` in seconds, and
- * `Expires` for old clients); `null` a browser-session cookie.
+ * `Expires` for old clients); `null` a browser-session cookie — or one with the configured fixed
+ * `expires`, unless `browserSession` insists on a cookie that ends with the browser.
  *
  * @example
  * ```ts
@@ -144,12 +145,12 @@ export function resolveCookieOptions(options: CookieOptions = {}, baseName = 'te
  * // '__Host-tessera=abc.sig; Max-Age=3600; Expires=…; Path=/; HttpOnly; Secure; SameSite=Lax'
  * ```
  */
-export function serializeCookie(cookie: ResolvedCookie, value: string, maxAgeMs: number | null, now: number): string {
+export function serializeCookie(cookie: ResolvedCookie, value: string, maxAgeMs: number | null, now: number, browserSession = false): string {
   if (maxAgeMs !== null) {
     const seconds = Math.max(0, Math.floor(maxAgeMs / 1000));
     return `${cookie.name}=${value}; Max-Age=${seconds}; Expires=${new Date(now + seconds * 1000).toUTCString()}${cookie.attributes}`;
   }
-  if (cookie.expires) return `${cookie.name}=${value}; Expires=${cookie.expires.toUTCString()}${cookie.attributes}`;
+  if (cookie.expires && !browserSession) return `${cookie.name}=${value}; Expires=${cookie.expires.toUTCString()}${cookie.attributes}`;
   return `${cookie.name}=${value}${cookie.attributes}`;
 }
 

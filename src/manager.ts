@@ -442,7 +442,7 @@ export class Tessera extends EventEmitter {
     };
     if (state.persistent !== null) payload.pc = state.persistent;
     const sealed = this.#sealer!.seal(JSON.stringify(payload), this.#sealContext(state.tenant));
-    const line = serializeCookie(this.options.cookie, sealed, this.#cookieMaxAge(state, now), now);
+    const line = serializeCookie(this.options.cookie, sealed, this.#cookieMaxAge(state, now), now, state.persistent === false);
     const limit = this.#cookieStore!.maxBytes;
     if (line.length > limit) {
       throw new PayloadTooLargeError(
@@ -537,7 +537,8 @@ export class Tessera extends EventEmitter {
     if (state.sink === null || state.id === null) return;
     if (this.#cookieStore) return this.#sealIntoCookie(state);
     const now = this.options.now();
-    state.sink.setCookie(serializeCookie(this.options.cookie, this.signCookie(state.id), this.#cookieMaxAge(state, now), now));
+    const value = this.signCookie(state.id);
+    state.sink.setCookie(serializeCookie(this.options.cookie, value, this.#cookieMaxAge(state, now), now, state.persistent === false));
     state.cookieIssued = true;
   }
 

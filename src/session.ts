@@ -151,8 +151,8 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   /**
-   * The session ID (the raw token; treat it as a secret). A fresh session gets its ID, and its
-   * cookie, the first time this is read or the session is written.
+   * The session ID (the raw token; treat it as a secret). A new session gets its ID the first time
+   * this is read; its cookie goes out with the first write, so reading alone leaves no cookie.
    */
   get id(): string {
     this.#rt.materialize(this.#state, false);
@@ -274,9 +274,11 @@ export class Session<Data extends SessionData = SessionData> {
   setLifetime(ms: number | null, options: { persistentCookie?: boolean } = {}): this {
     this.#writable();
     if (ms !== null && !(Number.isFinite(ms) && ms > 0)) throw new SessionStateError('lifetime must be a positive number of ms or null');
+    const persistent = options.persistentCookie ?? null;
+    if (ms === this.#state.lifetime && persistent === this.#state.persistent) return this;
     this.#rt.materialize(this.#state, true);
     this.#state.lifetime = ms;
-    this.#state.persistent = options.persistentCookie ?? null;
+    this.#state.persistent = persistent;
     this.#state.metaChanged = true;
     this.#state.touchDue = true;
     this.#rt.refreshCookie(this.#state, true);

@@ -64,6 +64,11 @@ describe('serializeCookie / clearCookie', () => {
     const now = Date.UTC(2026, 0, 1);
     assert.equal(serializeCookie(c, 'v', 90_500, now), `sid=v; Max-Age=90; Expires=${new Date(now + 90_000).toUTCString()}; Path=/; HttpOnly; Secure; SameSite=Lax`);
   });
+  it('uses a configured fixed expiry, unless the session insists on a browser-session cookie', () => {
+    const fixed = resolveCookieOptions({ name: 'sid', secure: true, expires: new Date(Date.UTC(2030, 0, 1)) });
+    assert.match(serializeCookie(fixed, 'v', null, 0), /^sid=v; Expires=Tue, 01 Jan 2030 00:00:00 GMT; Path=\//);
+    assert.equal(serializeCookie(fixed, 'v', null, 0, true), 'sid=v; Path=/; HttpOnly; Secure; SameSite=Lax');
+  });
   it('clears with the same path and attributes', () => {
     assert.match(clearCookie(c), /^sid=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
   });
