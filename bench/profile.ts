@@ -1,0 +1,78 @@
+/**
+ * Summarise a V8 `.cpuprofile` (from `npm run bench -- --profile DIR`): the functions with the
+ * most self time, and the inclusive time of tessera's own functions (src/), as a share of the
+ * profile's busy (non-idle) time.
+ *
+ *   node --import tsx bench/profile.ts DIR/memory-read.cpuprofile [--top 25]
+ *
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true });
+if (positionals.length === 0) {
+  console.error('usage: node --import tsx bench/profile.ts FILE.cpuprofile [--top N]');
+  process.exit(2);
+}
+const top = Number(values.top);
+
+for (const file of positionals) {
+  const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+
+  const label = (f: CallFrame): string => {
+    // Project files (also as compiled into node_modules/.cache/tessera-bench/) as src/… and bench/….
+    const path = f.url.replace(/^file:\/\/.*?\/(?:node_modules\/\.cache\/tessera-bench\/)?((?:src|bench)\/)/, '$1').replace(/^file:\/\/.*?\/node_modules\//, 'node_modules/');
+    const where = f.url ? `${path}:${f.lineNumber + 1}` : '';
+    return `${f.functionName || '(anonymous)'} ${where}`.trim();
+  };
+
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let busy = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    const node = byId.get(id)!;
+    const name = node.callFrame.functionName;
+    if (name === '(idle)' || name === '(program)') return;
+    busy += dt;
+    const own = label(node.callFrame);
+    self.set(own, (self.get(own) ?? 0) + dt);
+    // Count each function once per sample, however deep it recurses.
+    const seen = new Set<string>();
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      const l = label(byId.get(cur)!.callFrame);
+      if (seen.has(l)) continue;
+      seen.add(l);
+      inclusive.set(l, (inclusive.get(l) ?? 0) + dt);
+    }
+  });
+
+  const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)} %`;
+  console.log(`\n${file}: ${(busy / 1000).toFixed(0)} ms busy`);
+  console.log(`\n  self time, top ${top}:`);
+  for (const [name, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${name}`);
+  console.log(`\n  inclusive time of tessera (src/) and bench functions:`);
+  for (const [name, us] of [...inclusive].filter(([n]) => / (src|bench)\//.test(n)).sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`  ${pct(us)}  ${name}`);
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * `npm run bench`: throughput of tessera on node:http against a bare node:http server, in one run.
+ *
+ * Each server runs in its own child process; autocannon drives it from this process. After a
+ * warm-up, the scenarios are measured in interleaved rounds (bare, read, write, then the next round
+ * starting one further along), and the report gives medians over rounds and, for each scenario with
+ * a baseline, the median of its per-round ratios. A failed target prints FAIL but the exit code
+ * stays 0: this is a measurement, not a test. See docs/benchmarks.md.
+ *
+ *   npm run bench                                  # the default: about a minute
+ *   npm run bench -- --rounds 9 --duration 5       # steadier figures, longer
+ *   npm run bench -- --only memory-read            # one scenario (and its baseline)
+ *   npm run bench -- --json > bench.json           # machine-readable, progress on stderr
+ *   npm run bench -- --out bench.json              # the table, and the JSON saved to a file
+ *
+ * @module
+ */
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { buildForBench } from './lib/build.js';
+import { ServerProcess, type LoadOptions, type RoundResult } from './lib/harness.js';
+import { caveats, renderTable, summarise } from './lib/report.js';
+import { scenarios, type Scenario } from './scenarios.js';
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --rounds N        measured rounds per scenario (default 7)
+  --duration S      seconds per round (default 3)
+  --warmup S        warm-up seconds per server before the first round (default 3)
+  --connections N   concurrent connections (default 10)
+  --pipelining N    pipelined requests per connection (default 1: none, like browsers)
+  --only a,b        only these scenarios (their baselines are added)
+  --json            print the results as JSON on stdout (progress goes to stderr)
+  --out FILE        also write the JSON results to FILE
+  --profile DIR     run each server with --cpu-prof, writing .cpuprofile files to DIR/<scenario>/
+                    (read them with: node --import tsx bench/profile.ts FILE)
+  --node-flags "…"  extra node flags for the server processes (e.g. "--max-semi-space-size=32")
+  --tsx             run the servers' TypeScript under the tsx loader instead of compiling first
+  --list            list the scenarios and exit
+  --help            this text`;
+
+function numberFlag(name: string, value: string | undefined, fallback: number, kind: 'integer' | 'positive' | 'non-negative'): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  const ok = Number.isFinite(n) && (kind === 'non-negative' ? n >= 0 : n > 0) && (kind !== 'integer' || Number.isInteger(n));
+  if (!ok) {
+    console.error(`--${name} must be a ${kind === 'integer' ? 'positive integer' : `${kind} number`}, not ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const { values: flags } = parseArgs({
+  options: {
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    pipelining: { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    profile: { type: 'string' },
+    tsx: { type: 'boolean', default: false },
+    'node-flags': { type: 'string' },
+    list: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (flags.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+if (flags.list) {
+  for (const s of scenarios) {
+    const vs = s.baseline ? `  vs ${s.baseline}${s.target !== undefined ? `, target ≥ ${s.target}` : ''}` : '';
+    console.log(`${s.name.padEnd(16)} ${s.title}${vs}${s.optional ? '  (only with --only)' : ''}`);
+  }
+  process.exit(0);
+}
+
+const rounds = numberFlag('rounds', flags.rounds, 7, 'integer');
+const warmup = numberFlag('warmup', flags.warmup, 3, 'non-negative');
+const load: LoadOptions = {
+  duration: numberFlag('duration', flags.duration, 3, 'positive'),
+  connections: numberFlag('connections', flags.connections, 10, 'integer'),
+  pipelining: numberFlag('pipelining', flags.pipelining, 1, 'integer'),
+};
+// Human output goes to stdout, unless stdout carries the JSON.
+const say = (line = ''): void => void (flags.json ? process.stderr : process.stdout).write(`${line}\n`);
+const progress = (line: string): void => void process.stderr.write(`${line}\n`);
+
+/** The scenarios to run: `--only` plus the baselines they need, minus those that cannot run here. */
+function select(): Scenario[] {
+  const byName = new Map(scenarios.map((s) => [s.name, s]));
+  let wanted = new Set(scenarios.filter((s) => !s.optional).map((s) => s.name));
+  if (flags.only) {
+    wanted = new Set();
+    for (const name of flags.only.split(',').map((n) => n.trim()).filter(Boolean)) {
+      const s = byName.get(name);
+      if (!s) {
+        console.error(`unknown scenario ${JSON.stringify(name)}; --list shows them`);
+        process.exit(2);
+      }
+      wanted.add(name);
+      if (s.baseline) wanted.add(s.baseline);
+    }
+  }
+  const skipped = new Map<string, string>();
+  for (const s of scenarios) {
+    if (!wanted.has(s.name)) continue;
+    const reason = s.skip?.();
+    if (reason) skipped.set(s.name, reason);
+  }
+  for (const s of scenarios) {
+    if (wanted.has(s.name) && !skipped.has(s.name) && s.baseline && skipped.has(s.baseline)) {
+      skipped.set(s.name, `its baseline ${s.baseline} is skipped`);
+    }
+  }
+  for (const [name, reason] of skipped) say(`skipping ${name}: ${reason}`);
+  return scenarios.filter((s) => wanted.has(s.name) && !skipped.has(s.name));
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    cpus: os.availableParallelism(),
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    loadAverage: os.loadavg().map((n) => Number(n.toFixed(2))),
+  };
+}
+
+async function main(): Promise<void> {
+  const list = select();
+  if (list.length === 0) {
+    say('nothing to run');
+    return;
+  }
+  const started = Date.now();
+  const before = machine();
+  say(
+    `tessera bench — node ${before.node}, ${before.platform}, ${before.cpus} CPUs (${before.cpuModel}), ` +
+      `load average ${before.loadAverage.join(' ')}`,
+  );
+  say(`${rounds} rounds × ${load.duration} s, ${load.connections} connections, ${warmup} s warm-up per server; scenarios: ${list.map((s) => s.name).join(', ')}`);
+  if (before.cpus < 2) say('! fewer than 2 CPUs: the load generator and the server share one, so ratios understate overhead');
+
+  // Servers run tsc's JavaScript, as users do (see lib/build.ts), unless --tsx.
+  if (!flags.tsx) progress('  compiling src/ and bench/ to JavaScript…');
+  const compiled = flags.tsx ? undefined : buildForBench();
+  const servers = list.map((s) => new ServerProcess(s));
+  const stopAll = () => Promise.allSettled(servers.map((s) => s.stop()));
+  process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
+  try {
+    for (const server of servers) {
+      const nodeOptions = (flags['node-flags'] ?? '').split(/\s+/).filter(Boolean);
+      // One folder per server: under --tsx the loader's worker thread writes a profile of its own.
+      if (flags.profile) nodeOptions.push('--cpu-prof', `--cpu-prof-dir=${flags.profile}/${server.scenario.name}`);
+      await server.start(load, { compiled, nodeOptions });
+      progress(`  started ${server.scenario.name}: ${server.description}`);
+    }
+    for (const server of servers) await server.warmUp(load, warmup);
+
+    const results = new Map<string, RoundResult[]>(list.map((s) => [s.name, []]));
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order each round, so no scenario always runs first (or right after another).
+      const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
+      const cells: string[] = [];
+      for (const server of order) {
+        const result = await server.measure(load);
+        results.get(server.scenario.name)!.push(result);
+        cells.push(`${server.scenario.name} ${Math.round(result.rps).toLocaleString('en-US')}`);
+      }
+      progress(`  round ${round + 1}/${rounds}: ${cells.join(' · ')} req/s`);
+    }
+
+    const summaries = summarise(list, results, new Map(servers.map((s) => [s.scenario.name, s.description])));
+    const after = machine();
+    const seconds = (Date.now() - started) / 1000;
+    say();
+    say(renderTable(summaries));
+    say();
+    say('req/s: completed requests per second (median over rounds). ratio: median over rounds of req/s ÷ the baseline\'s');
+    say('req/s in the same round, (min–max). overhead µs: 1e6/req/s − 1e6/baseline req/s. CPU µs/req: the server process\'s');
+    say('user+system time per request; CPU ratio: baseline CPU/req ÷ CPU/req, the share of throughput a CPU-bound server');
+    say('keeps. ELU: the server\'s event-loop utilisation. Verdicts: the req/s ratio, then the CPU ratio, against the target.');
+    const notes = caveats(summaries);
+    if (before.loadAverage[0]! > before.cpus) notes.unshift(`the machine was busy when the bench started (load average ${before.loadAverage[0]} on ${before.cpus} CPUs): expect noise.`);
+    for (const note of notes) say(`! ${note}`);
+    say(`done in ${seconds.toFixed(0)} s; load average now ${after.loadAverage.join(' ')}. A measurement, not a test: the exit code is 0 whatever the verdicts.`);
+
+    const json = {
+      tool: 'tessera bench',
+      date: new Date(started).toISOString(),
+      seconds,
+      machine: { ...before, loadAverageAfter: after.loadAverage },
+      options: { rounds, warmup, ...load, runtime: flags.tsx ? 'tsx' : 'compiled' },
+      scenarios: summaries,
+    };
+    const text = `${JSON.stringify(json, null, 2)}\n`;
+    if (flags.json) process.stdout.write(text);
+    if (flags.out) {
+      writeFileSync(flags.out, text);
+      say(`JSON written to ${flags.out}`);
+    }
+  } finally {
+    await stopAll();
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+  process.exitCode = 1;
+});

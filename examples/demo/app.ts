@@ -1,0 +1,141 @@
+/**
+ * The demo app: tessera on `node:http`, a counter per browser session. `startDemo` builds and
+ * starts it; server.ts (what `npm start` runs) calls it, and so do the tests, on a free port with a
+ * temporary data folder.
+ *
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+// In your app: `import { createTessera } from 'tessera'` and `import { nodeSessions } from 'tessera/node'`.
+import { createTessera, type Tessera } from '../../src/index.js';
+import { nodeSessions } from '../../src/adapters/node.js';
+import { demoSecret, pickStore, type SecretSource, type StoreChoice } from './config.js';
+import { html, layout, send } from './page.js';
+import { routes, type DemoContext } from './routes.js';
+
+/** Options of {@link startDemo}. */
+export interface DemoOptions {
+  /** Port to listen on; `0` picks a free one. Default 3000. */
+  port?: number;
+  /** Address to listen on. Default: every interface (like `app.listen(port)` in Express). */
+  host?: string;
+  /** Folder for the SQLite database and the generated secret. Default `./data`. */
+  dataDir?: string;
+  /** Environment to read `SESSION_SECRET`, `STORE` and `NODE_ENV` from. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /** Where log lines go (start-up, requests, warnings). Default `console.log`; `() => {}` for quiet. */
+  log?: (line: string) => void;
+}
+
+/** A running demo. */
+export interface Demo {
+  /** The URL to open, e.g. `http://localhost:3000/`. */
+  readonly url: string;
+  readonly port: number;
+  readonly server: Server;
+  readonly tessera: Tessera;
+  readonly store: StoreChoice;
+  /** Where the signing secret came from. */
+  readonly secretSource: SecretSource;
+  /**
+   * Stop taking connections, let requests in flight finish (and commit their sessions), then close
+   * the store. Connections still open after `graceMs` (default 5 s) are cut.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Build and start the demo server.
+ *
+ * @throws when `STORE` names an unsupported store, the secret is invalid, or the port is taken.
+ * @example
+ * ```ts
+ * const demo = await startDemo({ port: 0, dataDir: await mkdtemp(join(tmpdir(), 'demo-')) });
+ * await fetch(new URL('/increment', demo.url));
+ * await demo.close();
+ * ```
+ */
+export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
+  const env = options.env ?? process.env;
+  const dataDir = options.dataDir ?? './data';
+  const log = options.log ?? ((line: string) => console.log(line));
+  const production = env.NODE_ENV === 'production';
+
+  const { secret, source: secretSource } = demoSecret(env, dataDir);
+  const store = pickStore(env, dataDir);
+  const tessera = createTessera({
+    secrets: [secret],
+    store: store.store,
+    cookie: {
+      // The demo is served over plain http://localhost. Browsers drop a Secure cookie on plain http
+      // (Safari even on localhost, every browser on a LAN address), so the counter would never count.
+      // In production, behind HTTPS, keep the default (Secure, and the name gets the __Host- prefix).
+      secure: production,
+    },
+    logger: {
+      warn: (message, fields) => log(`warning: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
+      error: (message, fields) => log(`error: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
+    },
+  });
+  const sessions = nodeSessions(tessera);
+
+  const handler = sessions.wrap(async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?', 1)[0]!;
+    if (path === '/favicon.ico') {
+      res.statusCode = 204; // no icon; and no session for it
+      res.end();
+      return;
+    }
+    const route = routes.get(path);
+    if (route && req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      send(res, 405, layout({ title: 'Method not allowed', path, body: html`<p>${path} only answers GET.</p>` }));
+      return;
+    }
+    if (!route) {
+      send(res, 404, layout({ title: 'Not found', path, body: html`<p>There is no page at <code>${path}</code>.</p>` }));
+      return;
+    }
+    const ctx: DemoContext = { req, res, session: () => sessions.load(req, res), store, cookieName: tessera.cookieName };
+    await route(ctx);
+  });
+
+  const server = createServer((req, res) => {
+    const started = performance.now();
+    res.once('finish', () => log(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - started).toFixed(1)} ms`));
+    handler(req, res);
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 3000, options.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await tessera.close();
+    throw error;
+  }
+
+  const { port } = server.address() as AddressInfo;
+  const shownHost = !options.host || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
+  const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/`;
+
+  let closing: Promise<void> | null = null;
+  const close = (graceMs = 5_000): Promise<void> =>
+    (closing ??= (async () => {
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      timer.unref();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve()); // stops accepting; resolves when the last connection ends
+        server.closeIdleConnections(); // keep-alive connections a browser holds open
+      });
+      clearTimeout(timer);
+      // After the last request has committed: closing the store first would fail those commits.
+      await tessera.close();
+    })());
+
+  return { url, port, server, tessera, store, secretSource, close };
+}
