@@ -129,7 +129,8 @@ const noop = (): void => {};
  * ```
  */
 export class SessionContext {
-  #promise: Promise<{ session: Session; state: SessionState }> | null = null;
+  #promise: Promise<Session> | null = null;
+  #state: SessionState | null = null;
   readonly #load: () => Promise<{ session: Session; state: SessionState }>;
   readonly #settle: (state: SessionState) => Promise<void>;
 
@@ -140,8 +141,11 @@ export class SessionContext {
   }
 
   /** The request's session, loaded on the first call. Rejects when the store fails. */
-  async load(): Promise<Session> {
-    return (await (this.#promise ??= this.#load())).session;
+  load(): Promise<Session> {
+    return (this.#promise ??= this.#load().then(({ session, state }) => {
+      this.#state = state;
+      return session;
+    }));
   }
 
   /** Whether {@link SessionContext.load} was called. */
@@ -150,10 +154,10 @@ export class SessionContext {
   }
 
   /** Wait for the session's commits; rethrows a commit failure not yet seen. No-op if never loaded. */
-  async settle(): Promise<void> {
-    if (!this.#promise) return;
-    const { state } = await this.#promise;
-    await this.#settle(state);
+  settle(): Promise<void> {
+    if (this.#state !== null) return this.#settle(this.#state);
+    if (this.#promise === null) return RESOLVED;
+    return this.#promise.then(() => this.#settle(this.#state!));
   }
 }
 
@@ -176,7 +180,8 @@ export class Tessera extends EventEmitter {
   readonly #server: SessionStore | null;
   /** Set when sessions are sealed into the cookie. */
   readonly #cookieStore: CookieStore | null;
-  readonly #verified = new Map<string, string>();
+  /** Cookie values whose signature verified → their ID (and store key without tenant, once computed). */
+  readonly #verified = new Map<string, { id: string; key?: string }>();
   readonly #sealer: Sealer | null;
   readonly #runtime: SessionRuntime;
   #timer: NodeJS.Timeout | null = null;
@@ -251,15 +256,25 @@ export class Tessera extends EventEmitter {
     return value;
   }
 
-  /** The session ID a cookie value carries, if its signature verifies under any secret; else `null`. */
+  /**
+   * The session ID a cookie value carries, if its signature verifies under any secret; else `null`.
+   *
+   * @example
+   * ```ts
+   * tessera.verifyCookie(tessera.signCookie(id)); // id
+   * ```
+   */
   verifyCookie(value: string): string | null {
+    return this.#verifiedEntry(value)?.id ?? null;
+  }
+
+  #verifiedEntry(value: string): { id: string; key?: string } | undefined {
     const cached = this.#verified.get(value);
     if (cached !== undefined) return cached;
-    if (value.length !== 87 || value.charCodeAt(43) !== 46 /* '.' */) return null;
+    if (value.length !== 87 || value.charCodeAt(43) !== 46 /* '.' */) return undefined;
     const id = value.slice(0, 43);
-    if (!isWellFormedId(id) || !this.options.keyring.verify('cookie', id, value.slice(44))) return null;
-    this.#remember(value, id);
-    return id;
+    if (!isWellFormedId(id) || !this.options.keyring.verify('cookie', id, value.slice(44))) return undefined;
+    return this.#remember(value, id);
   }
 
   async #loadForRequest(input: RequestInput, sink: CookieSink): Promise<{ session: Session; state: SessionState }> {
@@ -270,11 +285,15 @@ export class Tessera extends EventEmitter {
     if (this.#cookieStore) {
       state = await this.#openSealed(values, tenant, sink);
     } else {
-      let id: string | null = null;
+      let verified: { id: string; key?: string } | undefined;
       for (const value of values) {
-        if ((id = this.verifyCookie(value)) !== null) break;
+        if ((verified = this.#verifiedEntry(value)) !== undefined) break;
       }
-      if (id !== null) state = await this.#openState(id, tenant, sink);
+      if (verified !== undefined) {
+        // The store key of a tenant-less session is remembered with its verified cookie.
+        const key = tenant === null ? (verified.key ??= storeKey(verified.id, null)) : storeKey(verified.id, tenant);
+        state = await this.#openState(verified.id, tenant, sink, key);
+      }
       else if (values.length > 0) this.#emit('invalidCookie', '', 'signature');
     }
     if (state && this.#bindingMismatch(state, input)) {
@@ -351,14 +370,14 @@ export class Tessera extends EventEmitter {
       requestIp: ip,
       requestUserAgent: userAgent,
       queued: null,
+      pending: 0,
       tail: RESOLVED,
       failure: null,
     };
   }
 
   /** Load the live session `id` of `tenant`, or `null` (missing, expired or unreadable). */
-  async #openState(id: string, tenant: string | null, sink: CookieSink | null): Promise<SessionState | null> {
-    const key = storeKey(id, tenant);
+  async #openState(id: string, tenant: string | null, sink: CookieSink | null, key = storeKey(id, tenant)): Promise<SessionState | null> {
     const now = this.options.now();
     const record = await this.#server!.get(key, { now });
     if (record === null) return null;
@@ -560,9 +579,11 @@ export class Tessera extends EventEmitter {
     this.#putCookie(state);
   }
 
-  #remember(value: string, id: string): void {
+  #remember(value: string, id: string): { id: string; key?: string } {
     if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.delete(this.#verified.keys().next().value as string);
-    this.#verified.set(value, id);
+    const entry = { id };
+    this.#verified.set(value, entry);
+    return entry;
   }
 
   // ---------------------------------------------------------------- lifecycle
@@ -634,16 +655,27 @@ export class Tessera extends EventEmitter {
       return this.#commit(state);
     });
     state.queued = run;
-    state.tail = run.then(noop, (error: unknown) => {
-      state.failure = { error };
-      this.reportError(error);
-    });
+    state.pending++;
+    state.tail = run.then(
+      () => {
+        state.pending--;
+      },
+      (error: unknown) => {
+        state.pending--;
+        state.failure = { error };
+        this.reportError(error);
+      },
+    );
     return run;
   }
 
-  async #settleState(state: SessionState): Promise<void> {
-    while (state.queued) await state.tail;
-    await state.tail;
+  #settleState(state: SessionState): Promise<void> {
+    if (state.pending === 0 && state.failure === null) return RESOLVED;
+    return this.#settleSlow(state);
+  }
+
+  async #settleSlow(state: SessionState): Promise<void> {
+    while (state.pending > 0) await state.tail;
     if (state.failure) {
       const { error } = state.failure;
       state.failure = null;

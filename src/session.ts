@@ -116,6 +116,8 @@ export interface SessionState {
   requestUserAgent: string | null;
   /** Commit bookkeeping. */
   queued: Promise<void> | null;
+  /** Commits scheduled and not yet finished. */
+  pending: number;
   tail: Promise<void>;
   failure: { error: unknown } | null;
 }

@@ -10,6 +10,9 @@ import { StoreUnavailableError, TesseraError } from '../errors.js';
 import type { SessionContext, Tessera } from '../manager.js';
 import type { CookieSink, Session } from '../session.js';
 
+const kContext = Symbol('tessera.context');
+type WithContext = IncomingMessage & { [kContext]?: SessionContext };
+
 /** Options of {@link nodeSessions}. */
 export interface NodeSessionsOptions {
   /**
@@ -129,11 +132,12 @@ export function respondWithError(res: ServerResponse, error: unknown): void {
 export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}): NodeSessions {
   const trustProxy = options.trustProxy ?? false;
   const tenantOf = options.tenant;
-  const contexts = new WeakMap<IncomingMessage, SessionContext>();
+  // A property on the request, not a WeakMap: the context points back at the request (through the
+  // response), and such WeakMap entries are ephemerons that cost the garbage collector dearly.
   const name = tessera.cookieName;
 
   function context(req: IncomingMessage, res: ServerResponse): SessionContext {
-    let ctx = contexts.get(req);
+    let ctx = (req as WithContext)[kContext];
     if (ctx === undefined) {
       ctx = tessera.begin(
         {
@@ -144,7 +148,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
         },
         responseCookieSink(res, name),
       );
-      contexts.set(req, ctx);
+      (req as WithContext)[kContext] = ctx;
     }
     return ctx;
   }
@@ -165,7 +169,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       return (req, res) => {
         const run = async (): Promise<void> => {
           await handler(req, res);
-          await contexts.get(req)?.settle();
+          await (req as WithContext)[kContext]?.settle();
         };
         run().catch((error: unknown) => {
           if (!(error instanceof TesseraError) || error.status === 500) {

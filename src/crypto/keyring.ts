@@ -135,7 +135,8 @@ export class Keyring {
   verify(purpose: KeyPurpose, data: string, signature: string): boolean {
     if (signature.length !== 43) return false;
     const given = Buffer.from(signature, 'base64url');
-    if (given.length !== 32) return false;
+    // Decoding ignores the unused low bits of the last character: insist on the one canonical spelling.
+    if (given.length !== 32 || given.toString('base64url') !== signature) return false;
     let ok = false;
     for (const key of this.keys(purpose)) {
       const expected = createHmac('sha256', key).update(data).digest();

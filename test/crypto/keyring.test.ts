@@ -52,6 +52,13 @@ describe('Keyring', () => {
     assert.equal(k.verify('cookie', 'id2', sig), false);
     assert.equal(k.verify('cookie', 'id', sig.slice(0, -1) + (sig.endsWith('A') ? 'B' : 'A')), false);
     assert.equal(k.verify('cookie', 'id', ''), false);
+    // The last character carries 4 unused bits: other spellings of the same bytes are refused.
+    const last = sig.at(-1)!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const i = alphabet.indexOf(last);
+    const sibling = alphabet[(i & ~3) | ((i + 1) & 3)]!;
+    assert.deepEqual(Buffer.from(sig.slice(0, -1) + sibling, 'base64url'), Buffer.from(sig, 'base64url'));
+    assert.equal(k.verify('cookie', 'id', sig.slice(0, -1) + sibling), false);
     assert.equal(k.verify('cookie', 'id', '!'.repeat(43)), false);
   });
 });
