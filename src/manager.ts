@@ -157,7 +157,8 @@ export class SessionContext {
   settle(): Promise<void> {
     if (this.#state !== null) return this.#settle(this.#state);
     if (this.#promise === null) return RESOLVED;
-    return this.#promise.then(() => this.#settle(this.#state!));
+    // A failed load was the handler's to see (it rejected load()); there is nothing to settle.
+    return this.#promise.then(() => this.#settle(this.#state!), noop);
   }
 }
 
@@ -327,6 +328,8 @@ export class Tessera extends EventEmitter {
   }
 
   #touchIfDue(state: SessionState): void {
+    // A sealed session is touched by re-sealing its cookie, which needs the response head.
+    if (this.#cookieStore && (state.sink === null || !state.sink.writable())) return;
     const now = this.options.now();
     const idle = state.lifetime ?? this.options.idleTimeout;
     if (now - state.lastSeenAt < this.options.touchAfter * idle) return;
@@ -472,6 +475,7 @@ export class Tessera extends EventEmitter {
       );
     }
     sink.setCookie(line);
+    state.cookieIssued = true;
     state.lastSeenAt = now;
     state.changes.clear();
     state.cleared = false;
@@ -593,7 +597,7 @@ export class Tessera extends EventEmitter {
       throw new SessionStateError('cannot regenerate the session after the response headers were sent');
     }
     if (state.sink === null) throw new SessionStateError('a session opened by ID has no cookie to regenerate');
-    if (state.key !== null && state.version > 0) state.retired.push({ key: state.key, expiresAt: this.#expiresAt(state) });
+    if (state.key !== null && state.version > 0) state.retired.push({ key: state.key, expiresAt: this.#revokeUntil(state) });
     const now = this.options.now();
     const previous = state.key;
     state.id = generateId();
@@ -663,7 +667,10 @@ export class Tessera extends EventEmitter {
       (error: unknown) => {
         state.pending--;
         state.failure = { error };
-        this.reportError(error);
+        // Report it only if nobody sees it first: save() and settle() rethrow it and clear it.
+        setImmediate(() => {
+          if (state.failure?.error === error) this.reportError(error);
+        });
       },
     );
     return run;
@@ -705,7 +712,7 @@ export class Tessera extends EventEmitter {
   async #revokeRetired(state: SessionState): Promise<void> {
     const gone = state.retired.splice(0);
     if (state.destroyed && state.key !== null && state.loaded) {
-      gone.push({ key: state.key, expiresAt: this.#expiresAt(state) });
+      gone.push({ key: state.key, expiresAt: this.#revokeUntil(state) });
       state.loaded = false;
     }
     const revocation = this.#cookieStore!.revocation;
@@ -717,61 +724,89 @@ export class Tessera extends EventEmitter {
     }
   }
 
-  /** Compare-and-set loop: on conflict, re-read and re-apply only this request's changes. */
+  /**
+   * Compare-and-set loop: on conflict, re-read and re-apply only this request's changes.
+   *
+   * The commit takes the changes made so far as its batch; changes made while it waits on the
+   * store stay pending for the next commit, and on a conflict both are re-applied. If the session
+   * is regenerated meanwhile, this write's key is retired instead (the new key has its own commit).
+   */
   async #write(state: SessionState, changed: boolean): Promise<void> {
     const key = state.key!;
-    for (let attempt = 1; ; attempt++) {
-      const now = this.options.now();
-      const ctx: StoreContext = { now };
-      const record = this.#encode(state, now);
-      if (await this.#server!.set(key, record, state.version, ctx)) {
-        const created = state.version === 0;
-        state.version = record.version;
-        state.lastSeenAt = now;
-        state.ip = state.requestIp ?? state.ip;
-        state.userAgent = state.requestUserAgent ?? state.userAgent;
-        state.changes.clear();
-        state.cleared = false;
-        state.metaChanged = false;
-        state.touchDue = false;
-        if (created) this.#emit('created', key);
-        return;
-      }
-      this.#emit('conflict', key);
-      if (!changed) {
-        // Only a touch: whoever wrote in between extended the expiry too.
-        state.touchDue = false;
+    const batch = { changes: state.changes, cleared: state.cleared, meta: state.metaChanged };
+    state.changes = new Map();
+    state.cleared = false;
+    state.metaChanged = false;
+    state.touchDue = false;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const now = this.options.now();
+        const ctx: StoreContext = { now };
+        const record = this.#encode(state, now);
+        const written = await this.#server!.set(key, record, state.version, ctx);
+        if (state.key !== key) {
+          if (written) state.retired.push({ key, expiresAt: record.expiresAt });
+          return;
+        }
+        if (written) {
+          const created = state.version === 0;
+          state.version = record.version;
+          state.lastSeenAt = now;
+          state.ip = state.requestIp ?? state.ip;
+          state.userAgent = state.requestUserAgent ?? state.userAgent;
+          if (created) this.#emit('created', key);
+          return;
+        }
+        this.#emit('conflict', key);
+        if (changed && attempt >= this.options.maxWriteAttempts) throw new WriteConflictError(attempt);
         const current = await this.#server!.get(key, ctx);
-        if (current !== null) this.#apply(state, current);
-        return;
+        if (state.key !== key) return;
+        if (current === null && state.version === 0) continue;
+        const base = this.#fresh(state.tenant, null);
+        base.key = key;
+        if (current === null || !this.#apply(base, current)) {
+          // Destroyed (or expired) by someone else meanwhile: writing would bring it back.
+          this.#emit('lostToConcurrentDestroy', key);
+          if (state.sink === null) throw new SessionNotFoundError();
+          state.destroyed = true;
+          state.changes.clear();
+          return;
+        }
+        this.#rebase(state, base, batch);
+        // Only a touch: whoever wrote in between extended the expiry too.
+        if (!changed) return;
       }
-      if (attempt >= this.options.maxWriteAttempts) throw new WriteConflictError(attempt);
-      const current = await this.#server!.get(key, ctx);
-      if (current === null && state.version === 0) continue;
-      const base = this.#fresh(state.tenant, null);
-      base.key = key;
-      if (current === null || !this.#apply(base, current)) {
-        // Destroyed (or expired) by someone else meanwhile: writing would bring it back.
-        this.#emit('lostToConcurrentDestroy', key);
-        if (state.sink === null) throw new SessionNotFoundError();
-        state.destroyed = true;
-        state.changes.clear();
-        return;
+    } catch (error) {
+      // Not written: hand the batch back so a later commit (or save) can still write it.
+      if (!state.cleared) {
+        const pending = state.changes;
+        state.changes = batch.changes;
+        for (const [k, v] of pending) state.changes.set(k, v);
+        state.cleared = batch.cleared;
       }
-      const data = state.cleared ? {} : base.data;
-      for (const [k, v] of state.changes) {
+      state.metaChanged ||= batch.meta;
+      throw error;
+    }
+  }
+
+  /** Put `base` (the stored session) under this request's changes: the batch being written, then any made since. */
+  #rebase(state: SessionState, base: SessionState, batch: { changes: Map<string, unknown>; cleared: boolean; meta: boolean }): void {
+    const data = state.cleared || batch.cleared ? {} : base.data;
+    const layers = state.cleared ? [state.changes] : [batch.changes, state.changes];
+    for (const layer of layers) {
+      for (const [k, v] of layer) {
         if (v === DELETED) delete data[k];
         else data[k] = v;
       }
-      state.data = data;
-      state.version = base.version;
-      state.createdAt = base.createdAt;
-      state.lastSeenAt = base.lastSeenAt;
-      if (!state.metaChanged) {
-        state.userId = base.userId;
-        state.lifetime = base.lifetime;
-        state.persistent = base.persistent;
-      }
+    }
+    state.data = data;
+    state.version = base.version;
+    state.createdAt = base.createdAt;
+    state.lastSeenAt = base.lastSeenAt;
+    if (!batch.meta && !state.metaChanged) {
+      state.userId = base.userId;
+      state.lifetime = base.lifetime;
+      state.persistent = base.persistent;
     }
   }
 
@@ -807,11 +842,12 @@ export class Tessera extends EventEmitter {
     const state = this.#fresh(options.tenant ?? null, null, options);
     state.id = generateId();
     state.key = storeKey(state.id, state.tenant);
-    for (const [k, v] of Object.entries(options.data ?? {})) state.data[k] = v;
-    state.userId = options.userId ?? null;
-    state.lifetime = options.lifetime ?? null;
-    state.touchDue = true;
     const session = new Session(state, this.#runtime);
+    // Through the Session API, so values, user and lifetime are validated as in a request.
+    for (const [k, v] of Object.entries(options.data ?? {})) session.set(k, v);
+    if (options.userId != null) session.userId = options.userId;
+    if (options.lifetime != null) session.setLifetime(options.lifetime);
+    state.touchDue = true;
     await session.save();
     state.loaded = true;
     return { id: state.id, cookie: this.signCookie(state.id), session };
@@ -921,6 +957,17 @@ export class Tessera extends EventEmitter {
     return true;
   }
 
+  /**
+   * How long a revoked cookie session must stay revoked: as long as any copy of its cookie could
+   * still be valid. A copy used more recently than this request has a later "last seen" — and may
+   * have been given a remember-me lifetime — so count from now with the longest idle window.
+   */
+  #revokeUntil(state: SessionState): number {
+    const window = Math.max(this.options.idleTimeout, this.options.rememberMeLifetime, state.lifetime ?? 0);
+    const absolute = Math.max(this.options.absoluteTimeout, window);
+    return Math.min(this.options.now() + window, state.createdAt + absolute);
+  }
+
   /** Cookie store: revoke `id` until the longest a session can live. */
   async #revokeById(id: string, options: ByIdOptions | undefined): Promise<boolean> {
     const revocation = this.#cookieStore!.revocation;
@@ -1003,10 +1050,9 @@ export class Tessera extends EventEmitter {
    * ```
    */
   async destroyByUser(userId: string, options: ByIdOptions & { except?: string } = {}): Promise<number> {
-    const keep = options.except ? storeKey(options.except, options.tenant ?? null) : null;
     let count = 0;
     for (const info of await this.listByUser(userId, options)) {
-      if (info.handle === keep) continue;
+      if (options.except !== undefined && info.handle === storeKey(options.except, info.tenant)) continue;
       await this.destroyByHandle(info.handle);
       count++;
     }
@@ -1041,8 +1087,13 @@ export class Tessera extends EventEmitter {
    * ```
    */
   reportError(error: unknown): void {
-    if (this.listenerCount('commitError') > 0) this.emit('commitError', error);
-    else this.options.logger.error?.('tessera: session commit failed', { error: String(error) });
+    try {
+      if (this.listenerCount('commitError') > 0) this.emit('commitError', error);
+      else this.options.logger.error?.('tessera: session commit failed', { error: String(error) });
+    } catch (listenerError) {
+      // A throwing listener must not take the process (or later commits) down with it.
+      process.emitWarning(`tessera: a commitError listener or logger threw: ${String(listenerError)}`, 'TesseraWarning');
+    }
   }
 
   /**

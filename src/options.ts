@@ -12,6 +12,8 @@ import type { SessionStore } from './stores/store.js';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
+/** The longest delay `setInterval` accepts; longer ones fire after 1 ms. */
+const MAX_TIMER = 2 ** 31 - 1;
 
 /** Where tessera reports what it does. Each method is optional. Messages never hold raw session IDs. */
 export interface Logger {
@@ -144,6 +146,8 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (typeof touchAfter !== 'number' || !(touchAfter >= 0 && touchAfter <= 1)) {
     throw new ConfigError('touchAfter must be a share of the idle window between 0 and 1');
   }
+  const cleanupInterval = duration('cleanupInterval', options.cleanupInterval, DEFAULTS.cleanupInterval);
+  if (cleanupInterval > MAX_TIMER) throw new ConfigError(`cleanupInterval must be at most ${MAX_TIMER} ms (about 24.8 days), the longest timer Node.js keeps`);
   const maxWriteAttempts = options.maxWriteAttempts ?? DEFAULTS.maxWriteAttempts;
   if (!Number.isInteger(maxWriteAttempts) || maxWriteAttempts < 1) throw new ConfigError('maxWriteAttempts must be a positive integer');
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
@@ -158,7 +162,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     rolling: options.rolling ?? false,
     bindIp: options.bindIp ?? false,
     bindUserAgent: options.bindUserAgent ?? false,
-    cleanupInterval: duration('cleanupInterval', options.cleanupInterval, DEFAULTS.cleanupInterval),
+    cleanupInterval,
     maxWriteAttempts,
     now: options.now ?? Date.now,
     logger,

@@ -123,9 +123,18 @@ export interface SessionState {
 }
 
 function assertJson(key: string, value: unknown): void {
+  if (key === '__proto__') throw new SessionStateError('"__proto__" cannot be a session key');
   const type = typeof value;
   if (type === 'function' || type === 'symbol' || type === 'bigint' || type === 'undefined') {
     throw new SessionStateError(`session value for "${key}" must be JSON-serialisable, got ${type}`);
+  }
+  if (type === 'object' && value !== null) {
+    // Nested values too (a BigInt, a cycle): refuse now, not in a commit after the response.
+    try {
+      JSON.stringify(value);
+    } catch (error) {
+      throw new SessionStateError(`session value for "${key}" must be JSON-serialisable: ${(error as Error).message}`);
+    }
   }
 }
 
@@ -229,10 +238,16 @@ export class Session<Data extends SessionData = SessionData> {
   /** Remove every key. The session itself (ID, metadata, user) stays. */
   clear(): void {
     this.#writable();
-    this.#state.data = {};
-    this.#state.changes.clear();
-    this.#state.cleared = true;
-    void this.#rt.schedule(this.#state);
+    const s = this.#state;
+    const { data, changes, cleared } = s;
+    s.data = {};
+    s.changes = new Map();
+    s.cleared = true;
+    this.#scheduleOrUndo(() => {
+      s.data = data;
+      s.changes = changes;
+      s.cleared = cleared;
+    });
   }
 
   /** The keys held. */
@@ -256,9 +271,14 @@ export class Session<Data extends SessionData = SessionData> {
     }
     if (value === this.#state.userId) return;
     this.#rt.materialize(this.#state, true);
-    this.#state.userId = value;
-    this.#state.metaChanged = true;
-    void this.#rt.schedule(this.#state);
+    const s = this.#state;
+    const { userId, metaChanged } = s;
+    s.userId = value;
+    s.metaChanged = true;
+    this.#scheduleOrUndo(() => {
+      s.userId = userId;
+      s.metaChanged = metaChanged;
+    });
   }
 
   /**
@@ -279,12 +299,19 @@ export class Session<Data extends SessionData = SessionData> {
     const persistent = options.persistentCookie ?? null;
     if (ms === this.#state.lifetime && persistent === this.#state.persistent) return this;
     this.#rt.materialize(this.#state, true);
-    this.#state.lifetime = ms;
-    this.#state.persistent = persistent;
-    this.#state.metaChanged = true;
-    this.#state.touchDue = true;
-    this.#rt.refreshCookie(this.#state, true);
-    void this.#rt.schedule(this.#state);
+    const s = this.#state;
+    const { lifetime, persistent: wasPersistent, metaChanged, touchDue } = s;
+    s.lifetime = ms;
+    s.persistent = persistent;
+    s.metaChanged = true;
+    s.touchDue = true;
+    this.#scheduleOrUndo(() => {
+      s.lifetime = lifetime;
+      s.persistent = wasPersistent;
+      s.metaChanged = metaChanged;
+      s.touchDue = touchDue;
+    });
+    this.#rt.refreshCookie(s, true);
     return this;
   }
 
@@ -332,7 +359,7 @@ export class Session<Data extends SessionData = SessionData> {
     await this.#rt.settle(this.#state);
   }
 
-  /** Apply one change and queue its commit; if the commit refuses at once (too large), undo it. */
+  /** Apply one change and queue its commit; if the commit refuses at once, undo it. */
   #change(key: string, value: unknown): void {
     const { data, changes } = this.#state;
     const had = Object.hasOwn(data, key);
@@ -342,13 +369,23 @@ export class Session<Data extends SessionData = SessionData> {
     if (value === DELETED) delete data[key];
     else data[key] = value;
     changes.set(key, value);
-    try {
-      void this.#rt.schedule(this.#state);
-    } catch (error) {
+    this.#scheduleOrUndo(() => {
       if (had) data[key] = previous;
       else delete data[key];
       if (pending) changes.set(key, previousChange);
       else changes.delete(key);
+    });
+  }
+
+  /**
+   * Queue the commit of a change just made. With sessions sealed in cookies the commit happens now
+   * and may refuse (too large, headers gone): then `undo` puts the session back as it was.
+   */
+  #scheduleOrUndo(undo: () => void): void {
+    try {
+      void this.#rt.schedule(this.#state);
+    } catch (error) {
+      undo();
       throw error;
     }
   }

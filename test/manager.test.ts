@@ -6,7 +6,7 @@ import { MemoryStore } from '../src/stores/memory.js';
 import { SecretError, SessionNotFoundError, SessionStateError, ConfigError, TesseraError } from '../src/errors.js';
 import { storeKey } from '../src/crypto/ids.js';
 import type { TesseraOptions } from '../src/options.js';
-import { Browser, CountingStore } from './helpers/browser.js';
+import { Browser, CountingStore, GatedStore } from './helpers/browser.js';
 import { FakeClock } from './helpers/clock.js';
 
 const SECRET = 'test-secret-that-is-long-enough-0123456789';
@@ -485,5 +485,133 @@ describe('configuration', () => {
     for (const text of [...lines, JSON.stringify(seen)]) {
       assert.ok(!text.includes(id1) && !text.includes(s2.id), text);
     }
+  });
+});
+
+describe('changes while a write is in flight', () => {
+  function gated(options: Partial<TesseraOptions> = {}) {
+    const clock = new FakeClock();
+    const store = new GatedStore(new MemoryStore());
+    const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {}, cookie: { secure: true }, ...options });
+    return { clock, store, tessera, browser: new Browser(tessera) };
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('keeps a change made while the previous commit waits on the store', async () => {
+    const { store, browser, tessera } = gated();
+    const { session } = await browser.request(async (s) => {
+      store.hold();
+      s.set('a', 1);
+      await tick(); // the commit of a is now waiting on the store
+      s.set('b', 2);
+      store.release();
+      await s.save();
+    });
+    assert.deepEqual((await tessera.load(session.id))?.toJSON(), { a: 1, b: 2 });
+  });
+
+  it('keeps a change made while a touch is being written', async () => {
+    const { store, browser, clock, tessera } = gated({ idleTimeout: HOUR, touchAfter: 0.1 });
+    const { session } = await browser.request((s) => s.set('cart', ['apple']));
+    clock.advance(30 * MINUTE);
+    await browser.request(async (s) => {
+      store.hold(); // the touch queued at load waits on the store
+      await tick();
+      s.set('cart', ['apple', 'pear']);
+      store.release();
+      await s.save();
+    });
+    assert.deepEqual(await tessera.get(session.id, 'cart'), ['apple', 'pear']);
+  });
+
+  it('regenerate while a write is in flight keeps the data under the new ID and retires the old', async () => {
+    const { store, browser, tessera } = gated();
+    const { session: before } = await browser.request((s) => s.set('cart', ['apple']));
+    const { session: after } = await browser.request(async (s) => {
+      store.hold();
+      s.set('attempt', 1);
+      await tick();
+      s.regenerate();
+      s.userId = 'alice';
+      store.release();
+      await s.save();
+    });
+    const reloaded = await tessera.load(after.id);
+    assert.deepEqual(reloaded?.toJSON(), { cart: ['apple'], attempt: 1 });
+    assert.equal(reloaded?.userId, 'alice');
+    assert.equal(await tessera.isValid(before.id), false);
+  });
+});
+
+describe('refused input', () => {
+  it('refuses nested values that are not JSON, and the __proto__ key, at set', async () => {
+    const { browser } = setup();
+    await browser.request((s) => {
+      const cycle: Record<string, unknown> = {};
+      cycle.self = cycle;
+      assert.throws(() => s.set('big', { n: 1n }), SessionStateError);
+      assert.throws(() => s.set('cycle', cycle), SessionStateError);
+      assert.throws(() => s.set('__proto__', { admin: true }), SessionStateError);
+      s.set('fine', { n: 1 });
+    });
+    assert.deepEqual((await browser.request((s) => s.toJSON())).result, { fine: { n: 1 } });
+  });
+
+  it('create() validates lifetime and user like a request does', async () => {
+    const { tessera } = setup();
+    for (const lifetime of [Number.NaN, Number.POSITIVE_INFINITY, 0, -5]) {
+      await assert.rejects(tessera.create({ lifetime }), SessionStateError, String(lifetime));
+    }
+    await assert.rejects(tessera.create({ userId: '' }), SessionStateError);
+  });
+
+  it('refuses a cleanupInterval longer than a Node.js timer can wait', () => {
+    assert.throws(() => setup({ cleanupInterval: 30 * DAY }), ConfigError);
+  });
+
+  it('survives a commitError listener that throws, and later commits still run', async () => {
+    let fail = true;
+    const store = new MemoryStore();
+    const flaky = {
+      name: 'flaky',
+      get: (...args: Parameters<MemoryStore['get']>) => store.get(...args),
+      set: (...args: Parameters<MemoryStore['set']>) => (fail ? Promise.reject(new Error('blip')) : store.set(...args)),
+      delete: (...args: Parameters<MemoryStore['delete']>) => store.delete(...args),
+    };
+    const tessera = new Tessera({ secrets: [SECRET], store: flaky, cleanupInterval: 0, logger: {} });
+    tessera.on('commitError', () => {
+      throw new Error('listener bug');
+    });
+    const browser = new Browser(tessera);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      await browser.request(async (s) => {
+        s.set('a', 1);
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r)); // the unobserved failure is reported
+        fail = false;
+        s.set('b', 2);
+        await s.save().catch(() => {});
+        await s.save();
+      }).catch(() => {});
+      await new Promise((r) => setImmediate(r));
+      assert.ok(warnings.some((w) => /listener or logger threw/.test(w)));
+      assert.deepEqual((await browser.request((s) => s.toJSON())).result, { a: 1, b: 2 });
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
+describe('users across tenants', () => {
+  it('destroyByUser keeps the excepted session whatever its tenant', async () => {
+    const { tessera } = setup();
+    const mine = await tessera.create({ userId: 'ann', tenant: 'acme', data: { a: 1 } });
+    const other = await tessera.create({ userId: 'ann', tenant: 'globex', data: { a: 1 } });
+    assert.equal(await tessera.destroyByUser('ann', { except: mine.id }), 1);
+    assert.equal(await tessera.isValid(mine.id, { tenant: 'acme' }), true);
+    assert.equal(await tessera.isValid(other.id, { tenant: 'globex' }), false);
   });
 });

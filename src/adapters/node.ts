@@ -10,9 +10,6 @@ import { StoreUnavailableError, TesseraError } from '../errors.js';
 import type { SessionContext, Tessera } from '../manager.js';
 import type { CookieSink, Session } from '../session.js';
 
-const kContext = Symbol('tessera.context');
-type WithContext = IncomingMessage & { [kContext]?: SessionContext };
-
 /** Options of {@link nodeSessions}. */
 export interface NodeSessionsOptions {
   /**
@@ -132,6 +129,9 @@ export function respondWithError(res: ServerResponse, error: unknown): void {
 export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}): NodeSessions {
   const trustProxy = options.trustProxy ?? false;
   const tenantOf = options.tenant;
+  // One symbol per instance, so two session managers on one request keep apart.
+  const kContext = Symbol('tessera.context');
+  type WithContext = IncomingMessage & { [kContext]?: SessionContext };
   // A property on the request, not a WeakMap: the context points back at the request (through the
   // response), and such WeakMap entries are ephemerons that cost the garbage collector dearly.
   const name = tessera.cookieName;
@@ -172,6 +172,12 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
           await (req as WithContext)[kContext]?.settle();
         };
         run().catch((error: unknown) => {
+          if (res.headersSent && error instanceof TesseraError) {
+            // A commit that failed after the head went out: report it, and leave the response
+            // (perhaps still streaming) alone.
+            tessera.reportError(error);
+            return;
+          }
           if (!(error instanceof TesseraError) || error.status === 500) {
             tessera.options.logger.error?.('tessera: request failed', { error: String(error) });
           } else if (error instanceof StoreUnavailableError) {

@@ -171,3 +171,54 @@ describe('node:http adapter', () => {
     assert.deepEqual(final, { init: true, slow: 1, fast: 2 });
   });
 });
+
+describe('node:http adapter, edge cases', () => {
+  it('keeps two session managers on one request apart', async () => {
+    const app = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true, name: 'app' } });
+    const admin = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true, name: 'admin' } });
+    const appSessions = nodeSessions(app);
+    const adminSessions = nodeSessions(admin);
+    const server = createServer(appSessions.wrap(adminSessions.wrap(async (req, res) => {
+      const a = await appSessions.load(req, res);
+      const b = await adminSessions.load(req, res);
+      a.set('cart', 1);
+      b.set('adminUser', 'root');
+      res.end(JSON.stringify({ same: a === b, app: a.toJSON(), admin: b.toJSON() }));
+    })));
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    assert.deepEqual(await res.json(), { same: false, app: { cart: 1 }, admin: { adminUser: 'root' } });
+    assert.deepEqual(res.headers.getSetCookie().map((l) => l.split('=')[0]).sort(), ['admin', 'app']);
+  });
+
+  it('lets a handler that caught a store failure answer for itself', async () => {
+    const down: SessionStore = { name: 'down', get: async () => { throw new StoreUnavailableError('down'); }, set: async () => false, delete: async () => {} };
+    const { base, tessera } = await serve((sessions) => async (req, res) => {
+      try {
+        await sessions.load(req, res);
+        res.end('personal page');
+      } catch {
+        setImmediate(() => res.end('public page'));
+      }
+    }, { store: down });
+    const { cookie } = await new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} }).create({ data: { a: 1 } });
+    const res = await fetch(base, { headers: { cookie: `${tessera.cookieName}=${cookie}` } });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'public page');
+  });
+
+  it('does not cut a streaming response when a commit fails after the head went out', async () => {
+    const failing: SessionStore = { name: 'failing', get: async () => null, set: async () => { throw new StoreUnavailableError('failing'); }, delete: async () => {} };
+    const { base, tessera } = await serve((sessions) => async (req, res) => {
+      (await sessions.load(req, res)).set('a', 1);
+      res.writeHead(200);
+      res.write('partial ');
+      setTimeout(() => res.end('rest'), 20);
+    }, { store: failing });
+    const reported = new Promise((resolve) => tessera.once('commitError', resolve));
+    const res = await fetch(base);
+    assert.equal(await res.text(), 'partial rest');
+    assert.ok((await reported) instanceof StoreUnavailableError);
+  });
+});

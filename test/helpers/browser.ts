@@ -84,3 +84,22 @@ export class CountingStore implements SessionStore {
     return this.inner.close?.() ?? Promise.resolve();
   }
 }
+
+/** A store whose writes wait until the test opens the gate: to make a write "in flight". */
+export class GatedStore extends CountingStore {
+  #open: (() => void) | null = null;
+  #gate: Promise<void> | null = null;
+  /** Writes from now on wait for {@link GatedStore.release}. */
+  hold(): void {
+    this.#gate = new Promise((resolve) => (this.#open = resolve));
+  }
+  release(): void {
+    this.#open?.();
+    this.#gate = null;
+  }
+  override async set(key: string, record: StoreRecord, expected: number, ctx: StoreContext) {
+    const gate = this.#gate;
+    if (gate) await gate;
+    return super.set(key, record, expected, ctx);
+  }
+}

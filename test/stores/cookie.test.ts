@@ -9,15 +9,17 @@ import { FakeClock } from '../helpers/clock.js';
 
 const OLD = 'old-secret-for-cookie-store-tests-0123456789';
 const NEW = 'new-secret-for-cookie-store-tests-0123456789';
-const HOUR = 3_600_000;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
-function setup(options: { revocation?: MemoryStore; secrets?: string[]; clock?: FakeClock } = {}) {
+function setup(options: { revocation?: MemoryStore; secrets?: string[]; clock?: FakeClock; rememberMeLifetime?: number } = {}) {
   const clock = options.clock ?? new FakeClock();
   const tessera = new Tessera({
     secrets: options.secrets ?? [OLD],
     store: new CookieStore({ revocation: options.revocation }),
     now: clock.now,
     idleTimeout: HOUR,
+    rememberMeLifetime: options.rememberMeLifetime,
     cleanupInterval: 0,
     logger: {},
     cookie: { secure: true },
@@ -137,5 +139,57 @@ describe('CookieStore (AES-256-GCM sealed sessions)', () => {
 
   it('refuses an impossible maxBytes', () => {
     assert.throws(() => new CookieStore({ maxBytes: 10_000 }), ConfigError);
+  });
+});
+
+describe('CookieStore edge cases', () => {
+  it('a session created and destroyed in one request leaves a clearing cookie, not the session', async () => {
+    const { browser } = setup();
+    const { res } = await browser.request((s) => {
+      s.set('user', 'alice');
+      s.destroy();
+    });
+    assert.equal(res.cookies.length, 1);
+    assert.match(res.cookies[0]!, /=; Max-Age=0;/);
+    assert.equal((await browser.request((s) => s.get('user'))).result, undefined);
+  });
+
+  it('keeps a destroyed session revoked as long as any copy of its cookie could live', async () => {
+    const clock = new FakeClock();
+    const { tessera } = setup({ clock, revocation: new MemoryStore(), rememberMeLifetime: 30 * 24 * HOUR });
+    const victim = new Browser(tessera);
+    await victim.request((s) => s.set('user', 'alice'));
+    const attacker = new Browser(tessera);
+    attacker.cookie = victim.cookie;
+    clock.advance(5 * MINUTE);
+    await attacker.request((s) => s.set('x', 1)); // the copy is now newer than the victim's
+    clock.advance(MINUTE / 2); // within the touch window: the victim's cookie still says T0
+    await victim.request((s) => s.destroy());
+    for (const later of [55 * MINUTE, 2 * MINUTE, 24 * HOUR]) {
+      clock.advance(later);
+      assert.equal((await attacker.request((s) => s.get('user'))).result, undefined, `still revoked ${later} ms later`);
+    }
+  });
+
+  it('reading the session after the head went out works even when a touch is due', async () => {
+    const { browser, clock } = setup();
+    await browser.request((s) => s.set('user', 'alice'));
+    clock.advance(HOUR / 2);
+    const { result } = await browser.request((s, res) => {
+      res.headersSent = true;
+      return s.get('user');
+    });
+    assert.equal(result, 'alice');
+  });
+
+  it('undoes a userId, lifetime or clear that would not fit', async () => {
+    const { browser } = setup();
+    await browser.request((s) => s.set('note', 'n'.repeat(2_000)));
+    await browser.request((s) => {
+      assert.throws(() => (s.userId = 'u'.repeat(3_000)), PayloadTooLargeError);
+      assert.equal(s.userId, null);
+      s.set('small', 1);
+    });
+    assert.deepEqual((await browser.request((s) => Object.keys(s.toJSON()))).result, ['note', 'small']);
   });
 });
