@@ -297,9 +297,16 @@ export class Session<Data extends SessionData = SessionData> {
     this.#writable();
     if (ms !== null && !(Number.isFinite(ms) && ms > 0)) throw new SessionStateError('lifetime must be a positive number of ms or null');
     const persistent = options.persistentCookie ?? null;
-    if (ms === this.#state.lifetime && persistent === this.#state.persistent) return this;
-    this.#rt.materialize(this.#state, true);
     const s = this.#state;
+    if (ms === s.lifetime && persistent === s.persistent) return this;
+    if (!s.cookieIssued && !s.loaded && s.version === 0 && s.userId === null && Object.keys(s.data).length === 0) {
+      // Nothing stored and no cookie yet: remember the lifetime for the first write, which sends
+      // the cookie with it. A lifetime alone does not start a session (nor set a cookie).
+      s.lifetime = ms;
+      s.persistent = persistent;
+      return this;
+    }
+    this.#rt.materialize(s, true);
     const { lifetime, persistent: wasPersistent, metaChanged, touchDue } = s;
     s.lifetime = ms;
     s.persistent = persistent;

@@ -88,6 +88,20 @@ describe('lazy, minimal writes', () => {
     assert.notEqual(id, undefined);
   });
 
+  it('a lifetime alone does not start a session; the first write carries it', async () => {
+    const { store, browser } = setup();
+    const { res } = await browser.request((s) => s.rememberMe(7 * DAY));
+    assert.deepEqual(res.cookies, []);
+    assert.equal(store.calls.set, 0);
+    const { res: written, session } = await browser.request((s) => {
+      s.rememberMe(7 * DAY);
+      s.set('user', 'ann');
+    });
+    assert.match(written.cookies[0]!, /Max-Age=604800;/);
+    assert.equal(session.meta.lifetime, 7 * DAY);
+    assert.equal((await browser.request((s) => s.meta.lifetime)).result, 7 * DAY);
+  });
+
   it('with saveUninitialized, stores a new empty session and sends its cookie', async () => {
     const { store, browser } = setup({ saveUninitialized: true });
     const { res } = await browser.request(() => {});

@@ -13,10 +13,11 @@ import type { CookieSink, Session } from '../session.js';
 /** Options of {@link nodeSessions}. */
 export interface NodeSessionsOptions {
   /**
-   * Take the client IP from the first `X-Forwarded-For` entry. Only behind a proxy you trust to set
-   * it; otherwise clients choose their own IP. Default `false`: the socket's address.
+   * How many proxies in front of the app to trust for the client IP: `true` is one. The client is
+   * the `X-Forwarded-For` entry that many places from the right (each proxy appends the address it
+   * saw; entries further left are whatever the client sent). Default `false`: the socket's address.
    */
-  trustProxy?: boolean;
+  trustProxy?: boolean | number;
   /** The tenant of a request (for example from its Host header). Default: no tenants. */
   tenant?: (req: IncomingMessage) => string | null | undefined;
 }
@@ -70,19 +71,23 @@ export function responseCookieSink(res: ServerResponse, name: string): CookieSin
 }
 
 /**
- * The client address of a request: the socket's, or with `trustProxy` the first
- * `X-Forwarded-For` entry.
+ * The client address of a request: the socket's, or behind `trustProxy` proxies the
+ * `X-Forwarded-For` entry the outermost trusted proxy appended (counted from the right, so a
+ * client cannot choose its own address by sending the header). With fewer entries than trusted
+ * proxies, the leftmost entry.
  *
  * @example
  * ```ts
- * clientIp(req, true); // '203.0.113.7' behind a proxy
+ * // X-Forwarded-For: 198.51.100.1 (spoofed), 203.0.113.7 (added by your load balancer)
+ * clientIp(req, 1); // '203.0.113.7'
  * ```
  */
-export function clientIp(req: IncomingMessage, trustProxy: boolean): string | null {
-  if (trustProxy) {
-    const forwarded = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0]?.trim();
-    if (first) return first;
+export function clientIp(req: IncomingMessage, trustProxy: boolean | number): string | null {
+  const hops = trustProxy === true ? 1 : trustProxy === false ? 0 : Math.max(0, Math.floor(trustProxy));
+  if (hops > 0) {
+    const header = req.headers['x-forwarded-for'];
+    const entries = (Array.isArray(header) ? header.join(',') : header)?.split(',').map((e) => e.trim()).filter(Boolean);
+    if (entries && entries.length > 0) return entries[Math.max(0, entries.length - hops)]!;
   }
   return req.socket?.remoteAddress ?? null;
 }

@@ -12,7 +12,7 @@ const SECRET = 'node-adapter-test-secret-0123456789abcdef';
 const servers: Server[] = [];
 after(() => servers.forEach((s) => s.close()));
 
-async function serve(handler: (sessions: ReturnType<typeof nodeSessions>) => NodeHandler, options: { store?: SessionStore; trustProxy?: boolean } = {}) {
+async function serve(handler: (sessions: ReturnType<typeof nodeSessions>) => NodeHandler, options: { store?: SessionStore; trustProxy?: boolean | number } = {}) {
   const tessera = new Tessera({ secrets: [SECRET], store: options.store ?? new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true } });
   const sessions = nodeSessions(tessera, { trustProxy: options.trustProxy ?? false, tenant: (req) => (req.headers['x-tenant'] as string) ?? null });
   const server = createServer(sessions.wrap(handler(sessions)));
@@ -123,7 +123,7 @@ describe('node:http adapter', () => {
     assert.equal(await res.text(), 'Internal Server Error');
   });
 
-  it('records the client IP, from X-Forwarded-For only with trustProxy', async () => {
+  it('records the client IP, from X-Forwarded-For only with trustProxy, counting proxies from the right', async () => {
     const handler = (sessions: ReturnType<typeof nodeSessions>): NodeHandler => async (req, res) => {
       const s = await sessions.load(req, res);
       s.set('a', 1);
@@ -133,7 +133,10 @@ describe('node:http adapter', () => {
     const direct = await serve(handler);
     assert.equal(await (await fetch(direct.base, { headers: { 'x-forwarded-for': '203.0.113.5' } })).text(), '127.0.0.1');
     const proxied = await serve(handler, { trustProxy: true });
-    assert.equal(await (await fetch(proxied.base, { headers: { 'x-forwarded-for': '203.0.113.5, 10.0.0.1' } })).text(), '203.0.113.5');
+    // The client sent "198.51.100.66"; the one trusted proxy appended what it saw.
+    assert.equal(await (await fetch(proxied.base, { headers: { 'x-forwarded-for': '198.51.100.66, 203.0.113.5' } })).text(), '203.0.113.5');
+    const twoHops = await serve(handler, { trustProxy: 2 });
+    assert.equal(await (await fetch(twoHops.base, { headers: { 'x-forwarded-for': '198.51.100.66, 203.0.113.5, 10.0.0.1' } })).text(), '203.0.113.5');
   });
 
   it('keeps tenants apart', async () => {
