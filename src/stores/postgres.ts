@@ -31,7 +31,10 @@ import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './sto
 export interface PostgresStoreOptions {
   /**
    * A `pg.Pool` to use. The store adds an `'error'` listener (removed again by `close()`) and never
-   * ends the pool: its owner does. Set its `connectionTimeoutMillis`, because the store cannot.
+   * ends the pool: its owner does. Set its `connectionTimeoutMillis`, and its `statement_timeout`
+   * and `lock_timeout` to at most `queryTimeout`, because the store cannot: without a server-side
+   * timeout, a statement the store gave up on keeps running on the server and may still commit
+   * later (a write blocked on a row lock lands when the lock is released).
    * Not together with `connectionString` or `poolConfig`.
    */
   pool?: Pg.Pool;
@@ -61,8 +64,11 @@ export interface PostgresStoreOptions {
   connectionTimeout?: number;
   /**
    * Milliseconds to wait for the answer of one query before it fails with
-   * {@link StoreUnavailableError} (the connection is then discarded). Applies to a given pool too.
-   * `0` waits forever. Default 10000.
+   * {@link StoreUnavailableError}. Applies to a given pool too. For a pool the store makes, the
+   * server is given the same limit (`statement_timeout` and `lock_timeout`, unless `poolConfig`
+   * sets them), so it cancels the statement too: a write that timed out is not applied later.
+   * The client only discards its connection, which does not stop a statement already running on
+   * the server. `0` waits forever. Default 10000.
    */
   queryTimeout?: number;
   /**
@@ -254,8 +260,13 @@ function whole(now: number): number {
  *
  * // Its own pool, from a URL:
  * const store = new PostgresStore({ connectionString: process.env.DATABASE_URL, table: 'sessions' });
- * // Or the app's pool (the store will not end it):
- * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, connectionTimeoutMillis: 5000 });
+ * // Or the app's pool (the store will not end it), with the server-side limits the store cannot set:
+ * const pool = new pg.Pool({
+ *   connectionString: process.env.DATABASE_URL,
+ *   connectionTimeoutMillis: 5000,
+ *   statement_timeout: 10_000, // = queryTimeout
+ *   lock_timeout: 10_000,
+ * });
  * const shared = new PostgresStore({ pool });
  *
  * const tessera = createTessera({ secrets: [process.env.SESSION_SECRET!], store });
@@ -309,9 +320,14 @@ export class PostgresStore implements SessionStore {
         if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
         throw new ConfigError('PostgresStore needs the pg package: npm install pg');
       }
+      // The server cancels a statement at the same limit the client waits for (a client that
+      // gives up only drops its connection, and the server would finish, and commit, the
+      // statement). Sent as connection settings, so they cost no round trip.
+      const serverTimeouts = this.#queryTimeout > 0 ? { statement_timeout: this.#queryTimeout, lock_timeout: this.#queryTimeout } : {};
       this.#pool = new pg.Pool({
         fallback_application_name: 'tessera',
         connectionTimeoutMillis: connectionTimeout,
+        ...serverTimeouts,
         keepAlive: true,
         // Idle connections do not keep the process alive; a server is kept alive by its listener.
         allowExitOnIdle: true,

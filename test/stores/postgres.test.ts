@@ -574,4 +574,31 @@ describe('PostgresStore faults', () => {
       await s.close();
     }
   });
+
+  it('a write that hits queryTimeout is cancelled by the server too, and does not land once the lock is released', { skip, timeout: 20_000 }, async () => {
+    const table = uniqueTable('cancel');
+    const s = new PostgresStore({ connectionString: PG_URL, table, connectionTimeout: 1_000, queryTimeout: 300 });
+    const locker = new pg.Client({ connectionString: PG_URL });
+    await locker.connect();
+    const now = Date.now();
+    const running = async (): Promise<number> =>
+      (await sql<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE $1`, [`UPDATE "${table}"%`]))[0]!.n;
+    try {
+      assert.equal(await s.set('k', record({ data: 'before' }, now), 0, { now }), true);
+      await locker.query('BEGIN');
+      await locker.query(`SELECT 1 FROM "${table}" WHERE key = 'k' FOR UPDATE`);
+      const { error } = await timed(s.set('k', record({ data: 'after', version: 2 }, now), 1, { now }));
+      assert.ok(error instanceof StoreUnavailableError, `rejects with StoreUnavailableError, got ${String(error)}`);
+      // The lock is still held: only a server-side timeout can have ended the blocked UPDATE.
+      let left = await running();
+      for (const deadline = Date.now() + 2_000; left > 0 && Date.now() < deadline; left = await running()) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(left, 0, 'the server cancelled the statement the store gave up on');
+      await locker.query('ROLLBACK');
+      assert.deepEqual(await sql(`SELECT data, version FROM "${table}" WHERE key = 'k'`), [{ data: 'before', version: '1' }], 'the timed-out write never lands');
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await s.close();
+    }
+  });
 });
