@@ -36,8 +36,9 @@ export interface RedisStoreOptions {
    * Update the user index inside the write script, atomically and in the same round trip. That
    * script touches index keys it cannot declare in advance, which a single Redis node allows but
    * Redis Cluster (and some Redis-compatible servers) does not. When `false`, the index is updated
-   * by a separate command after each write and `listByUser` checks every entry against its record,
-   * pruning stale ones. Default: `false` for a `Cluster` client, `true` otherwise.
+   * by separate commands before and after each write of a signed-in session (three round trips
+   * instead of one) and `listByUser` checks every entry against its record, pruning stale ones.
+   * Default: `false` for a `Cluster` client, `true` otherwise.
    */
   atomicIndex?: boolean;
 }
@@ -107,13 +108,13 @@ const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY
  * Sessions in Redis, with native expiry, Lua compare-and-set and a per-user index.
  *
  * - **Round trips:** `get` is one `HMGET`; `set` and `delete` are one `EVALSHA` each. With
- *   `atomicIndex` off, a write of a signed-in session also indexes it alongside the write and
- *   again after it: two round trips.
+ *   `atomicIndex` off, a write of a signed-in session also indexes it before the write and again
+ *   after it: three round trips, one after the other.
  * - **Expiry:** every record gets a TTL of `expiresAt - ctx.now`, so Redis drops it by itself
  *   (`expiresNatively`); `get` also hides a record whose `expiresAt` has passed on the caller clock.
  * - **User index:** with `atomicIndex` (a single node) the write and delete scripts move the
  *   record between users' indexes atomically. On a Cluster a script may touch only keys of one
- *   slot, so the index is updated by separate commands (alongside and after each write), and
+ *   slot, so the index is updated by separate commands (before and after each write), and
  *   `listByUser` checks each entry against its record, pruning stale ones (deleted, expired, or now
  *   another user's). Either way an entry may be stale, but a live session is never missing from
  *   its user's index, so "sign out everywhere" finds every session.
@@ -217,25 +218,29 @@ export class RedisStore implements SessionStore {
     const fields = ['data', data, 'version', String(version), 'expiresAt', String(expiresAt)];
     if (userId !== null) fields.push('userId', userId);
     if (tenant !== null) fields.push('tenant', tenant);
-    const write = this.#run(() =>
-      this.#scripts.tesseraSet(
-        this.#recordKey(key),
-        String(expectedVersion),
-        String(ctx.now),
-        ttl,
-        String(expiresAt),
-        userId ?? '',
-        userId === null ? '0' : '1',
-        this.atomicIndex ? this.#indexBase : '',
-        key,
-        ...fields,
-      ),
-    );
-    if (this.atomicIndex || userId === null) return (await write) === 1;
-    // Split mode: index alongside the write (so a failure right after it cannot leave the session
-    // out of the index) and again after it (so a concurrent prune cannot drop it, see #prune).
-    const [written] = await Promise.all([write, this.#index(userId, key, record, ctx)]);
-    if (written !== 1) return false;
+    const write = (): Promise<number> =>
+      this.#run(() =>
+        this.#scripts.tesseraSet(
+          this.#recordKey(key),
+          String(expectedVersion),
+          String(ctx.now),
+          ttl,
+          String(expiresAt),
+          userId ?? '',
+          userId === null ? '0' : '1',
+          this.atomicIndex ? this.#indexBase : '',
+          key,
+          ...fields,
+        ),
+      );
+    if (this.atomicIndex || userId === null) return (await write()) === 1;
+    // Split mode: the record and the index are on different nodes, so either can fail alone.
+    // Index first and write only once that succeeded, so a failing index node cannot leave a
+    // written session out of its user's index (a write that then fails or conflicts leaves a
+    // stale entry, which listByUser prunes). Index again after the write, so a prune that ran in
+    // between cannot drop it (see #prune).
+    await this.#index(userId, key, record, ctx);
+    if ((await write()) !== 1) return false;
     await this.#index(userId, key, record, ctx);
     return true;
   }

@@ -262,6 +262,28 @@ describe('RedisStore', () => {
     }
   });
 
+  it('never writes a session its user\'s index could not take: the index node failing alone (Cluster mode)', { skip }, async () => {
+    const client = new Redis(REDIS_URL);
+    const s = new RedisStore({ client, prefix: uniquePrefix(), atomicIndex: false });
+    const now = Date.now();
+    try {
+      // The record's node accepts writes; the index's node (another slot, another node) is down.
+      type Script = (...args: unknown[]) => Promise<number>;
+      const scripts = client as unknown as { tesseraIndex: Script };
+      const { tesseraIndex } = scripts;
+      scripts.tesseraIndex = () => Promise.reject(Object.assign(new Error('CLUSTERDOWN The cluster is down'), { name: 'ReplyError' }));
+      await assert.rejects(s.set('k', record({ userId: 'u1' }, now), 0, { now }), StoreUnavailableError);
+      scripts.tesseraIndex = tesseraIndex; // the index node is back
+      assert.equal(await s.get('k', { now }), null, 'the record was not written, so no live session is missing from the index');
+      assert.deepEqual(await s.listByUser('u1', null, { now }), []);
+      // And the session is written and listed once the write is retried.
+      assert.equal(await s.set('k', record({ userId: 'u1' }, now), 0, { now }), true);
+      assert.deepEqual((await s.listByUser('u1', null, { now })).map((r) => r.key), ['k']);
+    } finally {
+      await client.quit();
+    }
+  });
+
   it('works on a client with its own keyPrefix', { skip }, async () => {
     const outer = uniquePrefix();
     const client = new Redis(REDIS_URL, { keyPrefix: outer });
