@@ -139,9 +139,15 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
    */
   unset?: 'keep' | 'destroy';
   /**
-   * Trust the reverse proxy: `true` reads the client IP from `X-Forwarded-For` and HTTPS from
-   * `X-Forwarded-Proto`; `false` uses the socket only. Default: Express's `trust proxy` setting
-   * (`req.ip`, `req.secure`).
+   * Trust the reverse proxy, as in express-session: `true` takes HTTPS from `X-Forwarded-Proto`;
+   * `false` ignores forwarding headers (HTTPS only over a direct TLS connection, the socket's
+   * address as the client IP). Default: Express's `trust proxy` setting decides (`req.secure`,
+   * `req.ip`).
+   *
+   * The client IP (`bindIp`, `meta.ip`) is Express's `req.ip` whenever the app sets `trust proxy`
+   * (a hop count or the proxies' addresses: the precise answer), with `proxy` unset or `true`.
+   * With `proxy: true` and no `trust proxy`, one proxy is trusted: the client is the
+   * `X-Forwarded-For` entry that proxy appended (the rightmost), never one the client sent.
    */
   proxy?: boolean;
   /**
@@ -193,8 +199,10 @@ export interface SessionCookieData {
 /**
  * `req.session.cookie`: the session cookie as express-session shows it. `maxAge` and `expires`
  * are per session: setting them gives this session its own lifetime (remember me), saved with it;
- * `null` or `false` makes its cookie last only until the browser closes. The other attributes are
- * set once, in {@link ExpressSessionOptions.cookie}.
+ * `null` or `false` makes its cookie last only until the browser closes. On a new session that
+ * holds nothing (with `saveUninitialized: false`) that alone stores nothing and sends no cookie;
+ * the first write carries the lifetime. The other attributes are set once, in
+ * {@link ExpressSessionOptions.cookie}.
  *
  * @example
  * ```ts
@@ -443,6 +451,12 @@ function viewOf(session: object): View {
   return view;
 }
 
+/** The data keys `req.session` shows as properties: every one but a reserved name (`cookie`, `id`, a method's). */
+function dataKeys(view: View): string[] {
+  const keys = view.keys();
+  return keys.some((key) => RESERVED.has(key)) ? keys.filter((key) => !RESERVED.has(key)) : keys;
+}
+
 function liveOf(session: object): RequestSession {
   const live = viewOf(session).live;
   if (live === null) throw new SessionStateError('this session object was replaced by regenerate(); use req.session');
@@ -509,7 +523,7 @@ class SessionObject {
   [inspect.custom](depth: number, options: object): string {
     const view = viewOf(this);
     const shown: Record<string, unknown> = { cookie: view.live?.cookie.toJSON() ?? view.cookie };
-    for (const key of view.keys()) shown[key] = view.read(key);
+    for (const key of dataKeys(view)) shown[key] = view.read(key);
     return `Session ${inspect(shown, { ...options, depth })}`;
   }
 }
@@ -534,7 +548,9 @@ const traps: ProxyHandler<Target> = {
     return (typeof key === 'string' && !RESERVED.has(key) && target[HANDLE].has(key)) || Reflect.has(target, key);
   },
   ownKeys(target) {
-    return ['cookie', ...target[HANDLE].keys()];
+    // A data key with a reserved name (set through tesseraSession() or by ID) is not a property of
+    // req.session: listing it would repeat `cookie`, which a proxy must not (every listing throws).
+    return ['cookie', ...dataKeys(target[HANDLE])];
   },
   getOwnPropertyDescriptor(target, key) {
     const view = target[HANDLE];
@@ -597,6 +613,8 @@ interface ExpressRequest extends IncomingMessage {
   sessionStore?: unknown;
   ip?: string;
   secure?: boolean;
+  /** The Express app (for its `trust proxy` setting). */
+  app?: { get(setting: string): unknown };
   originalUrl?: string;
   [HANDLE]?: RequestSession;
 }
@@ -686,10 +704,10 @@ class RequestSession implements View {
     const snapshots = (this.#snapshots ??= new Map());
     if (!snapshots.has(key)) snapshots.set(key, JSON.stringify(value));
     if (this.#pending === null) {
-      this.#pending = new Set();
+      // The check gets its own set: `regenerate()` may replace (or clear) `#pending` before it runs.
+      const keys = (this.#pending = new Set());
       queueMicrotask(() => {
-        const keys = this.#pending!;
-        this.#pending = null;
+        if (this.#pending === keys) this.#pending = null;
         this.#guard(() => this.commitNested(keys));
       });
     }
@@ -834,6 +852,26 @@ function assertDataKey(key: string | symbol): string {
   return key;
 }
 
+/**
+ * The client IP (for `bindIp` and `meta.ip`). `proxy: false`: the socket's address. Otherwise
+ * Express's `req.ip` when the app has a `trust proxy` setting (it knows how many proxies, or which
+ * addresses, to trust), or without one: the socket's address, or with `proxy: true` one trusted
+ * proxy — the `X-Forwarded-For` entry it appended, the rightmost; entries further left are
+ * whatever the client sent.
+ */
+function requestIp(req: ExpressRequest, proxy: boolean | undefined): string | null {
+  if (proxy === false) return clientIp(req, false);
+  if (req.ip !== undefined && (proxy === undefined || appTrustsProxy(req))) return req.ip;
+  return clientIp(req, proxy === true ? 1 : false);
+}
+
+/** Whether the Express app has a `trust proxy` setting (its default is `false`; sub-apps inherit it). */
+function appTrustsProxy(req: ExpressRequest): boolean {
+  if (typeof req.app?.get !== 'function') return false;
+  const setting = req.app.get('trust proxy');
+  return setting !== undefined && setting !== false && setting !== 0;
+}
+
 /** express-session's rule: TLS on the socket, or with a trusted proxy `X-Forwarded-Proto: https`. */
 function requestIsSecure(req: ExpressRequest, proxy: boolean | undefined): boolean {
   if ((req.socket as TLSSocket | undefined)?.encrypted) return true;
@@ -976,7 +1014,7 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     const handle = new RequestSession(settings, req, res);
     const input = {
       cookieHeader: req.headers.cookie,
-      ip: proxy === undefined ? (req.ip ?? clientIp(req, false)) : clientIp(req, proxy),
+      ip: requestIp(req, proxy),
       userAgent: req.headers['user-agent'],
       tenant: tenant?.(req),
     };

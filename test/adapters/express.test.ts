@@ -522,6 +522,56 @@ function suite(label: string, express: typeof express5): void {
       assert.equal((await browser().fetch('/login?remember=1')).headers.getSetCookie().some((l) => /Max-Age=3600/.test(l)), true, 'other sessions keep the default');
     });
 
+    it('saveUninitialized: false: setting cookie.maxAge or expires on an untouched session stores nothing and sends no cookie; the first write does, with that lifetime', async () => {
+      for (const cookie of [{}, { maxAge: HOUR }]) {
+        const store = new CountingStore(new MemoryStore());
+        const { browser } = await start(
+          (app) => {
+            app.get('/remember', (req, res) => {
+              req.session.cookie.maxAge = 30 * DAY;
+              res.json(req.session.cookie.originalMaxAge);
+            });
+            app.get('/forget', (req, res) => {
+              req.session.cookie.expires = false;
+              res.json(req.session.cookie.originalMaxAge);
+            });
+            app.get(
+              '/remember-then-write',
+              route(async (req, res) => {
+                req.session.cookie.maxAge = 30 * DAY;
+                await new Promise((r) => setImmediate(r)); // a later tick: the lifetime was kept for the write
+                req.session.views = 1;
+                await req.session.save();
+                res.end();
+              }),
+            );
+            app.get('/forget-then-write', (req, res) => {
+              req.session.cookie.expires = false;
+              req.session.views = 1;
+              res.end();
+            });
+          },
+          { store, cookie },
+        );
+        const label = JSON.stringify(cookie);
+        for (const [path, originalMaxAge] of [['/remember', 30 * DAY], ['/forget', null]] as const) {
+          const res = await browser().fetch(path);
+          assert.equal(res.status, 200);
+          assert.deepEqual(res.headers.getSetCookie(), [], `${label} ${path}: no cookie`);
+          assert.equal(await res.json(), originalMaxAge, `${label} ${path}: req.session.cookie shows the new lifetime`);
+        }
+        assert.equal(store.calls.set, 0, `${label}: nothing stored`);
+        assert.equal(store.keys.size, 0);
+
+        const remembered = await browser().fetch('/remember-then-write');
+        assert.match(sessionCookies(remembered, 'connect.sid')[0] ?? '', /; Max-Age=2592000; Expires=/, `${label}: the first write sends the cookie with that Max-Age`);
+        const forgotten = await browser().fetch('/forget-then-write');
+        assert.match(sessionCookies(forgotten, 'connect.sid')[0] ?? '', /^connect\.sid=/);
+        assert.doesNotMatch(sessionCookies(forgotten, 'connect.sid')[0]!, /Max-Age|Expires/, `${label}: a browser-session cookie`);
+        assert.equal(store.calls.set, 2);
+      }
+    });
+
     it('saves changes made inside nested objects, also after an await', async () => {
       const { browser } = await start((app) => {
         app.get('/add/:item', (req, res) => {
@@ -726,7 +776,41 @@ function suite(label: string, express: typeof express5): void {
       const direct = await start(routes, { cookie: { secure: 'auto' }, proxy: false });
       assert.deepEqual(await direct.browser().json('/ip', { headers }), { ip: '127.0.0.1', secure: false });
       const proxied = await start(routes, { cookie: { secure: 'auto' }, proxy: true });
-      assert.deepEqual(await proxied.browser().json('/ip', { headers }), { ip: '203.0.113.7', secure: true });
+      assert.deepEqual(await proxied.browser().json('/ip', { headers }), { ip: '10.0.0.1', secure: true }, 'proxy: true: HTTPS from the header, the IP still req.ip');
+    });
+
+    it('bindIp behind proxies: a client cannot pass for another IP by sending X-Forwarded-For itself', async () => {
+      // [options, the app's trust proxy, proxies in front]: the client IP is the entry the outermost proxy appended.
+      const setups: [ExpressSessionOptions, number | undefined, number][] = [
+        [{ proxy: true }, undefined, 1], // proxy: true alone trusts one proxy
+        [{}, 2, 2], // Express's trust proxy decides
+        [{ proxy: true }, 2, 2], // proxy: true does not override a trust proxy setting
+      ];
+      for (const [options, trust, hops] of setups) {
+        const { browser } = await start(
+          (app) => {
+            if (trust !== undefined) app.set('trust proxy', trust);
+            app.get('/login', (req, res) => {
+              req.session.user = 'ada';
+              res.end();
+            });
+            app.get('/me', (req, res) => res.json(req.session.user ?? null));
+          },
+          { bindIp: true, ...options },
+        );
+        // What the app receives from `client`, through `hops` proxies, each appending the address it saw.
+        const from = (client: string, sent?: string): RequestInit => {
+          const proxies = Array.from({ length: hops - 1 }, (_, i) => `10.0.0.${i + 2}`);
+          return { headers: { 'x-forwarded-for': [...(sent ? [sent] : []), client, ...proxies].join(', ') } };
+        };
+        const label = JSON.stringify({ options, trust });
+        const victim = browser();
+        await victim.fetch('/login', from('203.0.113.7'));
+        assert.equal(await victim.json('/me', from('203.0.113.7')), 'ada', `${label}: the victim's own IP`);
+        assert.equal(await victim.json('/me', from('203.0.113.7', '192.0.2.1')), 'ada', `${label}: whatever the victim's browser sent`);
+        assert.equal(await victim.copy().json('/me', from('198.51.100.9')), null, `${label}: the thief's IP`);
+        assert.equal(await victim.copy().json('/me', from('198.51.100.9', '203.0.113.7')), null, `${label}: the thief sending the victim's IP`);
+      }
     });
 
     it("name and cookie options keep express-session's meaning; only paths under cookie.path get a session", async () => {
@@ -814,6 +898,70 @@ function suite(label: string, express: typeof express5): void {
       assert.deepEqual(body.own, [true, true, false]);
       assert.deepEqual(body.errors, ['TypeError', 'TypeError', 'ERR_SESSION_STATE']);
       assert.deepEqual(await b.json('/again'), ['cookie', 'a', 'b']);
+    });
+
+    it('regenerate() in the same synchronous code as a read of an object value: no spurious commitError, the data is right', async () => {
+      const { browser, tessera } = await start((app) => {
+        app.get('/set', (req, res) => {
+          req.session.prefs = { theme: 'dark' };
+          res.end();
+        });
+        app.get('/login', (req, res, next) => {
+          const prefs = req.session.prefs; // an object: watched for changes inside it
+          req.session.regenerate((err) => (err ? next(err) : res.end()));
+          req.session.prefs = prefs; // into the new session, in the same tick
+          req.session.prefs!.theme = 'light'; // and changed inside, through the new session
+        });
+        app.get('/show', (req, res) => res.json(req.session));
+      });
+      const errors: unknown[] = [];
+      tessera.on('commitError', (error) => errors.push(error));
+      const b = browser();
+      await b.fetch('/set');
+      const before = b.cookie;
+      assert.equal((await b.fetch('/login')).status, 200);
+      assert.notEqual(b.cookie, before, 'a new ID');
+      await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(errors, []);
+      const shown = await b.json<{ prefs: unknown }>('/show');
+      assert.deepEqual(shown.prefs, { theme: 'light' });
+    });
+
+    it('a data key named like a reserved property (set through tesseraSession) does not break listing req.session', async () => {
+      const { browser } = await start((app) => {
+        app.get('/set', (req, res) => {
+          req.session.a = 1;
+          tesseraSession(req).set('cookie', 'data');
+          tesseraSession(req).set('id', 'data');
+          res.end();
+        });
+        app.get('/list', (req, res) => {
+          const s = req.session as unknown as Record<string, unknown>;
+          const forIn: string[] = [];
+          for (const key in s) forIn.push(key);
+          res.json({
+            keys: Object.keys(s),
+            json: JSON.parse(JSON.stringify(s)),
+            spread: Object.keys({ ...s }),
+            forIn,
+            cookie: typeof (s.cookie as { originalMaxAge?: unknown }).originalMaxAge,
+            id: s.id === req.sessionID,
+            stored: [tesseraSession(req).get('cookie'), tesseraSession(req).get('id')],
+          });
+        });
+      });
+      const b = browser();
+      await b.fetch('/set');
+      const body = await b.json<{ json: Record<string, unknown>; [k: string]: unknown }>('/list');
+      assert.deepEqual(body.keys, ['cookie', 'a']);
+      assert.deepEqual(Object.keys(body.json), ['cookie', 'a']);
+      assert.equal(typeof body.json.cookie, 'object', 'req.session.cookie is the session cookie');
+      assert.equal((body.json.cookie as { path: string }).path, '/');
+      assert.deepEqual(body.spread, ['cookie', 'a']);
+      assert.deepEqual(body.forIn, ['cookie', 'a']);
+      assert.equal(body.cookie, 'object');
+      assert.equal(body.id, true);
+      assert.deepEqual(body.stored, ['data', 'data'], 'the data keys are kept, reachable through tesseraSession()');
     });
 
     it('shares an existing tessera instance: its options, by-ID operations and userId through tesseraSession()', async () => {
