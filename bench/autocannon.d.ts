@@ -7,6 +7,11 @@ declare module 'autocannon' {
     /** One autocannon connection. */
     interface Client {
       setHeaders(headers: Record<string, string> | undefined): void;
+      /**
+       * `headers`: emitted when a response's head has been parsed, before the connection sends its
+       * next request. `info.headers` is the raw list: name, value, name, value, …
+       */
+      on(event: 'headers', listener: (info: { statusCode: number; headers: string[] }) => void): this;
     }
 
     interface Options {

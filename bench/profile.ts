@@ -4,6 +4,12 @@
  * profile's busy (non-idle) time.
  *
  *   node --import tsx bench/profile.ts DIR/memory-read.cpuprofile [--top 25]
+ *   node --import tsx bench/profile.ts FILE --lines '#sealIntoCookie'   # its samples by source line
+ *
+ * `--lines NAME` lists, for the functions whose name contains NAME, the samples taken on each of
+ * their source lines (V8's `positionTicks`). Functions V8 inlined into NAME are counted on the line
+ * that called them, so this is how a cost that self time hides shows up (a builtin such as
+ * `JSON.stringify` or a `Map` iterator is charged to the calling function's self time).
  *
  * @module
  */
@@ -19,6 +25,8 @@ interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   children?: number[];
+  /** Samples per source line (1-based) of this node's function. */
+  positionTicks?: { line: number; ticks: number }[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -26,9 +34,12 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const { values, positionals } = parseArgs({ options: { top: { type: 'string', default: '25' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({
+  options: { top: { type: 'string', default: '25' }, lines: { type: 'string' } },
+  allowPositionals: true,
+});
 if (positionals.length === 0) {
-  console.error('usage: node --import tsx bench/profile.ts FILE.cpuprofile [--top N]');
+  console.error('usage: node --import tsx bench/profile.ts FILE.cpuprofile [--top N] [--lines FUNCTION]');
   process.exit(2);
 }
 const top = Number(values.top);
@@ -74,5 +85,23 @@ for (const file of positionals) {
   console.log(`\n  inclusive time of tessera (src/) and bench functions:`);
   for (const [name, us] of [...inclusive].filter(([n]) => / (src|bench)\//.test(n)).sort((a, b) => b[1] - a[1]).slice(0, top)) {
     console.log(`  ${pct(us)}  ${name}`);
+  }
+
+  if (values.lines !== undefined) {
+    const wanted = values.lines;
+    const ticks = new Map<string, number>();
+    let samples = 0;
+    for (const node of profile.nodes) {
+      if (!node.callFrame.functionName.includes(wanted)) continue;
+      for (const { line, ticks: n } of node.positionTicks ?? []) {
+        const key = `${label({ ...node.callFrame, lineNumber: line - 1 })}`;
+        ticks.set(key, (ticks.get(key) ?? 0) + n);
+        samples += n;
+      }
+    }
+    console.log(`\n  samples by source line in functions named like ${JSON.stringify(wanted)} (${samples} samples):`);
+    for (const [where, n] of [...ticks].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+      console.log(`  ${((100 * n) / Math.max(1, samples)).toFixed(1).padStart(5)} %  ${where}`);
+    }
   }
 }

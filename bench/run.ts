@@ -3,11 +3,13 @@
  *
  * Each server runs in its own child process; autocannon drives it from this process. After a
  * warm-up, the scenarios are measured in interleaved rounds (bare, read, write, then the next round
- * starting one further along), and the report gives medians over rounds and, for each scenario with
- * a baseline, the median of its per-round ratios. A failed target prints FAIL but the exit code
- * stays 0: this is a measurement, not a test. See docs/benchmarks.md.
+ * starting one further along; a baseline's scenarios run right next to it), and the report gives
+ * medians over rounds and, for each scenario with a baseline, the median of its per-round ratios.
+ * Scenarios whose service (Redis, PostgreSQL) does not answer are skipped, saying why. A failed
+ * target prints FAIL but the exit code stays 0: this is a measurement, not a test. See
+ * docs/benchmarks.md.
  *
- *   npm run bench                                  # the default: about a minute
+ *   npm run bench                                  # the default: about three minutes
  *   npm run bench -- --rounds 9 --duration 5       # steadier figures, longer
  *   npm run bench -- --only memory-read            # one scenario (and its baseline)
  *   npm run bench -- --json > bench.json           # machine-readable, progress on stderr
@@ -25,8 +27,8 @@ import { scenarios, type Scenario } from './scenarios.js';
 
 const HELP = `Usage: npm run bench -- [options]
 
-  --rounds N        measured rounds per scenario (default 7)
-  --duration S      seconds per round (default 3)
+  --rounds N        measured rounds per scenario (default 7; 5 for the Redis and PostgreSQL pairs)
+  --duration S      seconds per round (default 3; 2 for the Redis and PostgreSQL pairs)
   --warmup S        warm-up seconds per server before the first round (default 3)
   --connections N   concurrent connections (default 10)
   --pipelining N    pipelined requests per connection (default 1: none, like browsers)
@@ -76,7 +78,7 @@ if (flags.help) {
 if (flags.list) {
   for (const s of scenarios) {
     const vs = s.baseline ? `  vs ${s.baseline}${s.target !== undefined ? `, target ≥ ${s.target}` : ''}` : '';
-    console.log(`${s.name.padEnd(16)} ${s.title}${vs}${s.optional ? '  (only with --only)' : ''}`);
+    console.log(`${s.name.padEnd(20)} ${s.title}${vs}${s.optional ? '  (only with --only)' : ''}`);
   }
   process.exit(0);
 }
@@ -88,12 +90,33 @@ const load: LoadOptions = {
   connections: numberFlag('connections', flags.connections, 10, 'integer'),
   pipelining: numberFlag('pipelining', flags.pipelining, 1, 'integer'),
 };
+/** A scenario's rounds: `--rounds` for every scenario when given, else its own default or 7. */
+const roundsOf = (s: Scenario): number => (flags.rounds === undefined ? (s.rounds ?? rounds) : rounds);
+/** A scenario's load: `--duration` for every scenario when given, else its own default or 3 s. */
+const loadOf = (s: Scenario): LoadOptions => (flags.duration === undefined && s.duration !== undefined ? { ...load, duration: s.duration } : load);
+
+/**
+ * The order of one round: the servers taking part (those with rounds left), a baseline and its
+ * scenarios kept together, and both the groups and the servers within each rotated by one each
+ * round, so nothing always runs first or right after the same server, and each ratio compares
+ * measurements seconds apart.
+ */
+function roundOrder(servers: readonly ServerProcess[], round: number): ServerProcess[] {
+  const groups = new Map<string, ServerProcess[]>();
+  for (const server of servers) {
+    if (round >= roundsOf(server.scenario)) continue;
+    const group = server.scenario.baseline ?? server.scenario.name;
+    groups.set(group, [...(groups.get(group) ?? []), server]);
+  }
+  const rotate = <T>(list: readonly T[]): T[] => list.map((_, i) => list[(i + round) % list.length]!);
+  return rotate([...groups.values()]).flatMap((group) => rotate(group));
+}
 // Human output goes to stdout, unless stdout carries the JSON.
 const say = (line = ''): void => void (flags.json ? process.stderr : process.stdout).write(`${line}\n`);
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
 
 /** The scenarios to run: `--only` plus the baselines they need, minus those that cannot run here. */
-function select(): Scenario[] {
+async function select(): Promise<Scenario[]> {
   const byName = new Map(scenarios.map((s) => [s.name, s]));
   let wanted = new Set(scenarios.filter((s) => !s.optional).map((s) => s.name));
   if (flags.only) {
@@ -111,7 +134,7 @@ function select(): Scenario[] {
   const skipped = new Map<string, string>();
   for (const s of scenarios) {
     if (!wanted.has(s.name)) continue;
-    const reason = s.skip?.();
+    const reason = await s.skip?.();
     if (reason) skipped.set(s.name, reason);
   }
   for (const s of scenarios) {
@@ -120,7 +143,12 @@ function select(): Scenario[] {
     }
   }
   for (const [name, reason] of skipped) say(`skipping ${name}: ${reason}`);
-  return scenarios.filter((s) => wanted.has(s.name) && !skipped.has(s.name));
+  const list = scenarios.filter((s) => wanted.has(s.name) && !skipped.has(s.name));
+  for (const s of list) {
+    const base = s.baseline === undefined ? undefined : byName.get(s.baseline);
+    if (base && roundsOf(base) !== roundsOf(s)) throw new Error(`scenarios.ts: ${s.name} and its baseline ${base.name} must have the same rounds`);
+  }
+  return list;
 }
 
 function machine() {
@@ -136,7 +164,7 @@ function machine() {
 }
 
 async function main(): Promise<void> {
-  const list = select();
+  const list = await select();
   if (list.length === 0) {
     say('nothing to run');
     return;
@@ -147,7 +175,16 @@ async function main(): Promise<void> {
     `tessera bench — node ${before.node}, ${before.platform}, ${before.cpus} CPUs (${before.cpuModel}), ` +
       `load average ${before.loadAverage.join(' ')}`,
   );
-  say(`${rounds} rounds × ${load.duration} s, ${load.connections} connections, ${warmup} s warm-up per server; scenarios: ${list.map((s) => s.name).join(', ')}`);
+  const plans = new Map<string, string[]>();
+  for (const s of list) {
+    const plan = `${roundsOf(s)} rounds × ${loadOf(s).duration} s`;
+    plans.set(plan, [...(plans.get(plan) ?? []), s.name]);
+  }
+  say(
+    `${[...plans].map(([plan, names]) => (plans.size === 1 ? plan : `${plan} (${names.join(', ')})`)).join('; ')}; ` +
+      `${load.connections} connections, ${warmup} s warm-up per server` +
+      (plans.size === 1 ? `; scenarios: ${list.map((s) => s.name).join(', ')}` : ''),
+  );
   if (before.cpus < 2) say('! fewer than 2 CPUs: the load generator and the server share one, so ratios understate overhead');
 
   // Servers run tsc's JavaScript, as users do (see lib/build.ts), unless --tsx.
@@ -167,16 +204,15 @@ async function main(): Promise<void> {
     for (const server of servers) await server.warmUp(load, warmup);
 
     const results = new Map<string, RoundResult[]>(list.map((s) => [s.name, []]));
-    for (let round = 0; round < rounds; round++) {
-      // Rotate the order each round, so no scenario always runs first (or right after another).
-      const order = servers.map((_, i) => servers[(i + round) % servers.length]!);
+    const totalRounds = Math.max(...list.map(roundsOf));
+    for (let round = 0; round < totalRounds; round++) {
       const cells: string[] = [];
-      for (const server of order) {
-        const result = await server.measure(load);
+      for (const server of roundOrder(servers, round)) {
+        const result = await server.measure(loadOf(server.scenario));
         results.get(server.scenario.name)!.push(result);
         cells.push(`${server.scenario.name} ${Math.round(result.rps).toLocaleString('en-US')}`);
       }
-      progress(`  round ${round + 1}/${rounds}: ${cells.join(' · ')} req/s`);
+      progress(`  round ${round + 1}/${totalRounds}: ${cells.join(' · ')} req/s`);
     }
 
     const summaries = summarise(list, results, new Map(servers.map((s) => [s.scenario.name, s.description])));
@@ -199,7 +235,13 @@ async function main(): Promise<void> {
       date: new Date(started).toISOString(),
       seconds,
       machine: { ...before, loadAverageAfter: after.loadAverage },
-      options: { rounds, warmup, ...load, runtime: flags.tsx ? 'tsx' : 'compiled' },
+      options: {
+        rounds,
+        warmup,
+        ...load,
+        runtime: flags.tsx ? 'tsx' : 'compiled',
+        perScenario: Object.fromEntries(list.map((s) => [s.name, { rounds: roundsOf(s), duration: loadOf(s).duration }])),
+      },
       scenarios: summaries,
     };
     const text = `${JSON.stringify(json, null, 2)}\n`;

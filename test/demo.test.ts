@@ -1,6 +1,7 @@
 /**
  * The demo app (examples/demo) over real HTTP: a browser-like client with a cookie jar against
- * `startDemo` on a free port, with a temporary data folder and SQLite store.
+ * `startDemo` on a free port, with a temporary data folder and SQLite store; then the counter on
+ * every other store `STORE=` can pick (Redis and PostgreSQL skipped, saying so, when down).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -9,9 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
+import pg from 'pg';
 import { storeKey } from '../src/crypto/ids.js';
 import { startDemo, type Demo } from '../examples/demo/app.js';
 import { demoSecret, pickStore } from '../examples/demo/config.js';
+import { PG_URL, REDIS_URL, serviceSkip } from './helpers/services.js';
 
 /** A browser, as far as cookies go: keeps what Set-Cookie gives, drops what it expires. */
 class Client {
@@ -215,8 +219,39 @@ describe('demo configuration', () => {
       const memory = pickStore({ STORE: 'memory' }, dir);
       assert.equal(memory.label, 'memory');
       assert.equal(memory.durable, false);
-      assert.throws(() => pickStore({ STORE: 'mongodb://x' }, dir), /STORE=mongodb:\/\/x is not supported by the demo; use one of: sqlite, memory/);
+      assert.throws(
+        () => pickStore({ STORE: 'mongodb://x' }, dir),
+        /^Error: STORE=mongodb:\/\/x is not supported by the demo; use one of: sqlite\[:<file>\], memory, file\[:<dir>\], redis:\/\/.*, postgres:\/\/.*, cookie \(default sqlite\)$/,
+      );
+      assert.throws(() => pickStore({ STORE: 'redis' }, dir), /STORE=redis is not a URL with a host; for example STORE=redis:\/\/127\.0\.0\.1:6379/);
     } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('picks file, cookie, Redis and PostgreSQL stores from STORE, showing no password', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-demo-config-'));
+    const opened: { store: { close?: () => unknown } }[] = [];
+    const pick = (STORE: string) => {
+      const choice = pickStore({ STORE }, dir);
+      opened.push(choice);
+      return choice;
+    };
+    try {
+      assert.equal(pick('file').where, `in one file per session under ${join(dir, 'sessions')}`);
+      assert.equal(pick(`file:${join(dir, 'other')}`).where, `in one file per session under ${join(dir, 'other')}`);
+      const cookie = pick('cookie');
+      assert.equal(cookie.label, 'encrypted cookie');
+      assert.equal(cookie.serverSide, false);
+      const redis = pick('redis://:hunter2@127.0.0.1:6390/3?prefix=demo:');
+      assert.equal(redis.label, 'Redis');
+      assert.equal(redis.where, 'in Redis at 127.0.0.1:6390/3 (keys under demo:)');
+      const postgres = pick('postgresql://app:hunter2@db.internal/sessions?table=demo_sessions');
+      assert.equal(postgres.label, 'PostgreSQL');
+      assert.equal(postgres.where, 'in the PostgreSQL table demo_sessions at db.internal:5432/sessions');
+      assert.throws(() => pick('postgres://db.internal/app?table=no-dashes'), /table/);
+    } finally {
+      for (const choice of opened) await choice.store.close?.();
       await rm(dir, { recursive: true, force: true });
     }
   });
@@ -254,4 +289,88 @@ describe('demo configuration', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+// ------------------------------------------------------------------ every store
+
+const redisSkip = await serviceSkip('Redis', REDIS_URL);
+const pgSkip = await serviceSkip('PostgreSQL', PG_URL);
+
+/** A store the counter runs on: its `STORE` value, what the home page calls it, and how to clean up. */
+interface StoreCase {
+  readonly name: string;
+  readonly store: (dataDir: string) => string;
+  readonly label: RegExp;
+  readonly skip: string | false;
+  readonly cleanup?: () => Promise<void>;
+}
+
+/** Keys and tables of this process only: other test processes may share the servers. */
+const redisPrefix = `tessera-demo-test:${process.pid}:`;
+const pgTable = `tessera_demo_test_${process.pid}`;
+
+const STORE_CASES: StoreCase[] = [
+  { name: 'memory', store: () => 'memory', label: /<strong>memory<\/strong>/, skip: false },
+  { name: 'file', store: (dir) => `file:${join(dir, 'file-sessions')}`, label: /<strong>files<\/strong>/, skip: false },
+  { name: 'cookie', store: () => 'cookie', label: /<strong>encrypted cookie<\/strong>/, skip: false },
+  {
+    name: 'Redis',
+    store: () => `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(redisPrefix)}`,
+    label: /<strong>Redis<\/strong>/,
+    skip: redisSkip,
+    cleanup: async () => {
+      const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      try {
+        const keys = await client.keys(`${redisPrefix}*`);
+        if (keys.length > 0) await client.del(...keys);
+      } finally {
+        client.disconnect();
+      }
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    store: () => `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}table=${pgTable}`,
+    label: /<strong>PostgreSQL<\/strong>/,
+    skip: pgSkip,
+    cleanup: async () => {
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        await client.query(`DROP TABLE IF EXISTS "${pgTable}"`);
+      } finally {
+        await client.end();
+      }
+    },
+  },
+];
+
+describe('demo on every store', () => {
+  for (const c of STORE_CASES) {
+    it(`STORE=${c.name}: names the store, counts 1, 2, and /clear starts again at 1`, { skip: c.skip }, async () => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'tessera-demo-store-'));
+      let demo: Demo | undefined;
+      try {
+        demo = await startDemo({ port: 0, host: '127.0.0.1', dataDir, env: { NODE_ENV: 'test', STORE: c.store(dataDir) }, log: () => {} });
+        const client = new Client(demo.url);
+        const home = await client.get('/');
+        assert.equal(home.status, 200);
+        assert.match(home.body, new RegExp(`Session store in use: ${c.label.source}`));
+        assert.equal(await client.increment(), 1);
+        assert.equal(await client.increment(), 2);
+        assert.match((await client.get('/')).body, /counter is at <strong>2<\/strong>/);
+
+        const cleared = await client.get('/clear');
+        assert.equal(cleared.status, 200);
+        assert.match(cleared.body, /session was destroyed/);
+        assert.equal(client.cookie, undefined, 'the cookie is cleared');
+        assert.equal(await client.increment(), 1, 'a new session after /clear');
+        await client.get('/clear');
+      } finally {
+        await demo?.close();
+        await c.cleanup?.();
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+  }
 });

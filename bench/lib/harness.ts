@@ -41,6 +41,8 @@ export interface RoundResult {
   non2xx: number;
   /** Requests that missed the measured path (see `StatsMessage.anomalies`). */
   anomalies: number;
+  /** With `followCookies`: responses that carried no new session cookie for the client to send back. */
+  cookieMisses: number;
 }
 
 /**
@@ -61,6 +63,8 @@ export class ServerProcess {
   #ready: ReadyMessage | null = null;
   #waiting: { type: ChildMessage['type']; resolve: (m: ChildMessage) => void; reject: (e: Error) => void } | null = null;
   #exit: Error | null = null;
+  /** Responses without a Set-Cookie since the last measured round began (`followCookies` only). */
+  #cookieMisses = 0;
 
   constructor(scenario: Scenario) {
     this.scenario = scenario;
@@ -114,6 +118,7 @@ export class ServerProcess {
   /** One round: snapshot the server, load it for `duration` seconds, collect both sides' figures. */
   async measure(load: LoadOptions): Promise<RoundResult> {
     await this.#ask({ type: 'begin' }, 'begun');
+    this.#cookieMisses = 0;
     const result = await this.#load(load, load.duration);
     const stats = (await this.#ask({ type: 'end' }, 'stats')) as StatsMessage;
     const requests = result.requests.total;
@@ -129,6 +134,7 @@ export class ServerProcess {
       timeouts: result.timeouts,
       non2xx: result.non2xx,
       anomalies: stats.anomalies,
+      cookieMisses: this.#cookieMisses,
     };
   }
 
@@ -156,7 +162,31 @@ export class ServerProcess {
       pipelining: load.pipelining,
       duration: seconds,
     };
-    if (sets.length === 1) {
+    if (this.#ready!.followCookies) {
+      // A cookie jar per connection: each response's Set-Cookie replaces the cookie the connection
+      // sends. The head of a response is parsed before the connection sends its next request, so
+      // without pipelining every request carries the cookie of the response before it.
+      if (load.pipelining > 1) return Promise.reject(new Error(`${this.scenario.name}: following cookies needs --pipelining 1`));
+      let next = 0;
+      options.setupClient = (client) => {
+        const jar = new Map<string, string>();
+        const initial = sets.length > 0 ? sets[next++ % sets.length]! : {};
+        for (const pair of (initial.cookie ?? '').split(/;\s*/).filter(Boolean)) jar.set(pair.slice(0, pair.indexOf('=')), pair);
+        const send = () => client.setHeaders({ ...initial, cookie: [...jar.values()].join('; ') });
+        send();
+        client.on('headers', ({ headers }) => {
+          let found = false;
+          for (let i = 0; i + 1 < headers.length; i += 2) {
+            if (headers[i]!.toLowerCase() !== 'set-cookie') continue;
+            const pair = headers[i + 1]!.split(';', 1)[0]!;
+            jar.set(pair.slice(0, pair.indexOf('=')), pair);
+            found = true;
+          }
+          if (found) send();
+          else this.#cookieMisses++;
+        });
+      };
+    } else if (sets.length === 1) {
       options.headers = sets[0]!;
     } else if (sets.length > 1) {
       // autocannon refuses per-connection headers with pipelining.

@@ -22,6 +22,8 @@ export interface ReadyMessage {
   headerSets: Record<string, string>[];
   /** One line the report shows about the server's set-up (store, options). */
   description?: string;
+  /** Clients send back the cookie of each response with their next request (see `BenchServerSetup.followCookies`). */
+  followCookies?: boolean;
 }
 
 /** Sent by the server after `begin`. */

@@ -73,9 +73,11 @@ function problemsOf(rounds: readonly RoundResult[]): string[] {
   const errors = sum((r) => r.errors);
   const non2xx = sum((r) => r.non2xx);
   const anomalies = sum((r) => r.anomalies);
+  const cookieMisses = sum((r) => r.cookieMisses ?? 0);
   if (errors > 0) problems.push(`${errors} connection errors / timeouts`);
   if (non2xx > 0) problems.push(`${non2xx} non-2xx responses`);
   if (anomalies > 0) problems.push(`${anomalies} requests off the measured path (session not found?)`);
+  if (cookieMisses > 0) problems.push(`${cookieMisses} responses without a new session cookie for the client to send back`);
   return problems;
 }
 

@@ -17,6 +17,12 @@ export interface BenchServerSetup {
   handler: RequestListener;
   /** Headers the load generator sends; connection `i` uses `headerSets[i % length]`. */
   headerSets?: Record<string, string>[];
+  /**
+   * The load generator keeps each response's `Set-Cookie` and sends it back with the connection's
+   * next request, as a browser would (for sessions sealed in the cookie, which change it on every
+   * write). A response without one is counted, and makes the figures invalid.
+   */
+  followCookies?: boolean;
   /** One line for the report (for example the store and its options). */
   description?: string;
   /** Release resources (stores, connections) when the bench ends. */
@@ -95,6 +101,8 @@ export function serveBench(setup: (ctx: BenchServerContext) => BenchServerSetup 
         send({ type: 'stats', cpuMicros: spent.user + spent.system, elu: loop.utilization, anomalies });
       }
     });
+    // Ctrl-C reaches the whole process group: let the bench stop us (below), after our clean-up.
+    process.on('SIGINT', () => {});
     // The bench went away (finished, crashed or interrupted): never outlive it.
     process.on('disconnect', () => {
       server.close();
@@ -108,6 +116,7 @@ export function serveBench(setup: (ctx: BenchServerContext) => BenchServerSetup 
       headerSets: built.headerSets ?? [],
     };
     if (built.description !== undefined) ready.description = built.description;
+    if (built.followCookies) ready.followCookies = true;
     send(ready);
   })().catch((error: unknown) => {
     send({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });

@@ -31,7 +31,24 @@ export type Route = (ctx: DemoContext) => unknown;
 type DemoData = { count: number };
 
 const footer = (ctx: DemoContext) =>
-  html`Sessions are stored ${ctx.store.where}. Each browser has its own; open this page in another browser or a private window to get a second one.`;
+  html`Store: ${ctx.store.label}. Sessions are kept ${ctx.store.where}. Each browser has its own; open this page in another browser or a private window to get a second one.`;
+
+/** The first points of the home page: where the session lives, and what the browser holds. */
+function storeExplained(ctx: DemoContext) {
+  if (!ctx.store.serverSide) {
+    return html`
+  <li><strong>Sessions sealed in the cookie.</strong> Your session's data travels in the cookie <code>${ctx.cookieName}</code>
+      itself, encrypted and authenticated (AES-256-GCM) with a key derived from the demo's secret: nothing is stored on the
+      server. You can see the cookie but not read it, scripts cannot read it either (HttpOnly), and a tampered cookie is ignored.
+      Each change seals a new cookie.</li>`;
+  }
+  return html`
+  <li><strong>Server-side sessions.</strong> Session data is stored on the server, ${ctx.store.where}
+      (${ctx.store.durable ? 'it survives restarts of the demo' : 'it does not survive a restart'}).</li>
+  <li><strong>A signed, HttpOnly cookie.</strong> Your browser only holds the cookie <code>${ctx.cookieName}</code>:
+      a random session ID and its HMAC signature. Scripts cannot read it (HttpOnly), a tampered cookie is ignored,
+      and the store only sees a hash of the ID.</li>`;
+}
 
 /**
  * The routes, by path. Only GET and HEAD are served.
@@ -59,13 +76,9 @@ export const routes = new Map<string, Route>([
           title: 'tessera demo',
           path: '/',
           body: html`
-<p>This app shows tessera's session management on Node's <code>node:http</code>:</p>
-<ul>
-  <li><strong>Server-side sessions.</strong> Session data is stored on the server, ${ctx.store.where}
-      (${ctx.store.durable ? 'it survives restarts of the demo' : 'it does not survive a restart'}).</li>
-  <li><strong>A signed, HttpOnly cookie.</strong> Your browser only holds the cookie <code>${ctx.cookieName}</code>:
-      a random session ID and its HMAC signature. Scripts cannot read it (HttpOnly), a tampered cookie is ignored,
-      and the store only sees a hash of the ID.</li>
+<p>This app shows tessera's session management on Node's <code>node:http</code>.</p>
+<p id="store">Session store in use: <strong>${ctx.store.label}</strong> (set with <code>STORE=</code> when starting the demo).</p>
+<ul>${storeExplained(ctx)}
   <li><strong>One session per browser.</strong> Each browser gets its own session and its own counter.</li>
 </ul>
 ${status}
@@ -95,7 +108,7 @@ ${status}
 <p>You have visited this page</p>
 <p class="count"><output id="count">${count}</output></p>
 <p>${count === 1 ? 'time in this session.' : 'times in this session.'}
-   The number is kept in your session on the server; reload to add one.</p>`,
+   The number is kept in your session, ${ctx.store.where}; reload to add one.</p>`,
           footer: footer(ctx),
         }),
       );
@@ -116,8 +129,9 @@ ${status}
           title: 'Session cleared',
           path: '/clear',
           body: existed
-            ? html`<p id="cleared">Your session was destroyed: its record was deleted from the store and your cookie was cleared.
-                     The next <a href="/increment">increment</a> starts again at 1.</p>`
+            ? html`<p id="cleared">Your session was destroyed: ${
+                ctx.store.serverSide ? 'its record was deleted from the store and your cookie was cleared' : 'your cookie, which held it, was cleared'
+              }. The next <a href="/increment">increment</a> starts again at 1.</p>`
             : html`<p id="cleared">There was no session to clear.</p>`,
           footer: footer(ctx),
         }),

@@ -3,6 +3,7 @@
  *
  *   PORT=8080 npm start                 # another port
  *   STORE=memory npm start              # sessions in memory instead of ./data/sessions.db
+ *   STORE=redis://127.0.0.1:6379 npm start   # or postgres://…, file:./dir, cookie (see README.md)
  *   SESSION_SECRET=… npm start          # your own secret (>= 32 bytes)
  *   HOST=127.0.0.1 npm start            # listen on one address only
  *
@@ -28,7 +29,7 @@ const secretNote = {
   file: 'kept in data/demo-secret',
   generated: 'generated into data/demo-secret (demo only: use SESSION_SECRET in production)',
 }[demo.secretSource];
-console.log(`tessera demo: sessions ${demo.store.where}; secret ${secretNote}`);
+console.log(`tessera demo: ${demo.store.label} store, sessions ${demo.store.where}; secret ${secretNote}`);
 console.log(`tessera demo listening on ${demo.url}  (Ctrl-C to stop)`);
 
 let stopping = false;
