@@ -77,6 +77,26 @@ export interface PostgresStoreOptions {
    * this is for logging only. Default: ignored.
    */
   onError?: (error: Error) => void;
+  /**
+   * Send the hot statements — `get`, the `insert` and `update` of `set`, and `delete` — as named
+   * (prepared) statements. pg then prepares each one once per connection and afterwards sends only
+   * Bind and Execute, so the server neither parses nor plans it again: less work per call on both
+   * sides. The names are `tessera_` and a hash of the SQL text, which contains the schema and table,
+   * so stores on different tables can share one pool. Default `true`.
+   *
+   * Set `false` behind a pooler that does not carry named statements from one server connection to
+   * another: PgBouncer in transaction (or statement) mode before 1.21, or 1.21+ with
+   * `max_prepared_statements = 0`. There a named statement prepared on one server connection is
+   * missing on the next, and calls fail (`prepared statement "tessera_..." does not exist`).
+   * PgBouncer in session mode, and a direct connection, are fine with the default.
+   *
+   * @example
+   * ```ts
+   * // Behind PgBouncer < 1.21 in transaction mode:
+   * const store = new PostgresStore({ connectionString: process.env.DATABASE_URL, preparedStatements: false });
+   * ```
+   */
+  preparedStatements?: boolean;
 }
 
 /** Options of {@link postgresMigrationSql}. */
@@ -235,6 +255,24 @@ function toRecord(row: Row): StoreRecord {
 type Query = Pg.QueryConfig & { query_timeout?: number };
 
 /**
+ * One statement's query config, built once per store and passed to every call with its values
+ * (`pool.query(statement, values)`), so no query object is built per call. Recent pg copies the
+ * config before adding the values; older pg sets `values` and `callback` on it and reads them back
+ * in the same synchronous call (`new Query`), so one object serves concurrent calls either way.
+ * Only `name` (when prepared) and `query_timeout` (when set) differ between statements.
+ */
+type Statement = Query;
+
+/**
+ * The prepared-statement name of `text`: `tessera_` and 16 hex digits of its SHA-256. pg requires
+ * one text per name on a connection, and the text holds the (qualified) table, so stores on
+ * different tables that share a pool get different names, and stores on the same table the same.
+ */
+function statementName(text: string): string {
+  return `tessera_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+}
+
+/**
  * `now` as a whole millisecond for the bigint columns. Flooring keeps every comparison exact:
  * for a whole `expires_at`, `expires_at > now` exactly when `expires_at > floor(now)`. (A
  * fractional `expiresAt` is stored rounded up; the manager checks expiry from the payload anyway.)
@@ -248,7 +286,8 @@ function whole(now: number): number {
  * `set` is compare-and-set on the `version` column (`INSERT ... ON CONFLICT` that may only take
  * over an expired row for a new session, `UPDATE ... WHERE version = $expected` otherwise), so
  * concurrent writers from any number of servers never overwrite each other. Expiry is decided with
- * the caller's clock (`ctx.now`), never the database's.
+ * the caller's clock (`ctx.now`), never the database's. The statements of every request are named
+ * statements, prepared once per connection (see {@link PostgresStoreOptions.preparedStatements}).
  *
  * `pg` is loaded when the first store is made, so apps using other stores never load it.
  *
@@ -281,18 +320,24 @@ export class PostgresStore implements SessionStore {
   readonly #batch: number;
   readonly #queryTimeout: number;
   readonly #onPoolError: (error: Error) => void;
-  /** Resolved once the table is known to exist; reset on failure so the next call tries again. */
+  /** The table check of the first calls, shared while it runs; reset on failure so the next call tries again. */
   #ready: Promise<void> | null = null;
+  /** Set once the table is known to exist (or `createTable: false`): calls then skip the check without an `await`. */
+  #tableReady: boolean;
   #closed = false;
   readonly #sql: {
-    get: string;
-    insert: string;
-    update: string;
-    delete: string;
-    deleteExpired: string;
-    byUser: string;
-    byUserTenant: string;
-    exists: string;
+    get: Statement;
+    insert: Statement;
+    update: Statement;
+    delete: Statement;
+    deleteExpired: Statement;
+    byUser: Statement;
+    byUserTenant: Statement;
+    exists: Statement;
+  };
+  /** Rejects with the error {@link PostgresStore.#translate} makes of a failed query (one function, not one per call). */
+  readonly #fail = (error: unknown): never => {
+    throw this.#translate(error);
   };
 
   constructor(options: PostgresStoreOptions = {}) {
@@ -304,6 +349,9 @@ export class PostgresStore implements SessionStore {
     this.#queryTimeout = options.queryTimeout ?? 10_000;
     if (!Number.isInteger(this.#queryTimeout) || this.#queryTimeout < 0) throw new ConfigError('PostgresStore queryTimeout must be a non-negative integer (milliseconds, 0 for none)');
     this.#createTable = options.createTable ?? true;
+    this.#tableReady = !this.#createTable;
+    const prepared = options.preparedStatements ?? true;
+    if (typeof prepared !== 'boolean') throw new ConfigError('PostgresStore preparedStatements must be a boolean');
 
     if (options.pool) {
       if (options.connectionString !== undefined || options.poolConfig !== undefined) {
@@ -350,26 +398,33 @@ export class PostgresStore implements SessionStore {
 
     const n = this.#names;
     const cols = 'data, version, expires_at, user_id, tenant';
+    const timeout = this.#queryTimeout;
+    /** A statement sent unnamed: parsed and planned by the server on every call. */
+    const once = (text: string): Statement => (timeout > 0 ? { text, query_timeout: timeout } : { text });
+    /** A hot statement: named, so pg prepares it once per connection (unless `preparedStatements: false`). */
+    const hot = (text: string): Statement => (prepared ? { name: statementName(text), ...once(text) } : once(text));
     this.#sql = {
-      get: `SELECT ${cols} FROM ${n.table} WHERE key = $1 AND expires_at > $2`,
+      get: hot(`SELECT ${cols} FROM ${n.table} WHERE key = $1 AND expires_at > $2`),
       // Insert, or take over the key of an expired row: a live row makes it a conflict (0 rows).
       // Concurrent inserts of one key are serialised by the primary key; exactly one wins.
-      insert: `INSERT INTO ${n.table} AS t (key, ${cols}) VALUES ($1, $2, $3, $4, $5, $6)
+      insert: hot(`INSERT INTO ${n.table} AS t (key, ${cols}) VALUES ($1, $2, $3, $4, $5, $6)
         ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = excluded.version,
           expires_at = excluded.expires_at, user_id = excluded.user_id, tenant = excluded.tenant
-        WHERE t.expires_at <= $7`,
+        WHERE t.expires_at <= $7`),
       // Under READ COMMITTED a concurrent update makes this one re-check its WHERE on the new row:
       // the version no longer matches, so it changes nothing and reports 0 rows.
-      update: `UPDATE ${n.table} SET data = $1, version = $2, expires_at = $3, user_id = $4, tenant = $5
-        WHERE key = $6 AND version = $7 AND expires_at > $8`,
-      delete: `DELETE FROM ${n.table} WHERE key = $1`,
+      update: hot(`UPDATE ${n.table} SET data = $1, version = $2, expires_at = $3, user_id = $4, tenant = $5
+        WHERE key = $6 AND version = $7 AND expires_at > $8`),
+      delete: hot(`DELETE FROM ${n.table} WHERE key = $1`),
+      // The rest run rarely, and their best plan may depend on the values (how many rows are
+      // expired, how many sessions a user has): unnamed, so each call is planned for its values.
       // One short statement per batch; rows another transaction holds are skipped, not waited for.
-      deleteExpired: `DELETE FROM ${n.table} WHERE key IN (
-        SELECT key FROM ${n.table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-      byUser: `SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND expires_at > $2`,
-      byUserTenant: `SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND tenant = $2 AND expires_at > $3`,
-      exists: `SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
-        AND to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AS ready`,
+      deleteExpired: once(`DELETE FROM ${n.table} WHERE key IN (
+        SELECT key FROM ${n.table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`),
+      byUser: once(`SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND expires_at > $2`),
+      byUserTenant: once(`SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND tenant = $2 AND expires_at > $3`),
+      exists: once(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
+        AND to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AS ready`),
     };
   }
 
@@ -411,6 +466,7 @@ export class PostgresStore implements SessionStore {
     }
     client.release();
     this.#ready = Promise.resolve();
+    this.#tableReady = true;
   }
 
   async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
@@ -489,25 +545,27 @@ export class PostgresStore implements SessionStore {
     return isConnectionError(error) ? new StoreUnavailableError(this.name, error) : error;
   }
 
-  /** Make sure the table exists (first call only), then run one statement. */
-  async #query<R extends Pg.QueryResultRow = Pg.QueryResultRow>(text: string, values: unknown[]): Promise<Pg.QueryResult<R>> {
+  /**
+   * Run one statement, after making sure the table exists (first calls only). Once the table is
+   * known, this is the pool's query and nothing else: no `await` on the settled check, no query
+   * object per call. Only called from `async` methods, so the closed-store error still rejects.
+   */
+  #query<R extends Pg.QueryResultRow = Pg.QueryResultRow>(statement: Statement, values: unknown[]): Promise<Pg.QueryResult<R>> {
     this.#assertOpen();
-    if (this.#createTable) {
-      const ready = (this.#ready ??= this.#ensureTable());
-      try {
-        await ready;
-      } catch (error) {
-        if (this.#ready === ready) this.#ready = null;
-        throw error;
-      }
-    }
+    if (!this.#tableReady) return this.#queryOnFirstUse<R>(statement, values);
+    return this.#pool.query<R>(statement, values).then(undefined, this.#fail);
+  }
+
+  /** {@link PostgresStore.#query} while the table is not yet known to exist. */
+  async #queryOnFirstUse<R extends Pg.QueryResultRow>(statement: Statement, values: unknown[]): Promise<Pg.QueryResult<R>> {
+    const ready = (this.#ready ??= this.#ensureTable());
     try {
-      const query: Query = { text, values };
-      if (this.#queryTimeout > 0) query.query_timeout = this.#queryTimeout;
-      return await this.#pool.query<R>(query);
+      await ready;
     } catch (error) {
-      throw this.#translate(error);
+      if (this.#ready === ready) this.#ready = null;
+      throw error;
     }
+    return this.#pool.query<R>(statement, values).then(undefined, this.#fail);
   }
 
   /**
@@ -517,13 +575,12 @@ export class PostgresStore implements SessionStore {
   async #ensureTable(): Promise<void> {
     let ready: boolean;
     try {
-      const query: Query = { text: this.#sql.exists, values: this.#names.regclasses };
-      if (this.#queryTimeout > 0) query.query_timeout = this.#queryTimeout;
-      const { rows } = await this.#pool.query<{ ready: boolean }>(query);
+      const { rows } = await this.#pool.query<{ ready: boolean }>(this.#sql.exists, this.#names.regclasses);
       ready = rows[0]?.ready === true;
     } catch (error) {
       throw this.#translate(error);
     }
     if (!ready) await this.migrate();
+    this.#tableReady = true;
   }
 }

@@ -92,6 +92,7 @@ async function timed<T>(promise: Promise<T>, limit = 5_000): Promise<{ ms: numbe
 // ------------------------------------------------------------------ conformance
 
 storeConformance({ name: 'postgres', skip, create: () => store() });
+storeConformance({ name: 'postgres (preparedStatements: false)', skip, create: () => store({ preparedStatements: false }) });
 
 // ------------------------------------------------------------------ store
 
@@ -107,6 +108,7 @@ describe('PostgresStore', () => {
       [{ cleanupBatch: 1.5 }, /cleanupBatch/],
       [{ connectionTimeout: -1 }, /connectionTimeout/],
       [{ queryTimeout: -1 }, /queryTimeout/],
+      [{ preparedStatements: 'false' as unknown as boolean }, /preparedStatements/],
     ];
     for (const [options, message] of bad) {
       assert.throws(() => new PostgresStore({ connectionString: 'postgres://nobody@127.0.0.1:1/x', ...options }), (e: unknown) => e instanceof ConfigError && message.test(e.message), JSON.stringify(options));
@@ -339,6 +341,148 @@ describe('PostgresStore', () => {
       assert.deepEqual((await pool.query('SELECT 1 AS one')).rows, [{ one: 1 }], 'the pool still works');
       await assert.rejects(s.get('k', { now: Date.now() }), SessionStateError);
     } finally {
+      await pool.end();
+    }
+  });
+});
+
+// ------------------------------------------------------------------ prepared statements
+
+interface Prepared {
+  name: string;
+  statement: string;
+  /** Executions since it was prepared (PostgreSQL 14+ counts each as a generic or a custom plan). */
+  runs: number;
+  from_sql: boolean;
+}
+
+/**
+ * The prepared statements of the connection `pool.query` runs on: with `max: 1`, the one
+ * connection the store used. (`pg_prepared_statements` lists only the asking session's statements.)
+ */
+async function preparedOn(pool: pg.Pool): Promise<Prepared[]> {
+  assert.equal(pool.totalCount, 1, 'one connection: the store and this query share it');
+  return (
+    await pool.query<Prepared>('SELECT name, statement, (generic_plans + custom_plans)::int AS runs, from_sql FROM pg_prepared_statements ORDER BY name')
+  ).rows;
+}
+
+/** Which of the store's statements `text` is, and on which table. */
+function kindOf(text: string): string {
+  const match = /^\s*(SELECT data|INSERT INTO|UPDATE|DELETE FROM) "([^"]+)"|^\s*SELECT data, version, expires_at, user_id, tenant FROM "([^"]+)"/.exec(text);
+  assert.ok(match, `an unexpected prepared statement: ${text}`);
+  const verb = { 'INSERT INTO': 'insert', UPDATE: 'update', 'DELETE FROM': 'delete' }[match[1] ?? ''] ?? 'get';
+  return `${verb} ${match[2] ?? match[3]}`;
+}
+
+/**
+ * The same calls in both modes: get (7 times), insert (once won, once lost), update (once won,
+ * once lost on the version), delete, and the rare listByUser and deleteExpired. Checks every answer.
+ */
+async function exercise(s: PostgresStore, now: number): Promise<void> {
+  const ctx = { now };
+  assert.equal(await s.get('k', ctx), null);
+  assert.equal(await s.set('k', record({ userId: 'u' }, now), 0, ctx), true);
+  assert.equal(await s.set('k', record({ data: 'lost' }, now), 0, ctx), false, 'a live row is a conflict');
+  assert.equal(await s.set('k', record({ data: 'two', version: 2, userId: 'u' }, now), 1, ctx), true);
+  assert.equal(await s.set('k', record({ data: 'stale', version: 2 }, now), 1, ctx), false, 'a stale version is a conflict');
+  for (let i = 0; i < 5; i++) assert.deepEqual(await s.get('k', ctx), record({ data: 'two', version: 2, userId: 'u' }, now));
+  assert.deepEqual((await s.listByUser('u', null, ctx)).map((r) => r.key), ['k']);
+  assert.equal(await s.deleteExpired(ctx), 0);
+  await s.delete('k', ctx);
+  assert.equal(await s.get('k', ctx), null);
+}
+
+describe('PostgresStore prepared statements', () => {
+  it('by default prepares get, insert, update and delete once per connection, then only executes them', { skip }, async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    const table = uniqueTable('named');
+    const s = new PostgresStore({ pool, table });
+    try {
+      await exercise(s, Date.now());
+      const prepared = await preparedOn(pool);
+      for (const p of prepared) {
+        assert.match(p.name, /^tessera_[0-9a-f]{16}$/);
+        assert.equal(p.from_sql, false, 'prepared by the protocol (Parse), not by a PREPARE statement');
+      }
+      assert.equal(new Set(prepared.map((p) => p.name)).size, prepared.length, 'one name per statement');
+      // One entry per statement, and its count is every call: each was parsed once and then reused
+      // (a second Parse of the same name would have failed with "already exists").
+      assert.deepEqual(
+        Object.fromEntries(prepared.map((p) => [kindOf(p.statement), p.runs])),
+        { [`get ${table}`]: 7, [`insert ${table}`]: 2, [`update ${table}`]: 2, [`delete ${table}`]: 1 },
+        'listByUser and deleteExpired stay unnamed',
+      );
+    } finally {
+      await s.close();
+      await pool.end();
+    }
+  });
+
+  it('with preparedStatements: false prepares nothing', { skip }, async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    const s = new PostgresStore({ pool, table: uniqueTable('unnamed'), preparedStatements: false });
+    try {
+      await exercise(s, Date.now());
+      assert.deepEqual(await preparedOn(pool), []);
+    } finally {
+      await s.close();
+      await pool.end();
+    }
+  });
+
+  it('stores on different tables share one pool (and one connection) without their names colliding', { skip }, async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    const [tableA, tableB] = [uniqueTable('shareA'), uniqueTable('shareB')];
+    const a = new PostgresStore({ pool, table: tableA });
+    const b = new PostgresStore({ pool, table: tableB });
+    // A second store on A's table: the same SQL text, so the same names, reused.
+    const a2 = new PostgresStore({ pool, table: tableA });
+    const now = Date.now();
+    const ctx = { now };
+    try {
+      assert.equal(await a.set('k', record({ data: 'in a' }, now), 0, ctx), true);
+      assert.equal(await b.set('k', record({ data: 'in b' }, now), 0, ctx), true);
+      assert.equal(await a2.set('k', record({ data: 'in a, again' }, now), 0, ctx), false, 'A already holds k');
+      const [readA, readB, readA2] = await Promise.all([a.get('k', ctx), b.get('k', ctx), a2.get('k', ctx)]);
+      assert.deepEqual([readA?.data, readB?.data, readA2?.data], ['in a', 'in b', 'in a']);
+      assert.equal(await b.set('k', record({ data: 'b2', version: 2 }, now), 1, ctx), true);
+      assert.equal(await a2.set('k', record({ data: 'a2', version: 2 }, now), 1, ctx), true);
+      assert.equal(await a.set('k', record({ data: 'lost', version: 2 }, now), 1, ctx), false, "a2's write moved A's version on");
+      assert.deepEqual([(await a.get('k', ctx))?.data, (await b.get('k', ctx))?.data], ['a2', 'b2']);
+      await b.delete('k', ctx);
+      assert.equal(await b.get('k', ctx), null);
+      assert.equal((await a.get('k', ctx))?.data, 'a2', "deleting B's k leaves A's");
+
+      const prepared = await preparedOn(pool);
+      assert.equal(new Set(prepared.map((p) => p.name)).size, prepared.length);
+      assert.deepEqual(
+        Object.fromEntries(prepared.map((p) => [kindOf(p.statement), p.runs])),
+        {
+          [`get ${tableA}`]: 4, [`insert ${tableA}`]: 2, [`update ${tableA}`]: 2,
+          [`get ${tableB}`]: 3, [`insert ${tableB}`]: 1, [`update ${tableB}`]: 1, [`delete ${tableB}`]: 1,
+        },
+      );
+    } finally {
+      await Promise.all([a.close(), b.close(), a2.close()]);
+      await pool.end();
+    }
+  });
+
+  it('a statement that failed to prepare (its table was missing) works once the table exists', { skip }, async () => {
+    const pool = new pg.Pool({ connectionString: PG_URL, max: 1 });
+    const table = uniqueTable('late');
+    const s = new PostgresStore({ pool, table, createTable: false });
+    const now = Date.now();
+    try {
+      await assert.rejects(s.get('k', { now }), (e: unknown) => !(e instanceof StoreUnavailableError) && (e as { code?: string }).code === '42P01');
+      // (pg-pool discards a connection after any error of pool.query, so the retry runs on a new one.)
+      await admin!.query(postgresMigrationSql({ table }));
+      assert.equal(await s.set('k', record({ data: 'late' }, now), 0, { now }), true);
+      assert.equal((await s.get('k', { now }))?.data, 'late');
+      assert.deepEqual((await preparedOn(pool)).map((p) => [kindOf(p.statement), p.runs]).sort(), [[`get ${table}`, 1], [`insert ${table}`, 1]]);
+    } finally {
+      await s.close();
       await pool.end();
     }
   });
