@@ -148,10 +148,24 @@ export function resolveCookieOptions(options: CookieOptions = {}, baseName = 'te
 export function serializeCookie(cookie: ResolvedCookie, value: string, maxAgeMs: number | null, now: number, browserSession = false): string {
   if (maxAgeMs !== null) {
     const seconds = Math.max(0, Math.floor(maxAgeMs / 1000));
-    return `${cookie.name}=${value}; Max-Age=${seconds}; Expires=${new Date(now + seconds * 1000).toUTCString()}${cookie.attributes}`;
+    return `${cookie.name}=${value}; Max-Age=${seconds}; Expires=${httpDate(now + seconds * 1000)}${cookie.attributes}`;
   }
   if (cookie.expires && !browserSession) return `${cookie.name}=${value}; Expires=${cookie.expires.toUTCString()}${cookie.attributes}`;
   return `${cookie.name}=${value}${cookie.attributes}`;
+}
+
+// The last date formatted: a busy server sets cookies with the same Expires many times a second.
+let lastDateSecond = NaN;
+let lastDate = '';
+
+/** `ms` as an HTTP date (`Thu, 01 Jan 1970 00:00:00 GMT`), whole seconds. */
+function httpDate(ms: number): string {
+  const second = Math.floor(ms / 1000);
+  if (second !== lastDateSecond) {
+    lastDate = new Date(second * 1000).toUTCString();
+    lastDateSecond = second;
+  }
+  return lastDate;
 }
 
 /**

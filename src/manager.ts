@@ -5,6 +5,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import { GenerationalCache } from './cache.js';
 import { clearCookie, readCookie, serializeCookie } from './cookie.js';
 import { generateId, isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
@@ -112,7 +113,20 @@ function isCookieStore(store: SessionStore | CookieStore): store is CookieStore 
   return (store as CookieStore).clientSide === true;
 }
 
+/** Cookie values whose signature verified, remembered (87 bytes each, with the ID and store key). */
 const VERIFIED_CACHE_MAX = 10_000;
+/**
+ * Sealed cookies opened or sealed by this process, remembered so an unchanged cookie is not
+ * decrypted again on every request (a seal is authenticated: an exact match of the whole value is
+ * as good as opening it). Entries hold the cookie and its JSON, typically a few hundred bytes.
+ */
+const OPENED_CACHE_MAX = 4_096;
+/**
+ * Records decoded (or encoded) by this process whose values are all primitives, so reading the same
+ * record again costs a shallow copy instead of `JSON.parse` (and, with `encryptData`, a decryption).
+ * Keyed by the stored string: a record that changed is a different string.
+ */
+const DECODED_CACHE_MAX = 4_096;
 const RESOLVED: Promise<void> = Promise.resolve();
 const noop = (): void => {};
 
@@ -130,22 +144,22 @@ const noop = (): void => {};
  */
 export class SessionContext {
   #promise: Promise<Session> | null = null;
-  #state: SessionState | null = null;
-  readonly #load: () => Promise<{ session: Session; state: SessionState }>;
-  readonly #settle: (state: SessionState) => Promise<void>;
+  /** @internal Set by the manager once the session is loaded. */
+  state: SessionState | null = null;
+  readonly #requests: RequestRuntime;
+  readonly #input: RequestInput;
+  readonly #sink: CookieSink;
 
   /** @internal Made by {@link Tessera.begin}. */
-  constructor(load: () => Promise<{ session: Session; state: SessionState }>, settle: (state: SessionState) => Promise<void>) {
-    this.#load = load;
-    this.#settle = settle;
+  constructor(requests: RequestRuntime, input: RequestInput, sink: CookieSink) {
+    this.#requests = requests;
+    this.#input = input;
+    this.#sink = sink;
   }
 
   /** The request's session, loaded on the first call. Rejects when the store fails. */
   load(): Promise<Session> {
-    return (this.#promise ??= this.#load().then(({ session, state }) => {
-      this.#state = state;
-      return session;
-    }));
+    return (this.#promise ??= this.#requests.load(this, this.#input, this.#sink));
   }
 
   /** Whether {@link SessionContext.load} was called. */
@@ -153,13 +167,29 @@ export class SessionContext {
     return this.#promise !== null;
   }
 
+  /**
+   * True when {@link SessionContext.settle} has nothing to wait for: the session was never loaded,
+   * or it was and no commit is pending or unreported. Lets an adapter skip an `await`.
+   */
+  get settled(): boolean {
+    if (this.#promise === null) return true;
+    const state = this.state;
+    return state !== null && state.pending === 0 && state.failure === null;
+  }
+
   /** Wait for the session's commits; rethrows a commit failure not yet seen. No-op if never loaded. */
   settle(): Promise<void> {
-    if (this.#state !== null) return this.#settle(this.#state);
+    if (this.state !== null) return this.#requests.settle(this.state);
     if (this.#promise === null) return RESOLVED;
     // A failed load was the handler's to see (it rejected load()); there is nothing to settle.
-    return this.#promise.then(() => this.#settle(this.#state!), noop);
+    return this.#promise.then(() => this.#requests.settle(this.state!), noop);
   }
+}
+
+/** @internal What a {@link SessionContext} calls on its manager. */
+interface RequestRuntime {
+  load(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session>;
+  settle(state: SessionState): Promise<void>;
 }
 
 /**
@@ -182,9 +212,16 @@ export class Tessera extends EventEmitter {
   /** Set when sessions are sealed into the cookie. */
   readonly #cookieStore: CookieStore | null;
   /** Cookie values whose signature verified → their ID (and store key without tenant, once computed). */
-  readonly #verified = new Map<string, { id: string; key?: string }>();
+  readonly #verified = new GenerationalCache<string, { id: string; key?: string }>(VERIFIED_CACHE_MAX);
+  /** Sealed cookie values → what they hold, for the tenant they were sealed for (cookie store). */
+  readonly #opened = new GenerationalCache<string, { json: string; tenant: string | null; key: string }>(OPENED_CACHE_MAX);
+  /** Stored strings → their payload (only payloads whose data values are all primitives), and the store key they were sealed for. */
+  readonly #decoded = new GenerationalCache<string, { payload: Payload; key: string }>(DECODED_CACHE_MAX);
   readonly #sealer: Sealer | null;
+  /** The additional data sealed cookies of tenant-less sessions are bound to (the cookie name). */
+  readonly #sealContextNoTenant: string;
   readonly #runtime: SessionRuntime;
+  readonly #requests: RequestRuntime;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -196,6 +233,7 @@ export class Tessera extends EventEmitter {
     this.#cookieStore = isCookieStore(options.store) ? options.store : null;
     this.#server = this.#cookieStore ? this.#cookieStore.revocation : (options.store as SessionStore);
     this.#sealer = options.encryptData || this.#cookieStore ? new Sealer(this.options.keyring.keys('data')) : null;
+    this.#sealContextNoTenant = `${this.options.cookie.name}\u0000`;
     const self = this;
     this.#runtime = {
       now: this.options.now,
@@ -209,6 +247,10 @@ export class Tessera extends EventEmitter {
       expiresAt: (s) => self.#expiresAt(s),
       refreshCookie: (s, force) => self.#refreshCookie(s, force),
       cookieMaxAge: (s) => self.#cookieMaxAge(s, self.options.now()),
+    };
+    this.#requests = {
+      load: (ctx, input, sink) => self.#loadForRequest(ctx, input, sink),
+      settle: (s) => self.#settleState(s),
     };
     const interval = this.options.cleanupInterval;
     if (interval > 0 && this.#server?.deleteExpired && !this.#server.expiresNatively) {
@@ -235,10 +277,7 @@ export class Tessera extends EventEmitter {
    * ```
    */
   begin(input: RequestInput, sink: CookieSink): SessionContext {
-    return new SessionContext(
-      () => this.#loadForRequest(input, sink),
-      (state) => this.#settleState(state),
-    );
+    return new SessionContext(this.#requests, input, sink);
   }
 
   /**
@@ -278,7 +317,7 @@ export class Tessera extends EventEmitter {
     return this.#remember(value, id);
   }
 
-  async #loadForRequest(input: RequestInput, sink: CookieSink): Promise<{ session: Session; state: SessionState }> {
+  async #loadForRequest(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session> {
     this.#assertOpen();
     const tenant = input.tenant ?? null;
     const values = readCookie(input.cookieHeader, this.options.cookie.name);
@@ -293,9 +332,10 @@ export class Tessera extends EventEmitter {
       if (verified !== undefined) {
         // The store key of a tenant-less session is remembered with its verified cookie.
         const key = tenant === null ? (verified.key ??= storeKey(verified.id, null)) : storeKey(verified.id, tenant);
-        state = await this.#openState(verified.id, tenant, sink, key);
-      }
-      else if (values.length > 0) this.#emit('invalidCookie', '', 'signature');
+        // Read here rather than through #openState: one async frame less on every request.
+        const now = this.options.now();
+        state = this.#stateFromRecord(verified.id, tenant, sink, key, await this.#server!.get(key, { now }), now);
+      } else if (values.length > 0) this.#emit('invalidCookie', '', 'signature');
     }
     if (state && this.#bindingMismatch(state, input)) {
       this.#emit('bindingMismatch', state.key!);
@@ -317,7 +357,8 @@ export class Tessera extends EventEmitter {
       if (this.options.rolling) this.#refreshCookie(state, true);
       this.#touchIfDue(state);
     }
-    return { session: new Session(state, this.#runtime), state };
+    ctx.state = state;
+    return new Session(state, this.#runtime);
   }
 
   #bindingMismatch(state: SessionState, input: RequestInput): boolean {
@@ -382,7 +423,11 @@ export class Tessera extends EventEmitter {
   /** Load the live session `id` of `tenant`, or `null` (missing, expired or unreadable). */
   async #openState(id: string, tenant: string | null, sink: CookieSink | null, key = storeKey(id, tenant)): Promise<SessionState | null> {
     const now = this.options.now();
-    const record = await this.#server!.get(key, { now });
+    return this.#stateFromRecord(id, tenant, sink, key, await this.#server!.get(key, { now }), now);
+  }
+
+  /** The live session in `record` (read at `now`), or `null` (missing, expired or unreadable). */
+  #stateFromRecord(id: string, tenant: string | null, sink: CookieSink | null, key: string, record: StoreRecord | null, now: number): SessionState | null {
     if (record === null) return null;
     const state = this.#fresh(tenant, sink);
     state.id = id;
@@ -404,7 +449,9 @@ export class Tessera extends EventEmitter {
   async #openSealed(values: string[], tenant: string | null, sink: CookieSink): Promise<SessionState | null> {
     const now = this.options.now();
     for (const value of values) {
-      const json = this.#sealer!.open(value, this.#sealContext(tenant));
+      const cached = this.#opened.get(value);
+      const known = cached !== undefined && cached.tenant === tenant;
+      const json = known ? cached.json : this.#sealer!.open(value, this.#sealContext(tenant));
       let p: SealedPayload | null = null;
       try {
         p = json === null ? null : (JSON.parse(json) as SealedPayload);
@@ -417,7 +464,8 @@ export class Tessera extends EventEmitter {
       }
       const state = this.#fresh(tenant, sink);
       state.id = p.i;
-      state.key = storeKey(p.i, tenant);
+      state.key = known ? cached.key : storeKey(p.i, tenant);
+      if (!known) this.#opened.set(value, { json: json!, tenant, key: state.key });
       state.data = p.d;
       state.createdAt = p.c;
       state.lastSeenAt = p.s;
@@ -443,7 +491,7 @@ export class Tessera extends EventEmitter {
   }
 
   #sealContext(tenant: string | null): string {
-    return `${this.options.cookie.name}\u0000${tenant ?? ''}`;
+    return tenant === null ? this.#sealContextNoTenant : `${this.options.cookie.name}\u0000${tenant}`;
   }
 
   /** Seal the session into its cookie now (cookie store). Throws when it would not fit. */
@@ -463,7 +511,8 @@ export class Tessera extends EventEmitter {
       ua: state.requestUserAgent ?? state.userAgent,
     };
     if (state.persistent !== null) payload.pc = state.persistent;
-    const sealed = this.#sealer!.seal(JSON.stringify(payload), this.#sealContext(state.tenant));
+    const json = JSON.stringify(payload);
+    const sealed = this.#sealer!.seal(json, this.#sealContext(state.tenant));
     const line = serializeCookie(this.options.cookie, sealed, this.#cookieMaxAge(state, now), now, state.persistent === false);
     const limit = this.#cookieStore!.maxBytes;
     if (line.length > limit) {
@@ -475,6 +524,8 @@ export class Tessera extends EventEmitter {
       );
     }
     sink.setCookie(line);
+    // The browser sends exactly this value back: its next request need not open it.
+    this.#opened.set(sealed, { json, tenant: state.tenant, key: state.key! });
     state.cookieIssued = true;
     state.lastSeenAt = now;
     state.changes.clear();
@@ -499,16 +550,34 @@ export class Tessera extends EventEmitter {
     return true;
   }
 
+  /** The payload in a stored string, with a `data` object of its own (the caller may change it); `null` if unreadable. */
   #decode(data: string, key: string): Payload | null {
+    const hit = this.#decoded.get(data);
+    // A sealed record is bound to its store key; a plain one reads the same under any key.
+    if (hit !== undefined && (this.#sealer === null || hit.key === key)) return { ...hit.payload, d: { ...hit.payload.d } };
     try {
       const json = this.#sealer ? (data.startsWith('{') ? null : this.#sealer.open(data, key)) : data;
       if (json === null) return null;
       const p = JSON.parse(json) as Payload;
       if (p === null || typeof p !== 'object' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') return null;
+      this.#rememberDecoded(data, key, p);
       return p;
     } catch {
       return null;
     }
+  }
+
+  /**
+   * Remember `payload` as what `data` decodes to, if a shallow copy of its data is a full copy (no
+   * value is an object or array a handler could change in place).
+   */
+  #rememberDecoded(data: string, key: string, payload: Payload): void {
+    const d = payload.d;
+    for (const k in d) {
+      const v = d[k];
+      if (typeof v === 'object' && v !== null) return;
+    }
+    this.#decoded.set(data, { payload: { ...payload, d: { ...d } }, key });
   }
 
   #encode(state: SessionState, now: number): StoreRecord {
@@ -522,8 +591,11 @@ export class Tessera extends EventEmitter {
     };
     if (state.persistent !== null) payload.pc = state.persistent;
     const json = JSON.stringify(payload);
+    const data = this.#sealer ? this.#sealer.seal(json, state.key!) : json;
+    // The next request usually reads back exactly this record.
+    this.#rememberDecoded(data, state.key!, payload);
     return {
-      data: this.#sealer ? this.#sealer.seal(json, state.key!) : json,
+      data,
       version: state.version + 1,
       expiresAt: this.#expiry(state.createdAt, now, state.lifetime),
       userId: state.userId,
@@ -584,7 +656,6 @@ export class Tessera extends EventEmitter {
   }
 
   #remember(value: string, id: string): { id: string; key?: string } {
-    if (this.#verified.size >= VERIFIED_CACHE_MAX) this.#verified.delete(this.#verified.keys().next().value as string);
     const entry = { id };
     this.#verified.set(value, entry);
     return entry;

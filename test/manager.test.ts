@@ -469,6 +469,46 @@ describe('encryption at rest', () => {
   });
 });
 
+describe('records read again (the decoded-record cache)', () => {
+  it('gives every request its own copy of the data', async () => {
+    const { tessera } = setup();
+    const { id } = await tessera.create({ data: { n: 1, name: 'ann' } });
+    const first = (await tessera.load(id))!;
+    const second = (await tessera.load(id))!;
+    first.set('n', 2);
+    first.delete('name');
+    assert.deepEqual(second.toJSON(), { n: 1, name: 'ann' }, 'the other request still sees the stored record');
+    await first.save();
+    assert.deepEqual((await tessera.load(id))!.toJSON(), { n: 2 });
+  });
+
+  it('does not leak a nested value changed in place (and not saved) into the next request', async () => {
+    const { tessera } = setup();
+    const { id } = await tessera.create({ data: { cart: ['apple'], profile: { name: 'ann' } } });
+    const first = (await tessera.load(id))!;
+    first.get<string[]>('cart')!.push('pear');
+    first.get<{ name: string }>('profile')!.name = 'bob';
+    const next = (await tessera.load(id))!;
+    assert.deepEqual(next.get('cart'), ['apple']);
+    assert.deepEqual(next.get('profile'), { name: 'ann' });
+  });
+
+  it('with encryption at rest, a record copied under another session stays unreadable', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {}, encryptData: true });
+    const victim = await tessera.create({ data: { card: 'victim-secret' } });
+    const attacker = await tessera.create({ data: { card: 'mine' } });
+    assert.equal(await tessera.get(victim.id, 'card'), 'victim-secret'); // now decoded once
+    const sealed = (await store.get(storeKey(victim.id, null), { now: clock.time }))!;
+    const target = storeKey(attacker.id, null);
+    const current = (await store.get(target, { now: clock.time }))!;
+    assert.equal(await store.set(target, { ...sealed, version: current.version + 1 }, current.version, { now: clock.time }), true);
+    assert.equal(await tessera.get(attacker.id, 'card'), undefined, 'the seal is bound to its store key');
+    assert.equal(await tessera.isValid(attacker.id), false);
+  });
+});
+
 describe('configuration', () => {
   it('refuses to start in production without a secret', () => {
     const env = process.env.NODE_ENV;

@@ -648,7 +648,7 @@ class RequestSession implements View {
     this.#res = res;
     this.cookie = new SessionCookieImpl(this, settings);
     const base = responseCookieSink(res, settings.tessera.cookieName);
-    this.sink = { writable: base.writable, setCookie: (line) => this.#setCookie(base, line) };
+    this.sink = { writable: () => base.writable(), setCookie: (line) => this.#setCookie(base, line) };
     ({ object: this.object, target: this.#target } = newSessionObject(this));
   }
 

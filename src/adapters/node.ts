@@ -31,7 +31,7 @@ export interface NodeSessions {
    * Wrap a handler: sessions are loaded lazily by {@link NodeSessions.load}, committed after the
    * handler, and store failures become 503 responses.
    */
-  wrap(handler: NodeHandler): (req: IncomingMessage, res: ServerResponse) => void;
+  wrap(handler: NodeHandler): (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   /**
    * The request's session, loaded on the first call (later calls return the same session). Works
    * inside {@link NodeSessions.wrap} or on its own.
@@ -52,22 +52,37 @@ export interface NodeSessions {
  * ```
  */
 export function responseCookieSink(res: ServerResponse, name: string): CookieSink {
-  const prefix = `${name}=`;
-  return {
-    writable: () => !res.headersSent,
-    setCookie(line) {
-      if (res.headersSent) return false;
-      const previous = res.getHeader('set-cookie');
-      if (previous === undefined) {
-        res.setHeader('set-cookie', line);
-      } else {
-        const lines = (Array.isArray(previous) ? previous : [String(previous)]).filter((l) => !l.startsWith(prefix));
-        lines.push(line);
-        res.setHeader('set-cookie', lines);
-      }
-      return true;
-    },
-  };
+  return new ResponseCookieSink(res, `${name}=`);
+}
+
+// A class, not an object of closures: one small allocation per request.
+class ResponseCookieSink implements CookieSink {
+  readonly #res: ServerResponse;
+  readonly #prefix: string;
+
+  constructor(res: ServerResponse, prefix: string) {
+    this.#res = res;
+    this.#prefix = prefix;
+  }
+
+  writable(): boolean {
+    return !this.#res.headersSent;
+  }
+
+  setCookie(line: string): boolean {
+    const res = this.#res;
+    if (res.headersSent) return false;
+    const previous = res.getHeader('set-cookie');
+    if (previous === undefined) {
+      res.setHeader('set-cookie', line);
+    } else {
+      const prefix = this.#prefix;
+      const lines = (Array.isArray(previous) ? previous : [String(previous)]).filter((l) => !l.startsWith(prefix));
+      lines.push(line);
+      res.setHeader('set-cookie', lines);
+    }
+    return true;
+  }
 }
 
 /**
@@ -171,12 +186,15 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     context,
     load: (req, res) => context(req, res).load(),
     wrap(handler) {
-      return (req, res) => {
-        const run = async (): Promise<void> => {
-          await handler(req, res);
-          await (req as WithContext)[kContext]?.settle();
-        };
-        run().catch((error: unknown) => {
+      // One async function per request, and no await where nothing is pending: each costs a
+      // promise and a trip through the microtask queue on every request.
+      return async (req, res) => {
+        try {
+          const result = handler(req, res);
+          if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') await result;
+          const ctx = (req as WithContext)[kContext];
+          if (ctx !== undefined && !ctx.settled) await ctx.settle();
+        } catch (error: unknown) {
           if (res.headersSent && error instanceof TesseraError) {
             // A commit that failed after the head went out: report it, and leave the response
             // (perhaps still streaming) alone.
@@ -189,7 +207,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
             reportOutage(error);
           }
           respondWithError(res, error);
-        });
+        }
       };
     },
   };

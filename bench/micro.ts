@@ -1,0 +1,64 @@
+/**
+ * In-process cost of tessera's request path, without HTTP: `begin` + `load` + `get` (+ `set`) +
+ * `settle` in a loop, CPU µs per request. For comparing changes to the hot path quickly; the
+ * end-to-end figures come from `npm run bench`.
+ *
+ *   node --import tsx bench/micro.ts [--only memory-read] [--n 200000]
+ *
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import { createTessera, type Tessera } from '../src/index.js';
+import { CookieStore } from '../src/stores/cookie.js';
+import { MemoryStore } from '../src/stores/memory.js';
+import type { CookieSink } from '../src/session.js';
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, n: { type: 'string', default: '200000' } } });
+const N = Number(values.n);
+const SECRET = 'tessera-bench-secret-not-for-production-0123456789';
+
+async function cookieFor(tessera: Tessera): Promise<string> {
+  if (!(tessera.store instanceof CookieStore)) {
+    const { id } = await tessera.create({ data: { n: 1 } });
+    return `${tessera.cookieName}=${tessera.signCookie(id)}`;
+  }
+  let line = '';
+  const ctx = tessera.begin({ cookieHeader: undefined }, { writable: () => true, setCookie: (l) => ((line = l), true) });
+  (await ctx.load()).set('n', 1);
+  await ctx.settle();
+  return line.split(';', 1)[0]!;
+}
+
+async function run(name: string, store: MemoryStore | CookieStore, write: boolean): Promise<void> {
+  if (values.only && !values.only.split(',').includes(name)) return;
+  const tessera = createTessera({ secrets: [SECRET], store });
+  let cookie = await cookieFor(tessera);
+  const follow = store instanceof CookieStore && write;
+  const once = async () => {
+    let sent = '';
+    const sink: CookieSink = { writable: () => true, setCookie: (l) => ((sent = l), true) };
+    const ctx = tessera.begin({ cookieHeader: cookie, ip: '::ffff:127.0.0.1', userAgent: 'autocannon' }, sink);
+    const session = await ctx.load();
+    const n = session.get<number>('n');
+    if (n === undefined) throw new Error(`${name}: session not found`);
+    if (write) session.set('n', n + 1);
+    await ctx.settle();
+    if (follow) cookie = sent.split(';', 1)[0]!;
+  };
+  for (let i = 0; i < 20_000; i++) await once();
+  const results: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const start = process.cpuUsage();
+    for (let i = 0; i < N / 5; i++) await once();
+    const spent = process.cpuUsage(start);
+    results.push((spent.user + spent.system) / (N / 5));
+  }
+  results.sort((a, b) => a - b);
+  console.log(`${name.padEnd(14)} ${results[2]!.toFixed(2)} µs/request (min ${results[0]!.toFixed(2)}, max ${results[4]!.toFixed(2)})`);
+  await tessera.close();
+}
+
+await run('memory-read', new MemoryStore(), false);
+await run('memory-write', new MemoryStore(), true);
+await run('cookie-read', new CookieStore(), false);
+await run('cookie-write', new CookieStore(), true);
