@@ -413,7 +413,7 @@ export class Tessera extends EventEmitter {
       sink,
       requestIp: ip,
       requestUserAgent: userAgent,
-      queued: null,
+      queued: false,
       pending: 0,
       tail: RESOLVED,
       failure: null,
@@ -718,33 +718,37 @@ export class Tessera extends EventEmitter {
 
   // ---------------------------------------------------------------- commit
 
-  #schedule(state: SessionState): Promise<void> {
+  /**
+   * Queue a commit of the state after the current synchronous code (one per tick, whatever the
+   * number of changes), behind any commit still running. Failures are kept in `state.failure`
+   * for settle() / save() to rethrow.
+   */
+  #schedule(state: SessionState): void {
     if (this.#cookieStore && !state.destroyed && (state.changes.size > 0 || state.cleared || state.metaChanged || state.touchDue)) {
       // The cookie is the store: seal now, while the headers can still take it.
       this.#sealIntoCookie(state);
-      if (state.retired.length === 0) return RESOLVED;
+      if (state.retired.length === 0) return;
     }
-    if (state.queued) return state.queued;
-    const run = state.tail.then(() => {
-      state.queued = null;
-      return this.#commit(state);
-    });
-    state.queued = run;
+    if (state.queued) return;
+    state.queued = true;
     state.pending++;
-    state.tail = run.then(
-      () => {
-        state.pending--;
-      },
-      (error: unknown) => {
-        state.pending--;
-        state.failure = { error };
-        // Report it only if nobody sees it first: save() and settle() rethrow it and clear it.
-        setImmediate(() => {
-          if (state.failure?.error === error) this.reportError(error);
-        });
-      },
-    );
-    return run;
+    state.tail = state.tail.then(() => this.#runCommit(state));
+  }
+
+  /** One queued commit; never rejects (`state.tail` chains on it). */
+  async #runCommit(state: SessionState): Promise<void> {
+    state.queued = false;
+    try {
+      await this.#commit(state);
+    } catch (error) {
+      state.failure = { error };
+      // Report it only if nobody sees it first: save() and settle() rethrow it and clear it.
+      setImmediate(() => {
+        if (state.failure?.error === error) this.reportError(error);
+      });
+    } finally {
+      state.pending--;
+    }
   }
 
   #settleState(state: SessionState): Promise<void> {

@@ -42,7 +42,7 @@ export interface SessionRuntime {
    */
   materialize(state: SessionState, withCookie: boolean): void;
   /** Queue a commit of the state's changes (runs after the current synchronous code). */
-  schedule(state: SessionState): Promise<void>;
+  schedule(state: SessionState): void;
   /** Wait for every queued commit, rethrowing a failure nobody has seen yet. */
   settle(state: SessionState): Promise<void>;
   regenerate(state: SessionState, keepData: boolean): void;
@@ -115,7 +115,8 @@ export interface SessionState {
   requestIp: string | null;
   requestUserAgent: string | null;
   /** Commit bookkeeping. */
-  queued: Promise<void> | null;
+  /** A commit is queued and has not started. */
+  queued: boolean;
   /** Commits scheduled and not yet finished. */
   pending: number;
   tail: Promise<void>;
