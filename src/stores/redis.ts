@@ -3,12 +3,28 @@
  * by themselves (native TTL), so no cleanup job runs; compare-and-set is one Lua script.
  *
  * Key layout, under `prefix` (default `tessera:`):
- * - `<prefix>s:<key>` — a hash `{ data, version, expiresAt, userId?, tenant? }` with a TTL of
- *   `expiresAt - ctx.now`;
+ * - `<prefix>s:<key>` — a string: a short header, then the session data, with a TTL of
+ *   `expiresAt - ctx.now`. The header is
+ *   `t1:<version>:<expiresAt>:<userId bytes>:<tenant bytes>:<userId><tenant>`: a format tag, the
+ *   two numbers in decimal, the UTF-8 byte lengths of `userId` and `tenant` (empty for `null`, `0`
+ *   for an empty string), then the two strings themselves, unescaped. Being length-prefixed, any
+ *   user ID or tenant round-trips, `:` included. For example, version 3 of a session of user
+ *   `u1` in tenant `acme`: `t1:3:1767225600000:2:4:u1acme{"d":{...}}`; signed out, no tenant:
+ *   `t1:3:1767225600000:::{"d":{...}}`.
  * - `<prefix>u:<userId>` — the user's index: a sorted set of record keys scored by `expiresAt`,
  *   living as long as its longest-lived member.
  *
+ * A value that is not in this format — such as the hash records of earlier versions of this
+ * store, which `GET` answers with `WRONGTYPE` — reads as no session, and a write replaces it.
+ *
  * Needs Redis 6.2 or later (`ZADD GT`).
+ *
+ * @example
+ * ```ts
+ * import { RedisStore } from 'tessera/stores/redis';
+ * const store = new RedisStore({ url: 'redis://127.0.0.1:6379' });
+ * // redis-cli GET 'tessera:s:<key>'  →  "t1:1:1767225600000:::{\"d\":{\"views\":1},...}"
+ * ```
  *
  * @module
  */
@@ -17,7 +33,15 @@ import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './store.js';
 
-/** Options of {@link RedisStore}: give either `client` or `url`. */
+/**
+ * Options of {@link RedisStore}: give either `client` or `url`.
+ *
+ * @example
+ * ```ts
+ * const options: RedisStoreOptions = { url: 'redis://127.0.0.1:6379', prefix: 'myapp:sess:', timeout: 1_000 };
+ * const store = new RedisStore(options);
+ * ```
+ */
 export interface RedisStoreOptions {
   /**
    * An ioredis `Redis` or `Cluster` client to use; the store does not close it. The store refuses
@@ -62,31 +86,51 @@ local function index(idx, score, member, ttl, now)
 end
 `;
 
+// The header of the record at `key`: its version, expiresAt and userId (false when it has none).
+// Version and expiresAt are false when the value is not a record in the format (missing, or
+// another type); for a hash record of earlier versions of this store, the userId is still returned,
+// so that its index entry can go. Reads the first 128 bytes, and the userId apart when it runs past
+// them, never the whole session.
+const HEADER_FN = `
+local function header(key)
+  local head = redis.pcall('GETRANGE', key, 0, 127)
+  if type(head) ~= 'string' then
+    local user = redis.pcall('HGET', key, 'userId')
+    return false, false, type(user) == 'string' and user
+  end
+  local version, expiresAt, ulen, from = string.match(head, '^t1:(%d+):([^:]+):(%d*):%d*:()')
+  version, expiresAt = tonumber(version), tonumber(expiresAt)
+  if not (version and expiresAt) then return false, false, false end
+  if ulen == '' then return version, expiresAt, false end
+  local to = from + tonumber(ulen) - 1
+  if to <= #head then return version, expiresAt, string.sub(head, from, to) end
+  return version, expiresAt, redis.call('GETRANGE', key, from - 1, to - 1)
+end
+`;
+
 // KEYS[1] record. ARGV: 1 expected version, 2 now, 3 ttl, 4 expiresAt, 5 userId, 6 '1' when there
-// is a user, 7 index base ('' = the caller updates the index), 8 member, 9.. the hash's fields.
-const SET_LUA = `${INDEX_FN}
-local cur = redis.call('HMGET', KEYS[1], 'version', 'expiresAt', 'userId')
-if cur[1] and tonumber(cur[2]) > tonumber(ARGV[2]) then
-  if tonumber(cur[1]) ~= tonumber(ARGV[1]) then return 0 end
+// is a user, 7 index base ('' = the caller updates the index), 8 member, 9 the value (header and data).
+const SET_LUA = `${INDEX_FN}${HEADER_FN}
+local version, expiresAt, was = header(KEYS[1])
+if version and expiresAt > tonumber(ARGV[2]) then
+  if version ~= tonumber(ARGV[1]) then return 0 end
 elseif ARGV[1] ~= '0' then
   return 0
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 9))
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[9], 'PX', ARGV[3])
 local base = ARGV[7]
 if base ~= '' then
   local user = ARGV[6] == '1' and ARGV[5]
-  if cur[3] and cur[3] ~= user then redis.call('ZREM', base .. cur[3], ARGV[8]) end
+  if was and was ~= user then redis.call('ZREM', base .. was, ARGV[8]) end
   if user then index(base .. user, ARGV[4], ARGV[8], ARGV[3], ARGV[2]) end
 end
 return 1
 `;
 
 // KEYS[1] record. ARGV: 1 index base ('' = leave the index to listByUser), 2 member.
-const DELETE_LUA = `
+const DELETE_LUA = `${HEADER_FN}
 if ARGV[1] ~= '' then
-  local user = redis.call('HGET', KEYS[1], 'userId')
+  local _, _, user = header(KEYS[1])
   if user then redis.call('ZREM', ARGV[1] .. user, ARGV[2]) end
 end
 return redis.call('DEL', KEYS[1])
@@ -98,7 +142,69 @@ index(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
 return 1
 `;
 
-const FIELDS = ['data', 'version', 'expiresAt', 'userId', 'tenant'] as const;
+/** The record's value: the header (see the module comment), then the data. */
+function encode(record: StoreRecord): string {
+  const { userId, tenant } = record;
+  const ulen = userId === null ? '' : Buffer.byteLength(userId);
+  const tlen = tenant === null ? '' : Buffer.byteLength(tenant);
+  return `t1:${record.version}:${record.expiresAt}:${ulen}:${tlen}:${userId ?? ''}${tenant ?? ''}${record.data}`;
+}
+
+const COLON = 0x3a;
+/** Where {@link field} stopped: just past the `:` ending the field it read. (Saves an allocation per field.) */
+let cursor = 0;
+
+/**
+ * The decimal integer in `value` from {@link cursor} up to the next `:`, moving the cursor past
+ * it: -1 when the field is empty, NaN when it is unterminated or, unless `lenient`, not all digits.
+ * With `lenient` (expiresAt), a field that is not a plain integer short enough to add up exactly
+ * is read with `Number`, as `String(expiresAt)` wrote it.
+ */
+function field(value: Buffer, lenient: boolean): number {
+  const start = cursor;
+  let n = 0;
+  for (let i = start; i < value.length; i++) {
+    const c = value[i]!;
+    if (c === COLON) {
+      cursor = i + 1;
+      if (i === start) return -1;
+      return i - start > 15 && lenient ? Number(value.toString('latin1', start, i)) : n;
+    }
+    if (c < 0x30 || c > 0x39) {
+      if (!lenient) return NaN;
+      const end = value.indexOf(COLON, i);
+      if (end < 0) return NaN;
+      cursor = end + 1;
+      return Number(value.toString('latin1', start, end));
+    }
+    n = n * 10 + (c - 0x30);
+  }
+  return NaN;
+}
+
+/**
+ * The record in a value read with `GET`, or `null` when there is none, it is expired at `now`, or
+ * the value is not a record in this format.
+ */
+function decode(value: Buffer | null, now: number): StoreRecord | null {
+  // "t1:"
+  if (value === null || value.length < 7 || value[0] !== 0x74 || value[1] !== 0x31 || value[2] !== COLON) return null;
+  cursor = 3;
+  const version = field(value, false);
+  const expiresAt = field(value, true);
+  if (!(version >= 0) || !(expiresAt > now)) return null;
+  const ulen = field(value, false);
+  const tlen = field(value, false);
+  if (!(ulen >= -1 && tlen >= -1)) return null;
+  let at = cursor;
+  if (at + (ulen > 0 ? ulen : 0) + (tlen > 0 ? tlen : 0) > value.length) return null;
+  let userId: string | null = null;
+  let tenant: string | null = null;
+  if (ulen >= 0) userId = value.toString('utf8', at, (at += ulen));
+  if (tlen >= 0) tenant = value.toString('utf8', at, (at += tlen));
+  return { data: value.toString('utf8', at, value.length), version, expiresAt, userId, tenant };
+}
+
 /** Client states in which a command could only wait or fail: refuse at once instead. */
 const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 /** Redis replies that mean "not now" rather than "wrong command". */
@@ -107,9 +213,11 @@ const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY
 /**
  * Sessions in Redis, with native expiry, Lua compare-and-set and a per-user index.
  *
- * - **Round trips:** `get` is one `HMGET`; `set` and `delete` are one `EVALSHA` each. With
- *   `atomicIndex` off, a write of a signed-in session also indexes it before the write and again
- *   after it: three round trips, one after the other.
+ * - **Round trips:** `get` is one `GET` (each record is one string: a short header, then the
+ *   data; see the module comment); `set` and `delete` are one `EVALSHA` each. With `atomicIndex`
+ *   off, a write of a signed-in session also indexes it before the write and again after it: three
+ *   round trips, one after the other. `listByUser` reads the index, then the records with one
+ *   `MGET` (on a Cluster, one `GET` each, in parallel).
  * - **Expiry:** every record gets a TTL of `expiresAt - ctx.now`, so Redis drops it by itself
  *   (`expiresNatively`); `get` also hides a record whose `expiresAt` has passed on the caller clock.
  * - **User index:** with `atomicIndex` (a single node) the write and delete scripts move the
@@ -151,6 +259,8 @@ export class RedisStore implements SessionStore {
   readonly #owned: boolean;
   /** Index key prefix as the script sees it: with the client's own `keyPrefix`, which scripts' ARGV don't get. */
   readonly #indexBase: string;
+  /** `<prefix>s:`, the start of every record key (the client adds its own `keyPrefix` to keys). */
+  readonly #recordBase: string;
   #lastError: unknown = null;
   #closed = false;
 
@@ -200,24 +310,52 @@ export class RedisStore implements SessionStore {
       throw new ConfigError('RedisStore atomicIndex cannot be used with a Redis Cluster client (its scripts may touch one slot only)');
     }
     this.#indexBase = `${this.client.options.keyPrefix ?? ''}${this.prefix}u:`;
+    this.#recordBase = `${this.prefix}s:`;
     this.client.defineCommand('tesseraSet', { lua: SET_LUA, numberOfKeys: 1 });
     this.client.defineCommand('tesseraDelete', { lua: DELETE_LUA, numberOfKeys: 1 });
     this.client.defineCommand('tesseraIndex', { lua: INDEX_LUA, numberOfKeys: 1 });
     this.#scripts = this.client as Client;
   }
 
-  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
-    const [data, version, expiresAt, userId, tenant] = await this.#run(() => this.client.hmget(this.#recordKey(key), ...FIELDS));
-    if (data == null || Number(expiresAt) <= ctx.now) return null;
-    return { data, version: Number(version), expiresAt: Number(expiresAt), userId: userId ?? null, tenant: tenant ?? null };
+  /**
+   * The live record under `key`: one `GET`, its header parsed in place. `null` when there is none,
+   * when it has expired on `ctx.now`, or when the key holds something else (such as a hash record
+   * of an earlier version of this store).
+   *
+   * @example
+   * ```ts
+   * const record = await store.get(key, { now: Date.now() }); // { data, version, expiresAt, userId, tenant } | null
+   * ```
+   */
+  get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    // The hot path: #run's status check and error mapping, without its async frame and closure.
+    const status = this.client.status;
+    if (DOWN.has(status)) return Promise.reject(this.#down(status));
+    const now = ctx.now;
+    let reply: Promise<Buffer | null>;
+    try {
+      reply = this.client.getBuffer(this.#recordBase + key);
+    } catch (error) {
+      return Promise.reject(error).then(undefined, this.#readFailed);
+    }
+    return reply.then((value) => decode(value, now), this.#readFailed);
   }
 
+  /**
+   * Compare-and-set: write `record` when the live record's version is `expectedVersion` (`0`: when
+   * there is no live record), with a TTL of `record.expiresAt - ctx.now`. One script call (three
+   * round trips for a signed-in session with `atomicIndex: false`).
+   *
+   * @example
+   * ```ts
+   * const now = Date.now();
+   * const written = await store.set(key, { data: '{}', version: 1, expiresAt: now + 3_600_000, userId: 'u1', tenant: null }, 0, { now });
+   * ```
+   */
   async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
-    const { data, version, expiresAt, userId, tenant } = record;
+    const { expiresAt, userId } = record;
     const ttl = String(Math.max(1, Math.ceil(expiresAt - ctx.now)));
-    const fields = ['data', data, 'version', String(version), 'expiresAt', String(expiresAt)];
-    if (userId !== null) fields.push('userId', userId);
-    if (tenant !== null) fields.push('tenant', tenant);
+    const value = encode(record);
     const write = (): Promise<number> =>
       this.#run(() =>
         this.#scripts.tesseraSet(
@@ -230,7 +368,7 @@ export class RedisStore implements SessionStore {
           userId === null ? '0' : '1',
           this.atomicIndex ? this.#indexBase : '',
           key,
-          ...fields,
+          value,
         ),
       );
     if (this.atomicIndex || userId === null) return (await write()) === 1;
@@ -245,14 +383,33 @@ export class RedisStore implements SessionStore {
     return true;
   }
 
+  /**
+   * Remove the record under `key` (and, with `atomicIndex`, its user's index entry); a missing key is a no-op.
+   *
+   * @example
+   * ```ts
+   * await store.delete(key);
+   * ```
+   */
   async delete(key: string): Promise<void> {
     await this.#run(() => this.#scripts.tesseraDelete(this.#recordKey(key), this.atomicIndex ? this.#indexBase : '', key));
   }
 
+  /**
+   * The live records of `userId` (within `tenant`, unless `null`): the user's index, then the
+   * records it names (one `MGET`; on a Cluster, a `GET` each). Entries whose record is gone,
+   * expired, or another user's are pruned from the index.
+   *
+   * @example
+   * ```ts
+   * const sessions = await store.listByUser('user-42', null, { now: Date.now() });
+   * for (const { key, record } of sessions) console.log(key, record.expiresAt);
+   * ```
+   */
   async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     const index = this.#indexKey(userId);
     const keys = await this.#run(() => this.client.zrange(index, `(${ctx.now}`, '+inf', 'BYSCORE'));
-    const records = await Promise.all(keys.map((key) => this.get(key, ctx)));
+    const records = await this.#read(keys, ctx);
     const out: KeyedRecord[] = [];
     const stale: string[] = [];
     keys.forEach((key, i) => {
@@ -284,7 +441,17 @@ export class RedisStore implements SessionStore {
   }
 
   #recordKey(key: string): string {
-    return `${this.prefix}s:${key}`;
+    return this.#recordBase + key;
+  }
+
+  /** The records under `keys` (`null` for those missing, expired or not records), in order. */
+  async #read(keys: string[], ctx: StoreContext): Promise<(StoreRecord | null)[]> {
+    if (keys.length === 0) return [];
+    // MGET answers nil for a key of another type (no WRONGTYPE). A Cluster refuses an MGET across
+    // slots, and sessions are spread over all of them: one GET each there.
+    if (this.client.isCluster) return Promise.all(keys.map((key) => this.get(key, ctx)));
+    const values = await this.#run(() => this.client.mgetBuffer(keys.map((key) => this.#recordBase + key)));
+    return values.map((value) => decode(value, ctx.now));
   }
 
   #indexKey(userId: string): string {
@@ -303,7 +470,7 @@ export class RedisStore implements SessionStore {
    */
   async #prune(userId: string, keys: string[], ctx: StoreContext): Promise<KeyedRecord[]> {
     await this.#run(() => this.client.zrem(this.#indexKey(userId), ...keys));
-    const again = await Promise.all(keys.map((key) => this.get(key, ctx)));
+    const again = await this.#read(keys, ctx);
     const back: KeyedRecord[] = [];
     for (const [i, key] of keys.entries()) {
       const record = again[i];
@@ -317,13 +484,29 @@ export class RedisStore implements SessionStore {
   /** Run one client call, refusing at once while disconnected and mapping failures to {@link StoreUnavailableError}. */
   async #run<T>(call: () => Promise<T>): Promise<T> {
     const status = this.client.status;
-    if (DOWN.has(status)) throw new StoreUnavailableError(this.name, this.#lastError ?? new Error(`Redis connection is ${status}`));
+    if (DOWN.has(status)) throw this.#down(status);
     try {
       return await call();
     } catch (error) {
-      const reply = error instanceof Error && error.name === 'ReplyError';
-      if (reply && !TRANSIENT_REPLY.test(error.message)) throw error;
-      throw new StoreUnavailableError(this.name, error);
+      throw this.#failure(error);
     }
   }
+
+  /** The error of a call refused because the client is `status`. */
+  #down(status: string): StoreUnavailableError {
+    return new StoreUnavailableError(this.name, this.#lastError ?? new Error(`Redis connection is ${status}`));
+  }
+
+  /** What a failed call rejects with: a Redis reply refusing the command as is, anything else as {@link StoreUnavailableError}. */
+  #failure(error: unknown): unknown {
+    const reply = error instanceof Error && error.name === 'ReplyError';
+    if (reply && !TRANSIENT_REPLY.test(error.message)) return error;
+    return new StoreUnavailableError(this.name, error);
+  }
+
+  /** A failed `get`: a key of another type (`WRONGTYPE`, such as an old hash record) is no record; anything else as {@link #failure}. */
+  readonly #readFailed = (error: unknown): null => {
+    if (error instanceof Error && error.name === 'ReplyError' && error.message.startsWith('WRONGTYPE')) return null;
+    throw this.#failure(error);
+  };
 }

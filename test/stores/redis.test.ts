@@ -113,9 +113,7 @@ describe('RedisStore', () => {
     try {
       await s.set('k', record({ data: 'D', userId: 'u1', tenant: 'acme' }, now), 0, { now });
       assert.deepEqual(await keysUnder(s.prefix), [`${s.prefix}s:k`, `${s.prefix}u:u1`]);
-      assert.deepEqual(await admin!.hgetall(`${s.prefix}s:k`), {
-        data: 'D', version: '1', expiresAt: String(now + HOUR), userId: 'u1', tenant: 'acme',
-      });
+      assert.equal(await admin!.get(`${s.prefix}s:k`), `t1:1:${now + HOUR}:2:4:u1acmeD`);
     } finally {
       await s.close();
     }
@@ -151,7 +149,9 @@ describe('RedisStore', () => {
         return [...sent];
       };
       assert.deepEqual(await counted(() => s.set('k', record({ userId: 'u1' }, now), 0, { now })), ['evalsha']);
-      assert.deepEqual(await counted(() => s.get('k', { now })), ['hmget']);
+      assert.deepEqual(await counted(() => s.get('k', { now })), ['get']);
+      assert.deepEqual(await counted(() => s.set('k2', record({ userId: 'u1' }, now), 0, { now })), ['evalsha']);
+      assert.deepEqual(await counted(() => s.listByUser('u1', null, { now })), ['zrange', 'mget'], 'the records in one MGET');
       assert.deepEqual(await counted(() => s.set('k', record({ version: 2 }, now), 1, { now })), ['evalsha']);
       assert.deepEqual(await counted(() => s.set('k', record({ version: 2 }, now), 1, { now })), ['evalsha'], 'a conflict too');
       assert.deepEqual(await counted(() => s.delete('k')), ['evalsha']);
@@ -323,6 +323,206 @@ describe('RedisStore', () => {
   });
 });
 
+// ------------------------------------------------------------------ the record format
+
+/** The commands Redis runs (as MONITOR reports them, on a connection of its own) that name a key under `prefix`, while `fn` runs. */
+async function commandsOn(prefix: string, fn: () => Promise<unknown>): Promise<string[][]> {
+  const monitor = await admin!.monitor();
+  const seen: string[][] = [];
+  const end = `${prefix}end-of-monitoring:${randomUUID()}`;
+  let ended!: () => void;
+  const endSeen = new Promise<void>((resolve) => (ended = resolve));
+  monitor.on('monitor', (_time: string, args: string[]) => {
+    if (args.includes(end)) ended();
+    else if (args.some((arg) => arg.startsWith(prefix))) seen.push([args[0]!.toLowerCase(), ...args.slice(1)]);
+  });
+  try {
+    await fn();
+    // Sent after fn's commands were answered: once MONITOR shows it, it has shown them all.
+    await admin!.exists(end);
+    await Promise.race([endSeen, sleep(3_000, null, { ref: false }).then(() => assert.fail('MONITOR did not report the end marker'))]);
+    return seen;
+  } finally {
+    monitor.disconnect();
+  }
+}
+
+/**
+ * User IDs and tenants that a header could get wrong: empty, the delimiter, digits and colons
+ * that look like the header's own fields, multi-byte UTF-8 (lengths count bytes, not UTF-16
+ * units), control characters, and IDs longer than the 128 bytes the scripts read at first.
+ */
+const AWKWARD: [userId: string | null, tenant: string | null][] = [
+  [null, null],
+  ['', null],
+  [null, ''],
+  ['', ''],
+  [':', ':'],
+  ['u:1:2:', ':3:4'],
+  ['12', '34'],
+  ['t1:1:1:::', 't1:'],
+  ['ユーザー', 'テナント'],
+  ['\u{1F469}\u200D\u{1F4BB} \u00fc', '\u00e9'],
+  ['line\nbreak\r\0', 'tab\t'],
+  [`${'x'.repeat(300)}:\u00fc`, 'y'.repeat(200)],
+];
+/** Data that looks like a header too. */
+const AWKWARD_DATA = 't1:9:9:1:1:ab{"d":{"s":"\u00fc:"}}';
+
+describe('RedisStore record format', () => {
+  it('stores one string per record: the documented header, then the data', { skip }, async () => {
+    const s = store();
+    const now = Date.now();
+    try {
+      const r = record({ data: '{"d":{"a":"\u00e9"}}', version: 3, userId: '\u00fc:1', tenant: '' }, now);
+      await s.set('k', r, 0, { now });
+      assert.equal(await admin!.type(`${s.prefix}s:k`), 'string');
+      // userId "ü:1" is 4 bytes of UTF-8 (3 characters); tenant '' is 0 bytes, null would be empty.
+      assert.deepEqual(await admin!.getBuffer(`${s.prefix}s:k`), Buffer.from(`t1:3:${now + HOUR}:4:0:\u00fc:1{"d":{"a":"\u00e9"}}`));
+      assert.deepEqual(await s.get('k', { now }), r);
+
+      await s.set('n', record({ data: 'D' }, now), 0, { now });
+      assert.equal(await admin!.get(`${s.prefix}s:n`), `t1:1:${now + HOUR}:::D`, 'null userId and tenant: empty lengths');
+    } finally {
+      await s.close();
+    }
+  });
+
+  for (const atomicIndex of [true, false]) {
+    it(`round-trips awkward user IDs and tenants, in the header and the index (atomicIndex: ${atomicIndex})`, { skip }, async () => {
+      const s = store({ atomicIndex });
+      const now = Date.now();
+      const ctx = { now };
+      const listed = async (user: string, tenant: string | null) => (await s.listByUser(user, tenant, ctx)).map((r) => r.key).sort();
+      try {
+        for (const [i, [userId, tenant]] of AWKWARD.entries()) {
+          const key = `k${i}`;
+          const what = `userId ${JSON.stringify(userId)}, tenant ${JSON.stringify(tenant)}`;
+          const r = record({ data: AWKWARD_DATA, userId, tenant }, now);
+          assert.equal(await s.set(key, r, 0, ctx), true, what);
+          assert.deepEqual(await s.get(key, ctx), r, what);
+          // The write script reads the version from the header: a stale write is refused.
+          assert.equal(await s.set(key, record({ version: 2, userId, tenant }, now), 0, ctx), false, `${what}: create over a live record`);
+          if (userId !== null) {
+            assert.deepEqual(await s.listByUser(userId, tenant, ctx), [{ key, record: r }], what);
+            assert.deepEqual(await listed(userId, `${tenant ?? ''}-another`), [], `${what}: another tenant`);
+          }
+          // Reassign: the write script reads the old user from the header to move the entry.
+          const moved = record({ data: AWKWARD_DATA, version: 2, userId: 'other', tenant }, now);
+          assert.equal(await s.set(key, moved, 1, ctx), true, what);
+          assert.deepEqual(await s.get(key, ctx), moved, what);
+          if (userId !== null) {
+            if (atomicIndex) assert.equal(await admin!.zscore(`${s.prefix}u:${userId}`, key), null, `${what}: moved out of the old user's index`);
+            assert.deepEqual(await listed(userId, null), [], what);
+          }
+          assert.ok((await listed('other', null)).includes(key), what);
+          // And back, so that the delete script has the awkward user to read.
+          assert.equal(await s.set(key, record({ data: AWKWARD_DATA, version: 3, userId, tenant }, now), 2, ctx), true, what);
+          await s.delete(key);
+          assert.equal(await s.get(key, ctx), null, what);
+          if (userId !== null) {
+            if (atomicIndex) assert.equal(await admin!.zscore(`${s.prefix}u:${userId}`, key), null, `${what}: deleted from the index`);
+            assert.deepEqual(await listed(userId, null), [], what);
+          }
+        }
+      } finally {
+        await s.close();
+      }
+    });
+  }
+
+  it('reads a record with exactly one GET, as the server counts it (MONITOR)', { skip }, async () => {
+    const s = store();
+    const now = Date.now();
+    try {
+      await s.set('k', record({ userId: 'u1', tenant: 'acme' }, now), 0, { now });
+      await s.set('j', record({ userId: 'u1' }, now), 0, { now });
+      assert.deepEqual(await commandsOn(s.prefix, () => s.get('k', { now })), [['get', `${s.prefix}s:k`]]);
+      assert.deepEqual(await commandsOn(s.prefix, () => s.get('missing', { now })), [['get', `${s.prefix}s:missing`]]);
+      assert.deepEqual(
+        (await commandsOn(s.prefix, () => s.listByUser('u1', null, { now }))).map(([name]) => name),
+        ['zrange', 'mget'],
+        'a listing: the index, then every record in one MGET',
+      );
+    } finally {
+      await s.close();
+    }
+  });
+
+  for (const atomicIndex of [true, false]) {
+    it(`treats a hash record of the earlier format as no session, and a write replaces it (atomicIndex: ${atomicIndex})`, { skip }, async () => {
+      const s = store({ atomicIndex });
+      const now = Date.now();
+      const ctx = { now };
+      const old = async (key: string) => {
+        await admin!.hset(`${s.prefix}s:${key}`, { data: '{"d":{"old":1}}', version: '1', expiresAt: String(now + HOUR), userId: 'u1', tenant: 'acme' });
+        await admin!.pexpire(`${s.prefix}s:${key}`, HOUR);
+        await admin!.zadd(`${s.prefix}u:u1`, now + HOUR, key);
+      };
+      try {
+        await old('k');
+        await old('d');
+        assert.equal(await s.get('k', ctx), null, 'not found, no WRONGTYPE');
+        assert.equal(await s.set('k', record({ version: 2 }, now), 1, ctx), false, 'not a live record to update');
+        assert.equal(await admin!.type(`${s.prefix}s:k`), 'hash', 'a refused write changes nothing');
+
+        const fresh = record({ data: 'new', userId: 'u2', tenant: 'acme' }, now);
+        assert.equal(await s.set('k', fresh, 0, ctx), true, 'created over it');
+        assert.equal(await admin!.type(`${s.prefix}s:k`), 'string');
+        assert.deepEqual(await s.get('k', ctx), fresh);
+        const ttl = await admin!.pttl(`${s.prefix}s:k`);
+        assert.ok(ttl > HOUR - 2_000 && ttl <= HOUR, `PTTL ${ttl}`);
+        // The atomic scripts read the old hash's userId, so its index entry goes with it.
+        if (atomicIndex) assert.equal(await admin!.zscore(`${s.prefix}u:u1`, 'k'), null);
+
+        await s.delete('d');
+        assert.equal(await admin!.exists(`${s.prefix}s:d`), 0, 'deleted');
+        if (atomicIndex) assert.equal(await admin!.zscore(`${s.prefix}u:u1`, 'd'), null);
+
+        await old('l');
+        assert.deepEqual(await s.listByUser('u1', null, ctx), [], 'a listing skips it and prunes its entry');
+        assert.equal(await admin!.zscore(`${s.prefix}u:u1`, 'l'), null);
+        assert.deepEqual((await s.listByUser('u2', null, ctx)).map((r) => r.key), ['k']);
+
+        // Any other value that is not a record reads as none too, and is replaced.
+        await admin!.set(`${s.prefix}s:f`, 'not a record', 'PX', HOUR);
+        await admin!.set(`${s.prefix}s:g`, 't1:1:', 'PX', HOUR);
+        assert.equal(await s.get('f', ctx), null);
+        assert.equal(await s.get('g', ctx), null);
+        assert.equal(await s.set('f', record({}, now), 0, ctx), true);
+        assert.notEqual(await s.get('f', ctx), null);
+      } finally {
+        await s.close();
+      }
+    });
+  }
+
+  it('gives a browser whose session is still in the earlier format a fresh session, not an error', { skip }, async () => {
+    const s = store();
+    const app = await startApp(s);
+    try {
+      const first = await request(`${app.url}/`);
+      assert.equal(first.body, '1');
+      assert.equal((await request(`${app.url}/`, first.cookie!)).body, '2');
+      // Rewrite the session as the earlier version of the store wrote it: a hash of the same fields.
+      const [key] = await keysUnder(`${s.prefix}s:`);
+      const current = await s.get(key!.slice(`${s.prefix}s:`.length), { now: Date.now() });
+      assert.ok(current);
+      await admin!.del(key!);
+      await admin!.hset(key!, { data: current.data, version: String(current.version), expiresAt: String(current.expiresAt) });
+      await admin!.pexpire(key!, HOUR);
+
+      const reply = await request(`${app.url}/`, first.cookie!);
+      assert.equal(reply.status, 200, reply.body);
+      assert.equal(reply.body, '1', 'a fresh session');
+      assert.ok(reply.cookie && reply.cookie !== first.cookie, 'with a new cookie');
+      assert.equal((await request(`${app.url}/`, reply.cookie)).body, '2');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 // ------------------------------------------------------------------ faults, through a real server
 
 interface App {
@@ -448,6 +648,33 @@ describe('RedisStore when Redis is unreachable', () => {
       assert.equal(reply!.cookie, null, 'same session, no new cookie');
     } finally {
       await app.close();
+      await proxy.close();
+    }
+  });
+
+  it('fails a read fast: in flight when the connection drops, or made while the client reconnects', { skip }, async () => {
+    const proxy = await FaultProxy.start(REDIS_URL);
+    // A client of the user's that waits long between reconnect attempts: a read queued until the
+    // next attempt would take seconds, so only a store that refuses at once passes.
+    const client = new Redis(proxy.url(REDIS_URL), { maxRetriesPerRequest: 0, retryStrategy: () => 3_000 });
+    client.on('error', () => {});
+    const s = new RedisStore({ client, prefix: uniquePrefix() });
+    const now = Date.now();
+    const unavailable = (error: unknown) => error instanceof StoreUnavailableError && error.status === 503;
+    try {
+      await s.set('k', record({}, now), 0, { now });
+      assert.notEqual(await s.get('k', { now }), null);
+      const inFlight = s.get('k', { now }); // sent, not yet answered
+      proxy.drop();
+      let start = Date.now();
+      await assert.rejects(inFlight, unavailable);
+      assert.ok(Date.now() - start < AT_ONCE_MS, 'failed when the connection dropped');
+      await eventually(async () => client.status === 'reconnecting', 2_000, 'the client is reconnecting');
+      start = Date.now();
+      await assert.rejects(s.get('k', { now }), unavailable);
+      assert.ok(Date.now() - start < AT_ONCE_MS, 'refused at once');
+    } finally {
+      client.disconnect();
       await proxy.close();
     }
   });
