@@ -101,12 +101,30 @@ interface Payload {
   pc?: boolean;
 }
 
+/** What the manager remembers of a sealed cookie it opened or made. */
+interface OpenedSeal {
+  readonly json: string;
+  /** The payload, when its data values are all primitives; copied before use. */
+  readonly payload: SealedPayload | null;
+  readonly tenant: string | null;
+  readonly key: string;
+}
+
 /** A session sealed into a cookie: the payload plus what a server record keeps beside it. */
 interface SealedPayload extends Payload {
   /** Session ID. */
   i: string;
   /** User ID. */
   u: string | null;
+}
+
+/** Whether no value of `data` is an object or array (so a shallow copy is a full copy). */
+function allPrimitive(data: SessionData): boolean {
+  for (const k in data) {
+    const v = data[k];
+    if (typeof v === 'object' && v !== null) return false;
+  }
+  return true;
 }
 
 function isCookieStore(store: SessionStore | CookieStore): store is CookieStore {
@@ -122,9 +140,10 @@ const VERIFIED_CACHE_MAX = 10_000;
  */
 const OPENED_CACHE_MAX = 4_096;
 /**
- * Records decoded (or encoded) by this process whose values are all primitives, so reading the same
- * record again costs a shallow copy instead of `JSON.parse` (and, with `encryptData`, a decryption).
- * Keyed by the stored string: a record that changed is a different string.
+ * The last record decoded (or encoded) by this process for each of this many sessions, when its
+ * values are all primitives, so reading the same record again costs a shallow copy instead of
+ * `JSON.parse` (and, with `encryptData`, a decryption). Keyed by store key, one entry per session:
+ * a write replaces it, so the cache grows with sessions, not with writes.
  */
 const DECODED_CACHE_MAX = 4_096;
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -213,10 +232,13 @@ export class Tessera extends EventEmitter {
   readonly #cookieStore: CookieStore | null;
   /** Cookie values whose signature verified → their ID (and store key without tenant, once computed). */
   readonly #verified = new GenerationalCache<string, { id: string; key?: string }>(VERIFIED_CACHE_MAX);
-  /** Sealed cookie values → what they hold, for the tenant they were sealed for (cookie store). */
-  readonly #opened = new GenerationalCache<string, { json: string; tenant: string | null; key: string }>(OPENED_CACHE_MAX);
-  /** Stored strings → their payload (only payloads whose data values are all primitives), and the store key they were sealed for. */
-  readonly #decoded = new GenerationalCache<string, { payload: Payload; key: string }>(DECODED_CACHE_MAX);
+  /**
+   * Sealed cookie values → what they hold, for the tenant they were sealed for (cookie store): the
+   * payload itself when its data values are all primitives (each request gets a copy), else its JSON.
+   */
+  readonly #opened = new GenerationalCache<string, OpenedSeal>(OPENED_CACHE_MAX);
+  /** Store key → the stored string last seen for it and its payload (only payloads whose data values are all primitives). */
+  readonly #decoded = new GenerationalCache<string, { data: string; payload: Payload }>(DECODED_CACHE_MAX);
   readonly #sealer: Sealer | null;
   /** The additional data sealed cookies of tenant-less sessions are bound to (the cookie name). */
   readonly #sealContextNoTenant: string;
@@ -451,21 +473,26 @@ export class Tessera extends EventEmitter {
     for (const value of values) {
       const cached = this.#opened.get(value);
       const known = cached !== undefined && cached.tenant === tenant;
-      const json = known ? cached.json : this.#sealer!.open(value, this.#sealContext(tenant));
       let p: SealedPayload | null = null;
-      try {
-        p = json === null ? null : (JSON.parse(json) as SealedPayload);
-      } catch {
-        p = null;
-      }
-      if (p === null || typeof p !== 'object' || typeof p.i !== 'string' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') {
-        this.#emit('invalidCookie', '', 'seal');
-        continue;
+      let key = known ? cached.key : '';
+      if (known && cached.payload !== null) {
+        p = { ...cached.payload, d: { ...cached.payload.d } };
+      } else {
+        const json = known ? cached.json : this.#sealer!.open(value, this.#sealContext(tenant));
+        try {
+          p = json === null ? null : (JSON.parse(json) as SealedPayload);
+        } catch {
+          p = null;
+        }
+        if (p === null || typeof p !== 'object' || typeof p.i !== 'string' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') {
+          this.#emit('invalidCookie', '', 'seal');
+          continue;
+        }
+        if (!known) this.#rememberSeal(value, json!, p, tenant, (key = storeKey(p.i, tenant)));
       }
       const state = this.#fresh(tenant, sink);
       state.id = p.i;
-      state.key = known ? cached.key : storeKey(p.i, tenant);
-      if (!known) this.#opened.set(value, { json: json!, tenant, key: state.key });
+      state.key = key;
       state.data = p.d;
       state.createdAt = p.c;
       state.lastSeenAt = p.s;
@@ -488,6 +515,12 @@ export class Tessera extends EventEmitter {
       return state;
     }
     return null;
+  }
+
+  /** Remember what the sealed cookie `value` holds (its payload too, copied, when a shallow copy is a full copy). */
+  #rememberSeal(value: string, json: string, payload: SealedPayload, tenant: string | null, key: string): void {
+    const primitive = allPrimitive(payload.d);
+    this.#opened.set(value, { json, payload: primitive ? { ...payload, d: { ...payload.d } } : null, tenant, key });
   }
 
   #sealContext(tenant: string | null): string {
@@ -525,7 +558,7 @@ export class Tessera extends EventEmitter {
     }
     sink.setCookie(line);
     // The browser sends exactly this value back: its next request need not open it.
-    this.#opened.set(sealed, { json, tenant: state.tenant, key: state.key! });
+    this.#rememberSeal(sealed, json, payload, state.tenant, state.key!);
     state.cookieIssued = true;
     state.lastSeenAt = now;
     state.changes.clear();
@@ -552,9 +585,9 @@ export class Tessera extends EventEmitter {
 
   /** The payload in a stored string, with a `data` object of its own (the caller may change it); `null` if unreadable. */
   #decode(data: string, key: string): Payload | null {
-    const hit = this.#decoded.get(data);
-    // A sealed record is bound to its store key; a plain one reads the same under any key.
-    if (hit !== undefined && (this.#sealer === null || hit.key === key)) return { ...hit.payload, d: { ...hit.payload.d } };
+    // The same string under the same key decodes to the same payload (a sealed one is bound to its key).
+    const hit = this.#decoded.get(key);
+    if (hit !== undefined && hit.data === data) return { ...hit.payload, d: { ...hit.payload.d } };
     try {
       const json = this.#sealer ? (data.startsWith('{') ? null : this.#sealer.open(data, key)) : data;
       if (json === null) return null;
@@ -573,11 +606,12 @@ export class Tessera extends EventEmitter {
    */
   #rememberDecoded(data: string, key: string, payload: Payload): void {
     const d = payload.d;
-    for (const k in d) {
-      const v = d[k];
-      if (typeof v === 'object' && v !== null) return;
+    if (!allPrimitive(d)) {
+      // Whatever was remembered for this key is out of date now.
+      if (this.#decoded.get(key) !== undefined) this.#decoded.delete(key);
+      return;
     }
-    this.#decoded.set(data, { payload: { ...payload, d: { ...d } }, key });
+    this.#decoded.set(key, { data, payload: { ...payload, d: { ...d } } });
   }
 
   #encode(state: SessionState, now: number): StoreRecord {

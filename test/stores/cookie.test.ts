@@ -137,6 +137,34 @@ describe('CookieStore (AES-256-GCM sealed sessions)', () => {
     assert.equal((await browser.request((s) => s.get('a'), { tenant: 'globex' })).result, undefined);
   });
 
+  it('gives each request its own copy of the sealed data, however often the same cookie comes back', async () => {
+    const { browser, tessera } = setup();
+    await browser.request((s) => {
+      s.set('n', 1);
+      s.set('cart', ['apple']);
+    });
+    const copy = browser.cookie;
+    await browser.request((s) => {
+      s.get<string[]>('cart')!.push('pear'); // changed in place and never set: not saved
+    });
+    await browser.request((s) => s.set('n', 2));
+    const other = new Browser(tessera);
+    other.cookie = copy;
+    assert.deepEqual((await other.request((s) => s.toJSON())).result, { n: 1, cart: ['apple'] });
+    assert.deepEqual((await browser.request((s) => s.toJSON())).result, { n: 2, cart: ['apple'] });
+
+    // Only primitives: the opened payload itself is remembered, and must be copied for each request.
+    const plain = new Browser(tessera);
+    await plain.request((s) => s.set('n', 1));
+    const before = plain.cookie;
+    await plain.request((s) => s.set('n', 2));
+    await plain.request((s) => s.set('n', 3));
+    const replay = new Browser(tessera);
+    replay.cookie = before;
+    assert.equal((await replay.request((s) => s.get('n'))).result, 1);
+    assert.equal((await plain.request((s) => s.get('n'))).result, 3);
+  });
+
   it('refuses an impossible maxBytes', () => {
     assert.throws(() => new CookieStore({ maxBytes: 10_000 }), ConfigError);
   });
