@@ -28,7 +28,7 @@ import { scenarios, type Scenario } from './scenarios.js';
 const HELP = `Usage: npm run bench -- [options]
 
   --rounds N        measured rounds per scenario (default 7; 5 for the Redis and PostgreSQL pairs)
-  --duration S      seconds per round (default 3; 2 for the Redis and PostgreSQL pairs)
+  --duration S      seconds per measurement (default 2)
   --warmup S        warm-up seconds per server before the first round (default 3)
   --connections N   concurrent connections (default 10)
   --pipelining N    pipelined requests per connection (default 1: none, like browsers)
@@ -86,30 +86,50 @@ if (flags.list) {
 const rounds = numberFlag('rounds', flags.rounds, 7, 'integer');
 const warmup = numberFlag('warmup', flags.warmup, 3, 'non-negative');
 const load: LoadOptions = {
-  duration: numberFlag('duration', flags.duration, 3, 'positive'),
+  duration: numberFlag('duration', flags.duration, 2, 'positive'),
   connections: numberFlag('connections', flags.connections, 10, 'integer'),
   pipelining: numberFlag('pipelining', flags.pipelining, 1, 'integer'),
 };
 /** A scenario's rounds: `--rounds` for every scenario when given, else its own default or 7. */
 const roundsOf = (s: Scenario): number => (flags.rounds === undefined ? (s.rounds ?? rounds) : rounds);
-/** A scenario's load: `--duration` for every scenario when given, else its own default or 3 s. */
+/** A scenario's load: `--duration` for every scenario when given, else its own default or 2 s. */
 const loadOf = (s: Scenario): LoadOptions => (flags.duration === undefined && s.duration !== undefined ? { ...load, duration: s.duration } : load);
 
 /**
- * The order of one round: the servers taking part (those with rounds left), a baseline and its
- * scenarios kept together, and both the groups and the servers within each rotated by one each
- * round, so nothing always runs first or right after the same server, and each ratio compares
- * measurements seconds apart.
+ * The order of one round: the servers taking part (those with rounds left), each baseline with its
+ * scenarios, every scenario bracketed by a measurement of its baseline just before and just after
+ * (B S1 B S2 B …), so each ratio compares measurements a few seconds apart and a burst of load from
+ * elsewhere moves both sides. The groups and the scenarios within each rotate by one each round,
+ * so nothing always runs first or right after the same server.
  */
 function roundOrder(servers: readonly ServerProcess[], round: number): ServerProcess[] {
-  const groups = new Map<string, ServerProcess[]>();
+  const groups = new Map<string, { base: ServerProcess | undefined; scenarios: ServerProcess[] }>();
   for (const server of servers) {
     if (round >= roundsOf(server.scenario)) continue;
-    const group = server.scenario.baseline ?? server.scenario.name;
-    groups.set(group, [...(groups.get(group) ?? []), server]);
+    const name = server.scenario.baseline ?? server.scenario.name;
+    const group = groups.get(name) ?? { base: undefined, scenarios: [] };
+    if (server.scenario.baseline === undefined) group.base = server;
+    else group.scenarios.push(server);
+    groups.set(name, group);
   }
   const rotate = <T>(list: readonly T[]): T[] => list.map((_, i) => list[(i + round) % list.length]!);
-  return rotate([...groups.values()]).flatMap((group) => rotate(group));
+  return rotate([...groups.values()]).flatMap(({ base, scenarios }) => {
+    if (base === undefined) return rotate(scenarios);
+    return [base, ...rotate(scenarios).flatMap((s) => [s, base])];
+  });
+}
+
+/** The mean of two measurements of a baseline: what a scenario measured between them is compared with. */
+function bracket(before: RoundResult, after: RoundResult): RoundResult {
+  const mean = (f: (r: RoundResult) => number) => (f(before) + f(after)) / 2;
+  return {
+    ...after,
+    rps: mean((r) => r.rps),
+    cpuMicrosPerRequest: mean((r) => r.cpuMicrosPerRequest),
+    elu: mean((r) => r.elu),
+    latencyP50Ms: mean((r) => r.latencyP50Ms),
+    latencyP99Ms: mean((r) => r.latencyP99Ms),
+  };
 }
 // Human output goes to stdout, unless stdout carries the JSON.
 const say = (line = ''): void => void (flags.json ? process.stderr : process.stdout).write(`${line}\n`);
@@ -204,18 +224,30 @@ async function main(): Promise<void> {
     for (const server of servers) await server.warmUp(load, warmup);
 
     const results = new Map<string, RoundResult[]>(list.map((s) => [s.name, []]));
+    // For each scenario with a baseline, per round: the mean of the baseline measured just before and after it.
+    const brackets = new Map<string, RoundResult[]>(list.filter((s) => s.baseline).map((s) => [s.name, []]));
     const totalRounds = Math.max(...list.map(roundsOf));
     for (let round = 0; round < totalRounds; round++) {
       const cells: string[] = [];
+      const lastBase = new Map<string, RoundResult>();
+      const waiting = new Map<string, { scenario: string; before: RoundResult }[]>();
       for (const server of roundOrder(servers, round)) {
+        const { name, baseline } = server.scenario;
         const result = await server.measure(loadOf(server.scenario));
-        results.get(server.scenario.name)!.push(result);
-        cells.push(`${server.scenario.name} ${Math.round(result.rps).toLocaleString('en-US')}`);
+        results.get(name)!.push(result);
+        cells.push(`${name} ${Math.round(result.rps).toLocaleString('en-US')}`);
+        if (baseline === undefined) {
+          for (const { scenario, before } of waiting.get(name) ?? []) brackets.get(scenario)!.push(bracket(before, result));
+          waiting.delete(name);
+          lastBase.set(name, result);
+        } else if (lastBase.has(baseline)) {
+          waiting.set(baseline, [...(waiting.get(baseline) ?? []), { scenario: name, before: lastBase.get(baseline)! }]);
+        }
       }
       progress(`  round ${round + 1}/${totalRounds}: ${cells.join(' · ')} req/s`);
     }
 
-    const summaries = summarise(list, results, new Map(servers.map((s) => [s.scenario.name, s.description])));
+    const summaries = summarise(list, results, new Map(servers.map((s) => [s.scenario.name, s.description])), brackets);
     const after = machine();
     const seconds = (Date.now() - started) / 1000;
     say();

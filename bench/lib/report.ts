@@ -82,7 +82,9 @@ function problemsOf(rounds: readonly RoundResult[]): string[] {
 }
 
 /**
- * Summarise every scenario; `rounds.get(name)[i]` is round `i` of that scenario.
+ * Summarise every scenario; `rounds.get(name)[i]` is round `i` of that scenario. When
+ * `brackets.get(name)[i]` is given, round `i` of the scenario is compared with it (the baseline
+ * measured around it) instead of with round `i` of the baseline.
  *
  * @example
  * ```ts
@@ -94,6 +96,7 @@ export function summarise(
   list: readonly Scenario[],
   rounds: ReadonlyMap<string, RoundResult[]>,
   descriptions: ReadonlyMap<string, string>,
+  brackets: ReadonlyMap<string, RoundResult[]> = new Map(),
 ): ScenarioSummary[] {
   const out: ScenarioSummary[] = [];
   for (const scenario of list) {
@@ -113,7 +116,9 @@ export function summarise(
     };
     const base = scenario.baseline === undefined ? undefined : rounds.get(scenario.baseline);
     if (scenario.baseline !== undefined && base !== undefined) {
-      const pairs = own.flatMap((r, i) => (base[i] ? [[r, base[i]] as const] : []));
+      const around = brackets.get(scenario.name);
+      const compared = around !== undefined && around.length > 0 ? around : base;
+      const pairs = own.flatMap((r, i) => (compared[i] ? [[r, compared[i]] as const] : []));
       const ratios = pairs.map(([r, b]) => r.rps / b.rps);
       const cpuRatios = pairs.map(([r, b]) => b.cpuMicrosPerRequest / r.cpuMicrosPerRequest);
       const ratio = median(ratios);

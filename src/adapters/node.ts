@@ -193,7 +193,9 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
           const result = handler(req, res);
           if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') await result;
           const ctx = (req as WithContext)[kContext];
-          if (ctx !== undefined && !ctx.settled) await ctx.settle();
+          // Once the response is complete there is nothing left to answer: a commit still running
+          // reports its own failure (the `commitError` event, or the logger), as it would here.
+          if (ctx !== undefined && !ctx.settled && !res.writableEnded) await ctx.settle();
         } catch (error: unknown) {
           if (res.headersSent && error instanceof TesseraError) {
             // A commit that failed after the head went out: report it, and leave the response
