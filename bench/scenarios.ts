@@ -127,17 +127,6 @@ export const scenarios: readonly Scenario[] = [
     ...NETWORK,
   },
   {
-    // Reference: the Redis request RedisStore.get makes (HMGET of the record's hash), without tessera.
-    name: 'redis-raw-hmget',
-    title: 'node:http + Redis HMGET',
-    server: 'servers/redis-raw.ts',
-    args: ['--command=hmget'],
-    baseline: 'redis-raw',
-    skip: redisUnavailable,
-    optional: true,
-    ...NETWORK,
-  },
-  {
     name: 'pg-raw',
     title: 'node:http + PostgreSQL SELECT',
     server: 'servers/pg-raw.ts',
@@ -155,11 +144,11 @@ export const scenarios: readonly Scenario[] = [
     ...NETWORK,
   },
   {
-    // Reference: PostgresStore.get's statement (5 columns, expiry check), without tessera.
-    name: 'pg-raw-store-query',
-    title: 'node:http + store SELECT',
+    // Reference: the raw SELECT sent unnamed (parsed and planned on every request), without tessera.
+    name: 'pg-raw-unnamed',
+    title: 'node:http + unnamed SELECT',
     server: 'servers/pg-raw.ts',
-    args: ['--query=store'],
+    args: ['--unnamed'],
     baseline: 'pg-raw',
     skip: postgresUnavailable,
     optional: true,

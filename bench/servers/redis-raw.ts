@@ -7,10 +7,6 @@
  *
  * The difference between this and `redis-read` is what tessera adds on top of the Redis round trip.
  *
- * `--command=hmget` reads the key as `RedisStore.get` does instead: a hash, `HMGET` of its five
- * fields (data, version, expiresAt, userId, tenant). A reference point (`redis-raw-hmget`): it
- * separates the cost of the store's record layout from the cost of tessera's code.
- *
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -18,9 +14,7 @@ import { Redis } from 'ioredis';
 import { serveBench } from '../lib/serve.js';
 import { benchName, deleteKeys, deleteStaleKeys, REDIS_URL, redisClientOptions } from '../lib/services.js';
 
-serveBench(async ({ args, connections, anomaly }) => {
-  const hash = args.command === 'hmget';
-  if (!hash && (args.command ?? 'get') !== 'get') throw new Error(`bench/servers/redis-raw.ts: unknown --command=${args.command}`);
+serveBench(async ({ connections, anomaly }) => {
   const client = new Redis(REDIS_URL, redisClientOptions());
   client.on('error', () => {}); // a failed request answers 500; the report counts non-2xx answers
   await deleteStaleKeys(client);
@@ -31,39 +25,22 @@ serveBench(async ({ args, connections, anomaly }) => {
   for (let i = 0; i < connections; i++) {
     // A key as long as a store key (SHA-256 hex), so both servers parse similar request headers.
     const key = `${prefix}${createHash('sha256').update(String(i)).digest('hex')}`;
-    if (hash) {
-      await client.hset(key, 'data', value, 'version', '1', 'expiresAt', String(now + 86_400_000));
-      await client.pexpire(key, 3_600_000);
-    } else {
-      await client.set(key, value, 'PX', 3_600_000);
-    }
+    await client.set(key, value, 'PX', 3_600_000);
     headerSets.push({ 'x-bench-key': key });
   }
 
-  const FIELDS = ['data', 'version', 'expiresAt', 'userId', 'tenant'];
   return {
-    description: `node:http + ioredis ${hash ? 'HMGET <hash of the connection> data version expiresAt userId tenant' : 'GET <key of the connection>'} (RedisStore's client settings), ${connections} keys`,
-    handler: hash
-      ? async (req, res) => {
-          try {
-            const [data] = await client.hmget(req.headers['x-bench-key'] as string, ...FIELDS);
-            if (data == null) anomaly();
-            res.end('hello');
-          } catch {
-            res.statusCode = 500;
-            res.end();
-          }
-        }
-      : async (req, res) => {
-          try {
-            const found = await client.get(req.headers['x-bench-key'] as string);
-            if (found === null) anomaly();
-            res.end('hello');
-          } catch {
-            res.statusCode = 500;
-            res.end();
-          }
-        },
+    description: `node:http + ioredis GET <key of the connection> (RedisStore's client settings), ${connections} keys`,
+    handler: async (req, res) => {
+      try {
+        const found = await client.get(req.headers['x-bench-key'] as string);
+        if (found === null) anomaly();
+        res.end('hello');
+      } catch {
+        res.statusCode = 500;
+        res.end();
+      }
+    },
     headerSets,
     close: async () => {
       try {
