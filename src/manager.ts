@@ -118,11 +118,16 @@ interface SealedPayload extends Payload {
   u: string | null;
 }
 
-/** Whether no value of `data` is an object or array (so a shallow copy is a full copy). */
+/**
+ * Whether a shallow copy of `data` is a full copy and reads back as what JSON would give: no value
+ * is an object or array (a handler could change it in place), and no number is one JSON cannot
+ * hold (`NaN` and `±Infinity` read back as `null`, `-0` as `0`), so a cached copy never differs
+ * from what another process decodes.
+ */
 function allPrimitive(data: SessionData): boolean {
   for (const k in data) {
     const v = data[k];
-    if (typeof v === 'object' && v !== null) return false;
+    if (typeof v === 'object' ? v !== null : typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) return false;
   }
   return true;
 }
@@ -146,6 +151,8 @@ const OPENED_CACHE_MAX = 4_096;
  * a write replaces it, so the cache grows with sessions, not with writes.
  */
 const DECODED_CACHE_MAX = 4_096;
+/** Records longer than this (characters) are decoded every time: the cache must stay small (≤ 4,096 × 2 × 8 KB). */
+const DECODED_MAX_LENGTH = 8_192;
 const RESOLVED: Promise<void> = Promise.resolve();
 const noop = (): void => {};
 
@@ -606,7 +613,7 @@ export class Tessera extends EventEmitter {
    */
   #rememberDecoded(data: string, key: string, payload: Payload): void {
     const d = payload.d;
-    if (!allPrimitive(d)) {
+    if (data.length > DECODED_MAX_LENGTH || !allPrimitive(d)) {
       // Whatever was remembered for this key is out of date now.
       if (this.#decoded.get(key) !== undefined) this.#decoded.delete(key);
       return;

@@ -493,6 +493,31 @@ describe('records read again (the decoded-record cache)', () => {
     assert.deepEqual(next.get('profile'), { name: 'ann' });
   });
 
+  it('reads back what JSON holds, in this process as in any other (NaN, Infinity, -0)', async () => {
+    const store = new MemoryStore();
+    const options = { secrets: [SECRET], store, cleanupInterval: 0, logger: {} };
+    const writer = new Tessera(options);
+    const { id } = await writer.create({ data: { score: NaN, big: Infinity, neg: -0, n: 1 } });
+    const expected = { score: null, big: null, neg: 0, n: 1 };
+    assert.deepEqual((await writer.load(id))!.toJSON(), expected, 'the process that wrote it');
+    assert.deepEqual((await new Tessera(options).load(id))!.toJSON(), expected, 'another process');
+  });
+
+  it('does not keep large records in memory (a store that keeps nothing shows the manager alone)', async () => {
+    const { setFlagsFromString } = await import('node:v8');
+    const { runInNewContext } = await import('node:vm');
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const nothing = { name: 'nothing', get: async () => null, set: async () => true, delete: async () => {} };
+    const tessera = new Tessera({ secrets: [SECRET], store: nothing, cleanupInterval: 0, logger: {} });
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 200; i++) await tessera.create({ data: { draft: `${i}`.padEnd(256 * 1024, 'x') } });
+    gc();
+    const retainedMb = (process.memoryUsage().heapUsed - before) / 1e6;
+    assert.ok(retainedMb < 20, `retained ${retainedMb.toFixed(0)} MB after 200 sessions of 256 KB (kept in full, it would be ~100 MB)`);
+  });
+
   it('with encryption at rest, a record copied under another session stays unreadable', async () => {
     const store = new MemoryStore();
     const clock = new FakeClock();

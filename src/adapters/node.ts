@@ -55,7 +55,7 @@ export function responseCookieSink(res: ServerResponse, name: string): CookieSin
   return new ResponseCookieSink(res, `${name}=`);
 }
 
-// A class, not an object of closures: one small allocation per request.
+// Methods as bound fields: callers may take them off the object (`{ writable: sink.writable }`).
 class ResponseCookieSink implements CookieSink {
   readonly #res: ServerResponse;
   readonly #prefix: string;
@@ -65,11 +65,9 @@ class ResponseCookieSink implements CookieSink {
     this.#prefix = prefix;
   }
 
-  writable(): boolean {
-    return !this.#res.headersSent;
-  }
+  readonly writable = (): boolean => !this.#res.headersSent;
 
-  setCookie(line: string): boolean {
+  readonly setCookie = (line: string): boolean => {
     const res = this.#res;
     if (res.headersSent) return false;
     const previous = res.getHeader('set-cookie');
@@ -82,7 +80,7 @@ class ResponseCookieSink implements CookieSink {
       res.setHeader('set-cookie', lines);
     }
     return true;
-  }
+  };
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { nodeSessions, type NodeHandler } from '../../src/adapters/node.js';
+import { nodeSessions, responseCookieSink, type NodeHandler } from '../../src/adapters/node.js';
 import { Tessera } from '../../src/manager.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { StoreUnavailableError } from '../../src/errors.js';
@@ -112,6 +112,24 @@ describe('node:http adapter', () => {
     assert.equal((await fetch(base)).status, 200);
     await reported;
     assert.ok(errors[0] instanceof StoreUnavailableError);
+  });
+
+  it('responseCookieSink works when an adapter takes its methods apart', async () => {
+    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true } });
+    const server = createServer(async (req, res) => {
+      const base = responseCookieSink(res, tessera.cookieName);
+      const { writable, setCookie } = base;
+      const ctx = tessera.begin({ cookieHeader: req.headers.cookie }, { writable, setCookie: (line) => setCookie(line) });
+      (await ctx.load()).set('a', 1);
+      await ctx.settle();
+      res.end(String(writable()));
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'true');
+    assert.match(cookieOf(res)!, /^__Host-tessera=/);
   });
 
   it('answers 500 without details when the handler throws', async () => {
