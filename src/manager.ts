@@ -151,8 +151,8 @@ const OPENED_CACHE_MAX = 4_096;
  * a write replaces it, so the cache grows with sessions, not with writes.
  */
 const DECODED_CACHE_MAX = 4_096;
-/** Records longer than this (characters) are decoded every time: the cache must stay small (≤ 4,096 × 2 × 8 KB). */
-const DECODED_MAX_LENGTH = 8_192;
+/** Records longer than this (characters) are decoded every time, so the full cache holds tens of MB at most. */
+const DECODED_MAX_LENGTH = 4_096;
 const RESOLVED: Promise<void> = Promise.resolve();
 const noop = (): void => {};
 
