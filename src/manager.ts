@@ -820,6 +820,7 @@ export class Tessera extends EventEmitter {
       const unstoredAndEmpty = state.version === 0 && !state.touchDue && state.userId === null && Object.keys(state.data).length === 0;
       if (!unstoredAndEmpty) await this.#write(state, changed);
     }
+    if (state.retired.length === 0) return;
     const retired = state.retired.splice(0);
     for (const { key } of retired) await this.#server!.delete(key, { now: this.options.now() });
   }
