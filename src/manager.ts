@@ -132,6 +132,11 @@ function allPrimitive(data: SessionData): boolean {
   return true;
 }
 
+/** A copy of `payload` whose data object is its own (a full copy when {@link allPrimitive} holds). */
+function copyPayload<P extends Payload>(payload: P): P {
+  return { ...payload, d: { ...payload.d } };
+}
+
 function isCookieStore(store: SessionStore | CookieStore): store is CookieStore {
   return (store as CookieStore).clientSide === true;
 }
@@ -483,7 +488,7 @@ export class Tessera extends EventEmitter {
       let p: SealedPayload | null = null;
       let key = known ? cached.key : '';
       if (known && cached.payload !== null) {
-        p = { ...cached.payload, d: { ...cached.payload.d } };
+        p = copyPayload(cached.payload);
       } else {
         const json = known ? cached.json : this.#sealer!.open(value, this.#sealContext(tenant));
         try {
@@ -526,8 +531,7 @@ export class Tessera extends EventEmitter {
 
   /** Remember what the sealed cookie `value` holds (its payload too, copied, when a shallow copy is a full copy). */
   #rememberSeal(value: string, json: string, payload: SealedPayload, tenant: string | null, key: string): void {
-    const primitive = allPrimitive(payload.d);
-    this.#opened.set(value, { json, payload: primitive ? { ...payload, d: { ...payload.d } } : null, tenant, key });
+    this.#opened.set(value, { json, payload: allPrimitive(payload.d) ? copyPayload(payload) : null, tenant, key });
   }
 
   #sealContext(tenant: string | null): string {
@@ -594,7 +598,7 @@ export class Tessera extends EventEmitter {
   #decode(data: string, key: string): Payload | null {
     // The same string under the same key decodes to the same payload (a sealed one is bound to its key).
     const hit = this.#decoded.get(key);
-    if (hit !== undefined && hit.data === data) return { ...hit.payload, d: { ...hit.payload.d } };
+    if (hit !== undefined && hit.data === data) return copyPayload(hit.payload);
     try {
       const json = this.#sealer ? (data.startsWith('{') ? null : this.#sealer.open(data, key)) : data;
       if (json === null) return null;
@@ -612,13 +616,9 @@ export class Tessera extends EventEmitter {
    * value is an object or array a handler could change in place).
    */
   #rememberDecoded(data: string, key: string, payload: Payload): void {
-    const d = payload.d;
-    if (data.length > DECODED_MAX_LENGTH || !allPrimitive(d)) {
-      // Whatever was remembered for this key is out of date now.
-      if (this.#decoded.get(key) !== undefined) this.#decoded.delete(key);
-      return;
-    }
-    this.#decoded.set(key, { data, payload: { ...payload, d: { ...d } } });
+    if (data.length <= DECODED_MAX_LENGTH && allPrimitive(payload.d)) this.#decoded.set(key, { data, payload: copyPayload(payload) });
+    // Whatever was remembered for this key is out of date now.
+    else this.#decoded.delete(key);
   }
 
   #encode(state: SessionState, now: number): StoreRecord {

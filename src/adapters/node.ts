@@ -52,34 +52,21 @@ export interface NodeSessions {
  * ```
  */
 export function responseCookieSink(res: ServerResponse, name: string): CookieSink {
-  return new ResponseCookieSink(res, `${name}=`);
-}
-
-// Methods as bound fields: callers may take them off the object (`{ writable: sink.writable }`).
-class ResponseCookieSink implements CookieSink {
-  readonly #res: ServerResponse;
-  readonly #prefix: string;
-
-  constructor(res: ServerResponse, prefix: string) {
-    this.#res = res;
-    this.#prefix = prefix;
-  }
-
-  readonly writable = (): boolean => !this.#res.headersSent;
-
-  readonly setCookie = (line: string): boolean => {
-    const res = this.#res;
-    if (res.headersSent) return false;
-    const previous = res.getHeader('set-cookie');
-    if (previous === undefined) {
-      res.setHeader('set-cookie', line);
-    } else {
-      const prefix = this.#prefix;
-      const lines = (Array.isArray(previous) ? previous : [String(previous)]).filter((l) => !l.startsWith(prefix));
-      lines.push(line);
-      res.setHeader('set-cookie', lines);
-    }
-    return true;
+  const prefix = `${name}=`;
+  return {
+    writable: () => !res.headersSent,
+    setCookie(line) {
+      if (res.headersSent) return false;
+      const previous = res.getHeader('set-cookie');
+      if (previous === undefined) {
+        res.setHeader('set-cookie', line);
+      } else {
+        const lines = (Array.isArray(previous) ? previous : [String(previous)]).filter((l) => !l.startsWith(prefix));
+        lines.push(line);
+        res.setHeader('set-cookie', lines);
+      }
+      return true;
+    },
   };
 }
 
