@@ -14,6 +14,7 @@ import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './opt
 import { DELETED, Session, type CookieSink, type SessionData, type SessionRuntime, type SessionState } from './session.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore, StoreContext, StoreRecord } from './stores/store.js';
+import { allPrimitive, copyPayload, PayloadEncoder, type Payload, type SealedPayload } from './payload.js';
 
 /**
  * What an adapter passes for one request: plain values, no framework objects.
@@ -89,18 +90,6 @@ export type TesseraEventName =
   | 'lostToConcurrentDestroy'
   | 'commitError';
 
-/** The serialised form of a session inside a store record. */
-interface Payload {
-  d: SessionData;
-  c: number;
-  s: number;
-  l: number | null;
-  ip: string | null;
-  ua: string | null;
-  /** Per-session cookie persistence override; absent when it follows the options. */
-  pc?: boolean;
-}
-
 /** What the manager remembers of a sealed cookie it opened or made. */
 interface OpenedSeal {
   readonly json: string;
@@ -108,33 +97,6 @@ interface OpenedSeal {
   readonly payload: SealedPayload | null;
   readonly tenant: string | null;
   readonly key: string;
-}
-
-/** A session sealed into a cookie: the payload plus what a server record keeps beside it. */
-interface SealedPayload extends Payload {
-  /** Session ID. */
-  i: string;
-  /** User ID. */
-  u: string | null;
-}
-
-/**
- * Whether a shallow copy of `data` is a full copy and reads back as what JSON would give: no value
- * is an object or array (a handler could change it in place), and no number is one JSON cannot
- * hold (`NaN` and `±Infinity` read back as `null`, `-0` as `0`), so a cached copy never differs
- * from what another process decodes.
- */
-function allPrimitive(data: SessionData): boolean {
-  for (const k in data) {
-    const v = data[k];
-    if (typeof v === 'object' ? v !== null : typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) return false;
-  }
-  return true;
-}
-
-/** A copy of `payload` whose data object is its own (a full copy when {@link allPrimitive} holds). */
-function copyPayload<P extends Payload>(payload: P): P {
-  return { ...payload, d: { ...payload.d } };
 }
 
 function isCookieStore(store: SessionStore | CookieStore): store is CookieStore {
@@ -252,6 +214,7 @@ export class Tessera extends EventEmitter {
   /** Store key → the stored string last seen for it and its payload (only payloads whose data values are all primitives). */
   readonly #decoded = new GenerationalCache<string, { data: string; payload: Payload }>(DECODED_CACHE_MAX);
   readonly #sealer: Sealer | null;
+  readonly #encoder = new PayloadEncoder();
   /** The additional data sealed cookies of tenant-less sessions are bound to (the cookie name). */
   readonly #sealContextNoTenant: string;
   readonly #runtime: SessionRuntime;
@@ -555,7 +518,7 @@ export class Tessera extends EventEmitter {
       ua: state.requestUserAgent ?? state.userAgent,
     };
     if (state.persistent !== null) payload.pc = state.persistent;
-    const json = JSON.stringify(payload);
+    const json = this.#encoder.encode(payload);
     const sealed = this.#sealer!.seal(json, this.#sealContext(state.tenant));
     const line = serializeCookie(this.options.cookie, sealed, this.#cookieMaxAge(state, now), now, state.persistent === false);
     const limit = this.#cookieStore!.maxBytes;
@@ -631,7 +594,7 @@ export class Tessera extends EventEmitter {
       ua: state.requestUserAgent ?? state.userAgent,
     };
     if (state.persistent !== null) payload.pc = state.persistent;
-    const json = JSON.stringify(payload);
+    const json = this.#encoder.encode(payload);
     const data = this.#sealer ? this.#sealer.seal(json, state.key!) : json;
     // The next request usually reads back exactly this record.
     this.#rememberDecoded(data, state.key!, payload);
@@ -772,15 +735,23 @@ export class Tessera extends EventEmitter {
     }
     if (state.queued) return;
     state.queued = true;
-    state.pending++;
-    state.tail = state.tail.then(() => this.#runCommit(state));
+    // With no commit running, start one now (it waits for the current synchronous code itself);
+    // otherwise chain behind the running one.
+    state.tail = state.pending++ === 0 ? this.#runCommit(state, true) : state.tail.then(() => this.#runCommit(state, false));
   }
 
-  /** One queued commit; never rejects (`state.tail` chains on it). */
-  async #runCommit(state: SessionState): Promise<void> {
+  /**
+   * One queued commit; never rejects (`state.tail` chains on it). With `defer`, it first lets the
+   * current synchronous code finish, so all the changes it makes go in one write.
+   */
+  async #runCommit(state: SessionState, defer: boolean): Promise<void> {
+    if (defer) await null;
     state.queued = false;
     try {
-      await this.#commit(state);
+      // Awaited only when there is I/O: each async layer costs a promise and a microtask hop.
+      const work = this.#commit(state);
+      if (work !== undefined) await work;
+      if (state.retired.length > 0 && this.#cookieStore === null) await this.#deleteRetired(state);
     } catch (error) {
       state.failure = { error };
       // Report it only if nobody sees it first: save() and settle() rethrow it and clear it.
@@ -806,21 +777,25 @@ export class Tessera extends EventEmitter {
     }
   }
 
-  async #commit(state: SessionState): Promise<void> {
+  /**
+   * The commit's main work: the destroy, the write, or (cookie store) the revocations; `undefined`
+   * when there is none. Keys the session retired are deleted after it, by {@link Tessera.#runCommit}.
+   */
+  #commit(state: SessionState): Promise<void> | undefined {
     if (this.#cookieStore) return this.#revokeRetired(state);
     if (state.destroyed) {
-      const gone = state.retired.splice(0);
-      if (state.key !== null && (state.version > 0 || state.loaded)) gone.push({ key: state.key, expiresAt: 0 });
+      if (state.key !== null && (state.version > 0 || state.loaded)) state.retired.push({ key: state.key, expiresAt: 0 });
       state.version = 0;
-      for (const { key } of gone) await this.#server!.delete(key, { now: this.options.now() });
-      return;
+      return undefined;
     }
     const changed = state.changes.size > 0 || state.cleared || state.metaChanged;
-    if ((changed || state.touchDue) && state.key !== null) {
-      const unstoredAndEmpty = state.version === 0 && !state.touchDue && state.userId === null && Object.keys(state.data).length === 0;
-      if (!unstoredAndEmpty) await this.#write(state, changed);
-    }
-    if (state.retired.length === 0) return;
+    if (!(changed || state.touchDue) || state.key === null) return undefined;
+    const unstoredAndEmpty = state.version === 0 && !state.touchDue && state.userId === null && Object.keys(state.data).length === 0;
+    return unstoredAndEmpty ? undefined : this.#write(state, changed);
+  }
+
+  /** Delete the keys the session no longer uses (regenerated or destroyed), from the server store. */
+  async #deleteRetired(state: SessionState): Promise<void> {
     const retired = state.retired.splice(0);
     for (const { key } of retired) await this.#server!.delete(key, { now: this.options.now() });
   }

@@ -1,0 +1,117 @@
+/**
+ * The serialised form of a session (what the manager writes into a store record or seals into a
+ * cookie), its encoder, and the helpers of the manager's decoded-payload caches. Internal: the
+ * format is the manager's business, never a store's.
+ *
+ * @module
+ * @internal
+ */
+import type { SessionData } from './session.js';
+
+/**
+ * The serialised form of a session inside a store record.
+ *
+ * @example
+ * ```ts
+ * const p: Payload = { d: { n: 1 }, c: 1767225600000, s: 1767225600000, l: null, ip: '203.0.113.7', ua: 'curl/8' };
+ * ```
+ */
+export interface Payload {
+  /** The session's data. */
+  d: SessionData;
+  /** Created at (ms since the epoch). */
+  c: number;
+  /** Last seen at (ms since the epoch). */
+  s: number;
+  /** Per-session lifetime (remember me), or null for the configured idle timeout. */
+  l: number | null;
+  /** Client IP address last seen. */
+  ip: string | null;
+  /** Client user agent last seen. */
+  ua: string | null;
+  /** Per-session cookie persistence override; absent when it follows the options. */
+  pc?: boolean;
+}
+
+/**
+ * A session sealed into a cookie: the payload plus what a server record keeps beside it.
+ *
+ * @example
+ * ```ts
+ * const p: SealedPayload = { i: id, u: null, d: {}, c: now, s: now, l: null, ip: null, ua: null };
+ * ```
+ */
+export interface SealedPayload extends Payload {
+  /** Session ID. */
+  i: string;
+  /** User ID. */
+  u: string | null;
+}
+
+/**
+ * Whether a shallow copy of `data` is a full copy and reads back as what JSON would give: no value
+ * is an object or array (a handler could change it in place), and no number is one JSON cannot
+ * hold (`NaN` and `±Infinity` read back as `null`, `-0` as `0`), so a cached copy never differs
+ * from what another process decodes.
+ *
+ * @example
+ * ```ts
+ * allPrimitive({ n: 1, s: 'a' }); // true
+ * allPrimitive({ cart: [] });     // false
+ * ```
+ */
+export function allPrimitive(data: SessionData): boolean {
+  for (const k in data) {
+    const v = data[k];
+    if (typeof v === 'object' ? v !== null : typeof v === 'number' && (!Number.isFinite(v) || Object.is(v, -0))) return false;
+  }
+  return true;
+}
+
+/**
+ * A copy of `payload` whose data object is its own (a full copy when {@link allPrimitive} holds).
+ *
+ * @example
+ * ```ts
+ * const mine = copyPayload(cached); mine.d.n = 2; // cached.d.n is unchanged
+ * ```
+ */
+export function copyPayload<P extends Payload>(payload: P): P {
+  return { ...payload, d: { ...payload.d } };
+}
+
+/** A number as JSON writes it (`null` for NaN and ±Infinity; `-0` is written `0` by both). */
+function jsonNumber(n: number | null): string {
+  return n !== null && Number.isFinite(n) ? `${n}` : 'null';
+}
+
+/**
+ * Writes payloads as `JSON.stringify` would, character for character, in about half its time on
+ * the hot path: only the data goes through `JSON.stringify`, and the IP address and user agent —
+ * the same from one request to the next — are quoted once and remembered (one of each).
+ *
+ * @example
+ * ```ts
+ * const encoder = new PayloadEncoder();
+ * encoder.encode(payload) === JSON.stringify(payload); // true
+ * ```
+ */
+export class PayloadEncoder {
+  #ip: string | null = null;
+  #ipJson = 'null';
+  #ua: string | null = null;
+  #uaJson = 'null';
+
+  /** `JSON.stringify(payload)` for a {@link Payload}, or a {@link SealedPayload} (its `i` and `u` first, as they were made). */
+  encode(p: Payload | SealedPayload): string {
+    if (p.ip !== this.#ip) this.#ipJson = quote((this.#ip = p.ip));
+    if (p.ua !== this.#ua) this.#uaJson = quote((this.#ua = p.ua));
+    const head = 'i' in p ? `{"i":${JSON.stringify(p.i)},"u":${quote(p.u)},"d":` : '{"d":';
+    const tail = p.pc === undefined ? '}' : `,"pc":${p.pc}}`;
+    return `${head}${JSON.stringify(p.d)},"c":${jsonNumber(p.c)},"s":${jsonNumber(p.s)},"l":${jsonNumber(p.l)},"ip":${this.#ipJson},"ua":${this.#uaJson}${tail}`;
+  }
+}
+
+function quote(s: string | null): string {
+  return s === null ? 'null' : JSON.stringify(s);
+}

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PayloadEncoder, type Payload, type SealedPayload } from '../src/payload.js';
+
+const base: Payload = { d: { n: 1 }, c: 1_767_225_600_123, s: 1_767_225_700_456, l: null, ip: '203.0.113.7', ua: 'Mozilla/5.0' };
+
+describe('PayloadEncoder', () => {
+  it('writes exactly what JSON.stringify writes, for every field shape', () => {
+    const encoder = new PayloadEncoder();
+    const cases: (Payload | SealedPayload)[] = [
+      base,
+      { ...base, l: 2_592_000_000, pc: true },
+      { ...base, pc: false },
+      { ...base, ip: null, ua: null },
+      // Quotes, backslashes, control and non-ASCII characters, lone surrogates.
+      { ...base, ip: '"::1"\\', ua: 'tab\there\nnewline \u0000 ünï 🙂 \ud800' },
+      { ...base, d: { nested: { a: [1, 'two', null, true] }, s: 'é"', u: undefined, date: new Date(0) } },
+      // Numbers JSON cannot hold are written as null, as JSON.stringify writes them.
+      { ...base, c: Number.NaN, s: Number.POSITIVE_INFINITY, l: -0 },
+      { ...base, d: {}, c: 0, s: 1.5, l: 0 },
+      { i: 'AbC_-0123456789abcdefghijklmnopqrstuvwxyzAB', u: 'user "1"', ...base } as SealedPayload,
+      { i: 'x', u: null, ...base, pc: false } as SealedPayload,
+    ];
+    for (const p of cases) {
+      const json = encoder.encode(p);
+      assert.equal(json, JSON.stringify(p));
+      assert.deepEqual(JSON.parse(json), JSON.parse(JSON.stringify(p)));
+    }
+  });
+
+  it('notices when the IP address or user agent changes from one payload to the next', () => {
+    const encoder = new PayloadEncoder();
+    for (const ip of ['198.51.100.1', '198.51.100.1', '198.51.100.2', null, '198.51.100.2']) {
+      for (const ua of ['a', 'b', null]) {
+        const p = { ...base, ip, ua };
+        assert.equal(encoder.encode(p), JSON.stringify(p));
+      }
+    }
+  });
+});
