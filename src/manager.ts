@@ -121,6 +121,8 @@ const DECODED_CACHE_MAX = 4_096;
 /** Records longer than this (characters) are decoded every time, so the full cache holds tens of MB at most. */
 const DECODED_MAX_LENGTH = 4_096;
 const RESOLVED: Promise<void> = Promise.resolve();
+/** No retired keys: shared, as most states never retire one (the list is replaced, never changed in place). */
+const NO_KEYS: SessionState['retired'] = Object.freeze([]);
 const noop = (): void => {};
 
 /**
@@ -339,7 +341,7 @@ export class Tessera extends EventEmitter {
       state = null;
     }
     if (state === null) {
-      state = this.#fresh(tenant, sink, input);
+      state = this.#fresh(tenant, sink, input.ip ?? null, input.userAgent ?? null);
       state.cookieSent = values.length > 0;
       if (this.options.saveUninitialized) {
         this.#materialize(state, true);
@@ -381,10 +383,8 @@ export class Tessera extends EventEmitter {
 
   // ---------------------------------------------------------------- state
 
-  #fresh(tenant: string | null, sink: CookieSink | null, input: Partial<RequestInput> = {}): SessionState {
+  #fresh(tenant: string | null, sink: CookieSink | null, ip: string | null = null, userAgent: string | null = null): SessionState {
     const now = this.options.now();
-    const ip = input.ip ?? null;
-    const userAgent = input.userAgent ?? null;
     return {
       id: null,
       key: null,
@@ -403,7 +403,7 @@ export class Tessera extends EventEmitter {
       cookieIssued: false,
       metaChanged: false,
       touchDue: false,
-      retired: [],
+      retired: NO_KEYS,
       destroyed: false,
       cookieSent: false,
       loaded: false,
@@ -450,8 +450,10 @@ export class Tessera extends EventEmitter {
       const known = cached !== undefined && cached.tenant === tenant;
       let p: SealedPayload | null = null;
       let key = known ? cached.key : '';
-      if (known && cached.payload !== null) {
-        p = copyPayload(cached.payload);
+      // The cached payload is shared: the state gets a copy of its data.
+      const shared = known && cached.payload !== null;
+      if (shared) {
+        p = cached.payload;
       } else {
         const json = known ? cached.json : this.#sealer!.open(value, this.#sealContext(tenant));
         try {
@@ -468,7 +470,7 @@ export class Tessera extends EventEmitter {
       const state = this.#fresh(tenant, sink);
       state.id = p.i;
       state.key = key;
-      state.data = p.d;
+      state.data = shared ? { ...p.d } : p.d;
       state.createdAt = p.c;
       state.lastSeenAt = p.s;
       state.lifetime = p.l ?? null;
@@ -545,7 +547,8 @@ export class Tessera extends EventEmitter {
   #apply(state: SessionState, record: StoreRecord): boolean {
     const payload = this.#decode(record.data, state.key!);
     if (payload === null) return false;
-    state.data = payload.d;
+    // The payload may be the cached one: the state gets a data object of its own.
+    state.data = { ...payload.d };
     state.version = record.version;
     state.createdAt = payload.c;
     state.lastSeenAt = payload.s;
@@ -557,17 +560,20 @@ export class Tessera extends EventEmitter {
     return true;
   }
 
-  /** The payload in a stored string, with a `data` object of its own (the caller may change it); `null` if unreadable. */
+  /**
+   * The payload in a stored string, `null` if unreadable. It may be the cached one, shared: the
+   * caller copies what it changes (its data).
+   */
   #decode(data: string, key: string): Payload | null {
     // The same string under the same key decodes to the same payload (a sealed one is bound to its key).
     const hit = this.#decoded.get(key);
-    if (hit !== undefined && hit.data === data) return copyPayload(hit.payload);
+    if (hit !== undefined && hit.data === data) return hit.payload;
     try {
       const json = this.#sealer ? (data.startsWith('{') ? null : this.#sealer.open(data, key)) : data;
       if (json === null) return null;
       const p = JSON.parse(json) as Payload;
       if (p === null || typeof p !== 'object' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') return null;
-      this.#rememberDecoded(data, key, p);
+      this.#rememberDecoded(data, key, p, false);
       return p;
     } catch {
       return null;
@@ -576,10 +582,11 @@ export class Tessera extends EventEmitter {
 
   /**
    * Remember `payload` as what `data` decodes to, if a shallow copy of its data is a full copy (no
-   * value is an object or array a handler could change in place).
+   * value is an object or array a handler could change in place). The cache keeps `payload` itself
+   * unless `copy`: the caller must not change it afterwards.
    */
-  #rememberDecoded(data: string, key: string, payload: Payload): void {
-    if (data.length <= DECODED_MAX_LENGTH && allPrimitive(payload.d)) this.#decoded.set(key, { data, payload: copyPayload(payload) });
+  #rememberDecoded(data: string, key: string, payload: Payload, copy: boolean): void {
+    if (data.length <= DECODED_MAX_LENGTH && allPrimitive(payload.d)) this.#decoded.set(key, { data, payload: copy ? copyPayload(payload) : payload });
     // Whatever was remembered for this key is out of date now.
     else this.#decoded.delete(key);
   }
@@ -596,8 +603,9 @@ export class Tessera extends EventEmitter {
     if (state.persistent !== null) payload.pc = state.persistent;
     const json = this.#encoder.encode(payload);
     const data = this.#sealer ? this.#sealer.seal(json, state.key!) : json;
-    // The next request usually reads back exactly this record.
-    this.#rememberDecoded(data, state.key!, payload);
+    // The next request usually reads back exactly this record. (Its data is the state's, which
+    // the handler may still change: the cache gets a copy.)
+    this.#rememberDecoded(data, state.key!, payload, true);
     return {
       data,
       version: state.version + 1,
@@ -672,7 +680,7 @@ export class Tessera extends EventEmitter {
       throw new SessionStateError('cannot regenerate the session after the response headers were sent');
     }
     if (state.sink === null) throw new SessionStateError('a session opened by ID has no cookie to regenerate');
-    if (state.key !== null && state.version > 0) state.retired.push({ key: state.key, expiresAt: this.#revokeUntil(state) });
+    if (state.key !== null && state.version > 0) state.retired = [...state.retired, { key: state.key, expiresAt: this.#revokeUntil(state) }];
     const now = this.options.now();
     const previous = state.key;
     state.id = generateId();
@@ -784,7 +792,7 @@ export class Tessera extends EventEmitter {
   #commit(state: SessionState): Promise<void> | undefined {
     if (this.#cookieStore) return this.#revokeRetired(state);
     if (state.destroyed) {
-      if (state.key !== null && (state.version > 0 || state.loaded)) state.retired.push({ key: state.key, expiresAt: 0 });
+      if (state.key !== null && (state.version > 0 || state.loaded)) state.retired = [...state.retired, { key: state.key, expiresAt: 0 }];
       state.version = 0;
       return undefined;
     }
@@ -796,15 +804,17 @@ export class Tessera extends EventEmitter {
 
   /** Delete the keys the session no longer uses (regenerated or destroyed), from the server store. */
   async #deleteRetired(state: SessionState): Promise<void> {
-    const retired = state.retired.splice(0);
+    const retired = state.retired;
+    state.retired = NO_KEYS;
     for (const { key } of retired) await this.#server!.delete(key, { now: this.options.now() });
   }
 
   /** Cookie store: remember replaced and destroyed sessions in the revocation store until they would expire. */
   async #revokeRetired(state: SessionState): Promise<void> {
-    const gone = state.retired.splice(0);
+    let gone = state.retired;
+    state.retired = NO_KEYS;
     if (state.destroyed && state.key !== null && state.loaded) {
-      gone.push({ key: state.key, expiresAt: this.#revokeUntil(state) });
+      gone = [...gone, { key: state.key, expiresAt: this.#revokeUntil(state) }];
       state.loaded = false;
     }
     const revocation = this.#cookieStore!.revocation;
@@ -837,7 +847,7 @@ export class Tessera extends EventEmitter {
         const record = this.#encode(state, now);
         const written = await this.#server!.set(key, record, state.version, ctx);
         if (state.key !== key) {
-          if (written) state.retired.push({ key, expiresAt: record.expiresAt });
+          if (written) state.retired = [...state.retired, { key, expiresAt: record.expiresAt }];
           return;
         }
         if (written) {
@@ -931,7 +941,7 @@ export class Tessera extends EventEmitter {
   async create(options: CreateOptions = {}): Promise<{ id: string; cookie: string; session: Session }> {
     this.#assertOpen();
     if (this.#cookieStore) throw new NotSupportedError('sessions sealed in cookies are created by a request');
-    const state = this.#fresh(options.tenant ?? null, null, options);
+    const state = this.#fresh(options.tenant ?? null, null, options.ip ?? null, options.userAgent ?? null);
     state.id = generateId();
     state.key = storeKey(state.id, state.tenant);
     const session = new Session(state, this.#runtime);

@@ -103,7 +103,7 @@ export interface SessionState {
   /** Expiry is due to be extended (touch, refresh or resave). */
   touchDue: boolean;
   /** Records this request replaced (regenerate) and must delete or, with cookies, revoke. */
-  retired: { key: string; expiresAt: number }[];
+  retired: readonly { key: string; expiresAt: number }[];
   destroyed: boolean;
   /** The request arrived with a cookie for this session (so destroying must clear it). */
   cookieSent: boolean;
