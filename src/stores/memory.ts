@@ -60,9 +60,14 @@ export class MemoryStore implements SessionStore {
     const current = this.#records.get(key);
     const live = current !== undefined && !isExpired(current, ctx.now);
     if (live ? current.version !== expectedVersion : expectedVersion !== 0) return false;
-    if (current !== undefined) this.#remove(key, current);
+    if (current === undefined || current.userId !== record.userId) {
+      if (current !== undefined) this.#remove(key, current);
+      if (record.userId !== null) this.#index(record.userId).add(key);
+    } else {
+      // Same user: the index already holds the key. (Deleted first so it moves to the newest end.)
+      this.#records.delete(key);
+    }
     this.#records.set(key, record);
-    if (record.userId !== null) this.#index(record.userId).add(key);
     if (this.#records.size > this.maxEntries) {
       const [oldestKey, oldest] = this.#records.entries().next().value as [string, StoreRecord];
       this.#remove(oldestKey, oldest);
