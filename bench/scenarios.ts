@@ -76,6 +76,16 @@ export const scenarios: readonly Scenario[] = [
     optional: true,
   },
   {
+    // Reference: a handler that spends exactly 3 µs of CPU (a spin on the clock). Its measured CPU
+    // overhead shows how much the machine adds to each µs a server spends (see docs/benchmarks.md).
+    name: 'bare-spin',
+    title: 'bare node:http, 3 µs spin',
+    server: 'servers/bare.ts',
+    args: ['--spin=3'],
+    baseline: 'bare',
+    optional: true,
+  },
+  {
     name: 'memory-read',
     title: 'tessera read (memory)',
     server: 'servers/tessera.ts',
