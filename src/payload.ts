@@ -104,6 +104,11 @@ export class PayloadEncoder {
 
   /** `JSON.stringify(payload)` for a {@link Payload}, or a {@link SealedPayload} (its `i` and `u` first, as they were made). */
   encode(p: Payload | SealedPayload): string {
+    // A field of another shape (a record written elsewhere may lack `ip`, `ua` or `l`, which the
+    // manager reads as they are): JSON.stringify itself, which leaves undefined fields out.
+    if (!isTextOrNull(p.ip) || !isTextOrNull(p.ua) || typeof p.c !== 'number' || typeof p.s !== 'number' || (p.l !== null && typeof p.l !== 'number') || (p.pc !== undefined && typeof p.pc !== 'boolean') || ('i' in p && (typeof p.i !== 'string' || !isTextOrNull(p.u)))) {
+      return JSON.stringify(p);
+    }
     if (p.ip !== this.#ip) this.#ipJson = quote((this.#ip = p.ip));
     if (p.ua !== this.#ua) this.#uaJson = quote((this.#ua = p.ua));
     const head = 'i' in p ? `{"i":${JSON.stringify(p.i)},"u":${quote(p.u)},"d":` : '{"d":';
@@ -114,4 +119,8 @@ export class PayloadEncoder {
 
 function quote(s: string | null): string {
   return s === null ? 'null' : JSON.stringify(s);
+}
+
+function isTextOrNull(v: unknown): v is string | null {
+  return v === null || typeof v === 'string';
 }

@@ -518,6 +518,21 @@ describe('records read again (the decoded-record cache)', () => {
     assert.ok(retainedMb < 20, `retained ${retainedMb.toFixed(0)} MB after 200 sessions of 256 KB (kept in full, it would be ~100 MB)`);
   });
 
+  it('a record without ip, ua or l (written elsewhere) stays readable by other processes after a write', async () => {
+    const store = new MemoryStore();
+    const clock = new FakeClock();
+    const options = { secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {} };
+    const { id } = await new Tessera(options).create({ data: { n: 1 } });
+    const key = storeKey(id, null);
+    const current = (await store.get(key, { now: clock.time }))!;
+    const bare = JSON.stringify({ d: { n: 1 }, c: clock.time, s: clock.time });
+    await store.set(key, { ...current, data: bare, version: current.version + 1 }, current.version, { now: clock.time });
+    await new Tessera(options).set(id, 'n', 2);
+    const written = (await store.get(key, { now: clock.time }))!.data;
+    assert.doesNotThrow(() => JSON.parse(written), written);
+    assert.equal(await new Tessera(options).get(id, 'n'), 2, 'another process reads the write');
+  });
+
   it('with encryption at rest, a record copied under another session stays unreadable', async () => {
     const store = new MemoryStore();
     const clock = new FakeClock();

@@ -28,6 +28,25 @@ describe('PayloadEncoder', () => {
     }
   });
 
+  it('writes what JSON.stringify writes for fields of another shape (a record read from elsewhere)', () => {
+    const encoder = new PayloadEncoder();
+    const odd = (p: object) => p as Payload;
+    const cases: (Payload | SealedPayload)[] = [
+      // A record lacking fields: JSON.stringify leaves undefined ones out.
+      odd({ d: { n: 1 }, c: base.c, s: base.s, l: undefined, ip: undefined, ua: undefined }),
+      odd({ ...base, ua: undefined }),
+      odd({ ...base, l: '60000', pc: 'yes' }),
+      odd({ i: 'x', u: undefined, ...base }),
+    ];
+    for (const p of cases) {
+      const json = encoder.encode(p);
+      assert.equal(json, JSON.stringify(p));
+      assert.doesNotThrow(() => JSON.parse(json), json);
+    }
+    // And the encoder is not left in a state that breaks the next, ordinary payload.
+    assert.equal(encoder.encode(base), JSON.stringify(base));
+  });
+
   it('notices when the IP address or user agent changes from one payload to the next', () => {
     const encoder = new PayloadEncoder();
     for (const ip of ['198.51.100.1', '198.51.100.1', '198.51.100.2', null, '198.51.100.2']) {
