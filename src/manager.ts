@@ -552,10 +552,11 @@ export class Tessera extends EventEmitter {
     state.version = record.version;
     state.createdAt = payload.c;
     state.lastSeenAt = payload.s;
-    state.lifetime = payload.l;
-    state.persistent = payload.pc ?? null;
-    state.ip = payload.ip;
-    state.userAgent = payload.ua;
+    // A record written elsewhere may lack the optional fields: the state keeps its declared types.
+    state.lifetime = typeof payload.l === 'number' ? payload.l : null;
+    state.persistent = typeof payload.pc === 'boolean' ? payload.pc : null;
+    state.ip = typeof payload.ip === 'string' ? payload.ip : null;
+    state.userAgent = typeof payload.ua === 'string' ? payload.ua : null;
     state.userId = record.userId;
     return true;
   }
@@ -806,7 +807,16 @@ export class Tessera extends EventEmitter {
   async #deleteRetired(state: SessionState): Promise<void> {
     const retired = state.retired;
     state.retired = NO_KEYS;
-    for (const { key } of retired) await this.#server!.delete(key, { now: this.options.now() });
+    for (let i = 0; i < retired.length; i++) {
+      try {
+        await this.#server!.delete(retired[i]!.key, { now: this.options.now() });
+      } catch (error) {
+        // Still live in the store (an old ID that must stop working): the next commit, or a
+        // save() after the failure, tries again.
+        state.retired = [...retired.slice(i), ...state.retired];
+        throw error;
+      }
+    }
   }
 
   /** Cookie store: remember replaced and destroyed sessions in the revocation store until they would expire. */

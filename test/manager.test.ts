@@ -3,7 +3,7 @@ import { describe, it, mock } from 'node:test';
 import { createTessera } from '../src/index.js';
 import { Tessera } from '../src/manager.js';
 import { MemoryStore } from '../src/stores/memory.js';
-import { SecretError, SessionNotFoundError, SessionStateError, ConfigError, TesseraError } from '../src/errors.js';
+import { SecretError, SessionNotFoundError, SessionStateError, ConfigError, StoreUnavailableError, TesseraError } from '../src/errors.js';
 import { storeKey } from '../src/crypto/ids.js';
 import type { TesseraOptions } from '../src/options.js';
 import { Browser, CountingStore, GatedStore } from './helpers/browser.js';
@@ -301,6 +301,23 @@ describe('regenerate and destroy', () => {
     assert.equal((await browser.request((s) => s.get('cart'))).result, undefined);
   });
 
+  it('a retired record whose delete failed is deleted by the next commit, so the old ID stops working', async () => {
+    const { browser, store } = setup();
+    const { session: before } = await browser.request((s) => s.set('cart', [1]));
+    const oldKey = storeKey(before.id, null);
+    const deleteFromStore = store.delete.bind(store);
+    let failures = 1;
+    store.delete = (key, ctx) => (failures-- > 0 ? Promise.reject(new StoreUnavailableError('down for a moment')) : deleteFromStore(key, ctx));
+    const { session } = await browser.request(async (s) => {
+      s.regenerate();
+      await assert.rejects(s.save(), StoreUnavailableError);
+      assert.notEqual(await store.inner.get(oldKey, { now: 0 }), null, 'the failed delete left the old record');
+      await s.save(); // the handler retries (or the next change commits): the old record goes
+    });
+    assert.notEqual(session.id, before.id);
+    assert.equal(await store.inner.get(oldKey, { now: 0 }), null);
+  });
+
   it('regenerate({ keepData: false }) starts empty', async () => {
     const { browser } = setup();
     await browser.request((s) => s.set('cart', [1]));
@@ -531,6 +548,8 @@ describe('records read again (the decoded-record cache)', () => {
     const written = (await store.get(key, { now: clock.time }))!.data;
     assert.doesNotThrow(() => JSON.parse(written), written);
     assert.equal(await new Tessera(options).get(id, 'n'), 2, 'another process reads the write');
+    const meta = (await new Tessera(options).load(id))!.meta;
+    assert.deepEqual([meta.ip, meta.userAgent, meta.lifetime], [null, null, null], 'missing fields read as null, as typed');
   });
 
   it('with encryption at rest, a record copied under another session stays unreadable', async () => {
