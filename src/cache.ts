@@ -1,6 +1,6 @@
 /**
- * A bounded cache with O(1) eviction, for the manager's per-value caches (verified cookie
- * signatures, opened sealed cookies).
+ * A bounded cache with O(1) eviction, for the manager's caches (verified cookie signatures,
+ * opened sealed cookies, decoded records) and the sealer's AAD bytes.
  *
  * @module
  */

@@ -14,7 +14,7 @@ import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './opt
 import { DELETED, Session, type CookieSink, type SessionData, type SessionRuntime, type SessionState } from './session.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore, StoreContext, StoreRecord } from './stores/store.js';
-import { allPrimitive, copyPayload, PayloadEncoder, type Payload, type SealedPayload } from './payload.js';
+import { allPrimitive, copyPayload, parsePayload, PayloadEncoder, type Payload, type SealedPayload } from './payload.js';
 
 /**
  * What an adapter passes for one request: plain values, no framework objects.
@@ -124,6 +124,11 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** No retired keys: shared, as most states never retire one (the list is replaced, never changed in place). */
 const NO_KEYS: SessionState['retired'] = Object.freeze([]);
 const noop = (): void => {};
+
+/** Add `key` to the keys `state` retired, to be deleted (or, with cookies, revoked until `expiresAt`). */
+function retire(state: SessionState, key: string, expiresAt: number): void {
+  state.retired = [...state.retired, { key, expiresAt }];
+}
 
 /**
  * The per-request handle an adapter keeps: loads the session on first use (a request that never
@@ -456,12 +461,8 @@ export class Tessera extends EventEmitter {
         p = cached.payload;
       } else {
         const json = known ? cached.json : this.#sealer!.open(value, this.#sealContext(tenant));
-        try {
-          p = json === null ? null : (JSON.parse(json) as SealedPayload);
-        } catch {
-          p = null;
-        }
-        if (p === null || typeof p !== 'object' || typeof p.i !== 'string' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') {
+        p = json === null ? null : parsePayload(json, true);
+        if (p === null) {
           this.#emit('invalidCookie', '', 'seal');
           continue;
         }
@@ -473,11 +474,11 @@ export class Tessera extends EventEmitter {
       state.data = shared ? { ...p.d } : p.d;
       state.createdAt = p.c;
       state.lastSeenAt = p.s;
-      state.lifetime = p.l ?? null;
+      state.lifetime = p.l;
       state.persistent = p.pc ?? null;
-      state.ip = p.ip ?? null;
-      state.userAgent = p.ua ?? null;
-      state.userId = p.u ?? null;
+      state.ip = p.ip;
+      state.userAgent = p.ua;
+      state.userId = p.u;
       if (now >= this.#expiresAt(state)) {
         this.#emit('expired', state.key);
         return null;
@@ -552,11 +553,10 @@ export class Tessera extends EventEmitter {
     state.version = record.version;
     state.createdAt = payload.c;
     state.lastSeenAt = payload.s;
-    // A record written elsewhere may lack the optional fields: the state keeps its declared types.
-    state.lifetime = typeof payload.l === 'number' ? payload.l : null;
-    state.persistent = typeof payload.pc === 'boolean' ? payload.pc : null;
-    state.ip = typeof payload.ip === 'string' ? payload.ip : null;
-    state.userAgent = typeof payload.ua === 'string' ? payload.ua : null;
+    state.lifetime = payload.l;
+    state.persistent = payload.pc ?? null;
+    state.ip = payload.ip;
+    state.userAgent = payload.ua;
     state.userId = record.userId;
     return true;
   }
@@ -569,16 +569,10 @@ export class Tessera extends EventEmitter {
     // The same string under the same key decodes to the same payload (a sealed one is bound to its key).
     const hit = this.#decoded.get(key);
     if (hit !== undefined && hit.data === data) return hit.payload;
-    try {
-      const json = this.#sealer ? (data.startsWith('{') ? null : this.#sealer.open(data, key)) : data;
-      if (json === null) return null;
-      const p = JSON.parse(json) as Payload;
-      if (p === null || typeof p !== 'object' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') return null;
-      this.#rememberDecoded(data, key, p, false);
-      return p;
-    } catch {
-      return null;
-    }
+    const json = this.#sealer ? (data.startsWith('{') ? null : this.#sealer.open(data, key)) : data;
+    const p = json === null ? null : parsePayload(json);
+    if (p !== null) this.#rememberDecoded(data, key, p, false);
+    return p;
   }
 
   /**
@@ -681,7 +675,7 @@ export class Tessera extends EventEmitter {
       throw new SessionStateError('cannot regenerate the session after the response headers were sent');
     }
     if (state.sink === null) throw new SessionStateError('a session opened by ID has no cookie to regenerate');
-    if (state.key !== null && state.version > 0) state.retired = [...state.retired, { key: state.key, expiresAt: this.#revokeUntil(state) }];
+    if (state.key !== null && state.version > 0) retire(state, state.key, this.#revokeUntil(state));
     const now = this.options.now();
     const previous = state.key;
     state.id = generateId();
@@ -793,7 +787,7 @@ export class Tessera extends EventEmitter {
   #commit(state: SessionState): Promise<void> | undefined {
     if (this.#cookieStore) return this.#revokeRetired(state);
     if (state.destroyed) {
-      if (state.key !== null && (state.version > 0 || state.loaded)) state.retired = [...state.retired, { key: state.key, expiresAt: 0 }];
+      if (state.key !== null && (state.version > 0 || state.loaded)) retire(state, state.key, 0);
       state.version = 0;
       return undefined;
     }
@@ -857,7 +851,7 @@ export class Tessera extends EventEmitter {
         const record = this.#encode(state, now);
         const written = await this.#server!.set(key, record, state.version, ctx);
         if (state.key !== key) {
-          if (written) state.retired = [...state.retired, { key, expiresAt: record.expiresAt }];
+          if (written) retire(state, key, record.expiresAt);
           return;
         }
         if (written) {

@@ -80,6 +80,39 @@ export function copyPayload<P extends Payload>(payload: P): P {
   return { ...payload, d: { ...payload.d } };
 }
 
+/**
+ * The payload in `json`, or `null` when it is not JSON or not a payload (no data object, or no
+ * numeric created / last-seen times). With `sealed`, a session ID is required too. Optional fields
+ * missing or of another type (a record written by another tool) come back as `null`, so a state
+ * made from the payload always has its declared types.
+ *
+ * @example
+ * ```ts
+ * parsePayload('{"d":{"n":1},"c":0,"s":0}'); // { d: { n: 1 }, c: 0, s: 0, l: null, ip: null, ua: null }
+ * parsePayload('not json');                   // null
+ * ```
+ */
+export function parsePayload(json: string): Payload | null;
+export function parsePayload(json: string, sealed: true): SealedPayload | null;
+export function parsePayload(json: string, sealed = false): Payload | null {
+  let p: SealedPayload;
+  try {
+    p = JSON.parse(json) as SealedPayload;
+  } catch {
+    return null;
+  }
+  if (p === null || typeof p !== 'object' || typeof p.d !== 'object' || p.d === null || typeof p.c !== 'number' || typeof p.s !== 'number') return null;
+  if (sealed) {
+    if (typeof p.i !== 'string') return null;
+    if (typeof p.u !== 'string') p.u = null;
+  }
+  if (typeof p.l !== 'number') p.l = null;
+  if (typeof p.ip !== 'string') p.ip = null;
+  if (typeof p.ua !== 'string') p.ua = null;
+  if (p.pc !== undefined && typeof p.pc !== 'boolean') delete p.pc;
+  return p;
+}
+
 /** A number as JSON writes it (`null` for NaN and ±Infinity; `-0` is written `0` by both). */
 function jsonNumber(n: number | null): string {
   return n !== null && Number.isFinite(n) ? `${n}` : 'null';

@@ -7,6 +7,7 @@
  * @module
  */
 import { createCipheriv, createDecipheriv, createHash, randomFillSync } from 'node:crypto';
+import { GenerationalCache } from '../cache.js';
 
 const VERSION = 1;
 const IV = 12;
@@ -14,7 +15,7 @@ const HEADER = 1 + 4 + IV;
 const TAG = 16;
 /** IVs drawn from the CSPRNG this many bytes at a time: one call per 341 seals instead of one each. */
 const IV_POOL = 4092;
-/** AAD strings whose bytes are kept (cookie name + tenant, store keys); beyond it they are encoded per call. */
+/** AAD strings whose bytes are kept (cookie name + tenant, store keys): the most recently used ones. */
 const AAD_CACHE_MAX = 256;
 
 /**
@@ -34,7 +35,7 @@ export class Sealer {
   readonly #keys: { id: Buffer; key: Buffer }[];
   readonly #ivs = Buffer.alloc(IV_POOL);
   #ivAt = IV_POOL;
-  readonly #aads = new Map<string, Buffer>();
+  readonly #aads = new GenerationalCache<string, Buffer>(AAD_CACHE_MAX);
 
   constructor(keys: readonly Uint8Array[]) {
     if (keys.length === 0) throw new TypeError('Sealer needs at least one key');
@@ -102,10 +103,7 @@ export class Sealer {
 
   #aad(aad: string): Buffer {
     let bytes = this.#aads.get(aad);
-    if (bytes === undefined) {
-      bytes = Buffer.from(aad);
-      if (this.#aads.size < AAD_CACHE_MAX) this.#aads.set(aad, bytes);
-    }
+    if (bytes === undefined) this.#aads.set(aad, (bytes = Buffer.from(aad)));
     return bytes;
   }
 }
