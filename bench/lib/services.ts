@@ -123,6 +123,13 @@ function describe(error: unknown): string {
 
 const probes = new Map<string, Promise<string | undefined>>();
 
+/** The result of `probe` for `service`, run once per bench process. */
+function probeOnce(service: string, probe: () => Promise<string | undefined>): Promise<string | undefined> {
+  let result = probes.get(service);
+  if (result === undefined) probes.set(service, (result = probe()));
+  return result;
+}
+
 /**
  * `undefined` when Redis at {@link REDIS_URL} answers a PING within a second, otherwise why not
  * (the reason a scenario is skipped). Probed once per run.
@@ -133,40 +140,35 @@ const probes = new Map<string, Promise<string | undefined>>();
  * ```
  */
 export function redisUnavailable(): Promise<string | undefined> {
-  let probe = probes.get('redis');
-  if (!probe) {
-    probe = (async () => {
-      let ioredis: typeof IORedis;
-      try {
-        ioredis = require('ioredis') as typeof IORedis;
-      } catch {
-        return 'the ioredis package is not installed';
-      }
-      const client = new ioredis.Redis(REDIS_URL, {
-        lazyConnect: true,
-        connectTimeout: 1_000,
-        commandTimeout: 1_000,
-        maxRetriesPerRequest: 0,
-        enableOfflineQueue: false,
-        retryStrategy: () => null,
-      });
-      let cause: unknown = null; // the connection's own error says more than "Connection is closed."
-      client.on('error', (error: unknown) => {
-        cause ??= error;
-      });
-      try {
-        await client.connect();
-        await client.ping();
-        return undefined;
-      } catch (error) {
-        return `Redis not reachable at ${where(REDIS_URL)} (${describe(cause ?? error)}); set TESSERA_REDIS_URL to use another server`;
-      } finally {
-        client.disconnect();
-      }
-    })();
-    probes.set('redis', probe);
-  }
-  return probe;
+  return probeOnce('redis', async () => {
+    let ioredis: typeof IORedis;
+    try {
+      ioredis = require('ioredis') as typeof IORedis;
+    } catch {
+      return 'the ioredis package is not installed';
+    }
+    const client = new ioredis.Redis(REDIS_URL, {
+      lazyConnect: true,
+      connectTimeout: 1_000,
+      commandTimeout: 1_000,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+    });
+    let cause: unknown = null; // the connection's own error says more than "Connection is closed."
+    client.on('error', (error: unknown) => {
+      cause ??= error;
+    });
+    try {
+      await client.connect();
+      await client.ping();
+      return undefined;
+    } catch (error) {
+      return `Redis not reachable at ${where(REDIS_URL)} (${describe(cause ?? error)}); set TESSERA_REDIS_URL to use another server`;
+    } finally {
+      client.disconnect();
+    }
+  });
 }
 
 /**
@@ -179,30 +181,25 @@ export function redisUnavailable(): Promise<string | undefined> {
  * ```
  */
 export function postgresUnavailable(): Promise<string | undefined> {
-  let probe = probes.get('postgres');
-  if (!probe) {
-    probe = (async () => {
-      let pg: typeof Pg;
-      try {
-        pg = require('pg') as typeof Pg;
-      } catch {
-        return 'the pg package is not installed';
-      }
-      const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 1_500, query_timeout: 1_500 });
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        await client.query('SELECT 1');
-        return undefined;
-      } catch (error) {
-        return `PostgreSQL not reachable at ${where(PG_URL)} (${describe(error)}); set TESSERA_PG_URL to use another server`;
-      } finally {
-        await client.end().catch(() => {});
-      }
-    })();
-    probes.set('postgres', probe);
-  }
-  return probe;
+  return probeOnce('postgres', async () => {
+    let pg: typeof Pg;
+    try {
+      pg = require('pg') as typeof Pg;
+    } catch {
+      return 'the pg package is not installed';
+    }
+    const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 1_500, query_timeout: 1_500 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      await client.query('SELECT 1');
+      return undefined;
+    } catch (error) {
+      return `PostgreSQL not reachable at ${where(PG_URL)} (${describe(error)}); set TESSERA_PG_URL to use another server`;
+    } finally {
+      await client.end().catch(() => {});
+    }
+  });
 }
 
 /** Whether process `pid` is alive on this machine. */
