@@ -14,7 +14,7 @@ import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './opt
 import { DELETED, Session, type CookieSink, type SessionData, type SessionRuntime, type SessionState } from './session.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore, StoreContext, StoreRecord } from './stores/store.js';
-import { allPrimitive, copyPayload, parsePayload, PayloadEncoder, type Payload, type SealedPayload } from './payload.js';
+import { allPrimitive, copyPayload, parsePayload, parseSealedPayload, PayloadEncoder, type Payload, type SealedPayload } from './payload.js';
 
 /**
  * What an adapter passes for one request: plain values, no framework objects.
@@ -461,7 +461,7 @@ export class Tessera extends EventEmitter {
         p = cached.payload;
       } else {
         const json = known ? cached.json : this.#sealer!.open(value, this.#sealContext(tenant));
-        p = json === null ? null : parsePayload(json, true);
+        p = json === null ? null : parseSealedPayload(json);
         if (p === null) {
           this.#emit('invalidCookie', '', 'seal');
           continue;

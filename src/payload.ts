@@ -82,7 +82,7 @@ export function copyPayload<P extends Payload>(payload: P): P {
 
 /**
  * The payload in `json`, or `null` when it is not JSON or not a payload (no data object, or no
- * numeric created / last-seen times). With `sealed`, a session ID is required too. Optional fields
+ * numeric created / last-seen times). Optional fields
  * missing or of another type (a record written by another tool) come back as `null`, so a state
  * made from the payload always has its declared types.
  *
@@ -92,9 +92,24 @@ export function copyPayload<P extends Payload>(payload: P): P {
  * parsePayload('not json');                   // null
  * ```
  */
-export function parsePayload(json: string): Payload | null;
-export function parsePayload(json: string, sealed: true): SealedPayload | null;
-export function parsePayload(json: string, sealed = false): Payload | null {
+export function parsePayload(json: string): Payload | null {
+  return parse(json, false);
+}
+
+/**
+ * {@link parsePayload} for a session sealed into a cookie: its session ID is required too, and a
+ * missing user ID comes back as `null`.
+ *
+ * @example
+ * ```ts
+ * parseSealedPayload('{"i":"x","d":{},"c":0,"s":0}'); // { i: 'x', u: null, d: {}, c: 0, s: 0, l: null, ip: null, ua: null }
+ * ```
+ */
+export function parseSealedPayload(json: string): SealedPayload | null {
+  return parse(json, true) as SealedPayload | null;
+}
+
+function parse(json: string, sealed: boolean): Payload | null {
   let p: SealedPayload;
   try {
     p = JSON.parse(json) as SealedPayload;

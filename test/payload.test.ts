@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parsePayload, PayloadEncoder, type Payload, type SealedPayload } from '../src/payload.js';
+import { parsePayload, parseSealedPayload, PayloadEncoder, type Payload, type SealedPayload } from '../src/payload.js';
 
 const base: Payload = { d: { n: 1 }, c: 1_767_225_600_123, s: 1_767_225_700_456, l: null, ip: '203.0.113.7', ua: 'Mozilla/5.0' };
 
@@ -58,17 +58,17 @@ describe('PayloadEncoder', () => {
   });
 });
 
-describe('parsePayload', () => {
+describe('parsePayload and parseSealedPayload', () => {
   it('reads a payload back, and refuses what is not one', () => {
     assert.deepEqual(parsePayload(JSON.stringify(base)), base);
     for (const bad of ['not json', 'null', '[]', '{"d":{},"c":1}', '{"d":null,"c":1,"s":1}', '{"d":{},"c":"1","s":1}']) {
       assert.equal(parsePayload(bad), null, bad);
     }
-    assert.equal(parsePayload(JSON.stringify(base), true), null, 'a sealed payload needs its session ID');
+    assert.equal(parseSealedPayload(JSON.stringify(base)), null, 'a sealed payload needs its session ID');
   });
 
   it('gives missing or odd optional fields as null (a record written by another tool)', () => {
     assert.deepEqual(parsePayload('{"d":{"n":1},"c":5,"s":6,"l":"long","ip":7,"pc":"yes"}'), { d: { n: 1 }, c: 5, s: 6, l: null, ip: null, ua: null });
-    assert.deepEqual(parsePayload('{"i":"x","d":{},"c":5,"s":6,"pc":false}', true), { i: 'x', u: null, d: {}, c: 5, s: 6, l: null, ip: null, ua: null, pc: false });
+    assert.deepEqual(parseSealedPayload('{"i":"x","d":{},"c":5,"s":6,"pc":false}'), { i: 'x', u: null, d: {}, c: 5, s: 6, l: null, ip: null, ua: null, pc: false });
   });
 });
