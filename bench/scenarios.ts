@@ -102,6 +102,25 @@ export const scenarios: readonly Scenario[] = [
     target: 0.75,
   },
   {
+    // Reference: the read path with an async handler awaiting `sessions.load`. Run it with
+    // `bare-async` (`--only memory-read-async,bare-async`): both pay the handler's await.
+    name: 'memory-read-async',
+    title: 'tessera read (memory), async',
+    server: 'servers/tessera.ts',
+    args: ['--store=memory', '--path=read', '--handler=async'],
+    baseline: 'bare',
+    optional: true,
+  },
+  {
+    // Reference: the write path with an async handler (see memory-read-async).
+    name: 'memory-write-async',
+    title: 'tessera write (memory), async',
+    server: 'servers/tessera.ts',
+    args: ['--store=memory', '--path=write', '--handler=async'],
+    baseline: 'bare',
+    optional: true,
+  },
+  {
     // The session is sealed in the cookie: every request opens it (AES-256-GCM + JSON).
     name: 'cookie-read',
     title: 'tessera read (cookie)',

@@ -125,6 +125,13 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const NO_KEYS: SessionState['retired'] = Object.freeze([]);
 const noop = (): void => {};
 
+/** The changes one commit writes: taken from the state when it starts, handed back if it fails. */
+interface Batch {
+  changes: Map<string, unknown>;
+  cleared: boolean;
+  meta: boolean;
+}
+
 /** Add `key` to the keys `state` retired, to be deleted (or, with cookies, revoked until `expiresAt`). */
 function retire(state: SessionState, key: string, expiresAt: number): void {
   state.retired = [...state.retired, { key, expiresAt }];
@@ -144,8 +151,11 @@ function retire(state: SessionState, key: string, expiresAt: number): void {
  */
 export class SessionContext {
   #promise: Promise<Session> | null = null;
+  #held = false;
   /** @internal Set by the manager once the session is loaded. */
   state: SessionState | null = null;
+  /** @internal The loaded session (set with `state`). */
+  session: Session | null = null;
   readonly #requests: RequestRuntime;
   readonly #input: RequestInput;
   readonly #sink: CookieSink;
@@ -162,6 +172,60 @@ export class SessionContext {
     return (this.#promise ??= this.#requests.load(this, this.#input, this.#sink));
   }
 
+  /**
+   * The request's session, loaded now, without a promise: for stores that answer synchronously
+   * (memory, SQLite, a cookie store whose revocation store is one of those; see
+   * {@link Tessera.loadsSynchronously}). A handler using it need not be async. Throws
+   * {@link NotSupportedError} with other stores, and what `load()` would reject with when the
+   * store fails.
+   *
+   * @example
+   * ```ts
+   * const session = ctx.loadSync();
+   * session.set('views', (session.get<number>('views') ?? 0) + 1);
+   * ```
+   */
+  loadSync(): Session {
+    if (this.session !== null) return this.session;
+    if (this.#promise !== null) throw new SessionStateError('the session is still loading: await load()');
+    const session = this.#requests.loadSync(this, this.#input, this.#sink);
+    this.#promise = Promise.resolve(session);
+    return session;
+  }
+
+  /**
+   * While the context is held, the session's commits wait for {@link SessionContext.release}
+   * instead of the next tick. An adapter holds the context while it runs a handler's synchronous
+   * code and releases it when the handler returns: the commit then starts at once, and a store
+   * that answers synchronously writes it before the adapter returns, with no trip through the
+   * microtask queue. A save or settle releases the hold too.
+   *
+   * @example
+   * ```ts
+   * ctx.hold();
+   * try {
+   *   result = handler(req, res);
+   * } finally {
+   *   ctx.release();
+   * }
+   * ```
+   */
+  hold(): void {
+    this.#held = true;
+    if (this.state !== null) this.state.held = true;
+  }
+
+  /** End {@link SessionContext.hold}: a commit it deferred starts now. */
+  release(): void {
+    this.#held = false;
+    if (this.state !== null && this.state.held) this.#requests.release(this.state);
+  }
+
+  /** @internal Whether the context is held ({@link SessionContext.hold}). */
+  get held(): boolean {
+    return this.#held;
+  }
+
   /** Whether {@link SessionContext.load} was called. */
   get started(): boolean {
     return this.#promise !== null;
@@ -174,7 +238,7 @@ export class SessionContext {
   get settled(): boolean {
     if (this.#promise === null) return true;
     const state = this.state;
-    return state !== null && state.pending === 0 && state.failure === null;
+    return state !== null && state.pending === 0 && !state.deferred && state.failure === null;
   }
 
   /** Wait for the session's commits; rethrows a commit failure not yet seen. No-op if never loaded. */
@@ -189,7 +253,9 @@ export class SessionContext {
 /** @internal What a {@link SessionContext} calls on its manager. */
 interface RequestRuntime {
   load(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session>;
+  loadSync(ctx: SessionContext, input: RequestInput, sink: CookieSink): Session;
   settle(state: SessionState): Promise<void>;
+  release(state: SessionState): void;
 }
 
 /**
@@ -254,7 +320,9 @@ export class Tessera extends EventEmitter {
     };
     this.#requests = {
       load: (ctx, input, sink) => self.#loadForRequest(ctx, input, sink),
+      loadSync: (ctx, input, sink) => self.#loadForRequestSync(ctx, input, sink),
       settle: (s) => self.#settleState(s),
+      release: (s) => self.#release(s),
     };
     const interval = this.options.cleanupInterval;
     if (interval > 0 && this.#server?.deleteExpired && !this.#server.expiresNatively) {
@@ -321,39 +389,95 @@ export class Tessera extends EventEmitter {
     return this.#remember(value, id);
   }
 
-  async #loadForRequest(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session> {
+  /**
+   * Whether sessions can be loaded without a promise ({@link SessionContext.loadSync}): the store
+   * (with a cookie store, its revocation store, if any) answers synchronously.
+   *
+   * @example
+   * ```ts
+   * createTessera({ secrets, store: new MemoryStore() }).loadsSynchronously; // true
+   * ```
+   */
+  get loadsSynchronously(): boolean {
+    return this.#server === null || typeof this.#server.getSync === 'function';
+  }
+
+  /**
+   * Load the request's session. With a store that answers at once (`getSync`) the session is
+   * ready without waiting on a promise, and the returned one is already settled. Never throws: a
+   * failure rejects the promise.
+   */
+  #loadForRequest(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session> {
+    try {
+      const loaded = this.#read(ctx, input, sink);
+      return loaded instanceof Promise ? loaded : Promise.resolve(loaded);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #loadForRequestSync(ctx: SessionContext, input: RequestInput, sink: CookieSink): Session {
+    this.#assertOpen();
+    if (!this.loadsSynchronously) {
+      throw new NotSupportedError(`the ${this.#server!.name} store answers with promises: use load(), not loadSync()`);
+    }
+    return this.#read(ctx, input, sink) as Session;
+  }
+
+  /** The request's session: at once when the store answers synchronously, else a promise of it. */
+  #read(ctx: SessionContext, input: RequestInput, sink: CookieSink): Session | Promise<Session> {
     this.#assertOpen();
     const tenant = input.tenant ?? null;
     const values = readCookie(input.cookieHeader, this.options.cookie.name);
-    let state: SessionState | null = null;
+    const now = this.options.now();
+    let found: SessionState | null = null;
+    let reading: Promise<SessionState | null> | null = null;
     if (this.#cookieStore) {
-      state = await this.#openSealed(values, tenant, sink);
+      found = this.#openSealed(values, tenant, sink, now);
+      const revocation = this.#cookieStore.revocation;
+      if (found !== null && revocation !== null) {
+        const state = found;
+        const key = state.key!;
+        if (revocation.getSync) found = this.#unlessRevoked(state, revocation.getSync(key, { now }));
+        else reading = revocation.get(key, { now }).then((record) => this.#unlessRevoked(state, record));
+      }
     } else {
       let verified: { id: string; key?: string } | undefined;
       for (const value of values) {
         if ((verified = this.#verifiedEntry(value)) !== undefined) break;
       }
       if (verified !== undefined) {
+        const id = verified.id;
         // The store key of a tenant-less session is remembered with its verified cookie.
-        const key = tenant === null ? (verified.key ??= storeKey(verified.id, null)) : storeKey(verified.id, tenant);
-        // Read here rather than through #openState: one async frame less on every request.
-        const now = this.options.now();
-        state = this.#stateFromRecord(verified.id, tenant, sink, key, await this.#server!.get(key, { now }), now);
+        const key = tenant === null ? (verified.key ??= storeKey(id, null)) : storeKey(id, tenant);
+        const server = this.#server!;
+        if (server.getSync) found = this.#stateFromRecord(id, tenant, sink, key, server.getSync(key, { now }), now);
+        else reading = server.get(key, { now }).then((record) => this.#stateFromRecord(id, tenant, sink, key, record, now));
       } else if (values.length > 0) this.#emit('invalidCookie', '', 'signature');
     }
+    const hadCookie = values.length > 0;
+    if (reading === null) return this.#enter(ctx, input, sink, tenant, hadCookie, found);
+    return reading.then((state) => this.#enter(ctx, input, sink, tenant, hadCookie, state));
+  }
+
+  /** The request's session once read: `state`, or a fresh one when there is none (or it may not be used). */
+  #enter(ctx: SessionContext, input: RequestInput, sink: CookieSink, tenant: string | null, hadCookie: boolean, found: SessionState | null): Session {
+    let state = found;
     if (state && this.#bindingMismatch(state, input)) {
       this.#emit('bindingMismatch', state.key!);
       state = null;
     }
     if (state === null) {
       state = this.#fresh(tenant, sink, input.ip ?? null, input.userAgent ?? null);
-      state.cookieSent = values.length > 0;
+      state.held = ctx.held;
+      state.cookieSent = hadCookie;
       if (this.options.saveUninitialized) {
         this.#materialize(state, true);
         state.touchDue = true;
         void this.#schedule(state);
       }
     } else {
+      state.held = ctx.held;
       state.requestIp = input.ip ?? null;
       state.requestUserAgent = input.userAgent ?? null;
       state.cookieSent = true;
@@ -362,7 +486,7 @@ export class Tessera extends EventEmitter {
       this.#touchIfDue(state);
     }
     ctx.state = state;
-    return new Session(state, this.#runtime);
+    return (ctx.session = new Session(state, this.#runtime));
   }
 
   #bindingMismatch(state: SessionState, input: RequestInput): boolean {
@@ -416,6 +540,8 @@ export class Tessera extends EventEmitter {
       requestIp: ip,
       requestUserAgent: userAgent,
       queued: false,
+      held: false,
+      deferred: false,
       pending: 0,
       tail: RESOLVED,
       failure: null,
@@ -447,9 +573,11 @@ export class Tessera extends EventEmitter {
     return state;
   }
 
-  /** Open a session sealed in one of the cookie values; `null` when none opens, has expired or was revoked. */
-  async #openSealed(values: string[], tenant: string | null, sink: CookieSink): Promise<SessionState | null> {
-    const now = this.options.now();
+  /**
+   * Open a session sealed in one of the cookie values; `null` when none opens or it has expired.
+   * Whether it was revoked is for the caller to check ({@link Tessera.#unlessRevoked}).
+   */
+  #openSealed(values: string[], tenant: string | null, sink: CookieSink, now: number): SessionState | null {
     for (const value of values) {
       const cached = this.#opened.get(value);
       const known = cached !== undefined && cached.tenant === tenant;
@@ -483,15 +611,17 @@ export class Tessera extends EventEmitter {
         this.#emit('expired', state.key);
         return null;
       }
-      const revocation = this.#cookieStore!.revocation;
-      if (revocation && (await revocation.get(state.key, { now })) !== null) {
-        this.#emit('invalidCookie', state.key, 'revoked');
-        return null;
-      }
       state.loaded = true;
       state.version = 1;
       return state;
     }
+    return null;
+  }
+
+  /** A sealed session, unless the revocation store holds a `record` for it. */
+  #unlessRevoked(state: SessionState, record: StoreRecord | null): SessionState | null {
+    if (record === null) return state;
+    this.#emit('invalidCookie', state.key!, 'revoked');
     return null;
   }
 
@@ -738,9 +868,25 @@ export class Tessera extends EventEmitter {
     }
     if (state.queued) return;
     state.queued = true;
-    // With no commit running, start one now (it waits for the current synchronous code itself);
-    // otherwise chain behind the running one.
-    state.tail = state.pending++ === 0 ? this.#runCommit(state, true) : state.tail.then(() => this.#runCommit(state, false));
+    if (state.held) state.deferred = true;
+    else this.#start(state, true);
+  }
+
+  /**
+   * Start the queued commit: with no commit running, now (with `defer`, its first step lets the
+   * current synchronous code finish, so all the changes it makes go in one write); otherwise
+   * behind the running one.
+   */
+  #start(state: SessionState, defer: boolean): void {
+    state.tail = state.pending++ === 0 ? this.#runCommit(state, defer) : state.tail.then(() => this.#runCommit(state, false));
+  }
+
+  /** End a hold ({@link SessionContext.hold}): a commit it deferred starts now, without waiting a tick. */
+  #release(state: SessionState): void {
+    state.held = false;
+    if (!state.deferred) return;
+    state.deferred = false;
+    this.#start(state, false);
   }
 
   /**
@@ -767,6 +913,7 @@ export class Tessera extends EventEmitter {
   }
 
   #settleState(state: SessionState): Promise<void> {
+    if (state.held) this.#release(state);
     if (state.pending === 0 && state.failure === null) return RESOLVED;
     return this.#settleSlow(state);
   }
@@ -836,67 +983,104 @@ export class Tessera extends EventEmitter {
    * The commit takes the changes made so far as its batch; changes made while it waits on the
    * store stay pending for the next commit, and on a conflict both are re-applied. If the session
    * is regenerated meanwhile, this write's key is retired instead (the new key has its own commit).
+   * With a store that answers synchronously the loop runs at once and returns `undefined`.
    */
-  async #write(state: SessionState, changed: boolean): Promise<void> {
+  #write(state: SessionState, changed: boolean): Promise<void> | undefined {
     const key = state.key!;
-    const batch = { changes: state.changes, cleared: state.cleared, meta: state.metaChanged };
+    const batch: Batch = { changes: state.changes, cleared: state.cleared, meta: state.metaChanged };
     state.changes = new Map();
     state.cleared = false;
     state.metaChanged = false;
     state.touchDue = false;
+    const server = this.#server!;
+    if (!server.setSync || !server.getSync) return this.#writeAsync(state, key, batch, changed);
     try {
       for (let attempt = 1; ; attempt++) {
-        const now = this.options.now();
-        const ctx: StoreContext = { now };
-        const record = this.#encode(state, now);
-        const written = await this.#server!.set(key, record, state.version, ctx);
-        if (state.key !== key) {
-          if (written) retire(state, key, record.expiresAt);
-          return;
-        }
-        if (written) {
-          const created = state.version === 0;
-          state.version = record.version;
-          state.lastSeenAt = now;
-          state.ip = state.requestIp ?? state.ip;
-          state.userAgent = state.requestUserAgent ?? state.userAgent;
-          if (created) this.#emit('created', key);
-          return;
-        }
-        this.#emit('conflict', key);
-        if (changed && attempt >= this.options.maxWriteAttempts) throw new WriteConflictError(attempt);
-        const current = await this.#server!.get(key, ctx);
-        if (state.key !== key) return;
-        if (current === null && state.version === 0) continue;
-        const base = this.#fresh(state.tenant, null);
-        base.key = key;
-        if (current === null || !this.#apply(base, current)) {
-          // Destroyed (or expired) by someone else meanwhile: writing would bring it back.
-          this.#emit('lostToConcurrentDestroy', key);
-          if (state.sink === null) throw new SessionNotFoundError();
-          state.destroyed = true;
-          state.changes.clear();
-          return;
-        }
-        this.#rebase(state, base, batch);
-        // Only a touch: whoever wrote in between extended the expiry too.
-        if (!changed) return;
+        const ctx: StoreContext = { now: this.options.now() };
+        const record = this.#encode(state, ctx.now);
+        if (this.#wrote(state, key, record, server.setSync(key, record, state.version, ctx), ctx.now, changed, attempt)) return undefined;
+        if (!this.#rebased(state, key, server.getSync(key, ctx), batch, changed)) return undefined;
       }
     } catch (error) {
-      // Not written: hand the batch back so a later commit (or save) can still write it.
-      if (!state.cleared) {
-        const pending = state.changes;
-        state.changes = batch.changes;
-        for (const [k, v] of pending) state.changes.set(k, v);
-        state.cleared = batch.cleared;
-      }
-      state.metaChanged ||= batch.meta;
+      this.#unbatch(state, batch);
       throw error;
     }
   }
 
+  /** {@link Tessera.#write} on a store that answers with promises. */
+  async #writeAsync(state: SessionState, key: string, batch: Batch, changed: boolean): Promise<void> {
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const ctx: StoreContext = { now: this.options.now() };
+        const record = this.#encode(state, ctx.now);
+        if (this.#wrote(state, key, record, await this.#server!.set(key, record, state.version, ctx), ctx.now, changed, attempt)) return;
+        if (!this.#rebased(state, key, await this.#server!.get(key, ctx), batch, changed)) return;
+      }
+    } catch (error) {
+      this.#unbatch(state, batch);
+      throw error;
+    }
+  }
+
+  /**
+   * After one compare-and-set of `record` under `key`: true when the write is over (written, or
+   * the session moved to another key meanwhile), false on a version conflict. Throws
+   * {@link WriteConflictError} when a change still conflicts after the last attempt.
+   */
+  #wrote(state: SessionState, key: string, record: StoreRecord, written: boolean, now: number, changed: boolean, attempt: number): boolean {
+    if (state.key !== key) {
+      if (written) retire(state, key, record.expiresAt);
+      return true;
+    }
+    if (written) {
+      const created = state.version === 0;
+      state.version = record.version;
+      state.lastSeenAt = now;
+      state.ip = state.requestIp ?? state.ip;
+      state.userAgent = state.requestUserAgent ?? state.userAgent;
+      if (created) this.#emit('created', key);
+      return true;
+    }
+    this.#emit('conflict', key);
+    if (changed && attempt >= this.options.maxWriteAttempts) throw new WriteConflictError(attempt);
+    return false;
+  }
+
+  /**
+   * After a conflict, with `current` the record re-read: true when the write should be tried
+   * again (this request's changes now rebased on `current`), false when there is nothing to write.
+   */
+  #rebased(state: SessionState, key: string, current: StoreRecord | null, batch: Batch, changed: boolean): boolean {
+    if (state.key !== key) return false;
+    if (current === null && state.version === 0) return true;
+    const base = this.#fresh(state.tenant, null);
+    base.key = key;
+    if (current === null || !this.#apply(base, current)) {
+      // Destroyed (or expired) by someone else meanwhile: writing would bring it back.
+      this.#emit('lostToConcurrentDestroy', key);
+      if (state.sink === null) throw new SessionNotFoundError();
+      state.destroyed = true;
+      state.changes.clear();
+      return false;
+    }
+    this.#rebase(state, base, batch);
+    // Only a touch: whoever wrote in between extended the expiry too.
+    return changed;
+  }
+
+  /** A write failed: hand its batch back so a later commit (or save) can still write it. */
+  #unbatch(state: SessionState, batch: Batch): void {
+    if (!state.cleared) {
+      const pending = state.changes;
+      state.changes = batch.changes;
+      for (const [k, v] of pending) state.changes.set(k, v);
+      state.cleared = batch.cleared;
+    }
+    state.metaChanged ||= batch.meta;
+  }
+
   /** Put `base` (the stored session) under this request's changes: the batch being written, then any made since. */
-  #rebase(state: SessionState, base: SessionState, batch: { changes: Map<string, unknown>; cleared: boolean; meta: boolean }): void {
+  #rebase(state: SessionState, base: SessionState, batch: Batch): void {
     const data = state.cleared || batch.cleared ? {} : base.data;
     const layers = state.cleared ? [state.changes] : [batch.changes, state.changes];
     for (const layer of layers) {

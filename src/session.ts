@@ -117,6 +117,12 @@ export interface SessionState {
   /** Commit bookkeeping. */
   /** A commit is queued and has not started. */
   queued: boolean;
+  /**
+   * Commits wait for the adapter ({@link SessionContext.hold}): a queued commit is `deferred`
+   * until {@link SessionContext.release} (or a save / settle) starts it.
+   */
+  held: boolean;
+  deferred: boolean;
   /** Commits scheduled and not yet finished. */
   pending: number;
   tail: Promise<void>;

@@ -12,6 +12,10 @@
  *   response carries a newly sealed cookie, and the load generator sends it back with the
  *   connection's next request, as a browser would.
  *
+ * - `--handler=sync` (the default for stores that answer synchronously: memory, cookie) a plain
+ *   function using `sessions.loadSync`, like the bare baseline's; `--handler=async` an async one
+ *   awaiting `sessions.load` (the only kind for Redis and PostgreSQL; compare it with `bare-async`).
+ *
  * Every request answers "hello", exactly like the baselines, so the difference between the two
  * is the session layer. A request whose session is not found counts as an anomaly: the bench then
  * refuses the figures (it would be measuring "new session" instead of "existing session").
@@ -25,6 +29,7 @@ import { MemoryStore } from '../../src/stores/memory.js';
 import { PostgresStore } from '../../src/stores/postgres.js';
 import { RedisStore } from '../../src/stores/redis.js';
 import type { SessionStore } from '../../src/stores/store.js';
+import type { Session } from '../../src/session.js';
 import { serveBench } from '../lib/serve.js';
 import { benchName, deleteKeys, deleteStaleKeys, dropStaleTables, PG_POOL_SIZE, PG_QUERY_TIMEOUT, PG_URL, REDIS_URL } from '../lib/services.js';
 
@@ -130,26 +135,43 @@ serveBench(async ({ args, connections, anomaly }) => {
   const headerSets: Record<string, string>[] = [];
   for (let i = 0; i < count; i++) headerSets.push({ cookie: await existingSessionCookie(tessera) });
 
+  const kind = args.handler ?? (tessera.loadsSynchronously ? 'sync' : 'async');
+  if (kind !== 'sync' && kind !== 'async') throw new Error(`bench/servers/tessera.ts: unknown --handler=${kind}`);
+  const read = (session: Session): number => {
+    const n = session.get<number>('n');
+    if (n === undefined) anomaly();
+    return n ?? 0;
+  };
   let handler: Parameters<typeof sessions.wrap>[0];
-  if (path === 'read') {
-    handler = async (req, res) => {
-      const session = await sessions.load(req, res);
-      if (session.get<number>('n') === undefined) anomaly();
-      res.end('hello');
-    };
+  if (kind === 'sync') {
+    handler =
+      path === 'read'
+        ? (req, res) => {
+            read(sessions.loadSync(req, res));
+            res.end('hello');
+          }
+        : (req, res) => {
+            const session = sessions.loadSync(req, res);
+            session.set('n', read(session) + 1);
+            res.end('hello');
+          };
   } else {
-    handler = async (req, res) => {
-      const session = await sessions.load(req, res);
-      const n = session.get<number>('n');
-      if (n === undefined) anomaly();
-      session.set('n', (n ?? 0) + 1);
-      res.end('hello');
-    };
+    handler =
+      path === 'read'
+        ? async (req, res) => {
+            read(await sessions.load(req, res));
+            res.end('hello');
+          }
+        : async (req, res) => {
+            const session = await sessions.load(req, res);
+            session.set('n', read(session) + 1);
+            res.end('hello');
+          };
   }
 
   const sealed = setup.store instanceof CookieStore;
   return {
-    description: `nodeSessions(createTessera({ store: ${setup.description} })), ${path} path`,
+    description: `nodeSessions(createTessera({ store: ${setup.description} })), ${path} path, ${kind} handler`,
     handler: sessions.wrap(handler),
     headerSets,
     // A sealed session changes its cookie on every write: the client must send back the new one.

@@ -1018,8 +1018,17 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
       userAgent: req.headers['user-agent'],
       tenant: tenant?.(req),
     };
-    tessera
-      .begin(input, handle.sink)
+    const ctx = tessera.begin(input, handle.sink);
+    if (tessera.loadsSynchronously) {
+      // Memory, SQLite, a cookie: the session is there at once, and the route runs in this tick.
+      try {
+        handle.attach(ctx.loadSync());
+      } catch (error) {
+        return next(error);
+      }
+      return next();
+    }
+    ctx
       .load()
       .then((core) => handle.attach(core))
       .then(() => next(), next);

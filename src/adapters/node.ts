@@ -6,7 +6,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StoreUnavailableError, TesseraError } from '../errors.js';
+import { StoreUnavailableError, TesseraError, type NotSupportedError } from '../errors.js';
 import type { SessionContext, Tessera } from '../manager.js';
 import type { CookieSink, Session } from '../session.js';
 
@@ -21,6 +21,8 @@ export interface NodeSessionsOptions {
   /** The tenant of a request (for example from its Host header). Default: no tenants. */
   tenant?: (req: IncomingMessage) => string | null | undefined;
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A node:http request handler. */
 export type NodeHandler = (req: IncomingMessage, res: ServerResponse) => unknown;
@@ -37,6 +39,12 @@ export interface NodeSessions {
    * inside {@link NodeSessions.wrap} or on its own.
    */
   load(req: IncomingMessage, res: ServerResponse): Promise<Session>;
+  /**
+   * The request's session without a promise, for a store that answers synchronously (memory,
+   * SQLite; see {@link Tessera.loadsSynchronously}): a handler using it can be a plain function.
+   * Throws {@link NotSupportedError} with other stores.
+   */
+  loadSync(req: IncomingMessage, res: ServerResponse): Session;
   /** The per-request context: for adapters built on this one. */
   context(req: IncomingMessage, res: ServerResponse): SessionContext;
 }
@@ -52,7 +60,7 @@ export interface NodeSessions {
  * ```
  */
 export function responseCookieSink(res: ServerResponse, name: string): CookieSink {
-  const prefix = `${name}=`;
+  // Closures, not a class: an adapter may take the methods apart.
   return {
     writable: () => !res.headersSent,
     setCookie(line) {
@@ -61,6 +69,7 @@ export function responseCookieSink(res: ServerResponse, name: string): CookieSin
       if (previous === undefined) {
         res.setHeader('set-cookie', line);
       } else {
+        const prefix = `${name}=`;
         const lines = (Array.isArray(previous) ? previous : [String(previous)]).filter((l) => !l.startsWith(prefix));
         lines.push(line);
         res.setHeader('set-cookie', lines);
@@ -167,34 +176,67 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     tessera.options.logger.warn?.('tessera: session store unavailable; answering 503', { cause: String(error.cause ?? error) });
   }
 
+  function fail(res: ServerResponse, error: unknown): void {
+    if (res.headersSent && error instanceof TesseraError) {
+      // A commit that failed after the head went out: report it, and leave the response
+      // (perhaps still streaming) alone.
+      tessera.reportError(error);
+      return;
+    }
+    if (!(error instanceof TesseraError) || error.status === 500) {
+      tessera.options.logger.error?.('tessera: request failed', { error: String(error) });
+    } else if (error instanceof StoreUnavailableError) {
+      reportOutage(error);
+    }
+    respondWithError(res, error);
+  }
+
+  /** After the handler: wait for commits, unless the response is complete. */
+  function finish(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
+    const ctx = (req as WithContext)[kContext];
+    // Once the response is complete there is nothing left to answer: a commit still running
+    // reports its own failure (the `commitError` event, or the logger), as it would here.
+    if (ctx === undefined || ctx.settled || res.writableEnded) return undefined;
+    return ctx.settle().catch((error: unknown) => fail(res, error));
+  }
+
+  async function afterAsync(req: IncomingMessage, res: ServerResponse, result: PromiseLike<unknown>): Promise<void> {
+    try {
+      await result;
+    } catch (error: unknown) {
+      fail(res, error);
+      return;
+    }
+    await finish(req, res);
+  }
+
   return {
     context,
     load: (req, res) => context(req, res).load(),
+    loadSync: (req, res) => context(req, res).loadSync(),
     wrap(handler) {
-      // One async function per request, and no await where nothing is pending: each costs a
-      // promise and a trip through the microtask queue on every request.
-      return async (req, res) => {
+      // The context is held while the handler's synchronous code runs, and released when it
+      // returns: the changes it made are committed then, at once (a store that answers
+      // synchronously has written them before this returns), instead of on the next tick. A handler
+      // that returns at once (one using loadSync) costs no promise and no trip through the
+      // microtask queue here; an async one costs one await.
+      return (req, res) => {
+        const ctx = context(req, res);
+        let result: unknown;
+        ctx.hold();
         try {
-          const result = handler(req, res);
-          if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') await result;
-          const ctx = (req as WithContext)[kContext];
-          // Once the response is complete there is nothing left to answer: a commit still running
-          // reports its own failure (the `commitError` event, or the logger), as it would here.
-          if (ctx !== undefined && !ctx.settled && !res.writableEnded) await ctx.settle();
+          result = handler(req, res);
         } catch (error: unknown) {
-          if (res.headersSent && error instanceof TesseraError) {
-            // A commit that failed after the head went out: report it, and leave the response
-            // (perhaps still streaming) alone.
-            tessera.reportError(error);
-            return;
-          }
-          if (!(error instanceof TesseraError) || error.status === 500) {
-            tessera.options.logger.error?.('tessera: request failed', { error: String(error) });
-          } else if (error instanceof StoreUnavailableError) {
-            reportOutage(error);
-          }
-          respondWithError(res, error);
+          ctx.release();
+          fail(res, error);
+          return RESOLVED;
         }
+        // Never throws: a commit's failure is kept for settle(), or reported.
+        ctx.release();
+        if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+          return afterAsync(req, res, result as PromiseLike<unknown>);
+        }
+        return finish(req, res) ?? RESOLVED;
       };
     },
   };

@@ -44,7 +44,7 @@ export class MemoryStore implements SessionStore {
     return this.#records.size;
   }
 
-  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+  getSync(key: string, ctx: StoreContext): StoreRecord | null {
     const record = this.#records.get(key);
     if (record === undefined) return null;
     if (isExpired(record, ctx.now)) {
@@ -56,7 +56,7 @@ export class MemoryStore implements SessionStore {
     return record;
   }
 
-  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+  setSync(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): boolean {
     const current = this.#records.get(key);
     const live = current !== undefined && !isExpired(current, ctx.now);
     if (live ? current.version !== expectedVersion : expectedVersion !== 0) return false;
@@ -75,9 +75,21 @@ export class MemoryStore implements SessionStore {
     return true;
   }
 
-  async delete(key: string): Promise<void> {
+  deleteSync(key: string): void {
     const record = this.#records.get(key);
     if (record !== undefined) this.#remove(key, record);
+  }
+
+  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    return this.getSync(key, ctx);
+  }
+
+  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+    return this.setSync(key, record, expectedVersion, ctx);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.deleteSync(key);
   }
 
   async deleteExpired(ctx: StoreContext): Promise<number> {

@@ -114,12 +114,12 @@ export class SqliteStore implements SessionStore {
     this.#byUserTenant = db.prepare(`SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND tenant = ? AND expires_at > ?`);
   }
 
-  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+  getSync(key: string, ctx: StoreContext): StoreRecord | null {
     const row = this.#get.get(key, ctx.now);
     return row === undefined ? null : toRecord(row);
   }
 
-  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+  setSync(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): boolean {
     const { data, version, expiresAt, userId, tenant } = record;
     const result =
       expectedVersion === 0
@@ -128,8 +128,20 @@ export class SqliteStore implements SessionStore {
     return result.changes === 1;
   }
 
-  async delete(key: string): Promise<void> {
+  deleteSync(key: string): void {
     this.#delete.run(key);
+  }
+
+  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    return this.getSync(key, ctx);
+  }
+
+  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+    return this.setSync(key, record, expectedVersion, ctx);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.deleteSync(key);
   }
 
   async deleteExpired(ctx: StoreContext): Promise<number> {

@@ -2,7 +2,7 @@
  * The store contract. A store keeps opaque session records under opaque keys, plus the few fields
  * it may index (expiry, user, tenant, version). Serialisation, encryption and policy belong to the
  * manager, so a store is small: three required methods and some optional abilities the manager
- * detects.
+ * detects (among them synchronous forms of the three, for stores that answer in process).
  *
  * Contracts every store keeps (the conformance kit in `tessera/stores/conformance` checks them):
  * - `get` of a missing or expired key resolves `null`. A rejection means the store failed
@@ -77,6 +77,19 @@ export interface SessionStore {
   set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean>;
   /** Remove the record under `key`; a missing key is a no-op. */
   delete(key: string, ctx: StoreContext): Promise<void>;
+
+  /**
+   * Optional: {@link SessionStore.get}, answered synchronously. For stores that work in process
+   * (memory, SQLite): the manager then reads a session without waiting for a promise, which saves
+   * a trip through the microtask queue on every request. It must behave exactly as `get` (the
+   * conformance kit runs its suite through the synchronous forms too) and throws where `get`
+   * rejects. A store offers `getSync`, `setSync` and `deleteSync` together, or none of them.
+   */
+  getSync?(key: string, ctx: StoreContext): StoreRecord | null;
+  /** Optional: {@link SessionStore.set}, answered synchronously (see {@link SessionStore.getSync}). */
+  setSync?(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): boolean;
+  /** Optional: {@link SessionStore.delete}, answered synchronously (see {@link SessionStore.getSync}). */
+  deleteSync?(key: string, ctx: StoreContext): void;
 
   /** Optional: remove every record expired at `ctx.now`; resolves how many were removed. */
   deleteExpired?(ctx: StoreContext): Promise<number>;

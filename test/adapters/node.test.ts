@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import { nodeSessions, responseCookieSink, type NodeHandler } from '../../src/adapters/node.js';
 import { Tessera } from '../../src/manager.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { NotSupportedError, StoreUnavailableError } from '../../src/errors.js';
 import type { SessionStore } from '../../src/stores/store.js';
 
 const SECRET = 'node-adapter-test-secret-0123456789abcdef';
@@ -241,5 +241,100 @@ describe('node:http adapter, edge cases', () => {
     const res = await fetch(base);
     assert.equal(await res.text(), 'partial rest');
     assert.ok((await reported) instanceof StoreUnavailableError);
+  });
+});
+
+describe('node:http adapter, synchronous handlers (loadSync)', () => {
+  /** A store that answers with promises only: what Redis, PostgreSQL and the file store are. */
+  const promisesOnly = (): SessionStore => {
+    const inner = new MemoryStore();
+    return { name: 'promises-only', get: (k, c) => inner.get(k, c), set: (k, r, v, c) => inner.set(k, r, v, c), delete: (k) => inner.delete(k) };
+  };
+
+  it('counts views with a plain (non-async) handler on a store that answers synchronously', async () => {
+    const { base } = await serve((sessions) => (req, res) => {
+      const session = sessions.loadSync(req, res);
+      const views = (session.get<number>('views') ?? 0) + 1;
+      session.set('views', views);
+      res.end(String(views));
+    });
+    const first = await fetch(base);
+    const cookie = cookieOf(first)!;
+    assert.equal(await first.text(), '1');
+    for (const expected of ['2', '3']) assert.equal(await (await fetch(base, { headers: { cookie } })).text(), expected);
+  });
+
+  it('has written a change made by a plain handler by the time the handler returns to node', async () => {
+    const store = new MemoryStore();
+    let written: boolean | undefined;
+    const { tessera, base } = await serve((sessions) => {
+      const wrapped = sessions.wrap((req, res) => {
+        sessions.loadSync(req, res).set('n', 1);
+        res.end();
+      });
+      // The server calls this handler; wrapping it again only observes the store right after.
+      return (req, res) => {
+        void wrapped(req, res);
+        written = store.size === 1;
+      };
+    }, { store });
+    await (await fetch(base)).text();
+    assert.equal(written, true, 'no tick was needed');
+    assert.equal(tessera.loadsSynchronously, true);
+  });
+
+  it('commits a change made after the handler returned (a callback), on the next tick', async () => {
+    const store = new MemoryStore();
+    const { base, tessera } = await serve((sessions) => (req, res) => {
+      const session = sessions.loadSync(req, res);
+      session.set('first', 1);
+      setImmediate(() => {
+        session.set('later', 2);
+        res.end('ok');
+      });
+    }, { store });
+    const res = await fetch(base);
+    assert.equal(await res.text(), 'ok');
+    const id = tessera.verifyCookie(decodeURIComponent(cookieOf(res)!.split('=')[1]!))!;
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual((await tessera.load(id))!.toJSON(), { first: 1, later: 2 });
+  });
+
+  it('lets an async handler save() while the adapter holds the commit, without waiting forever', async () => {
+    const { base, tessera } = await serve((sessions) => async (req, res) => {
+      const session = await sessions.load(req, res);
+      session.set('saved', true);
+      await session.save();
+      res.end(session.id);
+    });
+    const res = await fetch(base);
+    const id = await res.text();
+    assert.equal(await tessera.get(id, 'saved'), true);
+  });
+
+  it('refuses loadSync on a store that answers with promises, with a typed error (500, no details)', async () => {
+    let thrown: unknown;
+    const { base, tessera } = await serve((sessions) => (req, res) => {
+      try {
+        sessions.loadSync(req, res);
+      } catch (error) {
+        thrown = error;
+        throw error;
+      }
+    }, { store: promisesOnly() });
+    const res = await fetch(base);
+    assert.equal(res.status, 500);
+    assert.equal(await res.text(), 'Internal Server Error');
+    assert.ok(thrown instanceof NotSupportedError);
+    assert.match((thrown as Error).message, /use load\(\), not loadSync\(\)/);
+    assert.equal(tessera.loadsSynchronously, false);
+  });
+
+  it('gives load() the session loadSync() loaded, and the same on a second loadSync()', async () => {
+    const { base } = await serve((sessions) => async (req, res) => {
+      const first = sessions.loadSync(req, res);
+      res.end(String(first === sessions.loadSync(req, res) && first === (await sessions.load(req, res))));
+    });
+    assert.equal(await (await fetch(base)).text(), 'true');
   });
 });

@@ -85,6 +85,26 @@ export class CountingStore implements SessionStore {
   }
 }
 
+/**
+ * A {@link CountingStore} that also answers synchronously (the inner store's `getSync`, `setSync`
+ * and `deleteSync`, counted with the async forms), so the manager takes its synchronous path.
+ */
+export class CountingSyncStore extends CountingStore {
+  getSync(key: string, ctx: StoreContext) {
+    this.calls.get++;
+    return this.inner.getSync!(key, ctx);
+  }
+  setSync(key: string, record: StoreRecord, expected: number, ctx: StoreContext) {
+    this.calls.set++;
+    this.keys.add(key);
+    return this.inner.setSync!(key, record, expected, ctx);
+  }
+  deleteSync(key: string, ctx: StoreContext) {
+    this.calls.delete++;
+    this.inner.deleteSync!(key, ctx);
+  }
+}
+
 /** A store whose writes wait until the test opens the gate: to make a write "in flight". */
 export class GatedStore extends CountingStore {
   #open: (() => void) | null = null;

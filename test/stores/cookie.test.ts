@@ -4,7 +4,8 @@ import { Tessera } from '../../src/manager.js';
 import { CookieStore } from '../../src/stores/cookie.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { ConfigError, NotSupportedError, PayloadTooLargeError } from '../../src/errors.js';
-import { Browser } from '../helpers/browser.js';
+import { Browser, CountingStore } from '../helpers/browser.js';
+import type { SessionStore } from '../../src/stores/store.js';
 import { FakeClock } from '../helpers/clock.js';
 
 const OLD = 'old-secret-for-cookie-store-tests-0123456789';
@@ -12,7 +13,7 @@ const NEW = 'new-secret-for-cookie-store-tests-0123456789';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-function setup(options: { revocation?: MemoryStore; secrets?: string[]; clock?: FakeClock; rememberMeLifetime?: number } = {}) {
+function setup(options: { revocation?: SessionStore; secrets?: string[]; clock?: FakeClock; rememberMeLifetime?: number } = {}) {
   const clock = options.clock ?? new FakeClock();
   const tessera = new Tessera({
     secrets: options.secrets ?? [OLD],
@@ -91,23 +92,29 @@ describe('CookieStore (AES-256-GCM sealed sessions)', () => {
     assert.equal((await browser.request((s) => s.get('small'))).result, 'ok');
   });
 
-  it('with a revocation store, a copied cookie cannot be replayed after destroy or regenerate', async () => {
-    const { browser, tessera } = setup({ revocation: new MemoryStore() });
-    await browser.request((s) => s.set('user', 'ann'));
-    const stolen = browser.cookie;
-    await browser.request((s) => s.destroy());
-    assert.equal(browser.cookie, undefined, 'the cookie was cleared');
-    const thief = new Browser(tessera);
-    thief.cookie = stolen;
-    assert.equal((await thief.request((s) => s.get('user'))).result, undefined, 'the destroyed session is revoked');
+  // The revocation store is read on every request: synchronously when it can (memory, SQLite), else through its promise.
+  for (const [forms, revocation] of [
+    ['synchronously', () => new MemoryStore()],
+    ['with promises', () => new CountingStore(new MemoryStore())],
+  ] as const) {
+    it(`with a revocation store (answering ${forms}), a copied cookie cannot be replayed after destroy or regenerate`, async () => {
+      const { browser, tessera } = setup({ revocation: revocation() });
+      await browser.request((s) => s.set('user', 'ann'));
+      const stolen = browser.cookie;
+      await browser.request((s) => s.destroy());
+      assert.equal(browser.cookie, undefined, 'the cookie was cleared');
+      const thief = new Browser(tessera);
+      thief.cookie = stolen;
+      assert.equal((await thief.request((s) => s.get('user'))).result, undefined, 'the destroyed session is revoked');
 
-    await browser.request((s) => s.set('user', 'bob'));
-    const beforeSignIn = browser.cookie;
-    await browser.request((s) => s.regenerate());
-    assert.equal((await browser.request((s) => s.get('user'))).result, 'bob');
-    thief.cookie = beforeSignIn;
-    assert.equal((await thief.request((s) => s.get('user'))).result, undefined, 'the pre-regenerate cookie is revoked');
-  });
+      await browser.request((s) => s.set('user', 'bob'));
+      const beforeSignIn = browser.cookie;
+      await browser.request((s) => s.regenerate());
+      assert.equal((await browser.request((s) => s.get('user'))).result, 'bob');
+      thief.cookie = beforeSignIn;
+      assert.equal((await thief.request((s) => s.get('user'))).result, undefined, 'the pre-regenerate cookie is revoked');
+    });
+  }
 
   it('without a revocation store, a copied cookie stays valid until expiry (the documented limit)', async () => {
     const { browser, tessera } = setup();
