@@ -112,6 +112,12 @@ const VERIFIED_CACHE_MAX = 10_000;
  */
 const OPENED_CACHE_MAX = 4_096;
 /**
+ * Whole `Cookie` headers up to this length (characters) are remembered with the session cookie they
+ * carry, once verified: looking a header up costs less than finding the cookie in it. At most
+ * {@link VERIFIED_CACHE_MAX} headers, so about 5 MB.
+ */
+const HEADER_CACHE_MAX_LENGTH = 512;
+/**
  * The last record decoded (or encoded) by this process for each of this many sessions, when its
  * values are all primitives, so reading the same record again costs a shallow copy instead of
  * `JSON.parse` (and, with `encryptData`, a decryption). Keyed by store key, one entry per session:
@@ -130,6 +136,32 @@ interface Batch {
   changes: Map<string, unknown>;
   cleared: boolean;
   meta: boolean;
+}
+
+/**
+ * A record this manager wrote to a store that keeps record objects ({@link SessionStore.retainsRecords}):
+ * it carries its payload (a snapshot: never changed), so reading it back needs no decoding, and its
+ * text is written only if something reads `data`. Made only for payloads whose data values are all
+ * primitives, where the snapshot is a shallow copy.
+ */
+class RetainedRecord implements StoreRecord {
+  #data: string | undefined;
+
+  constructor(
+    readonly payload: Payload,
+    /** The key it was written under: a copy under another key is decoded from its text instead. */
+    readonly key: string,
+    readonly version: number,
+    readonly expiresAt: number,
+    readonly userId: string | null,
+    readonly tenant: string | null,
+    /** Writes its text: the writing manager's own function, so only that manager takes the payload as it is. */
+    readonly write: (payload: Payload, key: string) => string,
+  ) {}
+
+  get data(): string {
+    return (this.#data ??= this.write(this.payload, this.key));
+  }
 }
 
 /** Add `key` to the keys `state` retired, to be deleted (or, with cookies, revoked until `expiresAt`). */
@@ -279,6 +311,8 @@ export class Tessera extends EventEmitter {
   readonly #cookieStore: CookieStore | null;
   /** Cookie values whose signature verified → their ID (and store key without tenant, once computed). */
   readonly #verified = new GenerationalCache<string, { id: string; key?: string }>(VERIFIED_CACHE_MAX);
+  /** Short `Cookie` headers → the verified entry of the session cookie they carry (see {@link HEADER_CACHE_MAX_LENGTH}). */
+  readonly #byHeader = new GenerationalCache<string, { id: string; key?: string }>(VERIFIED_CACHE_MAX);
   /**
    * Sealed cookie values → what they hold, for the tenant they were sealed for (cookie store): the
    * payload itself when its data values are all primitives (each request gets a copy), else its JSON.
@@ -288,6 +322,8 @@ export class Tessera extends EventEmitter {
   readonly #decoded = new GenerationalCache<string, { data: string; payload: Payload }>(DECODED_CACHE_MAX);
   readonly #sealer: Sealer | null;
   readonly #encoder = new PayloadEncoder();
+  /** The server store keeps record objects as given ({@link SessionStore.retainsRecords}). */
+  readonly #retains: boolean;
   /** The additional data sealed cookies of tenant-less sessions are bound to (the cookie name). */
   readonly #sealContextNoTenant: string;
   readonly #runtime: SessionRuntime;
@@ -304,6 +340,7 @@ export class Tessera extends EventEmitter {
     this.#server = this.#cookieStore ? this.#cookieStore.revocation : (options.store as SessionStore);
     this.#sealer = options.encryptData || this.#cookieStore ? new Sealer(this.options.keyring.keys('data')) : null;
     this.#sealContextNoTenant = `${this.options.cookie.name}\u0000`;
+    this.#retains = this.#server?.retainsRecords === true;
     const self = this;
     this.#runtime = {
       now: this.options.now,
@@ -428,11 +465,14 @@ export class Tessera extends EventEmitter {
   #read(ctx: SessionContext, input: RequestInput, sink: CookieSink): Session | Promise<Session> {
     this.#assertOpen();
     const tenant = input.tenant ?? null;
-    const values = readCookie(input.cookieHeader, this.options.cookie.name);
+    const header = input.cookieHeader;
     const now = this.options.now();
     let found: SessionState | null = null;
     let reading: Promise<SessionState | null> | null = null;
+    let hadCookie: boolean;
     if (this.#cookieStore) {
+      const values = readCookie(header, this.options.cookie.name);
+      hadCookie = values.length > 0;
       found = this.#openSealed(values, tenant, sink, now);
       const revocation = this.#cookieStore.revocation;
       if (found !== null && revocation !== null) {
@@ -442,9 +482,17 @@ export class Tessera extends EventEmitter {
         else reading = revocation.get(key, { now }).then((record) => this.#unlessRevoked(state, record));
       }
     } else {
-      let verified: { id: string; key?: string } | undefined;
-      for (const value of values) {
-        if ((verified = this.#verifiedEntry(value)) !== undefined) break;
+      const short = header !== undefined && header.length <= HEADER_CACHE_MAX_LENGTH;
+      let verified = short ? this.#byHeader.get(header) : undefined;
+      hadCookie = verified !== undefined;
+      if (verified === undefined) {
+        const values = readCookie(header, this.options.cookie.name);
+        hadCookie = values.length > 0;
+        for (const value of values) {
+          if ((verified = this.#verifiedEntry(value)) !== undefined) break;
+        }
+        if (verified !== undefined && short) this.#byHeader.set(header, verified);
+        else if (verified === undefined && hadCookie) this.#emit('invalidCookie', '', 'signature');
       }
       if (verified !== undefined) {
         const id = verified.id;
@@ -453,22 +501,21 @@ export class Tessera extends EventEmitter {
         const server = this.#server!;
         if (server.getSync) found = this.#stateFromRecord(id, tenant, sink, key, server.getSync(key, { now }), now);
         else reading = server.get(key, { now }).then((record) => this.#stateFromRecord(id, tenant, sink, key, record, now));
-      } else if (values.length > 0) this.#emit('invalidCookie', '', 'signature');
+      }
     }
-    const hadCookie = values.length > 0;
-    if (reading === null) return this.#enter(ctx, input, sink, tenant, hadCookie, found);
-    return reading.then((state) => this.#enter(ctx, input, sink, tenant, hadCookie, state));
+    if (reading === null) return this.#enter(ctx, input, sink, tenant, hadCookie, found, now);
+    return reading.then((state) => this.#enter(ctx, input, sink, tenant, hadCookie, state, now));
   }
 
   /** The request's session once read: `state`, or a fresh one when there is none (or it may not be used). */
-  #enter(ctx: SessionContext, input: RequestInput, sink: CookieSink, tenant: string | null, hadCookie: boolean, found: SessionState | null): Session {
+  #enter(ctx: SessionContext, input: RequestInput, sink: CookieSink, tenant: string | null, hadCookie: boolean, found: SessionState | null, now: number): Session {
     let state = found;
     if (state && this.#bindingMismatch(state, input)) {
       this.#emit('bindingMismatch', state.key!);
       state = null;
     }
     if (state === null) {
-      state = this.#fresh(tenant, sink, input.ip ?? null, input.userAgent ?? null);
+      state = this.#fresh(tenant, sink, now, input.ip ?? null, input.userAgent ?? null);
       state.held = ctx.held;
       state.cookieSent = hadCookie;
       if (this.options.saveUninitialized) {
@@ -483,7 +530,7 @@ export class Tessera extends EventEmitter {
       state.cookieSent = true;
       state.cookieIssued = true;
       if (this.options.rolling) this.#refreshCookie(state, true);
-      this.#touchIfDue(state);
+      this.#touchIfDue(state, now);
     }
     ctx.state = state;
     return (ctx.session = new Session(state, this.#runtime));
@@ -496,10 +543,9 @@ export class Tessera extends EventEmitter {
     );
   }
 
-  #touchIfDue(state: SessionState): void {
+  #touchIfDue(state: SessionState, now: number): void {
     // A sealed session is touched by re-sealing its cookie, which needs the response head.
     if (this.#cookieStore && (state.sink === null || !state.sink.writable())) return;
-    const now = this.options.now();
     const idle = state.lifetime ?? this.options.idleTimeout;
     if (now - state.lastSeenAt < this.options.touchAfter * idle) return;
     const current = this.#expiresAt(state);
@@ -512,8 +558,8 @@ export class Tessera extends EventEmitter {
 
   // ---------------------------------------------------------------- state
 
-  #fresh(tenant: string | null, sink: CookieSink | null, ip: string | null = null, userAgent: string | null = null): SessionState {
-    const now = this.options.now();
+  /** A new, empty state; `now` is its creation time (a loaded state's are replaced by the record's). */
+  #fresh(tenant: string | null, sink: CookieSink | null, now: number, ip: string | null = null, userAgent: string | null = null): SessionState {
     return {
       id: null,
       key: null,
@@ -557,7 +603,7 @@ export class Tessera extends EventEmitter {
   /** The live session in `record` (read at `now`), or `null` (missing, expired or unreadable). */
   #stateFromRecord(id: string, tenant: string | null, sink: CookieSink | null, key: string, record: StoreRecord | null, now: number): SessionState | null {
     if (record === null) return null;
-    const state = this.#fresh(tenant, sink);
+    const state = this.#fresh(tenant, sink, now);
     state.id = id;
     state.key = key;
     if (!this.#apply(state, record)) {
@@ -596,7 +642,7 @@ export class Tessera extends EventEmitter {
         }
         if (!known) this.#rememberSeal(value, json!, p, tenant, (key = storeKey(p.i, tenant)));
       }
-      const state = this.#fresh(tenant, sink);
+      const state = this.#fresh(tenant, sink, now);
       state.id = p.i;
       state.key = key;
       state.data = shared ? { ...p.d } : p.d;
@@ -676,7 +722,9 @@ export class Tessera extends EventEmitter {
 
   /** Replace the state's stored fields with `record`'s. False when the record cannot be read. */
   #apply(state: SessionState, record: StoreRecord): boolean {
-    const payload = this.#decode(record.data, state.key!);
+    const key = state.key!;
+    const payload =
+      record instanceof RetainedRecord && record.write === this.#text && record.key === key ? record.payload : typeof record.data === 'string' ? this.#decode(record.data, key) : null;
     if (payload === null) return false;
     // The payload may be the cached one: the state gets a data object of its own.
     state.data = { ...payload.d };
@@ -726,19 +774,24 @@ export class Tessera extends EventEmitter {
       ua: state.requestUserAgent ?? state.userAgent,
     };
     if (state.persistent !== null) payload.pc = state.persistent;
-    const json = this.#encoder.encode(payload);
-    const data = this.#sealer ? this.#sealer.seal(json, state.key!) : json;
-    // The next request usually reads back exactly this record. (Its data is the state's, which
-    // the handler may still change: the cache gets a copy.)
-    this.#rememberDecoded(data, state.key!, payload, true);
-    return {
-      data,
-      version: state.version + 1,
-      expiresAt: this.#expiry(state.createdAt, now, state.lifetime),
-      userId: state.userId,
-      tenant: state.tenant,
-    };
+    const key = state.key!;
+    const version = state.version + 1;
+    const expiresAt = this.#expiry(state.createdAt, now, state.lifetime);
+    if (this.#retains && allPrimitive(payload.d)) {
+      // Its data is the state's, which the handler may still change: the record gets a copy.
+      return new RetainedRecord(copyPayload(payload), key, version, expiresAt, state.userId, state.tenant, this.#text);
+    }
+    const data = this.#text(payload, key);
+    // The next request usually reads back exactly this record (the cache gets a copy, as above).
+    this.#rememberDecoded(data, key, payload, true);
+    return { data, version, expiresAt, userId: state.userId, tenant: state.tenant };
   }
+
+  /** The stored text of `payload` under `key`: its JSON, sealed with encryption at rest. */
+  readonly #text = (payload: Payload, key: string): string => {
+    const json = this.#encoder.encode(payload);
+    return this.#sealer ? this.#sealer.seal(json, key) : json;
+  };
 
   #expiry(createdAt: number, lastSeenAt: number, lifetime: number | null): number {
     const idle = lifetime ?? this.options.idleTimeout;
@@ -1053,7 +1106,7 @@ export class Tessera extends EventEmitter {
   #rebased(state: SessionState, key: string, current: StoreRecord | null, batch: Batch, changed: boolean): boolean {
     if (state.key !== key) return false;
     if (current === null && state.version === 0) return true;
-    const base = this.#fresh(state.tenant, null);
+    const base = this.#fresh(state.tenant, null, 0);
     base.key = key;
     if (current === null || !this.#apply(base, current)) {
       // Destroyed (or expired) by someone else meanwhile: writing would bring it back.
@@ -1129,7 +1182,7 @@ export class Tessera extends EventEmitter {
   async create(options: CreateOptions = {}): Promise<{ id: string; cookie: string; session: Session }> {
     this.#assertOpen();
     if (this.#cookieStore) throw new NotSupportedError('sessions sealed in cookies are created by a request');
-    const state = this.#fresh(options.tenant ?? null, null, options.ip ?? null, options.userAgent ?? null);
+    const state = this.#fresh(options.tenant ?? null, null, this.options.now(), options.ip ?? null, options.userAgent ?? null);
     state.id = generateId();
     state.key = storeKey(state.id, state.tenant);
     const session = new Session(state, this.#runtime);
@@ -1313,7 +1366,7 @@ export class Tessera extends EventEmitter {
     const rows = await store.listByUser(userId, options?.tenant ?? null, { now });
     const out: SessionInfo[] = [];
     for (const { key, record } of rows) {
-      const state = this.#fresh(record.tenant, null);
+      const state = this.#fresh(record.tenant, null, now);
       state.key = key;
       if (!this.#apply(state, record) || now >= this.#expiresAt(state)) continue;
       out.push({

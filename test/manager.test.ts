@@ -124,6 +124,25 @@ for (const forms of ['promises', 'sync'] as const) {
     });
 
     describe('untrusted cookies become fresh sessions', () => {
+      it('finds the session among other cookies, in any order, and reports a bad cookie each time it comes', async () => {
+        const { browser, tessera } = setup();
+        const events: unknown[] = [];
+        tessera.on('invalidCookie', (e) => events.push(e));
+        const { session } = await browser.request((s) => s.set('a', 1));
+        const mine = browser.cookie!;
+        const [name] = mine.split('=');
+        for (const header of [mine, `theme=dark; ${mine}`, `${mine}; lang=en`, mine, `theme=dark; ${mine}`]) {
+          browser.cookie = header;
+          assert.equal((await browser.request((s) => s.id)).result, session.id, header);
+        }
+        assert.equal(events.length, 0);
+        for (let i = 0; i < 2; i++) {
+          browser.cookie = `${name}=forged.value`;
+          assert.equal((await browser.request((s) => s.isNew)).result, true);
+        }
+        assert.equal(events.length, 2, 'a forged cookie seen twice is reported twice');
+      });
+
       it('starts fresh, with a new ID, for a tampered cookie', async () => {
         const { browser, tessera } = setup();
         const events: unknown[] = [];
@@ -499,6 +518,40 @@ for (const forms of ['promises', 'sync'] as const) {
       });
     });
 
+    describe('records kept as objects (MemoryStore, retainsRecords)', () => {
+      it('hold the same text a store of strings gets', async () => {
+        const store = new MemoryStore();
+        const clock = new FakeClock();
+        const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {} });
+        const { id } = await tessera.create({ data: { n: 1, name: 'ann' }, ip: '10.0.0.9' });
+        const text = (await store.get(storeKey(id, null), { now: clock.time }))!.data;
+        assert.deepEqual(JSON.parse(text), { d: { n: 1, name: 'ann' }, c: clock.time, s: clock.time, l: null, ip: '10.0.0.9', ua: null });
+      });
+
+      it('are read back by another manager from their text, so its own secrets apply', async () => {
+        const store = new MemoryStore();
+        const clock = new FakeClock();
+        const base = { store, now: clock.now, cleanupInterval: 0, logger: {}, encryptData: true };
+        const { id } = await new Tessera({ ...base, secrets: ['a'.repeat(32)] }).create({ data: { card: 'secret' } });
+        assert.equal(await new Tessera({ ...base, secrets: ['a'.repeat(32)] }).get(id, 'card'), 'secret', 'same secret: readable');
+        assert.equal(await new Tessera({ ...base, secrets: ['b'.repeat(32)] }).isValid(id), false, 'another secret: unreadable');
+      });
+
+      it('treat a record without text (a spread copy of a kept record) as unreadable, not as a crash', async () => {
+        const store = new MemoryStore();
+        const clock = new FakeClock();
+        const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {} });
+        const { id } = await tessera.create({ data: { n: 1 } });
+        const key = storeKey(id, null);
+        const kept = (await store.get(key, { now: clock.time }))!;
+        const { id: other } = await tessera.create({ data: { n: 2 } });
+        const target = storeKey(other, null);
+        await store.set(target, { ...kept, version: 2 }, 1, { now: clock.time });
+        assert.equal(await tessera.isValid(other), false);
+        assert.equal(await tessera.get(id, 'n'), 1, 'the original is untouched');
+      });
+    });
+
     describe('records read again (the decoded-record cache)', () => {
       it('gives every request its own copy of the data', async () => {
         const { tessera } = setup();
@@ -575,7 +628,8 @@ for (const forms of ['promises', 'sync'] as const) {
         const sealed = (await store.get(storeKey(victim.id, null), { now: clock.time }))!;
         const target = storeKey(attacker.id, null);
         const current = (await store.get(target, { now: clock.time }))!;
-        assert.equal(await store.set(target, { ...sealed, version: current.version + 1 }, current.version, { now: clock.time }), true);
+        const copy = { data: sealed.data, version: current.version + 1, expiresAt: sealed.expiresAt, userId: null, tenant: null };
+        assert.equal(await store.set(target, copy, current.version, { now: clock.time }), true);
         assert.equal(await tessera.get(attacker.id, 'card'), undefined, 'the seal is bound to its store key');
         assert.equal(await tessera.isValid(attacker.id), false);
       });

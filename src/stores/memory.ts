@@ -28,6 +28,8 @@ export interface MemoryStoreOptions {
  */
 export class MemoryStore implements SessionStore {
   readonly name = 'memory';
+  /** Records are kept as given (see {@link SessionStore.retainsRecords}). */
+  readonly retainsRecords = true;
   readonly maxEntries: number;
   // Map iteration order is insertion order; re-inserting on access keeps it in LRU order.
   readonly #records = new Map<string, StoreRecord>();

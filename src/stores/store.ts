@@ -95,6 +95,14 @@ export interface SessionStore {
   deleteExpired?(ctx: StoreContext): Promise<number>;
   /** Optional: the live records of a user (within `tenant`, when not `null`), from an index. */
   listByUser?(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]>;
+  /**
+   * Optional: the store keeps the very record objects it is given, in this process, and `get`
+   * returns those same objects (the memory store). The manager then hands it records that carry
+   * their session along: a record it wrote is read back without decoding, and its `data` text is
+   * only produced if something reads it. Such a record's `data` is a getter; read it, never copy
+   * the object with a spread.
+   */
+  readonly retainsRecords?: boolean;
   /** Optional: whether this store expires records by itself, so no cleanup timer is needed. */
   readonly expiresNatively?: boolean;
   /** Optional: release connections, file handles and timers. */
