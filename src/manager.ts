@@ -11,7 +11,7 @@ import { generateId, isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
 import { NotSupportedError, PayloadTooLargeError, SessionNotFoundError, SessionStateError, WriteConflictError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
-import { DELETED, Session, type CookieSink, type SessionData, type SessionRuntime, type SessionState } from './session.js';
+import { DELETED, NO_CHANGES, Session, type CookieSink, type SessionData, type SessionRuntime, type SessionState } from './session.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore, StoreContext, StoreRecord } from './stores/store.js';
 import { allPrimitive, copyPayload, parsePayload, parseSealedPayload, PayloadEncoder, type Payload, type SealedPayload } from './payload.js';
@@ -565,7 +565,7 @@ export class Tessera extends EventEmitter {
       key: null,
       version: 0,
       data: {},
-      changes: new Map(),
+      changes: NO_CHANGES,
       cleared: false,
       createdAt: now,
       lastSeenAt: now,
@@ -714,7 +714,7 @@ export class Tessera extends EventEmitter {
     this.#rememberSeal(sealed, json, payload, state.tenant, state.key!);
     state.cookieIssued = true;
     state.lastSeenAt = now;
-    state.changes.clear();
+    state.changes = NO_CHANGES;
     state.cleared = false;
     state.metaChanged = false;
     state.touchDue = false;
@@ -867,10 +867,11 @@ export class Tessera extends EventEmitter {
     state.loaded = false;
     state.createdAt = now;
     state.lastSeenAt = now;
-    state.changes.clear();
+    state.changes = NO_CHANGES;
     state.cleared = false;
     if (keepData) {
-      for (const [k, v] of Object.entries(state.data)) state.changes.set(k, v);
+      const changes = (state.changes = new Map());
+      for (const [k, v] of Object.entries(state.data)) changes.set(k, v);
     } else {
       state.data = {};
       state.userId = null;
@@ -886,7 +887,7 @@ export class Tessera extends EventEmitter {
 
   #destroy(state: SessionState): void {
     state.destroyed = true;
-    state.changes.clear();
+    state.changes = NO_CHANGES;
     if (state.sink !== null && (state.cookieSent || state.cookieIssued) && state.sink.writable()) {
       state.sink.setCookie(clearCookie(this.options.cookie));
     }
@@ -900,7 +901,7 @@ export class Tessera extends EventEmitter {
     if (state.key === null || state.destroyed) throw new SessionNotFoundError();
     const record = await this.#server!.get(state.key, { now: this.options.now() });
     if (record === null || !this.#apply(state, record)) throw new SessionNotFoundError();
-    state.changes.clear();
+    state.changes = NO_CHANGES;
     state.cleared = false;
     state.metaChanged = false;
     state.loaded = true;
@@ -1041,7 +1042,7 @@ export class Tessera extends EventEmitter {
   #write(state: SessionState, changed: boolean): Promise<void> | undefined {
     const key = state.key!;
     const batch: Batch = { changes: state.changes, cleared: state.cleared, meta: state.metaChanged };
-    state.changes = new Map();
+    state.changes = NO_CHANGES;
     state.cleared = false;
     state.metaChanged = false;
     state.touchDue = false;
@@ -1113,7 +1114,7 @@ export class Tessera extends EventEmitter {
       this.#emit('lostToConcurrentDestroy', key);
       if (state.sink === null) throw new SessionNotFoundError();
       state.destroyed = true;
-      state.changes.clear();
+      state.changes = NO_CHANGES;
       return false;
     }
     this.#rebase(state, base, batch);
@@ -1124,9 +1125,14 @@ export class Tessera extends EventEmitter {
   /** A write failed: hand its batch back so a later commit (or save) can still write it. */
   #unbatch(state: SessionState, batch: Batch): void {
     if (!state.cleared) {
+      // The batch's changes, and over them those made since.
       const pending = state.changes;
-      state.changes = batch.changes;
-      for (const [k, v] of pending) state.changes.set(k, v);
+      if (pending.size === 0) state.changes = batch.changes;
+      else {
+        const merged = new Map(batch.changes);
+        for (const [k, v] of pending) merged.set(k, v);
+        state.changes = merged;
+      }
       state.cleared = batch.cleared;
     }
     state.metaChanged ||= batch.meta;

@@ -76,6 +76,26 @@ export interface CookieSink {
   setCookie(line: string): boolean;
 }
 
+/** The one change set with nothing in it, shared: taking it costs nothing, writing to it throws. */
+class NoChanges extends Map<string, unknown> {
+  override set(): this {
+    throw new Error('tessera: the shared empty change set cannot be written to (internal error)');
+  }
+}
+
+/**
+ * The empty change set a state starts with (and goes back to once its changes are taken): a
+ * request that changes nothing allocates none. Code that records a change replaces it with a
+ * `Map` of its own first.
+ *
+ * @example
+ * ```ts
+ * if (state.changes === NO_CHANGES) state.changes = new Map();
+ * state.changes.set(key, value);
+ * ```
+ */
+export const NO_CHANGES: Map<string, unknown> = new NoChanges();
+
 /** Marks a key deleted in the change set. */
 export const DELETED: unique symbol = Symbol('tessera.deleted');
 
@@ -248,7 +268,7 @@ export class Session<Data extends SessionData = SessionData> {
     const s = this.#state;
     const { data, changes, cleared } = s;
     s.data = {};
-    s.changes = new Map();
+    s.changes = NO_CHANGES;
     s.cleared = true;
     this.#scheduleOrUndo(() => {
       s.data = data;
@@ -375,7 +395,10 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Apply one change and queue its commit; if the commit refuses at once, undo it. */
   #change(key: string, value: unknown): void {
-    const { data, changes } = this.#state;
+    const state = this.#state;
+    const data = state.data;
+    let changes = state.changes;
+    if (changes === NO_CHANGES) state.changes = changes = new Map();
     const had = Object.hasOwn(data, key);
     const previous = data[key];
     const pending = changes.has(key);
@@ -385,7 +408,7 @@ export class Session<Data extends SessionData = SessionData> {
     changes.set(key, value);
     // Undone inline rather than through #scheduleOrUndo: no closure on the path every write takes.
     try {
-      this.#rt.schedule(this.#state);
+      this.#rt.schedule(state);
     } catch (error) {
       if (had) data[key] = previous;
       else delete data[key];

@@ -16,6 +16,12 @@ export interface MemoryStoreOptions {
   maxEntries?: number;
 }
 
+/** A record and when it was last moved to the newest end (a count of moves and inserts). */
+interface Entry {
+  record: StoreRecord;
+  stamp: number;
+}
+
 /**
  * Sessions in a `Map`, with LRU eviction and a by-user index.
  *
@@ -31,14 +37,20 @@ export class MemoryStore implements SessionStore {
   /** Records are kept as given (see {@link SessionStore.retainsRecords}). */
   readonly retainsRecords = true;
   readonly maxEntries: number;
-  // Map iteration order is insertion order; re-inserting on access keeps it in LRU order.
-  readonly #records = new Map<string, StoreRecord>();
+  // Map iteration order is insertion order: re-inserting an entry on access keeps the map in LRU
+  // order. An entry is moved only when it is in the older half (its stamp is over maxEntries / 2
+  // moves old), so a session read on every request costs a lookup, not a delete and an insert;
+  // an entry used within the last maxEntries / 2 moves is never the one evicted.
+  readonly #records = new Map<string, Entry>();
   readonly #byUser = new Map<string, Set<string>>();
+  readonly #window: number;
+  #clock = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
     const max = options.maxEntries ?? 100_000;
     if (!Number.isInteger(max) || max < 1) throw new ConfigError('MemoryStore maxEntries must be a positive integer');
     this.maxEntries = max;
+    this.#window = max >> 1;
   }
 
   /** Number of records held, expired ones included until cleanup or access removes them. */
@@ -47,39 +59,40 @@ export class MemoryStore implements SessionStore {
   }
 
   getSync(key: string, ctx: StoreContext): StoreRecord | null {
-    const record = this.#records.get(key);
-    if (record === undefined) return null;
-    if (isExpired(record, ctx.now)) {
-      this.#remove(key, record);
+    const entry = this.#records.get(key);
+    if (entry === undefined) return null;
+    if (isExpired(entry.record, ctx.now)) {
+      this.#remove(key, entry.record);
       return null;
     }
-    this.#records.delete(key);
-    this.#records.set(key, record);
-    return record;
+    this.#use(key, entry);
+    return entry.record;
   }
 
   setSync(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): boolean {
-    const current = this.#records.get(key);
+    const entry = this.#records.get(key);
+    const current = entry?.record;
     const live = current !== undefined && !isExpired(current, ctx.now);
     if (live ? current.version !== expectedVersion : expectedVersion !== 0) return false;
-    if (current === undefined || current.userId !== record.userId) {
-      if (current !== undefined) this.#remove(key, current);
-      if (record.userId !== null) this.#index(record.userId).add(key);
-    } else {
-      // Same user: the index already holds the key. (Deleted first so it moves to the newest end.)
-      this.#records.delete(key);
+    if (entry !== undefined && current!.userId === record.userId) {
+      // Same user: the index already holds the key.
+      entry.record = record;
+      this.#use(key, entry);
+      return true;
     }
-    this.#records.set(key, record);
+    if (entry !== undefined) this.#remove(key, current!);
+    if (record.userId !== null) this.#index(record.userId).add(key);
+    this.#records.set(key, { record, stamp: ++this.#clock });
     if (this.#records.size > this.maxEntries) {
-      const [oldestKey, oldest] = this.#records.entries().next().value as [string, StoreRecord];
-      this.#remove(oldestKey, oldest);
+      const [oldestKey, oldest] = this.#records.entries().next().value as [string, Entry];
+      this.#remove(oldestKey, oldest.record);
     }
     return true;
   }
 
   deleteSync(key: string): void {
-    const record = this.#records.get(key);
-    if (record !== undefined) this.#remove(key, record);
+    const entry = this.#records.get(key);
+    if (entry !== undefined) this.#remove(key, entry.record);
   }
 
   async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
@@ -96,7 +109,7 @@ export class MemoryStore implements SessionStore {
 
   async deleteExpired(ctx: StoreContext): Promise<number> {
     let removed = 0;
-    for (const [key, record] of this.#records) {
+    for (const [key, { record }] of this.#records) {
       if (isExpired(record, ctx.now)) {
         this.#remove(key, record);
         removed++;
@@ -108,7 +121,7 @@ export class MemoryStore implements SessionStore {
   async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     const out: KeyedRecord[] = [];
     for (const key of this.#byUser.get(userId) ?? []) {
-      const record = this.#records.get(key);
+      const record = this.#records.get(key)?.record;
       if (record && !isExpired(record, ctx.now) && (tenant === null || record.tenant === tenant)) out.push({ key, record });
     }
     return out;
@@ -117,6 +130,14 @@ export class MemoryStore implements SessionStore {
   async close(): Promise<void> {
     this.#records.clear();
     this.#byUser.clear();
+  }
+
+  /** Mark `entry` used: moved to the newest end when it is in the older half. */
+  #use(key: string, entry: Entry): void {
+    if (this.#clock - entry.stamp < this.#window) return;
+    entry.stamp = ++this.#clock;
+    this.#records.delete(key);
+    this.#records.set(key, entry);
   }
 
   #index(userId: string): Set<string> {
