@@ -20,6 +20,18 @@ describe('MemoryStore bounds', () => {
     for (const k of ['a', 'c', 'd']) assert.notEqual(await store.get(k, ctx), null, `${k} kept`);
   });
 
+  it('keeps a session in use while many others are written and evicted', async () => {
+    const store = new MemoryStore({ maxEntries: 10 });
+    const ctx = { now: Date.now() };
+    for (let i = 0; i < 10; i++) await store.set(`k${i}`, rec(ctx.now), 0, ctx);
+    for (let i = 10; i < 200; i++) {
+      assert.notEqual(await store.get('k0', ctx), null, `k0 still there after ${i - 10} evictions`);
+      await store.set(`k${i}`, rec(ctx.now), 0, ctx);
+    }
+    assert.equal(store.size, 10);
+    assert.equal(await store.get('k1', ctx), null, 'unused ones were evicted');
+  });
+
   it('never holds more than maxEntries, however many sessions are written', async () => {
     const store = new MemoryStore({ maxEntries: 100 });
     const ctx = { now: Date.now() };
