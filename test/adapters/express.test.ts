@@ -142,6 +142,23 @@ function suite(label: string, express: typeof express5): void {
   }
 
   describe(`tessera/express on ${label}`, () => {
+    it('counts views on a store that answers with promises too (the route runs once the session is read)', async () => {
+      const inner = new MemoryStore();
+      const promisesOnly: SessionStore = { name: 'promises-only', get: (k, c) => inner.get(k, c), set: (k, r, v, c) => inner.set(k, r, v, c), delete: (k) => inner.delete(k) };
+      const { browser, tessera } = await start(
+        (app) => {
+          app.get('/', (req, res) => {
+            req.session.views = (req.session.views ?? 0) + 1;
+            res.json(req.session.views);
+          });
+        },
+        { store: promisesOnly as never },
+      );
+      assert.equal(tessera.loadsSynchronously, false);
+      const b = browser();
+      for (const views of [1, 2, 3]) assert.equal(await b.json<number>('/'), views);
+    });
+
     it('counts views across requests with a signed cookie (the express-session demo)', async () => {
       const { browser, tessera } = await start((app, sessions) => {
         app.get('/', (req, res) => {
