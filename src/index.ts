@@ -71,7 +71,7 @@ export {
   NotSupportedError,
 } from './errors.js';
 export type { SessionStore, StoreRecord, StoreContext, KeyedRecord } from './stores/store.js';
-export { isExpired } from './stores/store.js';
+export { isExpired, SynchronousStore } from './stores/store.js';
 export { MemoryStore } from './stores/memory.js';
 export { CookieStore } from './stores/cookie.js';
 export type { CookieStoreOptions } from './stores/cookie.js';

@@ -5,7 +5,7 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
-import { isExpired, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
+import { isExpired, SynchronousStore, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -32,7 +32,7 @@ interface Entry {
  * const tessera = createTessera({ secrets: [secret], store: new MemoryStore({ maxEntries: 10_000 }) });
  * ```
  */
-export class MemoryStore implements SessionStore {
+export class MemoryStore extends SynchronousStore {
   readonly name = 'memory';
   /** Records are kept as given (see {@link SessionStore.retainsRecords}). */
   readonly retainsRecords = true;
@@ -47,6 +47,7 @@ export class MemoryStore implements SessionStore {
   #clock = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
+    super();
     const max = options.maxEntries ?? 100_000;
     if (!Number.isInteger(max) || max < 1) throw new ConfigError('MemoryStore maxEntries must be a positive integer');
     this.maxEntries = max;
@@ -93,18 +94,6 @@ export class MemoryStore implements SessionStore {
   deleteSync(key: string): void {
     const entry = this.#records.get(key);
     if (entry !== undefined) this.#remove(key, entry.record);
-  }
-
-  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
-    return this.getSync(key, ctx);
-  }
-
-  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
-    return this.setSync(key, record, expectedVersion, ctx);
-  }
-
-  async delete(key: string): Promise<void> {
-    this.deleteSync(key);
   }
 
   async deleteExpired(ctx: StoreContext): Promise<number> {

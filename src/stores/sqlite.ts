@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
-import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './store.js';
+import { SynchronousStore, type KeyedRecord, type StoreContext, type StoreRecord } from './store.js';
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
@@ -47,7 +47,7 @@ function toRecord(row: Row): StoreRecord {
  * const tessera = createTessera({ secrets: [secret], store: new SqliteStore({ path: './data/sessions.db' }) });
  * ```
  */
-export class SqliteStore implements SessionStore {
+export class SqliteStore extends SynchronousStore {
   readonly name = 'sqlite';
   readonly #db: BetterSqlite3.Database;
   readonly #owned: boolean;
@@ -61,6 +61,7 @@ export class SqliteStore implements SessionStore {
   readonly #byUserTenant: BetterSqlite3.Statement<[string, string, number], Row & { key: string }>;
 
   constructor(options: SqliteStoreOptions = {}) {
+    super();
     const table = options.table ?? 'tessera_sessions';
     if (!IDENTIFIER.test(table)) throw new ConfigError(`SqliteStore table ${JSON.stringify(table)} is not a valid identifier`);
     this.#batch = options.cleanupBatch ?? 500;
@@ -130,18 +131,6 @@ export class SqliteStore implements SessionStore {
 
   deleteSync(key: string): void {
     this.#delete.run(key);
-  }
-
-  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
-    return this.getSync(key, ctx);
-  }
-
-  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
-    return this.setSync(key, record, expectedVersion, ctx);
-  }
-
-  async delete(key: string): Promise<void> {
-    this.deleteSync(key);
   }
 
   async deleteExpired(ctx: StoreContext): Promise<number> {

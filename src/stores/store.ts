@@ -120,3 +120,48 @@ export interface SessionStore {
 export function isExpired(record: Pick<StoreRecord, 'expiresAt'>, now: number): boolean {
   return record.expiresAt <= now;
 }
+
+/**
+ * A base for stores that work in process and answer synchronously: implement `getSync`, `setSync`
+ * and `deleteSync` (with the contracts of {@link SessionStore.get}, `set` and `delete`), and the
+ * promise forms come from this class. tessera then reads and writes without waiting on a promise,
+ * and `loadSync()` works with the store.
+ *
+ * @example
+ * ```ts
+ * class MapStore extends SynchronousStore {
+ *   readonly name = 'map';
+ *   readonly #records = new Map<string, StoreRecord>();
+ *   getSync(key: string, ctx: StoreContext) {
+ *     const r = this.#records.get(key);
+ *     return r && !isExpired(r, ctx.now) ? r : null;
+ *   }
+ *   setSync(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext) {
+ *     if ((this.getSync(key, ctx)?.version ?? 0) !== expectedVersion) return false;
+ *     this.#records.set(key, record);
+ *     return true;
+ *   }
+ *   deleteSync(key: string) {
+ *     this.#records.delete(key);
+ *   }
+ * }
+ * ```
+ */
+export abstract class SynchronousStore implements SessionStore {
+  abstract readonly name: string;
+  abstract getSync(key: string, ctx: StoreContext): StoreRecord | null;
+  abstract setSync(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): boolean;
+  abstract deleteSync(key: string, ctx: StoreContext): void;
+
+  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    return this.getSync(key, ctx);
+  }
+
+  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+    return this.setSync(key, record, expectedVersion, ctx);
+  }
+
+  async delete(key: string, ctx: StoreContext): Promise<void> {
+    this.deleteSync(key, ctx);
+  }
+}

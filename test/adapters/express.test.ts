@@ -144,7 +144,7 @@ function suite(label: string, express: typeof express5): void {
   describe(`tessera/express on ${label}`, () => {
     it('counts views on a store that answers with promises too (the route runs once the session is read)', async () => {
       const inner = new MemoryStore();
-      const promisesOnly: SessionStore = { name: 'promises-only', get: (k, c) => inner.get(k, c), set: (k, r, v, c) => inner.set(k, r, v, c), delete: (k) => inner.delete(k) };
+      const promisesOnly: SessionStore = { name: 'promises-only', get: (k, c) => inner.get(k, c), set: (k, r, v, c) => inner.set(k, r, v, c), delete: (k, c) => inner.delete(k, c) };
       const { browser, tessera } = await start(
         (app) => {
           app.get('/', (req, res) => {

@@ -248,7 +248,7 @@ describe('node:http adapter, synchronous handlers (loadSync)', () => {
   /** A store that answers with promises only: what Redis, PostgreSQL and the file store are. */
   const promisesOnly = (): SessionStore => {
     const inner = new MemoryStore();
-    return { name: 'promises-only', get: (k, c) => inner.get(k, c), set: (k, r, v, c) => inner.set(k, r, v, c), delete: (k) => inner.delete(k) };
+    return { name: 'promises-only', get: (k, c) => inner.get(k, c), set: (k, r, v, c) => inner.set(k, r, v, c), delete: (k, c) => inner.delete(k, c) };
   };
 
   it('counts views with a plain (non-async) handler on a store that answers synchronously', async () => {
