@@ -201,7 +201,8 @@ export class SessionContext {
 
   /** The request's session, loaded on the first call. Rejects when the store fails. */
   load(): Promise<Session> {
-    return (this.#promise ??= this.#requests.load(this, this.#input, this.#sink));
+    // After loadSync(), the promise is made only if asked for.
+    return (this.#promise ??= this.session !== null ? Promise.resolve(this.session) : this.#requests.load(this, this.#input, this.#sink));
   }
 
   /**
@@ -220,9 +221,7 @@ export class SessionContext {
   loadSync(): Session {
     if (this.session !== null) return this.session;
     if (this.#promise !== null) throw new SessionStateError('the session is still loading: await load()');
-    const session = this.#requests.loadSync(this, this.#input, this.#sink);
-    this.#promise = Promise.resolve(session);
-    return session;
+    return this.#requests.loadSync(this, this.#input, this.#sink);
   }
 
   /**
@@ -258,9 +257,9 @@ export class SessionContext {
     return this.#held;
   }
 
-  /** Whether {@link SessionContext.load} was called. */
+  /** Whether {@link SessionContext.load} or {@link SessionContext.loadSync} was called (and loadSync did not throw). */
   get started(): boolean {
-    return this.#promise !== null;
+    return this.#promise !== null || this.session !== null;
   }
 
   /**
@@ -268,7 +267,7 @@ export class SessionContext {
    * or it was and no commit is pending or unreported. Lets an adapter skip an `await`.
    */
   get settled(): boolean {
-    if (this.#promise === null) return true;
+    if (this.#promise === null && this.session === null) return true;
     const state = this.state;
     return state !== null && state.pending === 0 && !state.deferred && state.failure === null;
   }
