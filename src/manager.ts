@@ -220,7 +220,7 @@ export class SessionContext {
    */
   loadSync(): Session {
     if (this.session !== null) return this.session;
-    if (this.#promise !== null) throw new SessionStateError('the session is still loading: await load()');
+    if (this.#promise !== null) throw new SessionStateError('load() was called first and has not given the session (it is still loading, or it failed): await load()');
     return this.#requests.loadSync(this, this.#input, this.#sink);
   }
 

@@ -537,10 +537,22 @@ for (const forms of ['promises', 'sync'] as const) {
         assert.equal(await new Tessera({ ...base, secrets: ['b'.repeat(32)] }).isValid(id), false, 'another secret: unreadable');
       });
 
-      it('treat a record without text (a spread copy of a kept record) as unreadable, not as a crash', async () => {
+      it('are not taken as they are under another key: a record moved to another session stays sealed to its own', async () => {
         const store = new MemoryStore();
         const clock = new FakeClock();
-        const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {} });
+        const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {}, encryptData: true });
+        const victim = await tessera.create({ data: { card: 'victim-secret' } });
+        const attacker = await tessera.create({ data: { card: 'mine' } });
+        const kept = (await store.get(storeKey(victim.id, null), { now: clock.time }))!;
+        assert.equal(await store.set(storeKey(attacker.id, null), kept, 1, { now: clock.time }), true, 'the very object, moved');
+        assert.equal(await tessera.get(attacker.id, 'card'), undefined);
+        assert.equal(await tessera.isValid(attacker.id), false);
+      });
+
+      for (const encryptData of [false, true]) it(`treat a record without text (a spread copy of a kept record) as unreadable, not as a crash${encryptData ? ' (encryptData)' : ''}`, async () => {
+        const store = new MemoryStore();
+        const clock = new FakeClock();
+        const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {}, encryptData });
         const { id } = await tessera.create({ data: { n: 1 } });
         const key = storeKey(id, null);
         const kept = (await store.get(key, { now: clock.time }))!;
@@ -677,6 +689,30 @@ for (const forms of ['promises', 'sync'] as const) {
       }
       const tick = () => new Promise((r) => setImmediate(r));
 
+      it('a failed write keeps its changes, and they survive a conflict on the retry', async () => {
+        const { store, tessera } = setup();
+        const { id } = await tessera.create({ data: { a: 0 } });
+        const session = (await tessera.load(id))!;
+        // The next write fails, in whichever form (promise or synchronous) the manager uses.
+        const inner = store.inner;
+        const failOnce = <F extends (...args: never[]) => unknown>(f: F): F => {
+          let failed = false;
+          return ((...args: Parameters<F>) => {
+            if (failed) return f.apply(inner, args);
+            failed = true;
+            throw new StoreUnavailableError('down');
+          }) as F;
+        };
+        if (storeForms === 'sync') inner.setSync = failOnce(inner.setSync!.bind(inner));
+        else inner.set = failOnce(inner.set.bind(inner));
+        session.set('a', 1);
+        await assert.rejects(session.save(), StoreUnavailableError);
+        await tessera.set(id, 'c', 3); // another request writes meanwhile: the retry will conflict
+        session.set('b', 2);
+        await session.save();
+        assert.deepEqual((await tessera.load(id))!.toJSON(), { a: 1, b: 2, c: 3 });
+      });
+
       it('keeps a change made while the previous commit waits on the store', async () => {
         const { store, browser, tessera } = gated();
         const { session } = await browser.request(async (s) => {
@@ -806,6 +842,20 @@ for (const forms of ['promises', 'sync'] as const) {
         await ctx.settle();
         assert.equal(store.calls.set, 1);
         assert.deepEqual((await tessera.load(session.id))!.toJSON(), { a: 1, b: 2 });
+      });
+
+      it('loadSync() after a load() that failed says to await load()', async () => {
+        const { store, tessera } = setup();
+        const { cookie } = await tessera.create({ data: { a: 1 } });
+        store.inner.get = async () => {
+          throw new StoreUnavailableError('down');
+        };
+        if (store.inner.getSync) store.inner.getSync = () => {
+          throw new StoreUnavailableError('down');
+        };
+        const ctx = tessera.begin({ cookieHeader: `${tessera.cookieName}=${cookie}` }, new FakeResponse().sink);
+        await assert.rejects(ctx.load(), StoreUnavailableError);
+        assert.throws(() => ctx.loadSync(), /await load\(\)/);
       });
 
       it('settle() and save() end the hold instead of waiting for it', async () => {

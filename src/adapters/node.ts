@@ -163,8 +163,19 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
         responseCookieSink(res, name),
       );
       (req as WithContext)[kContext] = ctx;
+      // Made while `wrap` runs this request's handler: held until the handler returns.
+      if (holding === req) ctx.hold();
     }
     return ctx;
+  }
+
+  /** The request whose handler `wrap` is running synchronously right now, if any. */
+  let holding: IncomingMessage | null = null;
+
+  /** The handler of `req` returned: start the commit its synchronous code queued (never throws). */
+  function release(req: IncomingMessage, previous: IncomingMessage | null): void {
+    holding = previous;
+    (req as WithContext)[kContext]?.release();
   }
 
   // An outage fails every request: tell the operator why, at most every 10 seconds.
@@ -220,19 +231,22 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       // synchronously has written them before this returns), instead of on the next tick. A handler
       // that returns at once (one using loadSync) costs no promise and no trip through the
       // microtask queue here; an async one costs one await.
+      // The context is still made lazily, on the handler's first load: what it reads (tenant,
+      // cookie, IP) is read then, and a request that never loads costs nothing.
       return (req, res) => {
-        const ctx = context(req, res);
+        const previous = holding;
         let result: unknown;
-        ctx.hold();
+        holding = req;
+        (req as WithContext)[kContext]?.hold();
         try {
           result = handler(req, res);
         } catch (error: unknown) {
-          ctx.release();
+          release(req, previous);
           fail(res, error);
           return RESOLVED;
         }
-        // Never throws: a commit's failure is kept for settle(), or reported.
-        ctx.release();
+        // A commit's failure is kept for settle(), or reported.
+        release(req, previous);
         if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
           return afterAsync(req, res, result as PromiseLike<unknown>);
         }

@@ -300,16 +300,60 @@ describe('node:http adapter, synchronous handlers (loadSync)', () => {
     assert.deepEqual((await tessera.load(id))!.toJSON(), { first: 1, later: 2 });
   });
 
-  it('lets an async handler save() while the adapter holds the commit, without waiting forever', async () => {
-    const { base, tessera } = await serve((sessions) => async (req, res) => {
-      const session = await sessions.load(req, res);
+  it('a save() in the handler\'s synchronous code writes at once, though the adapter holds the commit', async () => {
+    const store = new MemoryStore();
+    const { base, tessera } = await serve((sessions) => (req, res) => {
+      const session = sessions.loadSync(req, res);
       session.set('saved', true);
-      await session.save();
-      res.end(session.id);
+      void session.save().then(() => res.end(`${store.size} ${session.id}`));
+    }, { store });
+    const [size, id] = (await (await fetch(base)).text()).split(' ');
+    assert.equal(size, '1', 'written when save() resolved');
+    assert.equal(await tessera.get(id!, 'saved'), true);
+  });
+
+  it('resolves the tenant when the handler loads the session, not before the handler runs', async () => {
+    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
+    const sessions = nodeSessions(tessera, { tenant: (req) => (req as { tenant?: string }).tenant ?? null });
+    const server = createServer(
+      sessions.wrap(async (req, res) => {
+        (req as { tenant?: string }).tenant = 'acme'; // set by the app's router, say
+        const session = await sessions.load(req, res);
+        session.set('a', 1);
+        res.end(String(session.meta.tenant));
+      }),
+    );
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    assert.equal(await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).text(), 'acme');
+  });
+
+  it('answers 500 when the tenant resolver throws, and never throws out of the request listener', async () => {
+    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
+    const sessions = nodeSessions(tessera, { tenant: (req) => new URL(`http://${req.headers['x-host']}`).hostname });
+    const wrapped = sessions.wrap(async (req, res) => {
+      if (req.url === '/health') return void res.end('ok');
+      (await sessions.load(req, res)).set('a', 1);
+      res.end('ok');
     });
-    const res = await fetch(base);
-    const id = await res.text();
-    assert.equal(await tessera.get(id, 'saved'), true);
+    let thrown: unknown;
+    const server = createServer((req, res) => {
+      try {
+        void wrapped(req, res);
+      } catch (error) {
+        thrown = error; // a listener that throws would take the process down
+        res.statusCode = 599;
+        res.end();
+      }
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const res = await fetch(base, { headers: { 'x-host': 'bad host[' } });
+    await res.text();
+    assert.equal(thrown, undefined);
+    assert.equal(res.status, 500);
+    assert.equal((await fetch(`${base}/health`, { headers: { 'x-host': 'bad host[' } })).status, 200, 'a request that does not load the session never runs the resolver');
   });
 
   it('refuses loadSync on a store that answers with promises, with a typed error (500, no details)', async () => {
