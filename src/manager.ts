@@ -764,8 +764,11 @@ export class Tessera extends EventEmitter {
   }
 
   #encode(state: SessionState, now: number): StoreRecord {
+    // A record kept as an object gets a copy of the data (the handler may still change the
+    // state's): made here, so the payload is the record's snapshot as it is.
+    const retained = this.#retains && allPrimitive(state.data);
     const payload: Payload = {
-      d: state.data,
+      d: retained ? { ...state.data } : state.data,
       c: state.createdAt,
       s: now,
       l: state.lifetime,
@@ -776,12 +779,10 @@ export class Tessera extends EventEmitter {
     const key = state.key!;
     const version = state.version + 1;
     const expiresAt = this.#expiry(state.createdAt, now, state.lifetime);
-    if (this.#retains && allPrimitive(payload.d)) {
-      // Its data is the state's, which the handler may still change: the record gets a copy.
-      return new RetainedRecord(copyPayload(payload), key, version, expiresAt, state.userId, state.tenant, this.#text);
-    }
+    if (retained) return new RetainedRecord(payload, key, version, expiresAt, state.userId, state.tenant, this.#text);
     const data = this.#text(payload, key);
-    // The next request usually reads back exactly this record (the cache gets a copy, as above).
+    // The next request usually reads back exactly this record (the cache gets a copy: the
+    // payload's data is the state's).
     this.#rememberDecoded(data, key, payload, true);
     return { data, version, expiresAt, userId: state.userId, tenant: state.tenant };
   }

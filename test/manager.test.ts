@@ -528,6 +528,21 @@ for (const forms of ['promises', 'sync'] as const) {
         assert.deepEqual(JSON.parse(text), { d: { n: 1, name: 'ann' }, c: clock.time, s: clock.time, l: null, ip: '10.0.0.9', ua: null });
       });
 
+      it('keep what was written: a change made since, not yet committed, is not seen by another request', async () => {
+        const store = new MemoryStore();
+        const tessera = new Tessera({ secrets: [SECRET], store, cleanupInterval: 0, logger: {} });
+        const { cookie } = await tessera.create({ data: { n: 0 } });
+        const request = () => tessera.begin({ cookieHeader: `${tessera.cookieName}=${cookie}` }, new FakeResponse().sink);
+        const first = request();
+        const a = first.loadSync();
+        a.set('n', 1);
+        await a.save();
+        a.set('n', 2); // its commit waits for this synchronous code to finish
+        assert.equal(request().loadSync().get('n'), 1, 'the stored record still says 1');
+        await first.settle();
+        assert.equal(request().loadSync().get('n'), 2);
+      });
+
       it('are read back by another manager from their text, so its own secrets apply', async () => {
         const store = new MemoryStore();
         const clock = new FakeClock();

@@ -87,9 +87,16 @@ export class CountingStore implements SessionStore {
 
 /**
  * A {@link CountingStore} that also answers synchronously (the inner store's `getSync`, `setSync`
- * and `deleteSync`, counted with the async forms), so the manager takes its synchronous path.
+ * and `deleteSync`, counted with the async forms), so the manager takes its synchronous path; it
+ * keeps record objects when the inner store does (the manager's tests on it use `RetainedRecord`s,
+ * those on {@link CountingStore} stored strings and the decoded-record cache).
  */
 export class CountingSyncStore extends CountingStore {
+  /** Passed through: the records reach the inner store unchanged (so the memory store's are kept as objects). */
+  get retainsRecords(): boolean | undefined {
+    return this.inner.retainsRecords;
+  }
+
   getSync(key: string, ctx: StoreContext) {
     this.calls.get++;
     return this.inner.getSync!(key, ctx);
