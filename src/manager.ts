@@ -932,7 +932,26 @@ export class Tessera extends EventEmitter {
    * behind the running one.
    */
   #start(state: SessionState, defer: boolean): void {
-    state.tail = state.pending++ === 0 ? this.#runCommit(state, defer) : state.tail.then(() => this.#runCommit(state, false));
+    if (defer || state.pending > 0) {
+      state.tail = state.pending++ === 0 ? this.#runCommit(state, defer) : state.tail.then(() => this.#runCommit(state, false));
+      return;
+    }
+    // Now, and without a promise when the store answers synchronously and nothing is retired.
+    state.queued = false;
+    state.pending++;
+    let work: Promise<void> | undefined;
+    try {
+      work = this.#commit(state);
+    } catch (error) {
+      state.pending--;
+      this.#commitFailed(state, error);
+      return;
+    }
+    if (work === undefined && (state.retired.length === 0 || this.#cookieStore !== null)) {
+      state.pending--;
+      return;
+    }
+    state.tail = this.#finishCommit(state, work);
   }
 
   /** End a hold ({@link SessionContext.hold}): a commit it deferred starts now, without waiting a tick. */
@@ -950,20 +969,38 @@ export class Tessera extends EventEmitter {
   async #runCommit(state: SessionState, defer: boolean): Promise<void> {
     if (defer) await null;
     state.queued = false;
+    let work: Promise<void> | undefined;
     try {
-      // Awaited only when there is I/O: each async layer costs a promise and a microtask hop.
-      const work = this.#commit(state);
+      work = this.#commit(state);
+    } catch (error) {
+      state.pending--;
+      this.#commitFailed(state, error);
+      return;
+    }
+    return this.#finishCommit(state, work);
+  }
+
+  /**
+   * The rest of a commit whose main work is `work` (awaited only when there is I/O: each async
+   * layer costs a promise and a microtask hop): then the retired keys. Counts the commit done.
+   */
+  async #finishCommit(state: SessionState, work: Promise<void> | undefined): Promise<void> {
+    try {
       if (work !== undefined) await work;
       if (state.retired.length > 0 && this.#cookieStore === null) await this.#deleteRetired(state);
     } catch (error) {
-      state.failure = { error };
-      // Report it only if nobody sees it first: save() and settle() rethrow it and clear it.
-      setImmediate(() => {
-        if (state.failure?.error === error) this.reportError(error);
-      });
+      this.#commitFailed(state, error);
     } finally {
       state.pending--;
     }
+  }
+
+  /** Keep a commit's failure for settle() / save() to rethrow; report it only if nobody sees it first. */
+  #commitFailed(state: SessionState, error: unknown): void {
+    state.failure = { error };
+    setImmediate(() => {
+      if (state.failure?.error === error) this.reportError(error);
+    });
   }
 
   #settleState(state: SessionState): Promise<void> {

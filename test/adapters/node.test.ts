@@ -374,6 +374,22 @@ describe('node:http adapter, synchronous handlers (loadSync)', () => {
     assert.equal(tessera.loadsSynchronously, false);
   });
 
+  it('answers 503 when the write a plain handler made fails at once (a synchronous store that is down)', async () => {
+    const store = new MemoryStore();
+    store.setSync = () => {
+      throw new StoreUnavailableError('disk full');
+    };
+    const { base } = await serve((sessions) => (req, res) => {
+      sessions.loadSync(req, res).set('a', 1);
+      setImmediate(() => {
+        if (!res.writableEnded) res.end('written');
+      });
+    }, { store });
+    const res = await fetch(base);
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+  });
+
   it('gives load() the session loadSync() loaded, and the same on a second loadSync()', async () => {
     const { base } = await serve((sessions) => async (req, res) => {
       const first = sessions.loadSync(req, res);
