@@ -172,10 +172,12 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
   /** The request whose handler `wrap` is running synchronously right now, if any. */
   let holding: IncomingMessage | null = null;
 
-  /** The handler of `req` returned: start the commit its synchronous code queued (never throws). */
-  function release(req: IncomingMessage, previous: IncomingMessage | null): void {
+  /** The handler of `req` returned: start the commit its synchronous code queued (never throws). Returns the context. */
+  function release(req: IncomingMessage, previous: IncomingMessage | null): SessionContext | undefined {
     holding = previous;
-    (req as WithContext)[kContext]?.release();
+    const ctx = (req as WithContext)[kContext];
+    ctx?.release();
+    return ctx;
   }
 
   // An outage fails every request: tell the operator why, at most every 10 seconds.
@@ -202,9 +204,8 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     respondWithError(res, error);
   }
 
-  /** After the handler: wait for commits, unless the response is complete. */
-  function finish(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
-    const ctx = (req as WithContext)[kContext];
+  /** After the handler: wait for commits of `ctx` (the request's context, if made), unless the response is complete. */
+  function finish(ctx: SessionContext | undefined, res: ServerResponse): Promise<void> | undefined {
     // Once the response is complete there is nothing left to answer: a commit still running
     // reports its own failure (the `commitError` event, or the logger), as it would here.
     if (ctx === undefined || ctx.settled || res.writableEnded) return undefined;
@@ -218,7 +219,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       fail(res, error);
       return;
     }
-    await finish(req, res);
+    await finish((req as WithContext)[kContext], res);
   }
 
   return {
@@ -234,10 +235,11 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       // The context is still made lazily, on the handler's first load: what it reads (tenant,
       // cookie, IP) is read then, and a request that never loads costs nothing.
       return (req, res) => {
+        // (A context made before wrap ran, by code of the app's own, is not held: its commits
+        // take the next tick, as they would without wrap.)
         const previous = holding;
         let result: unknown;
         holding = req;
-        (req as WithContext)[kContext]?.hold();
         try {
           result = handler(req, res);
         } catch (error: unknown) {
@@ -246,11 +248,11 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
           return RESOLVED;
         }
         // A commit's failure is kept for settle(), or reported.
-        release(req, previous);
+        const ctx = release(req, previous);
         if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
           return afterAsync(req, res, result as PromiseLike<unknown>);
         }
-        return finish(req, res) ?? RESOLVED;
+        return finish(ctx, res) ?? RESOLVED;
       };
     },
   };
