@@ -27,8 +27,8 @@ export interface ConformanceOptions {
   skip?: string | false;
   /**
    * The store answers synchronously too (`getSync`, `setSync`, `deleteSync`): the suite runs a
-   * second time through those forms, and the manager's tests there take its path for stores
-   * that answer with promises. Default `false`.
+   * second time through those forms (the manager's tests there take its path for stores that
+   * answer with promises), and a test checks that the two forms see the same records. Default `false`.
    */
   syncForms?: boolean;
   /** Concurrent writers in the no-lost-update test. Default 100. */
@@ -271,5 +271,32 @@ export function storeConformance(options: ConformanceOptions): void {
   };
 
   suite(`store conformance: ${options.name}`, async () => options.create());
-  if (options.syncForms) suite(`store conformance: ${options.name} (synchronous forms)`, async () => throughSyncForms(await options.create()));
+  if (!options.syncForms) return;
+  suite(`store conformance: ${options.name} (synchronous forms)`, async () => {
+    const store = await options.create();
+    try {
+      return throughSyncForms(store);
+    } catch (error) {
+      await store.close?.();
+      throw error;
+    }
+  });
+  describe(`store conformance: ${options.name} (both forms together)`, () => {
+    it('sees through each form what the other wrote, and refuses a stale version in both', { skip }, async () => {
+      const store = await options.create();
+      try {
+        const ctx: StoreContext = { now: Date.now() };
+        assert.equal(store.setSync!('a', record({ data: '{"d":{"n":1}}' }, ctx.now), 0, ctx), true);
+        assert.equal((await store.get('a', ctx))?.data, '{"d":{"n":1}}');
+        assert.equal(await store.set('a', record({ data: '{"d":{"n":2}}', version: 2 }, ctx.now), 1, ctx), true);
+        assert.equal(store.getSync!('a', ctx)?.data, '{"d":{"n":2}}');
+        assert.equal(store.setSync!('a', record({ version: 2 }, ctx.now), 1, ctx), false, 'stale version, synchronously');
+        assert.equal(await store.set('a', record({ version: 2 }, ctx.now), 1, ctx), false, 'stale version, with a promise');
+        store.deleteSync!('a', ctx);
+        assert.equal(await store.get('a', ctx), null);
+      } finally {
+        await store.close?.();
+      }
+    });
+  });
 }
