@@ -927,31 +927,13 @@ export class Tessera extends EventEmitter {
   }
 
   /**
-   * Start the queued commit: with no commit running, now (with `defer`, its first step lets the
-   * current synchronous code finish, so all the changes it makes go in one write); otherwise
-   * behind the running one.
+   * Start the queued commit: behind the running one if there is one; else now, or with `defer`
+   * once the current synchronous code has finished (so all the changes it makes go in one write).
    */
   #start(state: SessionState, defer: boolean): void {
-    if (defer || state.pending > 0) {
-      state.tail = state.pending++ === 0 ? this.#runCommit(state, defer) : state.tail.then(() => this.#runCommit(state, false));
-      return;
-    }
-    // Now, and without a promise when the store answers synchronously and nothing is retired.
-    state.queued = false;
-    state.pending++;
-    let work: Promise<void> | undefined;
-    try {
-      work = this.#commit(state);
-    } catch (error) {
-      state.pending--;
-      this.#commitFailed(state, error);
-      return;
-    }
-    if (work === undefined && (state.retired.length === 0 || this.#cookieStore !== null)) {
-      state.pending--;
-      return;
-    }
-    state.tail = this.#finishCommit(state, work);
+    if (state.pending++ > 0) state.tail = state.tail.then(() => this.#commitNow(state));
+    else if (defer) state.tail = this.#commitNextTick(state);
+    else state.tail = this.#commitNow(state) ?? state.tail;
   }
 
   /** End a hold ({@link SessionContext.hold}): a commit it deferred starts now, without waiting a tick. */
@@ -962,12 +944,18 @@ export class Tessera extends EventEmitter {
     this.#start(state, false);
   }
 
+  /** {@link Tessera.#commitNow} once the current synchronous code has finished. */
+  async #commitNextTick(state: SessionState): Promise<void> {
+    await null;
+    return this.#commitNow(state);
+  }
+
   /**
-   * One queued commit; never rejects (`state.tail` chains on it). With `defer`, it first lets the
-   * current synchronous code finish, so all the changes it makes go in one write.
+   * Run the queued commit (already counted in `state.pending`); never throws. Without a promise
+   * when its work is done at once (a store that answers synchronously, nothing retired): then it
+   * returns `undefined`; otherwise the rest of it, which never rejects (`state.tail` chains on it).
    */
-  async #runCommit(state: SessionState, defer: boolean): Promise<void> {
-    if (defer) await null;
+  #commitNow(state: SessionState): Promise<void> | undefined {
     state.queued = false;
     let work: Promise<void> | undefined;
     try {
@@ -975,7 +963,11 @@ export class Tessera extends EventEmitter {
     } catch (error) {
       state.pending--;
       this.#commitFailed(state, error);
-      return;
+      return undefined;
+    }
+    if (work === undefined && (state.retired.length === 0 || this.#cookieStore !== null)) {
+      state.pending--;
+      return undefined;
     }
     return this.#finishCommit(state, work);
   }
@@ -1020,7 +1012,7 @@ export class Tessera extends EventEmitter {
 
   /**
    * The commit's main work: the destroy, the write, or (cookie store) the revocations; `undefined`
-   * when there is none. Keys the session retired are deleted after it, by {@link Tessera.#runCommit}.
+   * when there is none. Keys the session retired are deleted after it, by {@link Tessera.#finishCommit}.
    */
   #commit(state: SessionState): Promise<void> | undefined {
     if (this.#cookieStore) return this.#revokeRetired(state);
