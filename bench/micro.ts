@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { createTessera, type Tessera } from '../src/index.js';
 import { CookieStore } from '../src/stores/cookie.js';
 import { MemoryStore } from '../src/stores/memory.js';
-import type { CookieSink } from '../src/session.js';
+import type { CookieSink } from '../src/core/request.js';
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, n: { type: 'string', default: '200000' }, tsx: { type: 'boolean', default: false } } });
 
@@ -35,7 +35,7 @@ async function cookieFor(tessera: Tessera): Promise<string> {
     return `${tessera.cookieName}=${tessera.signCookie(id)}`;
   }
   let line = '';
-  const ctx = tessera.begin({ cookieHeader: undefined }, { writable: () => true, setCookie: (l) => ((line = l), true) });
+  const ctx = tessera.begin({ cookieHeader: undefined }, { writable: () => true, setCookie: (l) => ((line = l), true), withdrawCookie: () => {} });
   (await ctx.load()).set('n', 1);
   await ctx.settle();
   return line.split(';', 1)[0]!;
@@ -48,7 +48,7 @@ async function run(name: string, store: MemoryStore | CookieStore, write: boolea
   const follow = store instanceof CookieStore && write;
   const once = async () => {
     let sent = '';
-    const sink: CookieSink = { writable: () => true, setCookie: (l) => ((sent = l), true) };
+    const sink: CookieSink = { writable: () => true, setCookie: (l) => ((sent = l), true), withdrawCookie: () => {} };
     const ctx = tessera.begin({ cookieHeader: cookie, ip: '::ffff:127.0.0.1', userAgent: 'autocannon' }, sink);
     const session = await ctx.load();
     const n = session.get<number>('n');

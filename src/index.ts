@@ -47,9 +47,9 @@ export function createTessera(options: CreateTesseraOptions = {}): Tessera {
 }
 
 export { Tessera, SessionContext } from './manager.js';
-export type { RequestInput, ByIdOptions, CreateOptions, SessionInfo, SessionEvent, TesseraEventName } from './manager.js';
+export type { RequestInput, CookieSink, ByIdOptions, CreateOptions, SessionInfo, SessionEvent, TesseraEventName } from './manager.js';
 export { Session } from './session.js';
-export type { SessionData, SessionMeta, CookieSink } from './session.js';
+export type { SessionData, SessionMeta } from './session.js';
 export type { TesseraOptions, ResolvedOptions, Logger } from './options.js';
 export { DEFAULTS } from './options.js';
 export type { CookieOptions, ResolvedCookie, SameSite } from './cookie.js';

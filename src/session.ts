@@ -5,6 +5,7 @@
  * @module
  */
 import { SessionStateError } from './errors.js';
+import { assertStorable, DELETED, NO_CHANGES, Update, type SessionState } from './core/state.js';
 
 /** Session data: JSON-serialisable values by key. */
 export type SessionData = Record<string, unknown>;
@@ -31,7 +32,7 @@ export interface SessionMeta {
   readonly cookieMaxAge: number | null;
 }
 
-/** @internal What a Session needs from the manager. */
+/** @internal What a Session needs from the core (its lifecycle). */
 export interface SessionRuntime {
   readonly now: () => number;
   readonly rememberMeLifetime: number;
@@ -41,128 +42,19 @@ export interface SessionRuntime {
    * out with the first write, so a session that is never written leaves no cookie behind.
    */
   materialize(state: SessionState, withCookie: boolean): void;
-  /** Queue a commit of the state's changes (runs after the current synchronous code). */
+  /** The state changed: queue a commit (runs after the current synchronous code). May throw (a cookie too large). */
   schedule(state: SessionState): void;
   /** Wait for every queued commit, rethrowing a failure nobody has seen yet. */
   settle(state: SessionState): Promise<void>;
   regenerate(state: SessionState, keepData: boolean): void;
   destroy(state: SessionState): void;
+  ignore(state: SessionState): void;
   reload(state: SessionState): Promise<void>;
   expiresAt(state: SessionState): number;
   /** Re-send the cookie (if the browser has one): always with `force`, else only a persistent one. */
   refreshCookie(state: SessionState, force: boolean): void;
   /** Max-Age (ms) the cookie gets now, or `null` for a browser-session cookie. */
   cookieMaxAge(state: SessionState): number | null;
-}
-
-/**
- * Where an adapter lets the manager put the session cookie on the response.
- *
- * @example
- * ```ts
- * const sink: CookieSink = {
- *   writable: () => !res.headersSent,
- *   setCookie: (line) => { appendSetCookie(res, line); return true; },
- * };
- * ```
- */
-export interface CookieSink {
-  /** Whether response headers can still be set. */
-  writable(): boolean;
-  /**
-   * Put `line` (a whole `Set-Cookie` value) on the response, replacing a session cookie this
-   * request set earlier. Returns `false` when the headers already went out.
-   */
-  setCookie(line: string): boolean;
-}
-
-/** The one change set with nothing in it, shared: taking it costs nothing, writing to it throws. */
-class NoChanges extends Map<string, unknown> {
-  override set(): this {
-    throw new Error('tessera: the shared empty change set cannot be written to (internal error)');
-  }
-}
-
-/**
- * The empty change set a state starts with (and goes back to once its changes are taken): a
- * request that changes nothing allocates none. Code that records a change replaces it with a
- * `Map` of its own first.
- *
- * @example
- * ```ts
- * if (state.changes === NO_CHANGES) state.changes = new Map();
- * state.changes.set(key, value);
- * ```
- */
-export const NO_CHANGES: Map<string, unknown> = new NoChanges();
-
-/** Marks a key deleted in the change set. */
-export const DELETED: unique symbol = Symbol('tessera.deleted');
-
-/** @internal The mutable state behind a Session; owned by the manager. */
-export interface SessionState {
-  id: string | null;
-  key: string | null;
-  version: number;
-  data: SessionData;
-  changes: Map<string, unknown>;
-  cleared: boolean;
-  createdAt: number;
-  lastSeenAt: number;
-  ip: string | null;
-  userAgent: string | null;
-  userId: string | null;
-  tenant: string | null;
-  lifetime: number | null;
-  /** Per-session cookie persistence: `null` follows the options, `true`/`false` overrides them. */
-  persistent: boolean | null;
-  /** The browser has, or this response gives it, a cookie naming this session. */
-  cookieIssued: boolean;
-  /** userId or lifetime changed: a write is due even with no data change. */
-  metaChanged: boolean;
-  /** Expiry is due to be extended (touch, refresh or resave). */
-  touchDue: boolean;
-  /** Records this request replaced (regenerate) and must delete or, with cookies, revoke. */
-  retired: readonly { key: string; expiresAt: number }[];
-  destroyed: boolean;
-  /** The request arrived with a cookie for this session (so destroying must clear it). */
-  cookieSent: boolean;
-  /** The session came from the store (not fresh). */
-  loaded: boolean;
-  /** Where the cookie goes; `null` for a session opened by ID, which has no cookie. */
-  sink: CookieSink | null;
-  /** Input of the current request, recorded on the next write. */
-  requestIp: string | null;
-  requestUserAgent: string | null;
-  /** Commit bookkeeping. */
-  /** A commit is queued and has not started. */
-  queued: boolean;
-  /**
-   * Commits wait for the adapter ({@link SessionContext.hold}): a queued commit is `deferred`
-   * until {@link SessionContext.release} (or a save / settle) starts it.
-   */
-  held: boolean;
-  deferred: boolean;
-  /** Commits scheduled and not yet finished. */
-  pending: number;
-  tail: Promise<void>;
-  failure: { error: unknown } | null;
-}
-
-function assertJson(key: string, value: unknown): void {
-  if (key === '__proto__') throw new SessionStateError('"__proto__" cannot be a session key');
-  const type = typeof value;
-  if (type === 'function' || type === 'symbol' || type === 'bigint' || type === 'undefined') {
-    throw new SessionStateError(`session value for "${key}" must be JSON-serialisable, got ${type}`);
-  }
-  if (type === 'object' && value !== null) {
-    // Nested values too (a BigInt, a cycle): refuse now, not in a commit after the response.
-    try {
-      JSON.stringify(value);
-    } catch (error) {
-      throw new SessionStateError(`session value for "${key}" must be JSON-serialisable: ${(error as Error).message}`);
-    }
-  }
 }
 
 /**
@@ -248,10 +140,51 @@ export class Session<Data extends SessionData = SessionData> {
       return this;
     }
     this.#writable();
-    assertJson(key, value);
+    assertStorable(key, value);
     this.#rt.materialize(this.#state, true);
     this.#change(key, value);
     return this;
+  }
+
+  /**
+   * Change `key` from its current value with `fn`, atomically: if another request changes the
+   * session before this one is committed, `fn` runs again on the value that request left, so
+   * concurrent updates of one key all count (100 concurrent increments end at exactly 100, on any
+   * server store and across processes). `fn` gets `undefined` when the key is unset, must return
+   * a new value rather than change its argument in place, and may run more than once; returning
+   * `undefined` deletes the key. Returns the new value as of now (`get` gives the committed one
+   * after `await session.save()`).
+   *
+   * With `CookieStore`, concurrent requests cannot be merged (the browser keeps the last cookie),
+   * so there `update` is a `set` of `fn(current)`.
+   *
+   * @throws {@link SessionStateError} if the session was destroyed, or the new value is not JSON-serialisable.
+   * @example
+   * ```ts
+   * const views = session.update<number>('views', (n) => (n ?? 0) + 1);
+   * ```
+   */
+  update<K extends keyof Data & string>(key: K, fn: (current: Data[K] | undefined) => Data[K] | undefined): Data[K] | undefined;
+  update<T = unknown>(key: string, fn: (current: T | undefined) => T | undefined): T | undefined;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads type `fn`
+  update(key: string, fn: (current: any) => unknown): unknown {
+    this.#writable();
+    if (typeof fn !== 'function') throw new TypeError('session.update(key, fn): fn must be a function');
+    const state = this.#state;
+    const value = fn(Object.hasOwn(state.data, key) ? state.data[key] : undefined);
+    if (value !== undefined) {
+      assertStorable(key, value);
+      this.#rt.materialize(state, true);
+    } else if (key === '__proto__') {
+      assertStorable(key, null);
+    }
+    const applied = value === undefined ? DELETED : value;
+    const prior = state.changes.has(key) ? state.changes.get(key) : undefined;
+    // After an update of the same key: both run again on conflict. After a set or delete of it:
+    // the outcome no longer depends on what is stored, so it is a plain value.
+    const change = prior === undefined ? new Update(fn) : prior instanceof Update ? prior.then(fn) : applied;
+    this.#change(key, applied, change);
+    return value;
   }
 
   /** Remove `key`. Returns whether it was there. */
@@ -360,7 +293,7 @@ export class Session<Data extends SessionData = SessionData> {
     if (!this.#state.loaded && this.#state.version === 0 && Object.keys(this.#state.data).length === 0) return;
     this.#state.touchDue = true;
     this.#rt.refreshCookie(this.#state, false);
-    void this.#rt.schedule(this.#state);
+    this.#rt.schedule(this.#state);
   }
 
   /**
@@ -379,6 +312,22 @@ export class Session<Data extends SessionData = SessionData> {
     this.#rt.destroy(this.#state);
   }
 
+  /**
+   * Write nothing for this request — Phoenix's `configure_session(ignore: true)`: the changes made
+   * so far and later are not committed, the store is not touched (no write, no expiry extension,
+   * no delete), and no session cookie is set (one this response already carries is taken back).
+   * Reads still see the request's own changes. A commit that already ran (after
+   * `await session.save()`) stays.
+   *
+   * @example
+   * ```ts
+   * if (req.headers['x-prefetch']) session.ignore(); // a prefetch must not extend the session
+   * ```
+   */
+  ignore(): void {
+    this.#rt.ignore(this.#state);
+  }
+
   /** Commit pending changes, then re-read the session from the store (picking up other requests' writes). */
   reload(): Promise<void> {
     return this.#rt.reload(this.#state);
@@ -389,12 +338,16 @@ export class Session<Data extends SessionData = SessionData> {
    * `StoreUnavailableError`) or `WriteConflictError`.
    */
   async save(): Promise<void> {
-    if (!this.#state.destroyed) void this.#rt.schedule(this.#state);
+    if (!this.#state.destroyed) this.#rt.schedule(this.#state);
     await this.#rt.settle(this.#state);
   }
 
-  /** Apply one change and queue its commit; if the commit refuses at once, undo it. */
-  #change(key: string, value: unknown): void {
+  /**
+   * Apply one change (`value`, or {@link DELETED}) and record it (as `change`: the value, or an
+   * {@link Update} to re-run on conflict), then queue its commit; if the commit refuses at once,
+   * undo it.
+   */
+  #change(key: string, value: unknown, change: unknown = value): void {
     const state = this.#state;
     const data = state.data;
     let changes = state.changes;
@@ -405,7 +358,7 @@ export class Session<Data extends SessionData = SessionData> {
     const previousChange = changes.get(key);
     if (value === DELETED) delete data[key];
     else data[key] = value;
-    changes.set(key, value);
+    changes.set(key, change);
     // Undone inline rather than through #scheduleOrUndo: no closure on the path every write takes.
     try {
       this.#rt.schedule(state);
@@ -424,7 +377,7 @@ export class Session<Data extends SessionData = SessionData> {
    */
   #scheduleOrUndo(undo: () => void): void {
     try {
-      void this.#rt.schedule(this.#state);
+      this.#rt.schedule(this.#state);
     } catch (error) {
       undo();
       throw error;

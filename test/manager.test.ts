@@ -337,9 +337,18 @@ for (const forms of ['promises', 'sync'] as const) {
         const { browser, store } = setup();
         const { session: before } = await browser.request((s) => s.set('cart', [1]));
         const oldKey = storeKey(before.id, null);
-        const deleteFromStore = store.delete.bind(store);
         let failures = 1;
-        store.delete = (key, ctx) => (failures-- > 0 ? Promise.reject(new StoreUnavailableError('down for a moment')) : deleteFromStore(key, ctx));
+        if (store instanceof CountingSyncStore) {
+          // A store with synchronous forms is deleted from through deleteSync.
+          const deleteFromStore = store.deleteSync.bind(store);
+          store.deleteSync = (key, ctx) => {
+            if (failures-- > 0) throw new StoreUnavailableError('down for a moment');
+            deleteFromStore(key, ctx);
+          };
+        } else {
+          const deleteFromStore = store.delete.bind(store);
+          store.delete = (key, ctx) => (failures-- > 0 ? Promise.reject(new StoreUnavailableError('down for a moment')) : deleteFromStore(key, ctx));
+        }
         const { session } = await browser.request(async (s) => {
           s.regenerate();
           await assert.rejects(s.save(), StoreUnavailableError);

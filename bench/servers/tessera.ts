@@ -116,6 +116,9 @@ async function existingSessionCookie(tessera: Tessera): Promise<string> {
         line = value;
         return true;
       },
+      withdrawCookie: () => {
+        line = undefined;
+      },
     },
   );
   (await ctx.load()).set('n', 1);

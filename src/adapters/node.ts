@@ -8,7 +8,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { StoreUnavailableError, TesseraError, type NotSupportedError } from '../errors.js';
 import type { SessionContext, Tessera } from '../manager.js';
-import type { CookieSink, Session } from '../session.js';
+import type { CookieSink } from '../core/request.js';
+import type { Session } from '../session.js';
 
 /** Options of {@link nodeSessions}. */
 export interface NodeSessionsOptions {
@@ -75,6 +76,15 @@ export function responseCookieSink(res: ServerResponse, name: string): CookieSin
         res.setHeader('set-cookie', lines);
       }
       return true;
+    },
+    withdrawCookie() {
+      if (res.headersSent) return;
+      const previous = res.getHeader('set-cookie');
+      if (previous === undefined) return;
+      const prefix = `${name}=`;
+      const lines = (Array.isArray(previous) ? previous : [String(previous)]).filter((l) => !l.startsWith(prefix));
+      if (lines.length === 0) res.removeHeader('set-cookie');
+      else res.setHeader('set-cookie', lines);
     },
   };
 }

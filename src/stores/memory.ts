@@ -5,7 +5,7 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
-import { isExpired, SynchronousStore, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
+import { isExpired, RETAINS_RECORDS, SynchronousStore, type KeyedRecord, type StoreContext, type StoreRecord } from './store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -34,8 +34,8 @@ interface Entry {
  */
 export class MemoryStore extends SynchronousStore {
   readonly name = 'memory';
-  /** Records are kept as given (see {@link SessionStore.retainsRecords}). */
-  readonly retainsRecords = true;
+  /** Records are kept as given, so tessera may hand over records that carry their decoded session. */
+  readonly [RETAINS_RECORDS] = true;
   readonly maxEntries: number;
   // Map iteration order is insertion order: re-inserting an entry on access keeps the map in LRU
   // order. An entry is moved only when it is in the older half (its stamp is over maxEntries / 2

@@ -219,7 +219,7 @@ const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY
  *   round trips, one after the other. `listByUser` reads the index, then the records with one
  *   `MGET` (on a Cluster, one `GET` each, in parallel).
  * - **Expiry:** every record gets a TTL of `expiresAt - ctx.now`, so Redis drops it by itself
- *   (`expiresNatively`); `get` also hides a record whose `expiresAt` has passed on the caller clock.
+ *   (so it has no `deleteExpired`, and tessera runs no cleanup timer for it); `get` also hides a record whose `expiresAt` has passed on the caller clock.
  * - **User index:** with `atomicIndex` (a single node) the write and delete scripts move the
  *   record between users' indexes atomically. On a Cluster a script may touch only keys of one
  *   slot, so the index is updated by separate commands (before and after each write), and
@@ -248,7 +248,6 @@ const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY
  */
 export class RedisStore implements SessionStore {
   readonly name = 'redis';
-  readonly expiresNatively = true;
   /** The ioredis client in use (yours, or the one made from `url`). */
   readonly client: Redis | Cluster;
   /** The key prefix. */

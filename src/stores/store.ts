@@ -1,8 +1,8 @@
 /**
  * The store contract. A store keeps opaque session records under opaque keys, plus the few fields
  * it may index (expiry, user, tenant, version). Serialisation, encryption and policy belong to the
- * manager, so a store is small: three required methods and some optional abilities the manager
- * detects (among them synchronous forms of the three, for stores that answer in process).
+ * manager, so a store is small: three required methods (and a `name`), and a few optional
+ * abilities tessera detects once, when it is made.
  *
  * Contracts every store keeps (the conformance kit in `tessera/stores/conformance` checks them):
  * - `get` of a missing or expired key resolves `null`. A rejection means the store failed
@@ -78,12 +78,15 @@ export interface SessionStore {
   /** Remove the record under `key`; a missing key is a no-op. */
   delete(key: string, ctx: StoreContext): Promise<void>;
 
+  // Optional abilities. Each is detected once, when tessera is made (a store missing one simply
+  // does not offer it); the conformance kit tests each one a store has and says which it skipped.
+
   /**
-   * Optional: {@link SessionStore.get}, answered synchronously. For stores that work in process
-   * (memory, SQLite): the manager then reads a session without waiting for a promise, which saves
-   * a trip through the microtask queue on every request. It must behave exactly as `get` (the
-   * conformance kit runs its suite through the synchronous forms too) and throws where `get`
-   * rejects. A store offers `getSync`, `setSync` and `deleteSync` together, or none of them.
+   * Optional, with `setSync` and `deleteSync` (all three or none): {@link SessionStore.get},
+   * answered synchronously, for stores that work in process (memory, SQLite). tessera then reads
+   * and writes without waiting for a promise, and `loadSync()` works. Each form behaves exactly as
+   * its promise form and throws where that rejects. {@link SynchronousStore} derives the promise
+   * forms from these.
    */
   getSync?(key: string, ctx: StoreContext): StoreRecord | null;
   /** Optional: {@link SessionStore.set}, answered synchronously (see {@link SessionStore.getSync}). */
@@ -91,23 +94,30 @@ export interface SessionStore {
   /** Optional: {@link SessionStore.delete}, answered synchronously (see {@link SessionStore.getSync}). */
   deleteSync?(key: string, ctx: StoreContext): void;
 
-  /** Optional: remove every record expired at `ctx.now`; resolves how many were removed. */
+  /**
+   * Optional: remove every record expired at `ctx.now`; resolves how many were removed. tessera
+   * calls it on a timer (`cleanupInterval`). A store that expires records by itself (Redis TTLs)
+   * leaves it out.
+   */
   deleteExpired?(ctx: StoreContext): Promise<number>;
   /** Optional: the live records of a user (within `tenant`, when not `null`), from an index. */
   listByUser?(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]>;
-  /**
-   * Optional: the store keeps the very record objects it is given, in this process, and `get`
-   * returns those same objects (the memory store). The manager then hands it records that carry
-   * their session along: a record it wrote is read back without decoding, and its `data` text is
-   * only produced if something reads it. Such a record's `data` is a getter; read it, never copy
-   * the object with a spread.
-   */
-  readonly retainsRecords?: boolean;
-  /** Optional: whether this store expires records by itself, so no cleanup timer is needed. */
-  readonly expiresNatively?: boolean;
   /** Optional: release connections, file handles and timers. */
   close?(): Promise<void>;
 }
+
+/**
+ * @internal The mark of a store that keeps the record objects it is given, in this process, and
+ * returns those same objects from `get`: only tessera's own MemoryStore sets it. tessera then
+ * gives it records that carry their decoded session (see `core/codec.ts`). Not exported from the
+ * package: a store that copied such a record would lose its `data`, a getter.
+ *
+ * @example
+ * ```ts
+ * class MemoryStore { readonly [RETAINS_RECORDS] = true; }
+ * ```
+ */
+export const RETAINS_RECORDS: unique symbol = Symbol('tessera.retainsRecords');
 
 /**
  * Whether a record is expired at `now`. Stores use this so they all draw the line the same way.

@@ -119,7 +119,7 @@ describe('node:http adapter', () => {
     const server = createServer(async (req, res) => {
       const base = responseCookieSink(res, tessera.cookieName);
       const { writable, setCookie } = base;
-      const ctx = tessera.begin({ cookieHeader: req.headers.cookie }, { writable, setCookie: (line) => setCookie(line) });
+      const ctx = tessera.begin({ cookieHeader: req.headers.cookie }, { writable, setCookie: (line) => setCookie(line), withdrawCookie: () => base.withdrawCookie() });
       (await ctx.load()).set('a', 1);
       await ctx.settle();
       res.end(String(writable()));

@@ -3,8 +3,9 @@
  * requests, and a response that collects Set-Cookie lines.
  */
 import type { SessionContext, Tessera } from '../../src/manager.js';
-import type { CookieSink, Session } from '../../src/session.js';
-import type { SessionStore, StoreContext, StoreRecord } from '../../src/stores/store.js';
+import type { CookieSink } from '../../src/core/request.js';
+import type { Session } from '../../src/session.js';
+import { RETAINS_RECORDS, type SessionStore, type StoreContext, type StoreRecord } from '../../src/stores/store.js';
 
 export class FakeResponse {
   readonly cookies: string[] = [];
@@ -19,7 +20,14 @@ export class FakeResponse {
       this.cookies.push(line);
       return true;
     },
+    withdrawCookie: () => {
+      if (this.headersSent) return;
+      const name = `${this.cookieName}=`;
+      for (let i = this.cookies.length - 1; i >= 0; i--) if (this.cookies[i]!.startsWith(name)) this.cookies.splice(i, 1);
+    },
   };
+  /** The session cookie's name (what `withdrawCookie` takes back). */
+  constructor(readonly cookieName = '__Host-tessera') {}
 }
 
 export interface RequestOptions {
@@ -35,7 +43,7 @@ export class Browser {
 
   /** One request: load the session, run `fn`, settle commits, keep the cookie the response set. */
   async request<T>(fn: (session: Session, res: FakeResponse) => T | Promise<T>, options: RequestOptions = {}): Promise<{ result: T; res: FakeResponse; session: Session }> {
-    const res = new FakeResponse();
+    const res = new FakeResponse(this.tessera.cookieName);
     const ctx: SessionContext = this.tessera.begin(
       { cookieHeader: this.cookie, ip: options.ip ?? '10.0.0.1', userAgent: options.userAgent ?? 'test-agent', tenant: options.tenant },
       res.sink,
@@ -93,8 +101,8 @@ export class CountingStore implements SessionStore {
  */
 export class CountingSyncStore extends CountingStore {
   /** Passed through: the records reach the inner store unchanged (so the memory store's are kept as objects). */
-  get retainsRecords(): boolean | undefined {
-    return this.inner.retainsRecords;
+  get [RETAINS_RECORDS](): boolean | undefined {
+    return (this.inner as { [RETAINS_RECORDS]?: boolean })[RETAINS_RECORDS];
   }
 
   getSync(key: string, ctx: StoreContext) {

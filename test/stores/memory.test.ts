@@ -4,7 +4,7 @@ import { MemoryStore } from '../../src/stores/memory.js';
 import { storeConformance } from '../../src/stores/conformance.js';
 import { ConfigError } from '../../src/errors.js';
 
-storeConformance({ name: 'memory', create: () => new MemoryStore(), syncForms: true });
+storeConformance({ name: 'memory', create: () => new MemoryStore() });
 
 describe('MemoryStore bounds', () => {
   const rec = (now: number) => ({ data: 'x', version: 1, expiresAt: now + 60_000, userId: null, tenant: null });

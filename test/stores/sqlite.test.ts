@@ -11,7 +11,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tessera-sqlite-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-storeConformance({ name: 'sqlite', create: () => new SqliteStore({ path: join(dir, `c${n++}.db`) }), syncForms: true });
+storeConformance({ name: 'sqlite', create: () => new SqliteStore({ path: join(dir, `c${n++}.db`) }) });
 
 describe('SqliteStore', () => {
   it('keeps sessions across a reopen of the file', async () => {

@@ -22,4 +22,4 @@ class MapStore extends SynchronousStore {
   }
 }
 
-storeConformance({ name: 'SynchronousStore (the TSDoc example)', create: () => new MapStore(), syncForms: true });
+storeConformance({ name: 'SynchronousStore (the TSDoc example)', create: () => new MapStore() });

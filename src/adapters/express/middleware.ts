@@ -14,7 +14,8 @@ import { ConfigError, SessionStateError } from '../../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../../index.js';
 import type { Tessera } from '../../manager.js';
 import { DEFAULTS } from '../../options.js';
-import type { CookieSink, Session } from '../../session.js';
+import type { CookieSink } from '../../core/request.js';
+import type { Session } from '../../session.js';
 import type { CookieStore } from '../../stores/cookie.js';
 import { MemoryStore } from '../../stores/memory.js';
 import type { SessionStore } from '../../stores/store.js';
@@ -607,7 +608,7 @@ class RequestSession implements View {
     this.#res = res;
     this.cookie = new SessionCookieImpl(this, settings);
     const base = responseCookieSink(res, settings.tessera.cookieName);
-    this.sink = { writable: () => base.writable(), setCookie: (line) => this.#setCookie(base, line) };
+    this.sink = { writable: () => base.writable(), setCookie: (line) => this.#setCookie(base, line), withdrawCookie: () => base.withdrawCookie() };
     ({ object: this.object, target: this.#target } = newSessionObject(this));
   }
 

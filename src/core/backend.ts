@@ -1,0 +1,74 @@
+/**
+ * Where sessions live, as the core sees it: a server store behind a signed ID cookie
+ * (`ServerBackend`), or the encrypted cookie itself (`CookieBackend`). The two are peers behind
+ * this one interface, so no other part of the core asks which one it has — as Plug.Session's
+ * cookie and ETS stores are peers behind its store behaviour.
+ *
+ * @module
+ * @internal
+ */
+import type { SessionInfo } from '../manager.js';
+import type { Step } from './queue.js';
+import type { CookieSink } from './request.js';
+import type { SessionState } from './state.js';
+
+/** What a backend reports back about the cookie it looked at. */
+export interface CookieProbe {
+  /** The request carried a cookie of the session cookie's name (valid or not). */
+  cookieSent: boolean;
+}
+
+/**
+ * A place sessions live.
+ *
+ * @example
+ * ```ts
+ * const found = backend.open(input.cookieHeader, tenant, sink, now, probe); // a state, null, or a promise of one
+ * ```
+ */
+export interface Backend {
+  /** Sessions load without a promise (the store, if any, answers synchronously). */
+  readonly synchronous: boolean;
+  /** Expired records can be removed on request (a cleanup timer is useful). */
+  readonly cleansUp: boolean;
+
+  /**
+   * The live session the request's `Cookie` header names, or `null` (no cookie, a bad one, an
+   * expired or revoked session). Never throws for untrusted input; a store failure throws or
+   * rejects. Sets `probe.cookieSent`.
+   */
+  open(header: string | undefined, tenant: string | null, sink: CookieSink, now: number, probe: CookieProbe): Step<SessionState | null>;
+  /** The live session `id` of `tenant`, or `null`, for an operation by ID. */
+  openById(id: string, tenant: string | null): Promise<SessionState | null>;
+  /** Throw `NotSupportedError` when sessions cannot be handled without a request (`what` says what was tried). */
+  assertById(what: string): void;
+
+  /** A session just got its ID for its first write: put its cookie now, if it can go out before the data does. */
+  startCookie(state: SessionState): void;
+  /** Put (or put again) the session's cookie on the response. */
+  putCookie(state: SessionState): void;
+  /** The session changed or is due a touch: a backend whose cookie holds the session writes it now (may throw). */
+  changed(state: SessionState): void;
+  /** Whether a touch can be done now (a sealed session is touched by a new cookie, which needs the head unsent). */
+  canTouch(state: SessionState): boolean;
+
+  /** Write the session's changes (compare-and-set), if it has any. */
+  write(state: SessionState): Step<void>;
+  /** Delete (or revoke) the keys the session retired; `undefined` when there are none. */
+  retire(state: SessionState): Step<void>;
+  /** The session was destroyed: delete (or revoke) it and whatever it retired. */
+  drop(state: SessionState): Step<void>;
+  /** Re-read the session's stored fields (after its commits settled). */
+  reload(state: SessionState): Promise<void>;
+
+  /** Destroy session `id` of `tenant` without a request; resolves whether it existed. */
+  destroyById(id: string, tenant: string | null): Promise<boolean>;
+  /** The live sessions of a user. */
+  listByUser(userId: string, tenant: string | null): Promise<SessionInfo[]>;
+  /** Destroy the session with store key `handle`. */
+  destroyByHandle(handle: string): Promise<void>;
+  /** Remove expired records now; how many. */
+  deleteExpired(): Promise<number>;
+  /** Release the store. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,201 @@
+/**
+ * Sessions sealed into the cookie itself (`CookieStore`). The cookie is the store: a change is
+ * sealed into a new cookie at once, while the response head can still take it, so a commit has
+ * nothing left to write. What a server must remember is what the cookie cannot say about itself:
+ * that a copy of it was signed out. An optional revocation store keeps the store keys of replaced
+ * and destroyed sessions until every copy of their cookie would have expired.
+ *
+ * @module
+ * @internal
+ */
+import { readCookie } from '../../cookie.js';
+import { storeKey } from '../../crypto/ids.js';
+import { NotSupportedError, SessionStateError } from '../../errors.js';
+import type { ResolvedOptions } from '../../options.js';
+import type { StoreRecord } from '../../stores/store.js';
+import type { Backend, CookieProbe } from '../backend.js';
+import { andThen, run, type StoreDriver } from '../driver.js';
+import type { Events } from '../events.js';
+import { expiry, revokeByIdUntil, revokeUntil, type Policy } from '../policy.js';
+import type { Step } from '../queue.js';
+import type { CookieSink } from '../request.js';
+import type { SealedCookies } from '../sealed.js';
+import { freshState, NO_CHANGES, NO_KEYS, type Retired, type SessionState } from '../state.js';
+
+/** What a cookie backend is made of. */
+export interface CookieParts {
+  readonly options: ResolvedOptions;
+  readonly policy: Policy;
+  readonly sealed: SealedCookies;
+  /** The revocation store, or `null`: then a copy of a signed-out cookie works until it expires. */
+  readonly revocation: StoreDriver | null;
+  readonly events: Events;
+}
+
+const BY_ID = 'sessions sealed in cookies cannot be read or changed by ID: the data is in the browser';
+
+/**
+ * The backend of `CookieStore`.
+ *
+ * @example
+ * ```ts
+ * const backend = new CookieBackend({ options, policy, sealed, revocation: null, events });
+ * ```
+ */
+export class CookieBackend implements Backend {
+  readonly synchronous: boolean;
+  readonly cleansUp: boolean;
+  readonly #options: ResolvedOptions;
+  readonly #policy: Policy;
+  readonly #sealed: SealedCookies;
+  readonly #revocation: StoreDriver | null;
+  readonly #events: Events;
+
+  constructor(parts: CookieParts) {
+    this.#options = parts.options;
+    this.#policy = parts.policy;
+    this.#sealed = parts.sealed;
+    this.#revocation = parts.revocation;
+    this.#events = parts.events;
+    this.synchronous = parts.revocation === null || parts.revocation.synchronous;
+    this.cleansUp = parts.revocation?.cleansUp ?? false;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  open(header: string | undefined, tenant: string | null, sink: CookieSink, now: number, probe: CookieProbe): Step<SessionState | null> {
+    const values = readCookie(header, this.#options.cookie.name);
+    probe.cookieSent = values.length > 0;
+    for (const value of values) {
+      const state = freshState(tenant, sink, now);
+      if (!this.#sealed.open(value, tenant, state)) {
+        this.#events.emit('invalidCookie', '', 'seal');
+        continue;
+      }
+      if (now >= expiry(this.#policy, state)) {
+        this.#events.emit('expired', state.key!);
+        return null;
+      }
+      state.loaded = true;
+      state.version = 1;
+      if (this.#revocation === null) return state;
+      return andThen(this.#revocation.get(state.key!, { now }), (record) => this.#unlessRevoked(state, record));
+    }
+    return null;
+  }
+
+  /** A sealed session, unless the revocation store holds a `record` for it. */
+  #unlessRevoked(state: SessionState, record: StoreRecord | null): SessionState | null {
+    if (record === null) return state;
+    this.#events.emit('invalidCookie', state.key!, 'revoked');
+    return null;
+  }
+
+  openById(): Promise<SessionState | null> {
+    return Promise.reject(new NotSupportedError(BY_ID));
+  }
+
+  assertById(what: string): void {
+    throw new NotSupportedError(`${what}: sessions sealed in cookies live in the browser, and are made by a request`);
+  }
+
+  // ---------------------------------------------------------------- cookie
+
+  /** Nothing yet: the change that follows seals the session into its cookie. */
+  startCookie(): void {}
+
+  putCookie(state: SessionState): void {
+    this.#seal(state);
+  }
+
+  changed(state: SessionState): void {
+    if (!state.destroyed && (state.changes.size > 0 || state.cleared || state.metaChanged || state.touchDue)) this.#seal(state);
+  }
+
+  canTouch(state: SessionState): boolean {
+    return state.sink !== null && state.sink.writable();
+  }
+
+  /** Seal the session into its cookie now. Throws when it would not fit, or the head went out. */
+  #seal(state: SessionState): void {
+    const sink = state.sink;
+    if (sink === null || state.id === null) return;
+    if (!sink.writable()) throw new SessionStateError('the session lives in the cookie, and the response headers were already sent');
+    const now = this.#options.now();
+    sink.setCookie(this.#sealed.seal(state, now));
+    state.cookieIssued = true;
+    state.lastSeenAt = now;
+    state.changes = NO_CHANGES;
+    state.cleared = false;
+    state.metaChanged = false;
+    state.touchDue = false;
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /** Nothing: the cookie was written when the session changed. */
+  write(): Step<void> {
+    return undefined;
+  }
+
+  retire(state: SessionState): Step<void> {
+    const gone = state.retired;
+    if (gone.length === 0) return undefined;
+    state.retired = NO_KEYS;
+    return this.#revoke(gone, state.tenant);
+  }
+
+  drop(state: SessionState): Step<void> {
+    let gone = state.retired;
+    state.retired = NO_KEYS;
+    if (state.key !== null && state.loaded) {
+      gone = [...gone, { key: state.key, expiresAt: revokeUntil(this.#policy, state, this.#options.now()) }];
+      state.loaded = false;
+    }
+    return gone.length === 0 ? undefined : this.#revoke(gone, state.tenant);
+  }
+
+  async reload(): Promise<void> {
+    throw new NotSupportedError('a session sealed in a cookie cannot be reloaded: the cookie is its only copy');
+  }
+
+  /** Remember `gone` in the revocation store until each would have expired (nothing without one). */
+  #revoke(gone: readonly Retired[], tenant: string | null): Step<void> {
+    const revocation = this.#revocation;
+    if (revocation === null) return undefined;
+    return run(
+      (function* revocations(now: number) {
+        for (const { key, expiresAt } of gone) {
+          if (expiresAt <= now) continue;
+          yield revocation.set(key, { data: '', version: 1, expiresAt, userId: null, tenant }, 0, { now });
+        }
+      })(this.#options.now()),
+    );
+  }
+
+  // ---------------------------------------------------------------- by ID and by user
+
+  async destroyById(id: string, tenant: string | null): Promise<boolean> {
+    const revocation = this.#revocation;
+    if (revocation === null) throw new NotSupportedError('revoking a cookie session by ID needs a revocation store (CookieStore({ revocation }))');
+    const now = this.#options.now();
+    const record = { data: '', version: 1, expiresAt: revokeByIdUntil(this.#policy, now), userId: null, tenant };
+    return revocation.set(storeKey(id, tenant), record, 0, { now });
+  }
+
+  listByUser(): Promise<never> {
+    return Promise.reject(new NotSupportedError('the cookie store cannot list sessions by user'));
+  }
+
+  destroyByHandle(): Promise<void> {
+    return Promise.reject(new NotSupportedError('sessions in cookies have no server-side handle to destroy'));
+  }
+
+  async deleteExpired(): Promise<number> {
+    return this.#revocation?.deleteExpired({ now: this.#options.now() }) ?? 0;
+  }
+
+  async close(): Promise<void> {
+    await this.#revocation?.close();
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * Sessions in a server store, named by a signed ID cookie. Writes are compare-and-set on the
+ * record's version; on a conflict the record is read again and only this request's changes are
+ * applied on top (an `update()` runs its function again on the fresh value), so concurrent
+ * requests lose nothing. Keys a session stopped using (regenerated, destroyed) are deleted.
+ *
+ * @module
+ * @internal
+ */
+import { serializeCookie } from '../../cookie.js';
+import { isWellFormedId, storeKey } from '../../crypto/ids.js';
+import { SessionNotFoundError, WriteConflictError } from '../../errors.js';
+import type { SessionInfo } from '../../manager.js';
+import type { ResolvedOptions } from '../../options.js';
+import type { StoreRecord } from '../../stores/store.js';
+import type { Backend, CookieProbe } from '../backend.js';
+import type { RecordCodec } from '../codec.js';
+import { andThen, run, type StoreDriver } from '../driver.js';
+import type { Events } from '../events.js';
+import { cookieMaxAge, expiry, type Policy } from '../policy.js';
+import type { Step } from '../queue.js';
+import type { CookieSink } from '../request.js';
+import { INVALID, SignedCookies } from '../signed.js';
+import { applyChange, freshState, hasWrite, NO_CHANGES, NO_KEYS, retire, Update, type SessionState } from '../state.js';
+
+/** What a server backend is made of. */
+export interface ServerParts {
+  readonly options: ResolvedOptions;
+  readonly policy: Policy;
+  readonly driver: StoreDriver;
+  readonly codec: RecordCodec;
+  readonly signed: SignedCookies;
+  readonly events: Events;
+}
+
+/** The changes one write takes from the state when it starts, handed back if it fails. */
+interface Batch {
+  readonly changes: Map<string, unknown>;
+  readonly cleared: boolean;
+  readonly meta: boolean;
+}
+
+const noop = (): void => {};
+
+/**
+ * The backend of every server store (memory, SQLite, files, PostgreSQL, Redis, yours).
+ *
+ * @example
+ * ```ts
+ * const backend = new ServerBackend({ options, policy, driver, codec, signed, events });
+ * ```
+ */
+export class ServerBackend implements Backend {
+  readonly synchronous: boolean;
+  readonly cleansUp: boolean;
+  readonly #options: ResolvedOptions;
+  readonly #policy: Policy;
+  readonly #driver: StoreDriver;
+  readonly #codec: RecordCodec;
+  readonly #signed: SignedCookies;
+  readonly #events: Events;
+
+  constructor(parts: ServerParts) {
+    this.#options = parts.options;
+    this.#policy = parts.policy;
+    this.#driver = parts.driver;
+    this.#codec = parts.codec;
+    this.#signed = parts.signed;
+    this.#events = parts.events;
+    this.synchronous = parts.driver.synchronous;
+    this.cleansUp = parts.driver.cleansUp;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  open(header: string | undefined, tenant: string | null, sink: CookieSink, now: number, probe: CookieProbe): Step<SessionState | null> {
+    const verified = this.#signed.find(header);
+    probe.cookieSent = verified !== null;
+    if (verified === null) return null;
+    if (verified === INVALID) {
+      this.#events.emit('invalidCookie', '', 'signature');
+      return null;
+    }
+    const key = SignedCookies.keyOf(verified, tenant);
+    return andThen(this.#driver.get(key, { now }), (record) => this.#fromRecord(verified.id, tenant, sink, key, record, now));
+  }
+
+  async openById(id: string, tenant: string | null): Promise<SessionState | null> {
+    const key = storeKey(id, tenant);
+    const now = this.#options.now();
+    return this.#fromRecord(id, tenant, null, key, await this.#driver.get(key, { now }), now);
+  }
+
+  assertById(): void {}
+
+  /** The live session in `record` (read at `now`), or `null` (missing, unreadable or expired). */
+  #fromRecord(id: string, tenant: string | null, sink: CookieSink | null, key: string, record: StoreRecord | null, now: number): SessionState | null {
+    if (record === null) return null;
+    const state = freshState(tenant, sink, now);
+    state.id = id;
+    state.key = key;
+    if (!this.#codec.apply(state, record)) {
+      this.#events.emit('invalidCookie', key, 'unreadable record');
+      return null;
+    }
+    if (now >= expiry(this.#policy, state)) {
+      this.#events.emit('expired', key);
+      this.#forget(key, now);
+      return null;
+    }
+    state.loaded = true;
+    return state;
+  }
+
+  /** Delete an expired record, in the background: the request goes on whatever happens. */
+  #forget(key: string, now: number): void {
+    try {
+      const done = this.#driver.delete(key, { now });
+      if (done instanceof Promise) done.catch(noop);
+    } catch {
+      // The store will drop it when it cleans up.
+    }
+  }
+
+  // ---------------------------------------------------------------- cookie
+
+  startCookie(state: SessionState): void {
+    this.putCookie(state);
+  }
+
+  putCookie(state: SessionState): void {
+    if (state.sink === null || state.id === null) return;
+    const now = this.#options.now();
+    const line = serializeCookie(this.#options.cookie, this.#signed.sign(state.id), cookieMaxAge(this.#policy, state, now), now, state.persistent === false);
+    state.sink.setCookie(line);
+    state.cookieIssued = true;
+  }
+
+  changed(): void {}
+
+  canTouch(): boolean {
+    return true;
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  write(state: SessionState): Step<void> {
+    if (!hasWrite(state)) return undefined;
+    const changed = state.changes.size > 0 || state.cleared || state.metaChanged;
+    const batch: Batch = { changes: state.changes, cleared: state.cleared, meta: state.metaChanged };
+    state.changes = NO_CHANGES;
+    state.cleared = false;
+    state.metaChanged = false;
+    state.touchDue = false;
+    return run(this.#writeSteps(state, state.key!, batch, changed));
+  }
+
+  retire(state: SessionState): Step<void> {
+    return state.retired.length === 0 ? undefined : run(this.#deleteSteps(state));
+  }
+
+  drop(state: SessionState): Step<void> {
+    if (state.key !== null && (state.version > 0 || state.loaded)) retire(state, state.key, 0);
+    state.version = 0;
+    return this.retire(state);
+  }
+
+  async reload(state: SessionState): Promise<void> {
+    if (state.key === null || state.destroyed) throw new SessionNotFoundError();
+    const record = await this.#driver.get(state.key, { now: this.#options.now() });
+    if (record === null || !this.#codec.apply(state, record)) throw new SessionNotFoundError();
+    state.changes = NO_CHANGES;
+    state.cleared = false;
+    state.metaChanged = false;
+    state.loaded = true;
+  }
+
+  /**
+   * The compare-and-set loop, as steps for {@link run}: on a conflict, read the record again and
+   * re-apply only this write's batch (and changes made since). Changes made while a write waits on
+   * the store stay pending for the next commit. If the session moved to another key meanwhile
+   * (regenerated), the key this write used is retired instead.
+   */
+  *#writeSteps(state: SessionState, key: string, batch: Batch, changed: boolean): Generator<unknown, void, unknown> {
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const ctx = { now: this.#options.now() };
+        const record = this.#codec.encode(state, ctx.now);
+        const written = (yield this.#driver.set(key, record, state.version, ctx)) as boolean;
+        if (this.#wrote(state, key, record, written, ctx.now)) return;
+        // Also a touch: a store that refuses every write but finds no record must not spin forever.
+        if (attempt >= this.#options.maxWriteAttempts) throw new WriteConflictError(attempt);
+        const current = (yield this.#driver.get(key, ctx)) as StoreRecord | null;
+        if (!this.#rebased(state, key, current, batch, changed)) return;
+      }
+    } catch (error) {
+      unbatch(state, batch);
+      throw error;
+    }
+  }
+
+  /** After one compare-and-set: true when the write is over (written, or the session moved to another key), false on a conflict. */
+  #wrote(state: SessionState, key: string, record: StoreRecord, written: boolean, now: number): boolean {
+    if (state.key !== key) {
+      if (written) retire(state, key, record.expiresAt);
+      return true;
+    }
+    if (written) {
+      const created = state.version === 0;
+      state.version = record.version;
+      state.lastSeenAt = now;
+      state.ip = state.requestIp ?? state.ip;
+      state.userAgent = state.requestUserAgent ?? state.userAgent;
+      if (created) this.#events.emit('created', key);
+      return true;
+    }
+    this.#events.emit('conflict', key);
+    return false;
+  }
+
+  /**
+   * After a conflict, with `current` the record read again: true when the write should be tried
+   * again (this request's changes now rebased on `current`), false when there is nothing to write.
+   */
+  #rebased(state: SessionState, key: string, current: StoreRecord | null, batch: Batch, changed: boolean): boolean {
+    if (state.key !== key) return false;
+    if (current === null && state.version === 0) return true;
+    const base = freshState(state.tenant, null, 0);
+    base.key = key;
+    if (current === null || !this.#codec.apply(base, current)) {
+      // Destroyed (or expired) by someone else meanwhile: writing would bring it back.
+      this.#events.emit('lostToConcurrentDestroy', key);
+      if (state.sink === null) throw new SessionNotFoundError();
+      state.destroyed = true;
+      state.changes = NO_CHANGES;
+      return false;
+    }
+    rebase(state, base, batch);
+    // Only a touch: whoever wrote in between extended the expiry too.
+    return changed;
+  }
+
+  /** Delete the keys the session no longer uses; a key whose delete failed stays retired for the next commit. */
+  *#deleteSteps(state: SessionState): Generator<unknown, void, unknown> {
+    const retired = state.retired;
+    state.retired = NO_KEYS;
+    for (let i = 0; i < retired.length; i++) {
+      try {
+        yield this.#driver.delete(retired[i]!.key, { now: this.#options.now() });
+      } catch (error) {
+        // Still live in the store (an old ID that must stop working): the next commit tries again.
+        state.retired = [...retired.slice(i), ...state.retired];
+        throw error;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- by ID and by user
+
+  async destroyById(id: string, tenant: string | null): Promise<boolean> {
+    if (!isWellFormedId(id)) return false;
+    const state = await this.openById(id, tenant);
+    if (state === null) return false;
+    this.#events.emit('destroyed', state.key!);
+    await this.#driver.delete(state.key!, { now: this.#options.now() });
+    return true;
+  }
+
+  async listByUser(userId: string, tenant: string | null): Promise<SessionInfo[]> {
+    const now = this.#options.now();
+    const rows = await this.#driver.listByUser(userId, tenant, { now });
+    const out: SessionInfo[] = [];
+    for (const { key, record } of rows) {
+      const state = freshState(record.tenant, null, now);
+      state.key = key;
+      if (!this.#codec.apply(state, record)) continue;
+      const expiresAt = expiry(this.#policy, state);
+      if (now >= expiresAt) continue;
+      out.push({
+        handle: key,
+        createdAt: state.createdAt,
+        lastSeenAt: state.lastSeenAt,
+        expiresAt,
+        ip: state.ip,
+        userAgent: state.userAgent,
+        userId: state.userId,
+        tenant: state.tenant,
+      });
+    }
+    return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+  }
+
+  async destroyByHandle(handle: string): Promise<void> {
+    await this.#driver.delete(handle, { now: this.#options.now() });
+    this.#events.emit('destroyed', handle);
+  }
+
+  deleteExpired(): Promise<number> {
+    return this.#driver.deleteExpired({ now: this.#options.now() });
+  }
+
+  close(): Promise<void> {
+    return this.#driver.close();
+  }
+}
+
+/** A write failed: hand its batch back, under the changes made since, so a later commit (or save) can still write it. */
+function unbatch(state: SessionState, batch: Batch): void {
+  if (!state.cleared) {
+    const pending = state.changes;
+    if (pending.size === 0) state.changes = batch.changes;
+    else {
+      const merged = new Map(batch.changes);
+      // An update made since builds on the batch's change to the same key.
+      for (const [k, v] of pending) merged.set(k, v instanceof Update && merged.has(k) ? v.after(merged.get(k)) : v);
+      state.changes = merged;
+    }
+    state.cleared = batch.cleared;
+  }
+  state.metaChanged ||= batch.meta;
+}
+
+/** Put `base` (the stored session) under this request's changes: the batch being written, then any made since. */
+function rebase(state: SessionState, base: SessionState, batch: Batch): void {
+  const data = state.cleared || batch.cleared ? {} : base.data;
+  const layers = state.cleared ? [state.changes] : [batch.changes, state.changes];
+  for (const layer of layers) {
+    for (const [k, change] of layer) applyChange(data, k, change);
+  }
+  state.data = data;
+  state.version = base.version;
+  state.createdAt = base.createdAt;
+  state.lastSeenAt = base.lastSeenAt;
+  if (!batch.meta && !state.metaChanged) {
+    state.userId = base.userId;
+    state.lifetime = base.lifetime;
+    state.persistent = base.persistent;
+  }
+}

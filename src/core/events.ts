@@ -1,0 +1,84 @@
+/**
+ * What tessera tells the app about sessions: events on the manager (an `EventEmitter`) and lines
+ * for the logger, with a hashed reference instead of a session ID.
+ *
+ * @module
+ */
+import type { EventEmitter } from 'node:events';
+import type { Logger } from '../options.js';
+
+/**
+ * Payload of an event. `ref` is a short hash of the session's store key: enough to correlate log
+ * lines, useless as a token.
+ *
+ * @example
+ * ```ts
+ * tessera.on('expired', (e: SessionEvent) => log.info('session expired', { ref: e.ref }));
+ * ```
+ */
+export interface SessionEvent {
+  readonly ref: string;
+  readonly reason?: string;
+}
+
+/**
+ * The events a `Tessera` emits (all with a {@link SessionEvent}, `commitError` with an error):
+ * `created`, `expired`, `destroyed`, `regenerated`, `invalidCookie`, `bindingMismatch`, `conflict`,
+ * `lostToConcurrentDestroy`, `commitError`.
+ *
+ * @example
+ * ```ts
+ * const name: TesseraEventName = 'expired';
+ * ```
+ */
+export type TesseraEventName =
+  | 'created'
+  | 'expired'
+  | 'destroyed'
+  | 'regenerated'
+  | 'invalidCookie'
+  | 'bindingMismatch'
+  | 'conflict'
+  | 'lostToConcurrentDestroy'
+  | 'commitError';
+
+/**
+ * @internal Emits session events on the manager and reports failures nobody awaited.
+ *
+ * @example
+ * ```ts
+ * const events = new Events(tessera, logger);
+ * events.emit('expired', state.key!);
+ * ```
+ */
+export class Events {
+  readonly #emitter: EventEmitter;
+  readonly #logger: Logger;
+
+  constructor(emitter: EventEmitter, logger: Logger) {
+    this.#emitter = emitter;
+    this.#logger = logger;
+  }
+
+  /** Emit `event` for the session under store key `key` (only a prefix of it goes out). */
+  emit(event: Exclude<TesseraEventName, 'commitError'>, key: string, reason?: string): void {
+    if (this.#emitter.listenerCount(event) === 0 && !this.#logger.debug) return;
+    const payload: SessionEvent = reason === undefined ? { ref: key.slice(0, 12) } : { ref: key.slice(0, 12), reason };
+    this.#logger.debug?.(`tessera: ${event}`, { ...payload });
+    this.#emitter.emit(event, payload);
+  }
+
+  /**
+   * Report a failure that has no caller to reject (a commit that failed after the response was
+   * sent): to `commitError` listeners if there are any, otherwise to the logger.
+   */
+  reportError(error: unknown): void {
+    try {
+      if (this.#emitter.listenerCount('commitError') > 0) this.#emitter.emit('commitError', error);
+      else this.#logger.error?.('tessera: session commit failed', { error: String(error) });
+    } catch (listenerError) {
+      // A throwing listener must not take the process (or later commits) down with it.
+      process.emitWarning(`tessera: a commitError listener or logger threw: ${String(listenerError)}`, 'TesseraWarning');
+    }
+  }
+}

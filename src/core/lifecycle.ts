@@ -1,0 +1,163 @@
+/**
+ * The session lifecycle: what happens when a handler starts, changes, regenerates, destroys,
+ * refreshes or ignores a session — state changes, cookies on the response, and commits queued.
+ * It is what a {@link Session} calls (its runtime); the backend does the storing.
+ *
+ * @module
+ * @internal
+ */
+import { clearCookie } from '../cookie.js';
+import { generateId, storeKey } from '../crypto/ids.js';
+import { SessionStateError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import type { SessionRuntime } from '../session.js';
+import type { Backend } from './backend.js';
+import type { Events } from './events.js';
+import { cookieMaxAge, expiry, revokeUntil, touchIsDue, type Policy } from './policy.js';
+import { CommitQueue, type CommitRunner } from './queue.js';
+import { NO_CHANGES, NO_KEYS, retire, type SessionState } from './state.js';
+
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/**
+ * The lifecycle of every session of one manager.
+ *
+ * @example
+ * ```ts
+ * const lifecycle = new Lifecycle(options, policy, backend, events, committer);
+ * const session = new Session(state, lifecycle);
+ * ```
+ */
+export class Lifecycle implements SessionRuntime {
+  readonly now: () => number;
+  readonly rememberMeLifetime: number;
+  readonly #options: ResolvedOptions;
+  readonly #policy: Policy;
+  readonly #backend: Backend;
+  readonly #events: Events;
+  readonly #runner: CommitRunner;
+
+  constructor(options: ResolvedOptions, policy: Policy, backend: Backend, events: Events, runner: CommitRunner) {
+    this.#options = options;
+    this.#policy = policy;
+    this.#backend = backend;
+    this.#events = events;
+    this.#runner = runner;
+    this.now = options.now;
+    this.rememberMeLifetime = options.rememberMeLifetime;
+  }
+
+  /** The session's commit queue, made on first use. */
+  queue(state: SessionState): CommitQueue {
+    return (state.queue ??= new CommitQueue(state, this.#runner));
+  }
+
+  materialize(state: SessionState, withCookie: boolean): void {
+    const needsCookie = withCookie && !state.cookieIssued && state.sink !== null && !state.ignored;
+    if (needsCookie && !state.sink!.writable()) {
+      throw new SessionStateError('cannot start a session after the response headers were sent');
+    }
+    if (state.id === null) {
+      state.id = generateId();
+      state.key = storeKey(state.id, state.tenant);
+    }
+    if (needsCookie) this.#backend.startCookie(state);
+  }
+
+  /** A new session stored from the start (`saveUninitialized`). */
+  start(state: SessionState): void {
+    this.materialize(state, true);
+    state.touchDue = true;
+    this.schedule(state);
+  }
+
+  schedule(state: SessionState): void {
+    if (state.ignored) return;
+    this.#backend.changed(state);
+    this.queue(state).schedule();
+  }
+
+  settle(state: SessionState): Promise<void> {
+    return state.queue === null ? RESOLVED : state.queue.settle();
+  }
+
+  /** A loaded session: queue a touch when enough of its idle window has passed. */
+  touchIfDue(state: SessionState, now: number): void {
+    if (!this.#backend.canTouch(state) || !touchIsDue(this.#policy, state, now)) return;
+    state.touchDue = true;
+    this.refreshCookie(state, false);
+    this.schedule(state);
+  }
+
+  regenerate(state: SessionState, keepData: boolean): void {
+    if (state.sink === null) throw new SessionStateError('a session opened by ID has no cookie to regenerate');
+    if (!state.sink.writable()) throw new SessionStateError('cannot regenerate the session after the response headers were sent');
+    const now = this.now();
+    if (state.key !== null && state.version > 0) retire(state, state.key, revokeUntil(this.#policy, state, now));
+    const previous = state.key;
+    state.id = generateId();
+    state.key = storeKey(state.id, state.tenant);
+    state.version = 0;
+    state.loaded = false;
+    state.createdAt = now;
+    state.lastSeenAt = now;
+    state.changes = NO_CHANGES;
+    state.cleared = false;
+    if (keepData) {
+      const changes = (state.changes = new Map());
+      for (const [k, v] of Object.entries(state.data)) changes.set(k, v);
+    } else {
+      state.data = {};
+      state.userId = null;
+      state.lifetime = null;
+      state.persistent = null;
+    }
+    state.metaChanged = state.userId !== null || state.lifetime !== null;
+    state.touchDue = this.#options.saveUninitialized;
+    this.#putCookie(state);
+    if (previous) this.#events.emit('regenerated', previous);
+    this.schedule(state);
+  }
+
+  destroy(state: SessionState): void {
+    state.destroyed = true;
+    state.changes = NO_CHANGES;
+    const sink = state.sink;
+    if (sink !== null && !state.ignored && (state.cookieSent || state.cookieIssued) && sink.writable()) sink.setCookie(clearCookie(this.#options.cookie));
+    if (state.key !== null) this.#events.emit('destroyed', state.key);
+    this.schedule(state);
+  }
+
+  ignore(state: SessionState): void {
+    state.ignored = true;
+    state.changes = NO_CHANGES;
+    state.cleared = false;
+    state.metaChanged = false;
+    state.touchDue = false;
+    state.retired = NO_KEYS;
+    if (state.sink !== null && state.sink.writable()) state.sink.withdrawCookie();
+  }
+
+  async reload(state: SessionState): Promise<void> {
+    await this.settle(state);
+    await this.#backend.reload(state);
+  }
+
+  expiresAt(state: SessionState): number {
+    return expiry(this.#policy, state);
+  }
+
+  refreshCookie(state: SessionState, force: boolean): void {
+    if (state.sink === null || state.id === null || !state.cookieIssued || !state.sink.writable()) return;
+    if (!force && cookieMaxAge(this.#policy, state, this.now()) === null) return;
+    this.#putCookie(state);
+  }
+
+  cookieMaxAge(state: SessionState): number | null {
+    return cookieMaxAge(this.#policy, state, this.now());
+  }
+
+  #putCookie(state: SessionState): void {
+    if (!state.ignored) this.#backend.putCookie(state);
+  }
+}

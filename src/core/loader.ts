@@ -1,0 +1,123 @@
+/**
+ * Request loading: the request's cookie, through the backend, to a live session — or a fresh one
+ * when there is none it may use (no cookie, a bad or expired one, a binding mismatch). Synchronous
+ * up to the store: a store that answers at once gives the session without a promise.
+ *
+ * @module
+ * @internal
+ */
+import { NotSupportedError } from '../errors.js';
+import type { ResolvedOptions } from '../options.js';
+import { Session } from '../session.js';
+import type { Backend } from './backend.js';
+import type { RequestRuntime, SessionContext } from './context.js';
+import { andThen } from './driver.js';
+import type { Events } from './events.js';
+import type { Lifecycle } from './lifecycle.js';
+import { bindingMismatch, type Policy } from './policy.js';
+import type { CommitQueue } from './queue.js';
+import type { CookieSink, RequestInput } from './request.js';
+import { freshState, type SessionState } from './state.js';
+
+/** What the loader is made of. */
+export interface LoaderParts {
+  readonly options: ResolvedOptions;
+  readonly policy: Policy;
+  readonly backend: Backend;
+  readonly lifecycle: Lifecycle;
+  readonly events: Events;
+  /** Throws when the manager was closed. */
+  readonly assertOpen: () => void;
+}
+
+/**
+ * Loads the sessions of requests, for their {@link SessionContext}s.
+ *
+ * @example
+ * ```ts
+ * const loader = new RequestLoader({ options, policy, backend, lifecycle, events, assertOpen });
+ * const ctx = new SessionContext(loader, input, sink);
+ * ```
+ */
+export class RequestLoader implements RequestRuntime {
+  readonly #options: ResolvedOptions;
+  readonly #policy: Policy;
+  readonly #backend: Backend;
+  readonly #lifecycle: Lifecycle;
+  readonly #events: Events;
+  readonly #assertOpen: () => void;
+  readonly #storeName: string;
+
+  constructor(parts: LoaderParts, storeName: string) {
+    this.#options = parts.options;
+    this.#policy = parts.policy;
+    this.#backend = parts.backend;
+    this.#lifecycle = parts.lifecycle;
+    this.#events = parts.events;
+    this.#assertOpen = parts.assertOpen;
+    this.#storeName = storeName;
+  }
+
+  /** The request's session. Never throws: a failure rejects. */
+  load(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session> {
+    try {
+      const loaded = this.#read(ctx, input, sink);
+      return loaded instanceof Session ? Promise.resolve(loaded) : loaded;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** The request's session, without a promise. @throws {@link NotSupportedError} when the store answers with promises. */
+  loadSync(ctx: SessionContext, input: RequestInput, sink: CookieSink): Session {
+    this.#assertOpen();
+    if (!this.#backend.synchronous) {
+      throw new NotSupportedError(`the ${this.#storeName} store answers with promises: use load(), not loadSync()`);
+    }
+    return this.#read(ctx, input, sink) as Session;
+  }
+
+  queue(state: SessionState): CommitQueue {
+    return this.#lifecycle.queue(state);
+  }
+
+  settle(state: SessionState): Promise<void> {
+    return this.#lifecycle.settle(state);
+  }
+
+  #read(ctx: SessionContext, input: RequestInput, sink: CookieSink): Session | Promise<Session> {
+    this.#assertOpen();
+    const tenant = input.tenant ?? null;
+    const now = this.#options.now();
+    const found = this.#backend.open(input.cookieHeader, tenant, sink, now, ctx);
+    return andThen(found, (state) => this.#enter(ctx, input, sink, tenant, state, now));
+  }
+
+  /** The request's session once read: `found`, or a fresh one when there is none (or it may not be used). */
+  #enter(ctx: SessionContext, input: RequestInput, sink: CookieSink, tenant: string | null, found: SessionState | null, now: number): Session {
+    const ip = input.ip ?? null;
+    const userAgent = input.userAgent ?? null;
+    let state = found;
+    if (state !== null && bindingMismatch(this.#policy, state, ip, userAgent)) {
+      this.#events.emit('bindingMismatch', state.key!);
+      state = null;
+    }
+    const lifecycle = this.#lifecycle;
+    if (state === null) {
+      state = freshState(tenant, sink, now, ip, userAgent);
+      state.cookieSent = ctx.cookieSent;
+      if (ctx.held) lifecycle.queue(state).hold();
+      if (this.#options.saveUninitialized) lifecycle.start(state);
+    } else {
+      if (ctx.held) lifecycle.queue(state).hold();
+      state.requestIp = ip;
+      state.requestUserAgent = userAgent;
+      state.cookieSent = true;
+      state.cookieIssued = true;
+      if (this.#options.rolling) lifecycle.refreshCookie(state, true);
+      lifecycle.touchIfDue(state, now);
+    }
+    ctx.state = state;
+    return (ctx.session = new Session(state, lifecycle));
+  }
+}

@@ -1,0 +1,51 @@
+/**
+ * What an adapter gives the core for one request: plain values in ({@link RequestInput}) and a
+ * place for the session cookie out ({@link CookieSink}). No framework object crosses this line.
+ *
+ * @module
+ */
+
+/**
+ * What an adapter passes for one request: plain values, no framework objects.
+ *
+ * @example
+ * ```ts
+ * const input: RequestInput = { cookieHeader: req.headers.cookie, ip: req.socket.remoteAddress, userAgent: req.headers['user-agent'] };
+ * ```
+ */
+export interface RequestInput {
+  /** The raw `Cookie` header. */
+  cookieHeader: string | undefined;
+  /** Client IP address. */
+  ip?: string | null | undefined;
+  /** Client `User-Agent`. */
+  userAgent?: string | null | undefined;
+  /** Tenant of the request; sessions of one tenant are invisible to another. */
+  tenant?: string | null | undefined;
+}
+
+/**
+ * Where an adapter lets the core put the session cookie on the response. Every adapter gets one
+ * from the adapter kit; a test can make its own.
+ *
+ * @example
+ * ```ts
+ * const lines: string[] = [];
+ * const sink: CookieSink = {
+ *   writable: () => !res.headersSent,
+ *   setCookie: (line) => { lines.push(line); return true; },
+ *   withdrawCookie: () => { lines.length = 0; },
+ * };
+ * ```
+ */
+export interface CookieSink {
+  /** Whether response headers can still be set. */
+  writable(): boolean;
+  /**
+   * Put `line` (a whole `Set-Cookie` value) on the response, replacing a session cookie this
+   * request set earlier. Returns `false` when the headers already went out.
+   */
+  setCookie(line: string): boolean;
+  /** Take back the session cookie this request put on the response, if any (`session.ignore()`). */
+  withdrawCookie(): void;
+}

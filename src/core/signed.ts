@@ -1,0 +1,101 @@
+/**
+ * The signed session-ID cookie of server-side sessions: `id.signature`, HMAC-SHA256 under the
+ * keyring's `cookie` subkey (the first secret signs, every secret verifies). Verified values are
+ * remembered, so a returning browser's cookie costs a map lookup, not an HMAC.
+ *
+ * @module
+ * @internal
+ */
+import { GenerationalCache } from '../cache.js';
+import { readCookie } from '../cookie.js';
+import type { Keyring } from '../crypto/keyring.js';
+import { isWellFormedId, storeKey } from '../crypto/ids.js';
+
+/** Cookie values whose signature verified, remembered (87 bytes each, with the ID and store key). */
+const VERIFIED_CACHE_MAX = 10_000;
+/**
+ * Whole `Cookie` headers up to this length (characters) are remembered with the session cookie they
+ * carry, once verified: looking a header up costs less than finding the cookie in it. At most
+ * {@link VERIFIED_CACHE_MAX} headers, so about 5 MB.
+ */
+const HEADER_CACHE_MAX_LENGTH = 512;
+
+/** A verified cookie: its session ID, and the store key of a tenant-less session once computed. */
+export interface Verified {
+  readonly id: string;
+  key?: string;
+}
+
+/**
+ * Signs session IDs into cookie values and finds the verified one in a `Cookie` header.
+ *
+ * @example
+ * ```ts
+ * const signed = new SignedCookies(keyring, 'tessera');
+ * const value = signed.sign(id);         // 'id.signature'
+ * signed.find(`tessera=${value}`)?.id;   // id
+ * ```
+ */
+export class SignedCookies {
+  readonly #keyring: Keyring;
+  readonly #name: string;
+  /** Cookie values whose signature verified → their ID (and store key without tenant, once computed). */
+  readonly #verified = new GenerationalCache<string, Verified>(VERIFIED_CACHE_MAX);
+  /** Short `Cookie` headers → the verified entry of the session cookie they carry. */
+  readonly #byHeader = new GenerationalCache<string, Verified>(VERIFIED_CACHE_MAX);
+
+  constructor(keyring: Keyring, cookieName: string) {
+    this.#keyring = keyring;
+    this.#name = cookieName;
+  }
+
+  /** The cookie value carrying `id`: `id.signature`. */
+  sign(id: string): string {
+    const value = `${id}.${this.#keyring.sign('cookie', id)}`;
+    this.#remember(value, id);
+    return value;
+  }
+
+  /** The session ID `value` carries if its signature verifies under any secret; else `undefined`. */
+  verify(value: string): Verified | undefined {
+    const cached = this.#verified.get(value);
+    if (cached !== undefined) return cached;
+    if (value.length !== 87 || value.charCodeAt(43) !== 46 /* '.' */) return undefined;
+    const id = value.slice(0, 43);
+    if (!isWellFormedId(id) || !this.#keyring.verify('cookie', id, value.slice(44))) return undefined;
+    return this.#remember(value, id);
+  }
+
+  /**
+   * The first session cookie in `header` whose signature verifies; `null` when the header carries
+   * none of that name, {@link INVALID} when it carries some and none verifies.
+   */
+  find(header: string | undefined): Verified | null | typeof INVALID {
+    const short = header !== undefined && header.length <= HEADER_CACHE_MAX_LENGTH;
+    const known = short ? this.#byHeader.get(header) : undefined;
+    if (known !== undefined) return known;
+    const values = readCookie(header, this.#name);
+    if (values.length === 0) return null;
+    for (const value of values) {
+      const verified = this.verify(value);
+      if (verified === undefined) continue;
+      if (short) this.#byHeader.set(header, verified);
+      return verified;
+    }
+    return INVALID;
+  }
+
+  /** The store key of a verified cookie's session in `tenant` (remembered for tenant-less sessions). */
+  static keyOf(verified: Verified, tenant: string | null): string {
+    return tenant === null ? (verified.key ??= storeKey(verified.id, null)) : storeKey(verified.id, tenant);
+  }
+
+  #remember(value: string, id: string): Verified {
+    const entry: Verified = { id };
+    this.#verified.set(value, entry);
+    return entry;
+  }
+}
+
+/** What {@link SignedCookies.find} answers for a header whose session cookies all fail to verify. */
+export const INVALID: unique symbol = Symbol('tessera.invalidCookie');
