@@ -9,6 +9,32 @@
  */
 
 /**
+ * Every `code` a {@link TesseraError} can carry: a union, so a `switch (err.code)` is checked by
+ * TypeScript (a misspelt or retired code does not compile).
+ *
+ * @example
+ * ```ts
+ * function statusOf(err: TesseraError): number {
+ *   switch (err.code) {
+ *     case 'ERR_SESSION_NOT_FOUND': return 404;
+ *     case 'ERR_STORE_UNAVAILABLE': return 503;
+ *     default: return 500;
+ *   }
+ * }
+ * ```
+ */
+export type TesseraErrorCode =
+  | 'ERR_CONFIG'
+  | 'ERR_SECRET'
+  | 'ERR_COOKIE_CONFIG'
+  | 'ERR_SESSION_NOT_FOUND'
+  | 'ERR_SESSION_STATE'
+  | 'ERR_WRITE_CONFLICT'
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_PAYLOAD_TOO_LARGE'
+  | 'ERR_NOT_SUPPORTED';
+
+/**
  * Base class of every tessera error.
  *
  * @example
@@ -19,13 +45,13 @@
  * }
  * ```
  */
-export class TesseraError extends Error {
+export class TesseraError<Code extends TesseraErrorCode = TesseraErrorCode> extends Error {
   /** Stable, documented error code; part of the public API. */
-  readonly code: string;
+  readonly code: Code;
   /** HTTP status an adapter answers with when this error reaches it. */
   readonly status: number;
 
-  constructor(code: string, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(code: Code, message: string, options?: { cause?: unknown; status?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -41,7 +67,7 @@ export class TesseraError extends Error {
  * createTessera({ secrets: ['too short'] }); // throws ConfigError, code ERR_CONFIG
  * ```
  */
-export class ConfigError extends TesseraError {
+export class ConfigError extends TesseraError<'ERR_CONFIG'> {
   constructor(message: string) {
     super('ERR_CONFIG', message);
   }
@@ -55,7 +81,7 @@ export class ConfigError extends TesseraError {
  * try { createTessera({ secrets: [] }); } catch (e) { (e as SecretError).code; // 'ERR_SECRET' }
  * ```
  */
-export class SecretError extends TesseraError {
+export class SecretError extends TesseraError<'ERR_SECRET'> {
   constructor(message: string) {
     super('ERR_SECRET', message);
   }
@@ -70,7 +96,7 @@ export class SecretError extends TesseraError {
  * createTessera({ cookie: { name: '__Host-sid', domain: 'example.com' } }); // CookieConfigError
  * ```
  */
-export class CookieConfigError extends TesseraError {
+export class CookieConfigError extends TesseraError<'ERR_COOKIE_CONFIG'> {
   constructor(message: string) {
     super('ERR_COOKIE_CONFIG', message);
   }
@@ -84,7 +110,7 @@ export class CookieConfigError extends TesseraError {
  * await tessera.set('unknown-id', 'k', 1); // rejects with SessionNotFoundError
  * ```
  */
-export class SessionNotFoundError extends TesseraError {
+export class SessionNotFoundError extends TesseraError<'ERR_SESSION_NOT_FOUND'> {
   constructor() {
     super('ERR_SESSION_NOT_FOUND', 'session not found or expired', { status: 404 });
   }
@@ -99,7 +125,7 @@ export class SessionNotFoundError extends TesseraError {
  * session.destroy(); session.set('k', 1); // throws SessionStateError
  * ```
  */
-export class SessionStateError extends TesseraError {
+export class SessionStateError extends TesseraError<'ERR_SESSION_STATE'> {
   constructor(message: string) {
     super('ERR_SESSION_STATE', message);
   }
@@ -113,7 +139,7 @@ export class SessionStateError extends TesseraError {
  * try { await session.save(); } catch (e) { if ((e as TesseraError).code === 'ERR_WRITE_CONFLICT') retryLater(); }
  * ```
  */
-export class WriteConflictError extends TesseraError {
+export class WriteConflictError extends TesseraError<'ERR_WRITE_CONFLICT'> {
   constructor(attempts: number) {
     super('ERR_WRITE_CONFLICT', `session write still conflicted after ${attempts} attempts`, { status: 503 });
   }
@@ -128,7 +154,7 @@ export class WriteConflictError extends TesseraError {
  * throw new StoreUnavailableError('redis', err); // in a store, when the client is disconnected
  * ```
  */
-export class StoreUnavailableError extends TesseraError {
+export class StoreUnavailableError extends TesseraError<'ERR_STORE_UNAVAILABLE'> {
   constructor(store: string, cause?: unknown) {
     super('ERR_STORE_UNAVAILABLE', `session store "${store}" is unavailable; try again shortly`, { cause, status: 503 });
   }
@@ -143,7 +169,7 @@ export class StoreUnavailableError extends TesseraError {
  * catch (e) { if (e instanceof PayloadTooLargeError) console.error(e.size, e.limit); }
  * ```
  */
-export class PayloadTooLargeError extends TesseraError {
+export class PayloadTooLargeError extends TesseraError<'ERR_PAYLOAD_TOO_LARGE'> {
   /** The size in bytes that was produced. */
   readonly size: number;
   /** The limit in bytes that was exceeded. */
@@ -164,7 +190,7 @@ export class PayloadTooLargeError extends TesseraError {
  * await tessera.get(id, 'k'); // with CookieStore: rejects with NotSupportedError, code ERR_NOT_SUPPORTED
  * ```
  */
-export class NotSupportedError extends TesseraError {
+export class NotSupportedError extends TesseraError<'ERR_NOT_SUPPORTED'> {
   constructor(message: string) {
     super('ERR_NOT_SUPPORTED', message);
   }

@@ -70,6 +70,7 @@ export {
   PayloadTooLargeError,
   NotSupportedError,
 } from './errors.js';
+export type { TesseraErrorCode } from './errors.js';
 export type { SessionStore, StoreRecord, StoreContext, KeyedRecord } from './stores/store.js';
 export { isExpired, SynchronousStore } from './stores/store.js';
 export { MemoryStore } from './stores/memory.js';
