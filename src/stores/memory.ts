@@ -34,8 +34,13 @@ interface Entry {
  */
 export class MemoryStore extends SynchronousStore {
   readonly name = 'memory';
-  /** Records are kept as given, so tessera may hand over records that carry their decoded session. */
-  readonly [RETAINS_RECORDS] = true;
+  /**
+   * Records are kept as given, so tessera may hand over records that carry their decoded session.
+   * A getter on the prototype: a copy of the store (`{ ...store }`) does not carry the mark.
+   */
+  get [RETAINS_RECORDS](): boolean {
+    return true;
+  }
   readonly maxEntries: number;
   // Map iteration order is insertion order: re-inserting an entry on access keeps the map in LRU
   // order. An entry is moved only when it is in the older half (its stamp is over maxEntries / 2

@@ -19,7 +19,8 @@ import type { Session } from '../../session.js';
 import type { CookieStore } from '../../stores/cookie.js';
 import { MemoryStore } from '../../stores/memory.js';
 import type { SessionStore } from '../../stores/store.js';
-import { clientIp, responseCookieSink } from '../node.js';
+import { clientIp } from '../kit.js';
+import { responseCookieSink } from '../node.js';
 import type { SessionData } from '../express.js';
 
 // ---------------------------------------------------------------- public types
@@ -820,9 +821,9 @@ function assertDataKey(key: string | symbol): string {
  * whatever the client sent.
  */
 function requestIp(req: ExpressRequest, proxy: boolean | undefined): string | null {
-  if (proxy === false) return clientIp(req, false);
+  if (proxy === false) return req.socket?.remoteAddress ?? null;
   if (req.ip !== undefined && (proxy === undefined || appTrustsProxy(req))) return req.ip;
-  return clientIp(req, proxy === true ? 1 : false);
+  return clientIp(req.headers['x-forwarded-for'], req.socket?.remoteAddress, proxy === true ? 1 : 0);
 }
 
 /** Whether the Express app has a `trust proxy` setting (its default is `false`; sub-apps inherit it). */
