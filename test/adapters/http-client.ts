@@ -1,0 +1,57 @@
+/**
+ * A client for adapters served on a real socket (node:http, Express): `fetch` against a server on
+ * 127.0.0.1, reading the body chunk by chunk so a stream's first chunk is seen as it arrives.
+ */
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HarnessApp, Reply } from './suite.js';
+
+/**
+ * Serve `listener` on a free port of 127.0.0.1 and return a {@link HarnessApp} for it.
+ *
+ * @example
+ * ```ts
+ * const app = await serveOnLoopback(sessions.wrap(handler));
+ * ```
+ */
+export async function serveOnLoopback(listener: RequestListener): Promise<HarnessApp> {
+  const server: Server = createServer(listener);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    async request(method, path, headers = {}, onFirstChunk) {
+      const res = await fetch(base + path, { method, headers });
+      let body = '';
+      const decoder = new TextDecoder();
+      const reader = res.body!.getReader();
+      for (let first = true; ; first = false) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        body += decoder.decode(value, { stream: true });
+        if (first) onFirstChunk?.();
+      }
+      return replyOf(res, body);
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * A {@link Reply} from a Web `Response` and its body.
+ *
+ * @example
+ * ```ts
+ * replyOf(response, await response.text());
+ * ```
+ */
+export function replyOf(res: Response, body: string): Reply {
+  const headers: Record<string, string> = {};
+  res.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') headers[name] = value;
+  });
+  return { status: res.status, headers, setCookies: res.headers.getSetCookie(), body };
+}

@@ -1,0 +1,257 @@
+/**
+ * The adapter behaviour suite: one set of tests every adapter (node:http, Express, Fastify, Hono)
+ * passes, through a small app each adapter's harness builds with its own framework and API. A
+ * harness implements these routes, each with the adapter's own way to reach the session:
+ *
+ * - `GET /read`: loads the session; answers its data as JSON (`{}` for a new session). Writes nothing.
+ * - `POST /write?key=K&value=V`: sets `K` to the string `V`; answers `ok`.
+ * - `POST /slow-write?key=K&value=V`: loads the session, waits for `hooks.slowWrite()`, then sets `K`; answers `ok`.
+ * - `POST /regenerate`: gives the session a new ID (its data may or may not be kept); answers `ok`.
+ * - `POST /destroy`: destroys the session; answers `ok`.
+ * - `GET /stream`: sets `streamed` to `yes`, sends the head (200) and the chunk `one`, waits for
+ *   `hooks.firstChunkSeen()`, then sends `two` and ends — a streamed body the adapter must not buffer.
+ * - `GET /untouched`: answers `ok` without using the session.
+ *
+ * Errors a route meets go to the framework's normal error path: the suite checks what the client
+ * gets (a store outage is a 503).
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { StoreUnavailableError } from '../../src/errors.js';
+import { Tessera } from '../../src/manager.js';
+import type { TesseraOptions } from '../../src/options.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import type { SessionStore, StoreContext, StoreRecord } from '../../src/stores/store.js';
+
+/** What the client gets back. */
+export interface Reply {
+  status: number;
+  /** Header values by lower-case name (`set-cookie` excluded: see `setCookies`). */
+  headers: Record<string, string>;
+  setCookies: string[];
+  body: string;
+}
+
+/** What the suite lets a route wait for. */
+export interface SuiteHooks {
+  /** `/stream` waits for this between its two chunks: resolved once the client read the first one. */
+  firstChunkSeen(): Promise<void>;
+  /** `/slow-write` waits for this between loading the session and writing it. */
+  slowWrite(): Promise<void>;
+}
+
+/** An app under test. */
+export interface HarnessApp {
+  /**
+   * Send one request. `onFirstChunk` (for `/stream`) is called when the first body chunk arrives,
+   * for clients that read a body as it comes; others leave it uncalled.
+   */
+  request(method: 'GET' | 'POST', path: string, headers?: Record<string, string>, onFirstChunk?: () => void): Promise<Reply>;
+  close(): Promise<void>;
+}
+
+/** An adapter, as the suite drives it. */
+export interface AdapterHarness {
+  readonly name: string;
+  /** The client reads bodies as they arrive (so the suite can check a stream is not buffered). */
+  readonly streams: boolean;
+  /** Build the routes above on `tessera`, with this adapter. */
+  start(tessera: Tessera, hooks: SuiteHooks): Promise<HarnessApp>;
+}
+
+const SECRET = 'adapter-suite-secret-0123456789abcdefghij';
+
+/** A store that can be taken down: every call then fails as an unreachable server's would. */
+class FlakyStore implements SessionStore {
+  readonly name = 'flaky';
+  down = false;
+  readonly #inner = new MemoryStore();
+  async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    if (this.down) throw new StoreUnavailableError('flaky');
+    return this.#inner.get(key, ctx);
+  }
+  async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+    if (this.down) throw new StoreUnavailableError('flaky');
+    return this.#inner.set(key, record, expectedVersion, ctx);
+  }
+  async delete(key: string, ctx: StoreContext): Promise<void> {
+    if (this.down) throw new StoreUnavailableError('flaky');
+    return this.#inner.delete(key, ctx);
+  }
+}
+
+/** The `name=value` part of a Set-Cookie line. */
+const pair = (line: string | undefined): string => line?.split(';', 1)[0] ?? '';
+
+/**
+ * Register the suite for one adapter.
+ *
+ * @example
+ * ```ts
+ * adapterSuite(nodeHarness);
+ * ```
+ */
+export function adapterSuite(harness: AdapterHarness): void {
+  const apps: HarnessApp[] = [];
+  after(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+  });
+
+  interface Started {
+    app: HarnessApp;
+    tessera: Tessera;
+    hooks: { firstChunk: () => void; slowWriters: (count: number) => Promise<void>; openSlowWrites: () => void };
+  }
+
+  async function start(options: Partial<TesseraOptions> & { store?: SessionStore } = {}): Promise<Started> {
+    const tessera = new Tessera({
+      secrets: [SECRET],
+      store: options.store ?? new MemoryStore(),
+      cleanupInterval: 0,
+      logger: {},
+      ...options,
+      cookie: { secure: true, ...options.cookie },
+    });
+    let firstChunk!: () => void;
+    const firstChunkSeen = new Promise<void>((resolve) => (firstChunk = resolve));
+    // /slow-write: requests wait at the gate until the test opens it; the test waits until enough have arrived.
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    let arrived = 0;
+    const arrivals: Array<{ count: number; resolve: () => void }> = [];
+    const app = await harness.start(tessera, {
+      firstChunkSeen: () => (harness.streams ? firstChunkSeen : Promise.resolve()),
+      slowWrite: () => {
+        arrived++;
+        for (const waiter of arrivals) if (arrived >= waiter.count) waiter.resolve();
+        return gate;
+      },
+    });
+    const slowWriters = (count: number) => (arrived >= count ? Promise.resolve() : new Promise<void>((resolve) => arrivals.push({ count, resolve })));
+    apps.push(app);
+    return { app, tessera, hooks: { firstChunk, slowWriters, openSlowWrites: openGate } };
+  }
+
+  describe(`adapter behaviour: ${harness.name}`, () => {
+    it('sets one session cookie on the first write: __Host- name, signed value, HttpOnly, Secure, SameSite=Lax', async () => {
+      const { app } = await start();
+      const reply = await app.request('POST', '/write?key=a&value=1');
+      assert.equal(reply.status, 200);
+      assert.equal(reply.setCookies.length, 1, `one Set-Cookie, got ${JSON.stringify(reply.setCookies)}`);
+      assert.match(reply.setCookies[0]!, /^__Host-tessera=[A-Za-z0-9_-]{43}\.[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+    });
+
+    it('reads what an earlier request wrote, and writes nothing (no cookie) on a read', async () => {
+      const { app } = await start();
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      const read = await app.request('GET', '/read', { cookie });
+      assert.equal(read.status, 200);
+      assert.deepEqual(JSON.parse(read.body), { a: '1' });
+      assert.deepEqual(read.setCookies, []);
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read')).body), {}, 'another browser has its own session');
+    });
+
+    it('writes again to the same session, keeping what it held', async () => {
+      const { app } = await start();
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      const second = await app.request('POST', '/write?key=b&value=2', { cookie });
+      assert.deepEqual(second.setCookies, [], 'an existing session needs no new cookie');
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1', b: '2' });
+    });
+
+    it('sends no cookie and stores nothing for a route that never uses the session', async () => {
+      const { app } = await start();
+      const reply = await app.request('GET', '/untouched');
+      assert.equal(reply.body, 'ok');
+      assert.deepEqual(reply.setCookies, []);
+    });
+
+    it('regenerate gives a new session cookie, and the old cookie no longer names a session', async () => {
+      const { app } = await start();
+      const old = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      const reply = await app.request('POST', '/regenerate', { cookie: old });
+      assert.equal(reply.status, 200);
+      const fresh = pair(reply.setCookies.find((l) => l.startsWith('__Host-tessera=')));
+      assert.ok(fresh.length > '__Host-tessera='.length && fresh !== old, 'a new cookie value');
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie: old })).body), {}, 'the old ID is dead');
+      await app.request('POST', '/write?key=b&value=2', { cookie: fresh });
+      assert.equal(JSON.parse((await app.request('GET', '/read', { cookie: fresh })).body).b, '2', 'the new ID works');
+    });
+
+    it('destroy clears the cookie and the session', async () => {
+      const { app } = await start();
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      const reply = await app.request('POST', '/destroy', { cookie });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.setCookies.length, 1);
+      assert.match(reply.setCookies[0]!, /^__Host-tessera=; Max-Age=0; /);
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), {});
+    });
+
+    it('saveUninitialized: a new session is stored and gets its cookie without a write; off, nothing', async () => {
+      const on = await start({ saveUninitialized: true });
+      const reply = await on.app.request('GET', '/read');
+      assert.equal(reply.setCookies.length, 1);
+      const again = await on.app.request('GET', '/read', { cookie: pair(reply.setCookies[0]) });
+      assert.deepEqual(again.setCookies, [], 'the stored session is found again: no new cookie');
+      const off = await start({ saveUninitialized: false });
+      assert.deepEqual((await off.app.request('GET', '/read')).setCookies, []);
+    });
+
+    it('rolling: every response that loads the session sends its cookie again; off, only when it changes', async () => {
+      const on = await start({ rolling: true, cookie: { maxAge: 3_600_000 } });
+      const cookie = pair((await on.app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      const read = await on.app.request('GET', '/read', { cookie });
+      assert.equal(read.setCookies.length, 1);
+      assert.equal(pair(read.setCookies[0]), cookie, 'the same session, its cookie sent again');
+      assert.match(read.setCookies[0]!, /Max-Age=3600;/);
+      const off = await start({ rolling: false, cookie: { maxAge: 3_600_000 } });
+      const offCookie = pair((await off.app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      assert.deepEqual((await off.app.request('GET', '/read', { cookie: offCookie })).setCookies, []);
+    });
+
+    it('answers 503 with Retry-After while the store is down, and serves again when it is back', async () => {
+      const store = new FlakyStore();
+      const { app } = await start({ store });
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      store.down = true;
+      const read = await app.request('GET', '/read', { cookie });
+      assert.equal(read.status, 503);
+      assert.equal(read.headers['retry-after'], '1');
+      const write = await app.request('POST', '/write?key=b&value=2', { cookie });
+      assert.equal(write.status, 503, 'a write that cannot be stored is not answered 200');
+      store.down = false;
+      const back = await app.request('GET', '/read', { cookie });
+      assert.equal(back.status, 200, 'the process is up and serving');
+      assert.deepEqual(JSON.parse(back.body), { a: '1' });
+    });
+
+    it('keeps both of two concurrent requests that change different keys', async () => {
+      const { app, hooks } = await start();
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      const one = app.request('POST', '/slow-write?key=b&value=2', { cookie });
+      const two = app.request('POST', '/slow-write?key=c&value=3', { cookie });
+      // Both have loaded the session before either writes.
+      await hooks.slowWriters(2);
+      hooks.openSlowWrites();
+      const replies = await Promise.all([one, two]);
+      assert.deepEqual(replies.map((r) => r.status), [200, 200]);
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1', b: '2', c: '3' });
+    });
+
+    it('leaves a streamed response alone: the cookie goes out with the head, chunks as they are written', async () => {
+      const { app, hooks } = await start();
+      let seen = false;
+      const reply = await app.request('GET', '/stream', {}, () => {
+        seen = true;
+        hooks.firstChunk();
+      });
+      assert.equal(reply.status, 200);
+      assert.equal(reply.body, 'onetwo');
+      assert.equal(reply.setCookies.length, 1, 'the session cookie was on the head');
+      if (harness.streams) assert.ok(seen, 'the first chunk reached the client before the handler wrote the second');
+      const cookie = pair(reply.setCookies[0]);
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { streamed: 'yes' });
+    });
+  });
+}
