@@ -22,7 +22,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildForBench } from './lib/build.js';
 import { ServerProcess, type LoadOptions, type RoundResult } from './lib/harness.js';
-import { caveats, renderTable, summarise } from './lib/report.js';
+import { caveats, peerLines, renderTable, summarise } from './lib/report.js';
 import { scenarios, type Scenario } from './scenarios.js';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -149,6 +149,7 @@ async function select(): Promise<Scenario[]> {
       }
       wanted.add(name);
       if (s.baseline) wanted.add(s.baseline);
+      if (s.ahead) wanted.add(s.ahead);
     }
   }
   const skipped = new Map<string, string>();
@@ -167,6 +168,8 @@ async function select(): Promise<Scenario[]> {
   for (const s of list) {
     const base = s.baseline === undefined ? undefined : byName.get(s.baseline);
     if (base && roundsOf(base) !== roundsOf(s)) throw new Error(`scenarios.ts: ${s.name} and its baseline ${base.name} must have the same rounds`);
+    const peer = s.ahead === undefined ? undefined : byName.get(s.ahead);
+    if (peer && (peer.baseline !== s.baseline || roundsOf(peer) !== roundsOf(s))) throw new Error(`scenarios.ts: ${s.name} and its peer ${peer.name} must share a baseline and rounds`);
   }
   return list;
 }
@@ -259,6 +262,7 @@ async function main(): Promise<void> {
     say('keeps. ELU: the server\'s event-loop utilisation. Verdicts: the req/s ratio, then the CPU ratio, against the target.');
     const notes = caveats(summaries);
     if (before.loadAverage[0]! > before.cpus) notes.unshift(`the machine was busy when the bench started (load average ${before.loadAverage[0]} on ${before.cpus} CPUs): expect noise.`);
+    for (const line of peerLines(summaries)) say(line);
     for (const note of notes) say(`! ${note}`);
     say(`done in ${seconds.toFixed(0)} s; load average now ${after.loadAverage.join(' ')}. A measurement, not a test: the exit code is 0 whatever the verdicts.`);
 

@@ -37,6 +37,11 @@ export interface Scenario {
   /** Least acceptable throughput ratio to the baseline (0..1): PASS at or above it. */
   readonly target?: number;
   /**
+   * A peer (another library doing the same job, measured against the same baseline) this scenario
+   * must be ahead of: compared round by round with it (req/s, and CPU per request), PASS above 1.
+   */
+  readonly ahead?: string;
+  /**
    * A reason to skip this scenario in this environment (a service not configured or not
    * answering), or `undefined`. Asked once, before any server starts.
    */
@@ -58,6 +63,9 @@ export interface Scenario {
  * in-memory ones anyway: the database round trip dominates both sides.
  */
 const NETWORK = { rounds: 5, duration: 2 } as const;
+
+/** The framework groups run 5 rounds in a default run, to keep it within about ten minutes. */
+const FRAMEWORK = { rounds: 5 } as const;
 
 /** The scenarios, in report order. Baselines first. */
 export const scenarios: readonly Scenario[] = [
@@ -138,6 +146,96 @@ export const scenarios: readonly Scenario[] = [
     baseline: 'bare',
     target: 0.6,
   },
+  // ------------------------------------------------------------- Express
+  { name: 'express', title: 'bare Express', server: 'servers/express.ts', ...FRAMEWORK },
+  {
+    name: 'express-read',
+    title: 'tessera/express read (memory)',
+    server: 'servers/express.ts',
+    args: ['--session=tessera', '--path=read'],
+    baseline: 'express',
+    target: 0.85,
+    ...FRAMEWORK,
+  },
+  {
+    // The peer a user would otherwise pick, for reference.
+    name: 'express-session-read',
+    title: 'express-session read (peer)',
+    server: 'servers/express.ts',
+    args: ['--session=express-session', '--path=read'],
+    baseline: 'express',
+    ...FRAMEWORK,
+  },
+  { name: 'express-write', title: 'tessera/express write (memory)', server: 'servers/express.ts', args: ['--session=tessera', '--path=write'], baseline: 'express', optional: true, ...FRAMEWORK },
+  { name: 'express-session-write', title: 'express-session write (peer)', server: 'servers/express.ts', args: ['--session=express-session', '--path=write'], baseline: 'express', optional: true, ...FRAMEWORK },
+  // ------------------------------------------------------------- Fastify
+  { name: 'fastify', title: 'bare Fastify', server: 'servers/fastify.ts', ...FRAMEWORK },
+  {
+    name: 'fastify-read',
+    title: 'tessera/fastify read (memory)',
+    server: 'servers/fastify.ts',
+    args: ['--session=tessera', '--path=read'],
+    baseline: 'fastify',
+    target: 0.85,
+    ...FRAMEWORK,
+  },
+  {
+    name: 'fastify-session-read',
+    title: '@fastify/session read (peer)',
+    server: 'servers/fastify.ts',
+    args: ['--session=fastify-session', '--path=read'],
+    baseline: 'fastify',
+    ...FRAMEWORK,
+  },
+  {
+    name: 'secure-session-read',
+    title: '@fastify/secure-session read (peer)',
+    server: 'servers/fastify.ts',
+    args: ['--session=secure-session', '--path=read'],
+    baseline: 'fastify',
+    ...FRAMEWORK,
+  },
+  {
+    name: 'fastify-cookie-read',
+    title: 'tessera/fastify read (cookie)',
+    server: 'servers/fastify.ts',
+    args: ['--session=tessera-cookie', '--path=read'],
+    baseline: 'fastify',
+    ahead: 'secure-session-read',
+    ...FRAMEWORK,
+  },
+  {
+    name: 'secure-session-write',
+    title: '@fastify/secure-session write (peer)',
+    server: 'servers/fastify.ts',
+    args: ['--session=secure-session', '--path=write'],
+    baseline: 'fastify',
+    ...FRAMEWORK,
+  },
+  {
+    name: 'fastify-cookie-write',
+    title: 'tessera/fastify write (cookie)',
+    server: 'servers/fastify.ts',
+    args: ['--session=tessera-cookie', '--path=write'],
+    baseline: 'fastify',
+    ahead: 'secure-session-write',
+    ...FRAMEWORK,
+  },
+  { name: 'fastify-write', title: 'tessera/fastify write (memory)', server: 'servers/fastify.ts', args: ['--session=tessera', '--path=write'], baseline: 'fastify', optional: true, ...FRAMEWORK },
+  { name: 'fastify-session-write', title: '@fastify/session write (peer)', server: 'servers/fastify.ts', args: ['--session=fastify-session', '--path=write'], baseline: 'fastify', optional: true, ...FRAMEWORK },
+  // ------------------------------------------------------------- Hono
+  { name: 'hono', title: 'bare Hono', server: 'servers/hono.ts', ...FRAMEWORK },
+  {
+    name: 'hono-read',
+    title: 'tessera/hono read (memory)',
+    server: 'servers/hono.ts',
+    args: ['--session=tessera', '--path=read'],
+    baseline: 'hono',
+    target: 0.85,
+    ...FRAMEWORK,
+  },
+  { name: 'hono-write', title: 'tessera/hono write (memory)', server: 'servers/hono.ts', args: ['--session=tessera', '--path=write'], baseline: 'hono', optional: true, ...FRAMEWORK },
+  // ------------------------------------------------------------- networked stores
   {
     name: 'redis-raw',
     title: 'node:http + Redis GET',

@@ -50,6 +50,21 @@ export interface Comparison {
   cpuPass: boolean | null;
 }
 
+/** A scenario against a peer library measured in the same rounds (against the same baseline). */
+export interface PeerComparison {
+  peer: string;
+  /** Median over rounds of this req/s ÷ the peer's req/s in the same round. */
+  ratio: number;
+  ratioMin: number;
+  ratioMax: number;
+  /** Median over rounds of the peer's CPU/req ÷ this CPU/req (above 1: this costs less). */
+  cpuRatio: number;
+  /** `ratio > 1`; `null` when either side's figures are invalid. */
+  pass: boolean | null;
+  /** `cpuRatio > 1`; `null` likewise. */
+  cpuPass: boolean | null;
+}
+
 /** Everything the bench says about one scenario. */
 export interface ScenarioSummary {
   name: string;
@@ -63,6 +78,8 @@ export interface ScenarioSummary {
   latencyP50Ms: number;
   latencyP99Ms: number;
   comparison: Comparison | null;
+  /** This scenario against the peer it must be ahead of (`ahead` in the scenario table), or `null`. */
+  versusPeer: PeerComparison | null;
   /** Why these figures cannot be trusted (errors, non-2xx answers, requests off the measured path). */
   problems: string[];
 }
@@ -112,8 +129,26 @@ export function summarise(
       latencyP50Ms: median(own.map((r) => r.latencyP50Ms)),
       latencyP99Ms: median(own.map((r) => r.latencyP99Ms)),
       comparison: null,
+      versusPeer: null,
       problems: problemsOf(own),
     };
+    const peer = scenario.ahead === undefined ? undefined : rounds.get(scenario.ahead);
+    if (scenario.ahead !== undefined && peer !== undefined) {
+      const pairs = own.flatMap((r, i) => (peer[i] ? [[r, peer[i]] as const] : []));
+      const ratios = pairs.map(([r, p]) => r.rps / p.rps);
+      const cpuRatio = median(pairs.map(([r, p]) => p.cpuMicrosPerRequest / r.cpuMicrosPerRequest));
+      const ratio = median(ratios);
+      const invalid = summary.problems.length > 0 || problemsOf(peer).length > 0;
+      summary.versusPeer = {
+        peer: scenario.ahead,
+        ratio,
+        ratioMin: Math.min(...ratios),
+        ratioMax: Math.max(...ratios),
+        cpuRatio,
+        pass: invalid || !Number.isFinite(ratio) ? null : ratio > 1,
+        cpuPass: invalid || !Number.isFinite(cpuRatio) ? null : cpuRatio > 1,
+      };
+    }
     const base = scenario.baseline === undefined ? undefined : rounds.get(scenario.baseline);
     if (scenario.baseline !== undefined && base !== undefined) {
       const around = brackets.get(scenario.name);
@@ -189,6 +224,28 @@ export function renderTable(summaries: readonly ScenarioSummary[]): string {
       .join('  ')
       .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/**
+ * One line per scenario that must be ahead of a peer: req/s and CPU ratios to it, with verdicts.
+ *
+ * @example
+ * ```ts
+ * for (const line of peerLines(summaries)) console.log(line);
+ * // tessera/fastify read (cookie) vs @fastify/secure-session read (peer): req/s ×1.21 (1.10–1.30), CPU ×1.25 → AHEAD · AHEAD
+ * ```
+ */
+export function peerLines(summaries: readonly ScenarioSummary[]): string[] {
+  const titles = new Map(summaries.map((s) => [s.name, s.title]));
+  const verdict = (pass: boolean | null) => (pass === null ? 'INVALID' : pass ? 'AHEAD' : 'BEHIND');
+  return summaries.flatMap((s) => {
+    const v = s.versusPeer;
+    if (v === null) return [];
+    return [
+      `${s.title} vs ${titles.get(v.peer) ?? v.peer}: req/s ×${fixed(v.ratio, 2)} (${fixed(v.ratioMin, 2)}–${fixed(v.ratioMax, 2)}), ` +
+        `CPU ×${fixed(v.cpuRatio, 2)} → ${verdict(v.pass)} · ${verdict(v.cpuPass)}`,
+    ];
+  });
 }
 
 /**
