@@ -165,7 +165,7 @@ function resolveOptions(options: HonoSessionsOptions) {
  * import { Hono } from 'hono';
  * import { sessions } from 'tessera/hono';
  *
- * export const app = new Hono();
+ * const app = new Hono();
  * app.use(sessions({ secrets: [process.env.SESSION_SECRET!] })); // >= 32 bytes
  * app.get('/', (c) => {
  *   const session = c.get('session');
