@@ -6,7 +6,7 @@
 import { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import { sessions } from '../../src/adapters/hono.js';
-import { replyOf } from './http-client.js';
+import { readReply } from './http-client.js';
 import { adapterSuite, type AdapterHarness } from './suite.js';
 
 const honoHarness: AdapterHarness = {
@@ -46,19 +46,7 @@ const honoHarness: AdapterHarness = {
     });
     app.get('/untouched', (c) => c.text('ok'));
     return {
-      async request(method, path, headers = {}, onFirstChunk) {
-        const res = await app.request(path, { method, headers });
-        let body = '';
-        const decoder = new TextDecoder();
-        const reader = res.body!.getReader();
-        for (let first = true; ; first = false) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          body += decoder.decode(value, { stream: true });
-          if (first) onFirstChunk?.();
-        }
-        return replyOf(res, body);
-      },
+      request: async (method, path, headers = {}, onFirstChunk) => readReply(await app.request(path, { method, headers }), onFirstChunk),
       close: async () => {},
     };
   },
