@@ -23,7 +23,6 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConfigError } from '../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import { Tessera } from '../manager.js';
@@ -190,7 +189,7 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
     failures.log(error);
     const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' };
     if (retryAfter) headers['retry-after'] = '1';
-    return new HTTPException(status as ContentfulStatusCode, { res: new Response(message, { status, headers }), message, cause: error });
+    return new HTTPException(status as ConstructorParameters<typeof HTTPException>[0], { res: new Response(message, { status, headers }), message, cause: error });
   }
 
   const middleware: MiddlewareHandler<{ Variables: SessionVariables }> = async (c, next) => {
