@@ -1,6 +1,7 @@
 /**
  * A client for adapters served on a real socket (node:http, Express): `fetch` against a server on
- * 127.0.0.1, reading the body chunk by chunk so a stream's first chunk is seen as it arrives.
+ * 127.0.0.1, reading the body chunk by chunk so a stream's first chunk is seen as it arrives; and
+ * that reading alone, for adapters whose apps answer Web `Response`s without a socket (Hono).
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,17 +21,7 @@ export async function serveOnLoopback(listener: RequestListener): Promise<Harnes
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     async request(method, path, headers = {}, onFirstChunk) {
-      const res = await fetch(base + path, { method, headers });
-      let body = '';
-      const decoder = new TextDecoder();
-      const reader = res.body!.getReader();
-      for (let first = true; ; first = false) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        body += decoder.decode(value, { stream: true });
-        if (first) onFirstChunk?.();
-      }
-      return replyOf(res, body);
+      return readReply(await fetch(base + path, { method, headers }), onFirstChunk);
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -38,6 +29,28 @@ export async function serveOnLoopback(listener: RequestListener): Promise<Harnes
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * The {@link Reply} of a Web `Response`, its body read chunk by chunk as it arrives (`onFirstChunk`
+ * is called when the first chunk is in).
+ *
+ * @example
+ * ```ts
+ * const reply = await readReply(await app.request(path), () => console.log('first chunk'));
+ * ```
+ */
+export async function readReply(res: Response, onFirstChunk?: () => void): Promise<Reply> {
+  let body = '';
+  const decoder = new TextDecoder();
+  const reader = res.body!.getReader();
+  for (let first = true; ; first = false) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    body += decoder.decode(value, { stream: true });
+    if (first) onFirstChunk?.();
+  }
+  return replyOf(res, body);
 }
 
 /**

@@ -1,0 +1,55 @@
+/**
+ * The adapter behaviour suite on Hono: `app.use(sessions({ tessera }))`, the session through
+ * `c.get('session')`, every request through `app.request()` — no socket. A Hono response's body
+ * is a stream read here chunk by chunk, so the suite sees a streamed body arrive as it is written.
+ */
+import { Hono } from 'hono';
+import { stream } from 'hono/streaming';
+import { sessions } from '../../src/adapters/hono.js';
+import { readReply } from './http-client.js';
+import { adapterSuite, type AdapterHarness } from './suite.js';
+
+const honoHarness: AdapterHarness = {
+  name: 'hono (app.request)',
+  streams: true,
+  async start(tessera, hooks) {
+    const app = new Hono();
+    app.use(sessions({ tessera }));
+    const param = (c: { req: { query(name: string): string | undefined } }, name: string) => c.req.query(name) ?? '';
+    app.get('/read', (c) => c.text(JSON.stringify(c.get('session').toJSON())));
+    app.post('/write', (c) => {
+      c.get('session').set(param(c, 'key'), param(c, 'value'));
+      return c.text('ok');
+    });
+    app.post('/slow-write', async (c) => {
+      const session = c.get('session');
+      await hooks.slowWrite();
+      session.set(param(c, 'key'), param(c, 'value'));
+      return c.text('ok');
+    });
+    app.post('/regenerate', (c) => {
+      c.get('session').regenerate();
+      return c.text('ok');
+    });
+    app.post('/destroy', (c) => {
+      c.get('session').destroy();
+      return c.text('ok');
+    });
+    app.get('/stream', (c) => {
+      c.get('session').set('streamed', 'yes');
+      c.header('content-type', 'text/plain');
+      return stream(c, async (body) => {
+        await body.write('one');
+        await hooks.firstChunkSeen();
+        await body.write('two');
+      });
+    });
+    app.get('/untouched', (c) => c.text('ok'));
+    return {
+      request: async (method, path, headers = {}, onFirstChunk) => readReply(await app.request(path, { method, headers }), onFirstChunk),
+      close: async () => {},
+    };
+  },
+};
+
+adapterSuite(honoHarness);
