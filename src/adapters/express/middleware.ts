@@ -10,7 +10,7 @@
  * @internal
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Tessera } from '../../manager.js';
+import type { SessionContext, Tessera } from '../../manager.js';
 import type { Session } from '../../session.js';
 import { MemoryStore } from '../../stores/memory.js';
 import { requestInput } from '../kit.js';
@@ -70,10 +70,22 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
   const name = tessera.cookieName;
   const secureCookies = new SecureCookieRule(settings);
 
-  /** The session is loaded: give it to the request and run the next handlers. */
-  function proceed(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, core: Session, isSecure: () => boolean): void {
-    new RequestSession(settings, req, res, core, isSecure).attach();
-    next();
+  /** The session is loaded: give it to the request and run the next handlers, holding the commit while they run synchronously. */
+  function proceed(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean): void {
+    const handle = new RequestSession(settings, req, res, core, isSecure);
+    handle.attach();
+    try {
+      next();
+    } finally {
+      handle.afterSynchronousCode();
+      ctx.release();
+    }
+  }
+
+  /** The session could not be loaded: the error goes to Express's error handlers. */
+  function fail(next: (err?: unknown) => void, ctx: SessionContext, error: unknown): void {
+    ctx.release();
+    next(error);
   }
 
   function middleware(incoming: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
@@ -85,17 +97,24 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     const isSecure = (): boolean => (secure ??= expressRequestIsSecure(req, proxy));
     const input = requestInput(req.headers.cookie, expressClientIp(req, proxy), req.headers['user-agent'], tenant?.(req));
     const ctx = tessera.begin(input, secureCookies.sink(responseCookieSink(res, name), isSecure));
+    // Held from the load until the next handlers' synchronous code returns: what the load queues
+    // (a touch, a new session stored) and what a synchronous route changes make one commit,
+    // started when `next()` returns — and written by then on a store that answers synchronously.
+    ctx.hold();
     if (tessera.loadsSynchronously) {
       // Memory, SQLite, a cookie: the session is there at once, and the route runs in this tick.
       let core: Session;
       try {
         core = ctx.loadSync();
       } catch (error) {
-        return next(error);
+        return fail(next, ctx, error);
       }
-      return proceed(req, res, next, core, isSecure);
+      return proceed(req, res, next, ctx, core, isSecure);
     }
-    ctx.load().then((core) => proceed(req, res, next, core, isSecure), next);
+    ctx.load().then(
+      (core) => proceed(req, res, next, ctx, core, isSecure),
+      (error: unknown) => fail(next, ctx, error),
+    );
   }
 
   return Object.defineProperty(middleware, 'tessera', { value: tessera, enumerable: true }) as SessionMiddleware;

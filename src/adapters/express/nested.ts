@@ -52,7 +52,7 @@ export class NestedChanges {
     const snapshots = (this.#snapshots ??= new Map());
     if (!snapshots.has(key)) snapshots.set(key, JSON.stringify(value));
     if (this.#pending === null) {
-      // The check gets its own set: `reset()` may replace `#pending` before it runs.
+      // The check gets its own set: `reset()` or `checkPending()` may replace `#pending` before it runs.
       const keys = (this.#pending = new Set());
       queueMicrotask(() => {
         if (this.#pending === keys) this.#pending = null;
@@ -71,6 +71,17 @@ export class NestedChanges {
   /** `key` was deleted. */
   removed(key: string): void {
     this.#snapshots?.delete(key);
+  }
+
+  /**
+   * The synchronous code that read the pending keys is over: check them now, rather than in the
+   * microtask queued for them (which then finds nothing new). A failure is reported.
+   */
+  checkPending(): void {
+    const keys = this.#pending;
+    if (keys === null) return;
+    this.#pending = null;
+    this.#checkReporting(keys);
   }
 
   /** Save the keys whose object values were changed in place since they were read or saved (default: every one). */

@@ -94,6 +94,14 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     this.#res.once('close', () => this.#finish());
   }
 
+  /**
+   * The synchronous code that ran the route is over: check the object values it read now, so
+   * their changes go with the commit about to start instead of a second one.
+   */
+  afterSynchronousCode(): void {
+    this.#nested.checkPending();
+  }
+
   // -------------------------------------------------- data (the proxy's traps)
 
   get id(): string {
