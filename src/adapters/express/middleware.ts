@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionContext, Tessera } from '../../manager.js';
 import type { Session } from '../../session.js';
 import { MemoryStore } from '../../stores/memory.js';
-import { requestInput } from '../kit.js';
+import { errorReply, requestInput } from '../kit.js';
 import { responseCookieSink } from '../node.js';
 import { SecureCookieRule } from './cookie.js';
 import { resolveSettings, type ExpressSessionOptions } from './options.js';
@@ -83,8 +83,11 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
   }
 
   /** The session could not be loaded: the error goes to Express's error handlers. */
-  function fail(next: (err?: unknown) => void, ctx: SessionContext, error: unknown): void {
+  function fail(res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, error: unknown): void {
     ctx.release();
+    // They answer the error's status (503 for a store outage); the Retry-After the kit answers an
+    // outage with goes on the response for them.
+    if (!res.headersSent && errorReply(error).retryAfter) res.setHeader('retry-after', '1');
     next(error);
   }
 
@@ -107,13 +110,13 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
       try {
         core = ctx.loadSync();
       } catch (error) {
-        return fail(next, ctx, error);
+        return fail(res, next, ctx, error);
       }
       return proceed(req, res, next, ctx, core, isSecure);
     }
     ctx.load().then(
       (core) => proceed(req, res, next, ctx, core, isSecure),
-      (error: unknown) => fail(next, ctx, error),
+      (error: unknown) => fail(res, next, ctx, error),
     );
   }
 
