@@ -17,7 +17,7 @@ import { createTessera } from '../../src/index.js';
 import { CookieStore } from '../../src/stores/cookie.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { SessionStore } from '../../src/stores/store.js';
-import { CountingStore } from '../helpers/browser.js';
+import { CountingStore, CountingSyncStore } from '../helpers/browser.js';
 import { FakeClock } from '../helpers/clock.js';
 
 declare module '../../src/adapters/express.js' {
@@ -587,6 +587,32 @@ function suite(label: string, express: typeof express5): void {
         assert.doesNotMatch(sessionCookies(forgotten, 'connect.sid')[0]!, /Max-Age|Expires/, `${label}: a browser-session cookie`);
         assert.equal(store.calls.set, 2);
       }
+    });
+
+    it('a synchronous route: its changes, inside objects too, are stored in one write by the time it returns', async () => {
+      const store = new CountingSyncStore(new MemoryStore());
+      let writesAtReturn = -1;
+      const { browser } = await start(
+        (app) => {
+          app.get('/add/:item', (req, res) => {
+            const before = store.calls.set;
+            req.session.cart ??= { items: [] };
+            req.session.cart.items.push(req.params.item!);
+            res.end();
+            // Runs once the middleware's next() has returned, before any promise job.
+            process.nextTick(() => (writesAtReturn = store.calls.set - before));
+          });
+          app.get('/cart', (req, res) => res.json(req.session.cart?.items ?? []));
+        },
+        { store },
+      );
+      const b = browser();
+      await b.fetch('/add/a'); // a new session: the cart assigned, then changed inside
+      assert.equal(writesAtReturn, 1);
+      await b.fetch('/add/b'); // an existing one: changed inside only
+      assert.equal(writesAtReturn, 1);
+      assert.equal(store.calls.set, 2, 'one write per request');
+      assert.deepEqual(await b.json('/cart'), ['a', 'b']);
     });
 
     it('saves changes made inside nested objects, also after an await', async () => {

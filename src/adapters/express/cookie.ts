@@ -1,0 +1,231 @@
+/**
+ * `req.session.cookie`: the session cookie as express-session shows it ({@link SessionCookie}),
+ * and express-session's rule for a `Secure` cookie on the response ({@link SecureCookieRule}).
+ *
+ * @module
+ * @internal
+ */
+import { inspect } from 'node:util';
+import type { SameSite } from '../../cookie.js';
+import type { CookieSink } from '../../core/request.js';
+import type { Tessera } from '../../manager.js';
+import type { Session } from '../../session.js';
+import type { Settings } from './options.js';
+
+/**
+ * `req.session.cookie` as plain data (what `toJSON()` returns).
+ *
+ * @example
+ * ```ts
+ * res.json(req.session.cookie); // {"originalMaxAge":86400000,"expires":"…","secure":true,…}
+ * ```
+ */
+export interface SessionCookieData {
+  readonly originalMaxAge: number | null;
+  readonly expires: Date | null;
+  readonly secure: boolean;
+  readonly httpOnly: boolean;
+  readonly domain: string | undefined;
+  readonly path: string;
+  readonly sameSite: SameSite;
+  readonly partitioned: boolean;
+}
+
+/**
+ * `req.session.cookie`: the session cookie as express-session shows it. `maxAge` and `expires`
+ * are per session: setting them gives this session its own lifetime (remember me), saved with it;
+ * `null` or `false` makes its cookie last only until the browser closes. On a new session that
+ * holds nothing (with `saveUninitialized: false`) that alone stores nothing and sends no cookie;
+ * the first write carries the lifetime. The other attributes are set once, in
+ * {@link ExpressSessionOptions.cookie}.
+ *
+ * @example
+ * ```ts
+ * if (req.body.remember) req.session.cookie.maxAge = 30 * 24 * 3600_000;
+ * else req.session.cookie.expires = false;
+ * ```
+ */
+export interface SessionCookie {
+  /** Ms until the cookie expires, as it would be sent now; `null` for a browser-session cookie. */
+  get maxAge(): number | null;
+  set maxAge(ms: number | null);
+  /** The session's full cookie lifetime in ms; `null` for a browser-session cookie. */
+  get originalMaxAge(): number | null;
+  set originalMaxAge(ms: number | null);
+  /** When the cookie expires, as it would be sent now; `null` for a browser-session cookie. */
+  get expires(): Date | null;
+  set expires(date: Date | null | false);
+  readonly httpOnly: boolean;
+  /** Whether the cookie is sent with `Secure` on this request. */
+  readonly secure: boolean;
+  readonly sameSite: SameSite;
+  readonly path: string;
+  readonly domain: string | undefined;
+  readonly partitioned: boolean;
+  /** Same as `toJSON()`. */
+  readonly data: SessionCookieData;
+  toJSON(): SessionCookieData;
+}
+
+/**
+ * What a {@link SessionCookieImpl} reads and changes: its request's session.
+ *
+ * @example
+ * ```ts
+ * const host: CookieHost = { core: session, isSecure: () => false, setLifetime: (ms) => session.setLifetime(ms) };
+ * ```
+ */
+export interface CookieHost {
+  /** The core session behind `req.session`. */
+  readonly core: Session;
+  /** Whether the request came over HTTPS (directly, or per `proxy` / `trust proxy` through a proxy). */
+  isSecure(): boolean;
+  /** Give the session its own cookie lifetime; `null` makes its cookie end with the browser session. */
+  setLifetime(ms: number | null): void;
+}
+
+/**
+ * `req.session.cookie`: `maxAge`, `expires` and `originalMaxAge` read and set the session's own
+ * lifetime; the other attributes are the middleware's, read-only.
+ *
+ * @example
+ * ```ts
+ * const cookie = new SessionCookieImpl(requestSession, settings);
+ * cookie.maxAge = 30 * 24 * 3600_000; // remember me
+ * ```
+ */
+export class SessionCookieImpl implements SessionCookie {
+  readonly #h: CookieHost;
+  readonly #s: Settings;
+
+  constructor(host: CookieHost, settings: Settings) {
+    this.#h = host;
+    this.#s = settings;
+  }
+
+  get originalMaxAge(): number | null {
+    // The lifetime the manager caps by the absolute limit to get `meta.cookieMaxAge`.
+    const { lifetime, cookieMaxAge } = this.#h.core.meta;
+    const { cookie, idleTimeout } = this.#s.tessera.options;
+    return cookieMaxAge === null ? null : (lifetime ?? cookie.maxAge ?? idleTimeout);
+  }
+  set originalMaxAge(ms: number | null) {
+    this.#h.setLifetime(ms);
+  }
+
+  get maxAge(): number | null {
+    const expires = this.expires;
+    return expires === null ? null : expires.getTime() - this.#s.tessera.options.now();
+  }
+  set maxAge(ms: number | null) {
+    this.#h.setLifetime(ms);
+  }
+
+  get expires(): Date | null {
+    const ms = this.#h.core.meta.cookieMaxAge;
+    return ms === null ? (this.#s.tessera.options.cookie.expires ?? null) : new Date(this.#s.tessera.options.now() + ms);
+  }
+  set expires(date: Date | null | false) {
+    if (date === null || date === false) {
+      this.#h.setLifetime(null);
+      return;
+    }
+    if (!(date instanceof Date) || !Number.isFinite(date.getTime())) throw new TypeError('req.session.cookie.expires must be a Date, null or false');
+    const ms = date.getTime() - this.#s.tessera.options.now();
+    if (ms <= 0) throw new TypeError('req.session.cookie.expires must be in the future; to end a session, destroy() it');
+    this.#h.setLifetime(ms);
+  }
+
+  get httpOnly(): boolean {
+    return this.#s.tessera.options.cookie.httpOnly;
+  }
+  get secure(): boolean {
+    return this.#s.secure === 'auto' ? this.#h.isSecure() : this.#s.secure;
+  }
+  get sameSite(): SameSite {
+    return this.#s.tessera.options.cookie.sameSite;
+  }
+  get path(): string {
+    return this.#s.tessera.options.cookie.path;
+  }
+  get domain(): string | undefined {
+    return this.#s.tessera.options.cookie.domain;
+  }
+  get partitioned(): boolean {
+    return this.#s.tessera.options.cookie.partitioned;
+  }
+  get data(): SessionCookieData {
+    return this.toJSON();
+  }
+
+  toJSON(): SessionCookieData {
+    return {
+      originalMaxAge: this.originalMaxAge,
+      expires: this.expires,
+      secure: this.secure,
+      httpOnly: this.httpOnly,
+      domain: this.domain,
+      path: this.path,
+      sameSite: this.sameSite,
+      partitioned: this.partitioned,
+    };
+  }
+
+  [inspect.custom](depth: number, options: object): string {
+    return `Cookie ${inspect(this.toJSON(), { ...options, depth })}`;
+  }
+}
+
+// Attributes are set once, for every session, in session({ cookie }).
+for (const name of ['httpOnly', 'secure', 'sameSite', 'path', 'domain', 'partitioned'] as const) {
+  const get = Object.getOwnPropertyDescriptor(SessionCookieImpl.prototype, name)!.get;
+  Object.defineProperty(SessionCookieImpl.prototype, name, {
+    get,
+    set() {
+      throw new TypeError(`req.session.cookie.${name} is set for every session, in session({ cookie: { ${name} } }); only maxAge and expires are per session`);
+    },
+    configurable: true,
+  });
+}
+
+const SECURE_ATTRIBUTE = /; Secure(?=;|$)/;
+
+/**
+ * express-session's rule for a `Secure` cookie: never sent over plain HTTP, where it would expose
+ * the ID (with `secure: 'auto'` it goes without the attribute instead). One per middleware: it
+ * warns once, the first time a cookie is held back.
+ *
+ * @example
+ * ```ts
+ * const rule = new SecureCookieRule(settings);
+ * const sink = rule.sink(responseCookieSink(res, tessera.cookieName), () => req.secure);
+ * ```
+ */
+export class SecureCookieRule {
+  readonly #tessera: Tessera;
+  readonly #secure: boolean | 'auto';
+  #warned = false;
+
+  constructor(settings: Pick<Settings, 'tessera' | 'secure'>) {
+    this.#tessera = settings.tessera;
+    this.#secure = settings.secure;
+  }
+
+  /** The sink of one request: `base`, with the rule applied to the lines put through it. */
+  sink(base: CookieSink, isSecure: () => boolean): CookieSink {
+    if (this.#secure === false) return base;
+    return { writable: base.writable, setCookie: (line) => this.#setCookie(base, line, isSecure()), withdrawCookie: base.withdrawCookie };
+  }
+
+  #setCookie(base: CookieSink, line: string, secure: boolean): boolean {
+    if (secure) return base.setCookie(line);
+    if (this.#secure === 'auto') return base.setCookie(line.replace(SECURE_ATTRIBUTE, ''));
+    if (!this.#warned) {
+      this.#warned = true;
+      this.#tessera.options.logger.warn?.(
+        "tessera/express: a Secure session cookie is not sent over plain HTTP. Behind a TLS proxy set proxy: true (or Express's trust proxy); for HTTP in development use cookie.secure: 'auto' or false",
+      );
+    }
+    return true;
+  }
+}

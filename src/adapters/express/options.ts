@@ -1,0 +1,263 @@
+/**
+ * The options of `session()`: express-session's names ({@link ExpressSessionOptions},
+ * {@link ExpressCookieOptions}) turned into a tessera instance and the settings one middleware
+ * shares across its requests, validated once, when the middleware is made.
+ *
+ * @module
+ * @internal
+ */
+import type { IncomingMessage } from 'node:http';
+import type { SameSite } from '../../cookie.js';
+import type { Secret } from '../../crypto/keyring.js';
+import { ConfigError } from '../../errors.js';
+import { createTessera, type CreateTesseraOptions } from '../../index.js';
+import type { Tessera } from '../../manager.js';
+import { DEFAULTS } from '../../options.js';
+import type { CookieStore } from '../../stores/cookie.js';
+import type { SessionStore } from '../../stores/store.js';
+import { resolveAdapterOptions } from '../kit.js';
+
+/**
+ * The session cookie's attributes, as `cookie` in {@link ExpressSessionOptions}. Same names and
+ * meaning as express-session's, with these differences: `sameSite` defaults to `'lax'` (express-session
+ * sends none; `false` also means `'lax'`, what browsers assume), and `secure: true` with a plain-HTTP
+ * request sends no cookie, exactly like express-session.
+ *
+ * @example
+ * ```ts
+ * session({ secret, proxy: true, cookie: { secure: 'auto', sameSite: 'strict', maxAge: 8 * 3600_000 } });
+ * ```
+ */
+export interface ExpressCookieOptions {
+  /**
+   * Lifetime in ms: the cookie persists that long, and so does the session after its last use
+   * (it sets `idleTimeout` unless you pass one). Default: none, a browser-session cookie.
+   */
+  maxAge?: number;
+  /**
+   * A fixed expiry date. express-session advises `maxAge` instead; so does tessera. Every cookie
+   * without a `maxAge` gets it, including one a session set to end with the browser.
+   */
+  expires?: Date;
+  /** Default `true`. */
+  httpOnly?: boolean;
+  /**
+   * Default `false`, like express-session — set `true` in production (over HTTPS), or `'auto'`:
+   * secure when the request is (a direct TLS connection or, per `proxy`, `X-Forwarded-Proto: https`).
+   */
+  secure?: boolean | 'auto';
+  /** `true` means `'strict'`, like express-session; `false` means `'lax'`. Default `'lax'`. */
+  sameSite?: boolean | SameSite | 'Lax' | 'Strict' | 'None';
+  /** Default `/`. The middleware only handles requests under this path, like express-session. */
+  path?: string;
+  /** Default: none (host-only). */
+  domain?: string;
+  /** CHIPS `Partitioned`. Requires `secure`. */
+  partitioned?: boolean;
+}
+
+/**
+ * Options of {@link session}: express-session's, plus every option of `createTessera` (such as
+ * `idleTimeout`, `absoluteTimeout`, `touchAfter`, `bindIp`, `encryptData`, `now`, `logger`).
+ *
+ * @example
+ * ```ts
+ * session({
+ *   secret: process.env.SESSION_SECRET!,        // >= 32 bytes; an array rotates
+ *   store: new RedisStore({ url: process.env.REDIS_URL }),
+ *   resave: false,
+ *   saveUninitialized: false,
+ *   cookie: { secure: true, maxAge: 24 * 3600_000 },
+ * });
+ * ```
+ */
+export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cookie' | 'saveUninitialized'> {
+  /**
+   * The secret(s) signing the cookie: one, or an array whose first entry signs and every entry
+   * verifies (rotation), like express-session. Each must be at least 32 bytes. Same as `secrets`.
+   */
+  secret?: Secret | readonly Secret[];
+  /** The cookie name. Default `connect.sid`, like express-session. */
+  name?: string;
+  /** The cookie's attributes. */
+  cookie?: ExpressCookieOptions;
+  /**
+   * Write the session back to the store on every request, even when unchanged (extends its
+   * expiry). Default `true`, express-session's default, with a warning when not set; `false` is
+   * recommended — tessera already extends expiry by a throttled touch (`touchAfter`).
+   */
+  resave?: boolean;
+  /**
+   * Store a new session and send its cookie even when the request did not change it. Default
+   * `true`, express-session's default, with a warning when not set; `false` is recommended (no
+   * cookie before consent, no storage for visitors that never sign in).
+   */
+  saveUninitialized?: boolean;
+  /**
+   * Send the session cookie on every response, resetting its expiry countdown (tessera's own
+   * `rolling` option). Default `false`. With `tessera`, it is that instance's setting.
+   */
+  rolling?: boolean;
+  /**
+   * What happens when `req.session` is deleted or set to `null`: `'keep'` (default) keeps the
+   * stored session, `'destroy'` destroys it when the response finishes.
+   */
+  unset?: 'keep' | 'destroy';
+  /**
+   * Trust the reverse proxy, as in express-session: `true` takes HTTPS from `X-Forwarded-Proto`;
+   * `false` ignores forwarding headers (HTTPS only over a direct TLS connection, the socket's
+   * address as the client IP). Default: Express's `trust proxy` setting decides (`req.secure`,
+   * `req.ip`).
+   *
+   * The client IP (`bindIp`, `meta.ip`) is Express's `req.ip` whenever the app sets `trust proxy`
+   * (a hop count or the proxies' addresses: the precise answer), with `proxy` unset or `true`.
+   * With `proxy: true` and no `trust proxy`, one proxy is trusted: the client is the
+   * `X-Forwarded-For` entry that proxy appended (the rightmost), never one the client sent.
+   */
+  proxy?: boolean;
+  /**
+   * Accepted for compatibility and ignored, with a warning: tessera's session IDs are always 256
+   * bits from the CSPRNG, never chosen by the app.
+   */
+  genid?: (req: IncomingMessage) => string;
+  /**
+   * Use this tessera instance (to share it with by-ID operations or other adapters). Its own
+   * options then apply: pass no `secret`, `store`, `name`, `cookie`, `saveUninitialized` or other
+   * manager option here — only `resave`, `unset`, `proxy` and `tenant`, and `rolling` only if it
+   * matches the instance's (a different value throws a `ConfigError`).
+   */
+  tessera?: Tessera;
+  /** The tenant of a request (for example from its Host header). Default: no tenants. */
+  tenant?: (req: IncomingMessage) => string | null | undefined;
+}
+
+/**
+ * What every request of one middleware shares, resolved once by {@link resolveSettings}.
+ *
+ * @example
+ * ```ts
+ * const { tessera, resave, proxy } = resolveSettings({ secret, resave: false, saveUninitialized: false });
+ * ```
+ */
+export interface Settings {
+  readonly tessera: Tessera;
+  /** The session is sealed in the cookie (`CookieStore`): nothing to re-save with `resave`. */
+  readonly cookieStore: boolean;
+  readonly resave: boolean;
+  /** `unset: 'destroy'`. */
+  readonly unsetDestroy: boolean;
+  /** express-session's `proxy`: `undefined` lets Express's `trust proxy` decide. */
+  readonly proxy: boolean | undefined;
+  /** `cookie.secure` as given (`'auto'` follows the request); an instance's own setting with `tessera`. */
+  readonly secure: boolean | 'auto';
+  /** The tenant of a request, or `null` for no tenants. */
+  readonly tenant: ((req: IncomingMessage) => string | null | undefined) | null;
+}
+
+/**
+ * Validate the options of `session()` and make (or take) its tessera instance.
+ *
+ * @throws {@link ConfigError}, {@link SecretError} or {@link CookieConfigError} on bad options.
+ * @example
+ * ```ts
+ * const settings = resolveSettings({ tessera, resave: false });
+ * resolveSettings({ tessera, secret }); // throws ConfigError: the instance has its own secrets
+ * ```
+ */
+export function resolveSettings(options: ExpressSessionOptions): Settings {
+  if (options === null || typeof options !== 'object') throw new ConfigError('session(options): options must be an object');
+  const { tessera: given, resave, rolling, unset, proxy, tenant, ...manager } = options;
+  for (const [name, value] of Object.entries({ resave, rolling, proxy })) {
+    if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(`session option ${name} must be a boolean`);
+  }
+  if (unset !== undefined && unset !== 'keep' && unset !== 'destroy') throw new ConfigError('session option unset must be "keep" or "destroy"');
+  // The tenant resolver is checked by the adapter kit, as every adapter's is.
+  const resolved = resolveAdapterOptions<IncomingMessage>({ tenant }, 'tessera/express');
+
+  let tessera: Tessera;
+  let secure: boolean | 'auto';
+  if (given !== undefined) {
+    // `rolling` is the instance's own cookie policy, like `saveUninitialized`.
+    const extra = Object.keys(manager).filter((k) => (manager as Record<string, unknown>)[k] !== undefined);
+    if (rolling !== undefined && rolling !== given.options.rolling) extra.push('rolling');
+    if (extra.length > 0) {
+      throw new ConfigError(
+        `session({ tessera }) uses that instance's settings: remove ${extra.map((k) => `\`${k}\``).join(', ')}, or set them on createTessera()`,
+      );
+    }
+    tessera = given;
+    secure = given.options.cookie.secure;
+  } else {
+    const { secret, name, cookie = {}, genid, saveUninitialized, store, ...rest } = manager;
+    if (secret !== undefined && rest.secrets !== undefined) throw new ConfigError('pass `secret` or `secrets`, not both');
+    if (saveUninitialized !== undefined && typeof saveUninitialized !== 'boolean') throw new ConfigError('session option saveUninitialized must be a boolean');
+    if (store !== undefined) assertTesseraStore(store);
+    if (cookie.secure !== undefined && cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') {
+      throw new ConfigError('cookie.secure must be true, false or "auto"');
+    }
+    secure = cookie.secure ?? false;
+    const maxAge = cookie.maxAge;
+    const lifetime = typeof maxAge === 'number' && maxAge > 0 ? maxAge : undefined;
+    tessera = createTessera({
+      ...rest,
+      secrets: secret ?? rest.secrets,
+      store,
+      saveUninitialized: saveUninitialized ?? true,
+      rolling,
+      // In express-session the cookie's maxAge is the session's lifetime after its last use.
+      idleTimeout: rest.idleTimeout ?? lifetime,
+      absoluteTimeout: rest.absoluteTimeout ?? Math.max(DEFAULTS.absoluteTimeout, lifetime ?? 0),
+      cookie: {
+        name: name ?? 'connect.sid',
+        path: cookie.path,
+        domain: cookie.domain,
+        httpOnly: cookie.httpOnly,
+        secure: secure !== false,
+        sameSite: sameSiteOf(cookie.sameSite),
+        maxAge,
+        expires: cookie.expires,
+        partitioned: cookie.partitioned,
+      },
+    });
+    if (genid !== undefined) {
+      if (typeof genid !== 'function') throw new ConfigError('session option genid must be a function');
+      tessera.options.logger.warn?.('tessera/express: the genid option is ignored: session IDs are always 256 bits from the CSPRNG');
+    }
+    if (saveUninitialized === undefined) {
+      tessera.options.logger.warn?.(
+        'tessera/express: saveUninitialized not set; defaulting to true like express-session. Set it explicitly (false is recommended)',
+      );
+    }
+  }
+  if (resave === undefined) {
+    tessera.options.logger.warn?.('tessera/express: resave not set; defaulting to true like express-session. Set it explicitly (false is recommended)');
+  }
+  return {
+    tessera,
+    cookieStore: (tessera.store as CookieStore).clientSide === true,
+    resave: resave ?? true,
+    unsetDestroy: unset === 'destroy',
+    proxy,
+    secure,
+    tenant: resolved.tenant,
+  };
+}
+
+/** express-session's `sameSite`: `true` is strict, `false` (no attribute) is what browsers treat as lax. */
+function sameSiteOf(value: ExpressCookieOptions['sameSite']): SameSite | undefined {
+  if (value === true) return 'strict';
+  if (value === false) return 'lax';
+  return typeof value === 'string' ? (value.toLowerCase() as SameSite) : value;
+}
+
+/** Refuse an express-session store (connect-redis, connect-mongo, ...) with a pointer to tessera's. */
+function assertTesseraStore(store: unknown): void {
+  const s = store as Partial<SessionStore> & { destroy?: unknown; clientSide?: unknown };
+  if (s !== null && typeof s === 'object' && (s.clientSide === true || (typeof s.get === 'function' && typeof s.set === 'function' && typeof s.delete === 'function'))) return;
+  throw new ConfigError(
+    typeof s?.destroy === 'function'
+      ? 'store looks like an express-session store (connect-redis, connect-mongo, ...): tessera needs a tessera store, ' +
+          'for example tessera/stores/redis, tessera/stores/postgres, tessera/stores/sqlite or tessera/stores/memory'
+      : 'store must be a tessera SessionStore (get, set, delete) or a CookieStore',
+  );
+}

@@ -1,0 +1,235 @@
+/**
+ * One request's session, tying the parts together: the core session behind `req.session`, the
+ * `req.session` object ({@link newSessionObject}) and its cookie view, the tracking of changes
+ * inside object values, express-session's methods, and what the end of the response does
+ * (`resave`, `unset`, a last check of object values).
+ *
+ * @module
+ * @internal
+ */
+import type { ServerResponse } from 'node:http';
+import { SessionStateError } from '../../errors.js';
+import type { Session } from '../../session.js';
+import { SessionCookieImpl, type CookieHost, type SessionCookie, type SessionCookieData } from './cookie.js';
+import { NestedChanges, type NestedOwner } from './nested.js';
+import type { Settings } from './options.js';
+import type { ProxiedRequest } from './proxy.js';
+import { assertDataKey, newSessionObject, ReplacedView, replaceView, type ExpressSession, type LiveSession, type Target, type View } from './session-object.js';
+
+/**
+ * The request properties the middleware sets and reads besides node's.
+ *
+ * @example
+ * ```ts
+ * const req = incoming as ExpressRequest;
+ * if (req.session) return next(); // another session middleware ran first
+ * ```
+ */
+export interface ExpressRequest extends ProxiedRequest {
+  session?: unknown;
+  sessionID?: string;
+  sessionStore?: unknown;
+  originalUrl?: string;
+}
+
+// A property on the request, not a WeakMap: the session points back at the request, and such
+// WeakMap entries are ephemerons that cost the garbage collector dearly.
+const REQUEST_SESSION = Symbol('tessera.express.session');
+type WithSession = ExpressRequest & { [REQUEST_SESSION]?: RequestSession };
+
+/**
+ * The {@link RequestSession} the middleware gave `req`, if any.
+ *
+ * @example
+ * ```ts
+ * const core = requestSessionOf(req)?.core;
+ * ```
+ */
+export function requestSessionOf(req: ExpressRequest): RequestSession | undefined {
+  return (req as WithSession)[REQUEST_SESSION];
+}
+
+/**
+ * One request's session: the core session behind `req.session`, its cookie, and change tracking.
+ * It is the live {@link View} the `req.session` proxy reads and writes through.
+ *
+ * @example
+ * ```ts
+ * new RequestSession(settings, req, res, await ctx.load(), isSecure).attach();
+ * req.session.views = 1;
+ * ```
+ */
+export class RequestSession implements View, LiveSession, CookieHost, NestedOwner {
+  readonly live = this;
+  readonly cookie: SessionCookie;
+  readonly core: Session;
+  /** `req.session`, and the proxy target behind it. */
+  object: ExpressSession;
+  #target: Target;
+  readonly #s: Settings;
+  readonly #req: WithSession;
+  readonly #res: ServerResponse;
+  readonly #nested = new NestedChanges(this);
+  readonly #isSecure: () => boolean;
+  /** The app changed the session during this request (so `resave` has nothing to add). */
+  #modified = false;
+
+  /** `isSecure`: whether the request came over HTTPS (asked only when needed). */
+  constructor(settings: Settings, req: ExpressRequest, res: ServerResponse, core: Session, isSecure: () => boolean) {
+    this.#s = settings;
+    this.#req = req;
+    this.#res = res;
+    this.core = core;
+    this.#isSecure = isSecure;
+    this.cookie = new SessionCookieImpl(this, settings);
+    ({ object: this.object, target: this.#target } = newSessionObject(this));
+  }
+
+  /** Give the session to the request: `req.session`, `req.sessionID`, and the work at the end of the response. */
+  attach(): void {
+    const req = this.#req;
+    req[REQUEST_SESSION] = this;
+    req.session = this.object;
+    Object.defineProperty(req, 'sessionID', { configurable: true, enumerable: true, get: () => this.id });
+    this.#res.once('close', () => this.#finish());
+  }
+
+  /**
+   * The synchronous code that ran the route is over: check the object values it read now, so
+   * their changes go with the commit about to start instead of a second one.
+   */
+  afterSynchronousCode(): void {
+    this.#nested.checkPending();
+  }
+
+  // -------------------------------------------------- data (the proxy's traps)
+
+  get id(): string {
+    return this.core.id;
+  }
+
+  has(key: string): boolean {
+    return this.core.has(key);
+  }
+
+  keys(): string[] {
+    return this.core.keys();
+  }
+
+  read(key: string): unknown {
+    const value = this.core.get(key);
+    if (typeof value === 'object' && value !== null) this.#nested.read(key, value);
+    return value;
+  }
+
+  write(key: string | symbol, value: unknown): void {
+    if (key === 'cookie') return this.#adoptCookie(value);
+    const name = assertDataKey(key);
+    // A cycle or BigInt fails here, before anything changed.
+    const json = typeof value === 'object' && value !== null ? JSON.stringify(value) : undefined;
+    this.core.set(name, value);
+    this.#modified = true;
+    this.#nested.assigned(name, json);
+  }
+
+  remove(key: string | symbol): void {
+    const name = assertDataKey(key);
+    if (this.core.delete(name)) this.#modified = true;
+    this.#nested.removed(name);
+  }
+
+  /** A value was changed in place (found by the nested-change tracking): save it. */
+  changedInPlace(key: string, value: unknown): void {
+    this.#modified = true;
+    if (this.#s.cookieStore && this.#res.headersSent) {
+      throw new SessionStateError(
+        `req.session.${key} was changed in place after the response head was sent, too late for a session sealed in the cookie: ` +
+          'assign it again, or await req.session.save(), before responding',
+      );
+    }
+    this.core.set(key, value);
+  }
+
+  /** `req.session.cookie = other.cookie` (passport's `keepSessionInfo` copies it): take its lifetime. */
+  #adoptCookie(value: unknown): void {
+    const original = (value as Partial<SessionCookieData> | null)?.originalMaxAge;
+    if (original === undefined) throw new TypeError('req.session.cookie can only be given another session cookie; set its maxAge or expires instead');
+    if (original !== this.cookie.originalMaxAge) this.setLifetime(original);
+  }
+
+  // -------------------------------------------------- methods
+
+  async regenerate(): Promise<void> {
+    const { core } = this;
+    const replaced = this.object;
+    const old = new ReplacedView(this.id, this.cookie.toJSON(), core.toJSON());
+    core.regenerate({ keepData: false });
+    replaceView(this.#target, old);
+    ({ object: this.object, target: this.#target } = newSessionObject(this));
+    if (this.#req.session === replaced) this.#req.session = this.object;
+    this.#nested.reset();
+    this.#modified = true;
+    await core.save();
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#req.session === this.object) delete this.#req.session;
+    this.core.destroy();
+    await this.core.save();
+  }
+
+  async reload(): Promise<void> {
+    this.#nested.check();
+    await this.core.reload();
+    this.#nested.forget();
+  }
+
+  async save(): Promise<void> {
+    this.#nested.check();
+    await this.core.save();
+  }
+
+  async touch(): Promise<void> {
+    this.core.refresh();
+    this.#modified = true;
+    await this.core.save();
+  }
+
+  // -------------------------------------------------- cookie
+
+  setLifetime(ms: number | null): void {
+    if (ms !== null && (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0)) {
+      throw new TypeError('req.session.cookie.maxAge must be a positive number of milliseconds, or null');
+    }
+    // Already a browser-session cookie with the default lifetime: nothing to change or store.
+    if (ms === null && this.core.meta.lifetime === null && this.cookie.expires === null) return;
+    this.core.setLifetime(ms, ms === null ? { persistentCookie: false } : {});
+    this.#modified = true;
+  }
+
+  isSecure(): boolean {
+    return this.#isSecure();
+  }
+
+  // -------------------------------------------------- end of the response
+
+  #finish(): void {
+    const { core } = this;
+    if (core.isDestroyed) return;
+    try {
+      if (this.#req.session !== this.object) {
+        if (this.#s.unsetDestroy) core.destroy();
+      } else {
+        this.#nested.check();
+        if (this.#s.resave && !this.#modified && !core.isNew && !this.#s.cookieStore) core.refresh();
+      }
+    } catch (error) {
+      this.report(error);
+    }
+  }
+
+  /** A failure the app can no longer receive: reported like a failed commit. */
+  report(error: unknown): void {
+    this.#s.tessera.reportError(error);
+  }
+}
