@@ -246,7 +246,7 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
  * import Fastify from 'fastify';
  * import sessions from 'tessera/fastify';
  *
- * export const app = Fastify();
+ * const app = Fastify();
  * await app.register(sessions, { secrets: [process.env.SESSION_SECRET!] }); // >= 32 bytes; SQLite by default
  *
  * app.get('/', async (request) => {
@@ -255,7 +255,7 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
  *   return { views };
  * });
  *
- * await app.listen({ port: Number(process.env.PORT ?? 3000) });
+ * await app.listen({ port: 3000 });
  * ```
  */
 export const sessions: FastifyPluginAsync<FastifySessionsOptions> = Object.defineProperties(plugin, {
