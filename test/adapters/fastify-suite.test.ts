@@ -1,0 +1,101 @@
+/**
+ * The adapter behaviour suite on Fastify: `app.register(sessions, { tessera })`, the session
+ * through `request.session`. Run twice: through `app.inject` (no socket; its client gets the body
+ * whole, so the stream test cannot see chunks arrive) and over a loopback socket
+ * (`app.routing` behind node:http, read chunk by chunk: the stream test checks nothing is buffered).
+ */
+import { PassThrough } from 'node:stream';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { sessions } from '../../src/adapters/fastify.js';
+import type { Tessera } from '../../src/manager.js';
+import { serveOnLoopback } from './http-client.js';
+import { adapterSuite, type AdapterHarness, type HarnessApp, type Reply, type SuiteHooks } from './suite.js';
+
+interface KeyValue {
+  Querystring: { key?: string; value?: string };
+}
+
+async function suiteApp(tessera: Tessera, hooks: SuiteHooks): Promise<FastifyInstance> {
+  const app = Fastify();
+  await app.register(sessions, { tessera });
+  app.get('/read', async (request) => request.session.toJSON());
+  app.post<KeyValue>('/write', async (request) => {
+    request.session.set(request.query.key ?? '', request.query.value ?? '');
+    return 'ok';
+  });
+  app.post<KeyValue>('/slow-write', async (request) => {
+    const session = request.session;
+    await hooks.slowWrite();
+    session.set(request.query.key ?? '', request.query.value ?? '');
+    return 'ok';
+  });
+  app.post('/regenerate', async (request) => {
+    request.session.regenerate();
+    return 'ok';
+  });
+  app.post('/destroy', async (request) => {
+    request.session.destroy();
+    return 'ok';
+  });
+  app.get('/stream', async (request, reply) => {
+    request.session.set('streamed', 'yes');
+    const body = new PassThrough();
+    reply.type('text/plain').send(body);
+    body.write('one');
+    await hooks.firstChunkSeen();
+    body.end('two');
+    return reply;
+  });
+  app.get('/untouched', async () => 'ok');
+  return app;
+}
+
+/**
+ * A {@link Reply} from `app.inject`'s response.
+ *
+ * @example
+ * ```ts
+ * injectedReply(await app.inject('/read'));
+ * ```
+ */
+function injectedReply(res: { statusCode: number; headers: Record<string, unknown>; body: string }): Reply {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (name !== 'set-cookie' && value !== undefined) headers[name] = String(value);
+  }
+  const lines = res.headers['set-cookie'];
+  const setCookies = lines === undefined ? [] : Array.isArray(lines) ? lines.map(String) : [String(lines)];
+  return { status: res.statusCode, headers, setCookies, body: res.body };
+}
+
+const injectHarness: AdapterHarness = {
+  name: 'fastify (inject)',
+  streams: false,
+  async start(tessera, hooks): Promise<HarnessApp> {
+    const app = await suiteApp(tessera, hooks);
+    return {
+      request: async (method, path, headers = {}) => injectedReply(await app.inject({ method, url: path, headers })),
+      close: () => app.close(),
+    };
+  },
+};
+
+const socketHarness: AdapterHarness = {
+  name: 'fastify (socket)',
+  streams: true,
+  async start(tessera, hooks): Promise<HarnessApp> {
+    const app = await suiteApp(tessera, hooks);
+    await app.ready();
+    const served = await serveOnLoopback((req, res) => app.routing(req, res));
+    return {
+      request: served.request,
+      close: async () => {
+        await served.close();
+        await app.close();
+      },
+    };
+  },
+};
+
+adapterSuite(injectHarness);
+adapterSuite(socketHarness);
