@@ -18,12 +18,21 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import fastifyCookie from '@fastify/cookie';
-import fastifySession from '@fastify/session';
-import fastifySecureSession from '@fastify/secure-session';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import tesseraSessions from '../../src/adapters/fastify.js';
+import { createTessera } from '../../src/index.js';
+import { CookieStore } from '../../src/stores/cookie.js';
+import { MemoryStore } from '../../src/stores/memory.js';
 import { fastifyListener, START_PATH, startSessions } from '../lib/apps.js';
 import { serveBench } from '../lib/serve.js';
+
+// The peers are loaded without their types: each declares `FastifyRequest.session` its own way,
+// as tessera/fastify does, and one program cannot hold both declarations.
+const require = createRequire(import.meta.url);
+const fastifySession = require('@fastify/session') as FastifyPluginAsync<Record<string, unknown>>;
+const fastifySecureSession = require('@fastify/secure-session') as FastifyPluginAsync<Record<string, unknown>>;
 
 /** A fixed bench secret (>= 32 bytes). Never reuse a published secret in an app. */
 const SECRET = 'tessera-bench-secret-not-for-production-0123456789';
@@ -44,6 +53,18 @@ async function plugin(app: FastifyInstance, kind: string): Promise<{ access: Acc
   switch (kind) {
     case 'none':
       return null;
+    case 'tessera':
+    case 'tessera-cookie': {
+      const sealed = kind === 'tessera-cookie';
+      const tessera = createTessera({ secrets: [SECRET], store: sealed ? new CookieStore() : new MemoryStore(), cookie: { secure: false }, logger: {} });
+      await app.register(tesseraSessions, { tessera });
+      app.addHook('onClose', () => tessera.close());
+      const access: Access = {
+        get: (request) => request.session.get<number>('n'),
+        set: (request, n) => void request.session.set('n', n),
+      };
+      return { access, description: `tessera/fastify (${sealed ? 'CookieStore' : 'MemoryStore'})`, sealed };
+    }
     case 'fastify-session':
       await app.register(fastifyCookie);
       await app.register(fastifySession, { secret: SECRET, saveUninitialized: false, cookie: { secure: false } });
