@@ -39,6 +39,7 @@ function expressHarness(name: string, express: typeof express5): AdapterHarness 
   return {
     name,
     streams: true,
+    answersCommitFailures: false,
     async start(tessera, hooks) {
       const app = express();
       app.set('env', 'test'); // the default error handler answers without logging

@@ -71,6 +71,7 @@ function injectedReply(res: { statusCode: number; headers: Record<string, unknow
 const injectHarness: AdapterHarness = {
   name: 'fastify (inject)',
   streams: false,
+  answersCommitFailures: true,
   async start(tessera, hooks): Promise<HarnessApp> {
     const app = await suiteApp(tessera, hooks);
     return {
@@ -83,6 +84,7 @@ const injectHarness: AdapterHarness = {
 const socketHarness: AdapterHarness = {
   name: 'fastify (socket)',
   streams: true,
+  answersCommitFailures: true,
   async start(tessera, hooks): Promise<HarnessApp> {
     const app = await suiteApp(tessera, hooks);
     await app.ready();

@@ -12,6 +12,7 @@ import { adapterSuite, type AdapterHarness } from './suite.js';
 const honoHarness: AdapterHarness = {
   name: 'hono (app.request)',
   streams: true,
+  answersCommitFailures: true,
   async start(tessera, hooks) {
     const app = new Hono();
     app.use(sessions({ tessera }));

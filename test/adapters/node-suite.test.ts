@@ -9,6 +9,7 @@ import { adapterSuite, type AdapterHarness } from './suite.js';
 const nodeHarness: AdapterHarness = {
   name: 'node:http',
   streams: true,
+  answersCommitFailures: false,
   start(tessera, hooks) {
     const sessions = nodeSessions(tessera);
     return serveOnLoopback(

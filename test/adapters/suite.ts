@@ -55,36 +55,65 @@ export interface AdapterHarness {
   readonly name: string;
   /** The client reads bodies as they arrive (so the suite can check a stream is not buffered). */
   readonly streams: boolean;
+  /**
+   * The adapter commits before the response goes out, so a write the store refuses is answered
+   * 503 (Fastify's onSend, Hono's middleware after `next()`). `false` where the handler ends the
+   * response itself (node:http's `res.end`, Express's `res.send`) and the adapter never replaces
+   * `res.end`: a commit failing after that is reported through the `commitError` event instead
+   * (a handler that must know awaits `save()` first).
+   */
+  readonly answersCommitFailures: boolean;
   /** Build the routes above on `tessera`, with this adapter. */
   start(tessera: Tessera, hooks: SuiteHooks): Promise<HarnessApp>;
 }
 
 const SECRET = 'adapter-suite-secret-0123456789abcdefghij';
 
-/** A store that can be taken down: every call then fails as an unreachable server's would. */
-class FlakyStore implements SessionStore {
-  readonly name = 'flaky';
-  down = false;
+/** A memory store that answers with promises only (no synchronous forms), as networked stores do. */
+class PromiseStore implements SessionStore {
+  readonly name: string = 'promises';
   readonly #inner = new MemoryStore();
   async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
-    if (this.down) throw new StoreUnavailableError('flaky');
     return this.#inner.get(key, ctx);
   }
   async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
-    if (this.down) throw new StoreUnavailableError('flaky');
     return this.#inner.set(key, record, expectedVersion, ctx);
   }
   async delete(key: string, ctx: StoreContext): Promise<void> {
-    if (this.down) throw new StoreUnavailableError('flaky');
     return this.#inner.delete(key, ctx);
+  }
+}
+
+/** A store that can be taken down, whole or for writes only: calls then fail as an unreachable server's would. */
+class FlakyStore extends PromiseStore {
+  override readonly name = 'flaky';
+  down = false;
+  writesDown = false;
+  override async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    if (this.down) throw new StoreUnavailableError('flaky');
+    return super.get(key, ctx);
+  }
+  override async set(key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext): Promise<boolean> {
+    if (this.down || this.writesDown) throw new StoreUnavailableError('flaky');
+    return super.set(key, record, expectedVersion, ctx);
+  }
+  override async delete(key: string, ctx: StoreContext): Promise<void> {
+    if (this.down || this.writesDown) throw new StoreUnavailableError('flaky');
+    return super.delete(key, ctx);
   }
 }
 
 /** The `name=value` part of a Set-Cookie line. */
 const pair = (line: string | undefined): string => line?.split(';', 1)[0] ?? '';
 
+/** The stores the suite runs on: one answering synchronously (memory, SQLite), one with promises (Redis, PostgreSQL). */
+const STORE_FORMS = [
+  { title: 'a store answering synchronously', make: (): SessionStore => new MemoryStore() },
+  { title: 'a store answering with promises', make: (): SessionStore => new PromiseStore() },
+] as const;
+
 /**
- * Register the suite for one adapter.
+ * Register the suite for one adapter, on each store form.
  *
  * @example
  * ```ts
@@ -96,6 +125,10 @@ export function adapterSuite(harness: AdapterHarness): void {
   after(async () => {
     await Promise.all(apps.map((app) => app.close()));
   });
+  for (const form of STORE_FORMS) suiteOn(harness, apps, form.title, form.make);
+}
+
+function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string, makeStore: () => SessionStore): void {
 
   interface Started {
     app: HarnessApp;
@@ -106,7 +139,7 @@ export function adapterSuite(harness: AdapterHarness): void {
   async function start(options: Partial<TesseraOptions> & { store?: SessionStore } = {}): Promise<Started> {
     const tessera = new Tessera({
       secrets: [SECRET],
-      store: options.store ?? new MemoryStore(),
+      store: options.store ?? makeStore(),
       cleanupInterval: 0,
       logger: {},
       ...options,
@@ -132,7 +165,7 @@ export function adapterSuite(harness: AdapterHarness): void {
     return { app, tessera, hooks: { firstChunk, slowWriters, openSlowWrites: openGate } };
   }
 
-  describe(`adapter behaviour: ${harness.name}`, () => {
+  describe(`adapter behaviour: ${harness.name}, on ${storeTitle}`, () => {
     it('sets one session cookie on the first write: __Host- name, signed value, HttpOnly, Secure, SameSite=Lax', async () => {
       const { app } = await start();
       const reply = await app.request('POST', '/write?key=a&value=1');
@@ -212,15 +245,26 @@ export function adapterSuite(harness: AdapterHarness): void {
 
     it('answers 503 with Retry-After while the store is down, and serves again when it is back', async () => {
       const store = new FlakyStore();
-      const { app } = await start({ store });
+      const { app, tessera } = await start({ store });
       const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
       store.down = true;
       const read = await app.request('GET', '/read', { cookie });
       assert.equal(read.status, 503);
       assert.equal(read.headers['retry-after'], '1');
-      const write = await app.request('POST', '/write?key=b&value=2', { cookie });
-      assert.equal(write.status, 503, 'a write that cannot be stored is not answered 200');
       store.down = false;
+      store.writesDown = true;
+      const reported: unknown[] = [];
+      tessera.on('commitError', (error) => reported.push(error));
+      const write = await app.request('POST', '/write?key=b&value=2', { cookie });
+      if (harness.answersCommitFailures) {
+        assert.equal(write.status, 503, 'a write that cannot be stored is not answered 200');
+        assert.equal(write.headers['retry-after'], '1');
+      } else {
+        // The handler ended the response before the commit: the failure is reported, not lost.
+        for (let i = 0; i < 50 && reported.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+        assert.ok(reported[0] instanceof StoreUnavailableError, 'the failed commit was reported through commitError');
+      }
+      store.writesDown = false;
       const back = await app.request('GET', '/read', { cookie });
       assert.equal(back.status, 200, 'the process is up and serving');
       assert.deepEqual(JSON.parse(back.body), { a: '1' });
