@@ -42,8 +42,8 @@ export class TesseraError extends Error {
  * ```
  */
 export class ConfigError extends TesseraError {
-  constructor(message: string) {
-    super('ERR_CONFIG', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', message, options);
   }
 }
 

@@ -5,10 +5,10 @@
  * @module
  */
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { loadPeer } from './peer.js';
 import { SynchronousStore, type KeyedRecord, type StoreContext, type StoreRecord } from './store.js';
 
 /** Options of {@link SqliteStore}. */
@@ -72,7 +72,7 @@ export class SqliteStore extends SynchronousStore {
     } else {
       const path = options.path ?? './data/sessions.db';
       // Loaded here, not at import, so apps using another store never load the native module.
-      const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+      const Database = loadPeer<typeof BetterSqlite3>('better-sqlite3', 'SqliteStore');
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       this.#db = new Database(path);
       this.#owned = true;
