@@ -408,6 +408,12 @@ describe('the published package', { timeout: 180_000 }, () => {
   });
 
   it('type-checks for consumers under every module setting, with no package they lack', async () => {
+    // A new subpath needs a consumer here (and, if it needs a package, a decision on who installs it).
+    const sources = [BARE_APP(false), BARE_APP(true), CJS_APP, ESM_APP, PEERS_APP(false), PEERS_APP(true)].join('\n');
+    const imported = new Set([...sources.matchAll(/'tessera(\/[\w/]+)?'/g)].map((m) => `.${m[1] ?? ''}`));
+    const exported = Object.keys(manifest.exports).filter((s) => s !== './package.json');
+    assert.deepEqual([...imported].sort(), exported.sort(), 'every subpath is type-checked by a consumer');
+
     writeFileSync(join(bare, 'app.ts'), BARE_APP(false));
     writeFileSync(join(bare, 'app.mts'), BARE_APP(true));
     writeFileSync(join(plain, 'app.ts'), CJS_APP);
