@@ -68,8 +68,8 @@ export class TesseraError<Code extends TesseraErrorCode = TesseraErrorCode> exte
  * ```
  */
 export class ConfigError extends TesseraError<'ERR_CONFIG'> {
-  constructor(message: string) {
-    super('ERR_CONFIG', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CONFIG', message, options);
   }
 }
 

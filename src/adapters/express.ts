@@ -23,36 +23,11 @@
  * ```
  * @module
  */
-import type { CookieStore } from '../stores/cookie.js';
-import type { SessionStore } from '../stores/store.js';
-import { session, type ExpressSession } from './express/middleware.js';
+import { session } from './express/middleware.js';
 
-/**
- * The shape of your session data, for TypeScript. Augment it like express-session's:
- *
- * @example
- * ```ts
- * declare module 'tessera/express' {
- *   interface SessionData { views: number; cart: { items: string[] } }
- * }
- * ```
- */
-export interface SessionData {}
-
-declare global {
-  // Express's own request type (declared by @types/express) is extended like express-session's.
-  namespace Express {
-    interface Request {
-      /** The request's session (`undefined` after `destroy()`). Set by `tessera/express`. */
-      session: ExpressSession & Partial<SessionData>;
-      /** The session ID, same as `req.session.id`. Set by `tessera/express`. */
-      sessionID: string;
-      /** The tessera store sessions are kept in. Set by `tessera/express`. */
-      sessionStore: SessionStore | CookieStore;
-    }
-  }
-}
-
+// The CommonJS build replaces this module with express-cjs.cts, where `module.exports` is
+// `session` itself: every value exported here must be attached there too (the package test checks).
+export type { SessionData } from './express/session-data.js';
 export {
   session,
   tesseraSession,

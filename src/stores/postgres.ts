@@ -22,9 +22,9 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type * as Pg from 'pg';
 import { ConfigError, SessionStateError, StoreUnavailableError } from '../errors.js';
+import { loadPeer } from './peer.js';
 import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /** Options of {@link PostgresStore}. */
@@ -361,13 +361,7 @@ export class PostgresStore implements SessionStore {
       this.#owned = false;
     } else {
       // Loaded here, not at import, so apps using another store never load pg.
-      let pg: typeof Pg;
-      try {
-        pg = createRequire(import.meta.url)('pg') as typeof Pg;
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'MODULE_NOT_FOUND') throw error;
-        throw new ConfigError('PostgresStore needs the pg package: npm install pg');
-      }
+      const pg = loadPeer<typeof Pg>('pg', 'PostgresStore');
       // The server cancels a statement at the same limit the client waits for (a client that
       // gives up only drops its connection, and the server would finish, and commit, the
       // statement). Sent as connection settings, so they cost no round trip.

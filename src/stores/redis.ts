@@ -28,9 +28,9 @@
  *
  * @module
  */
-import { createRequire } from 'node:module';
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { loadPeer } from './peer.js';
 import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /**
@@ -283,7 +283,7 @@ export class RedisStore implements SessionStore {
       }
       if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError('RedisStore url must be a redis:// or rediss:// URL');
       // Loaded here, not at import, so apps using another store never load ioredis.
-      const ioredis = createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+      const ioredis = loadPeer<typeof import('ioredis')>('ioredis', 'RedisStore');
       this.client = new ioredis.Redis(url!, {
         // A command sent while the first connection is being made waits for it; once a connection
         // fails, everything queued or in flight is rejected at once (maxRetriesPerRequest 0) and

@@ -5,18 +5,39 @@
  * @module
  */
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import type BetterSqlite3 from 'better-sqlite3';
 import { ConfigError } from '../errors.js';
+import { loadPeer } from './peer.js';
 import { SynchronousStore, type KeyedRecord, type StoreContext, type StoreRecord } from './store.js';
+
+/**
+ * What {@link SqliteStore} uses of a `better-sqlite3` statement. Declared here, not taken from
+ * `@types/better-sqlite3`, so that tessera's types need no package a TypeScript user may lack.
+ */
+export interface SqliteStatement<Params extends unknown[] = unknown[], Result = unknown> {
+  get(...params: Params): Result | undefined;
+  all(...params: Params): Result[];
+  run(...params: Params): { changes: number };
+}
+
+/**
+ * What {@link SqliteStore} uses of a `better-sqlite3` database: a `Database` of better-sqlite3
+ * fits it (and so may any object with these methods that behaves the same).
+ */
+export interface SqliteDatabase {
+  readonly open: boolean;
+  pragma(source: string): unknown;
+  exec(source: string): unknown;
+  prepare(source: string): SqliteStatement;
+  close(): unknown;
+}
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
   /** Database file; its folder is created if missing. `:memory:` for a private in-memory database. Default `./data/sessions.db`. */
   path?: string;
   /** An open `better-sqlite3` database to use instead of `path` (the store will not close it). */
-  database?: BetterSqlite3.Database;
+  database?: SqliteDatabase;
   /** Table name. Default `tessera_sessions`. */
   table?: string;
   /** Rows removed per statement by `deleteExpired`, so cleanup never holds the write lock long. Default 500. */
@@ -32,6 +53,11 @@ interface Row {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** A prepared statement, typed as the field it goes to: SQLite cannot tell the type system what its rows hold. */
+function prepare<Params extends unknown[], Result>(db: SqliteDatabase, sql: string): SqliteStatement<Params, Result> {
+  return db.prepare(sql) as SqliteStatement<Params, Result>;
+}
 
 function toRecord(row: Row): StoreRecord {
   return { data: row.data, version: row.version, expiresAt: row.expires_at, userId: row.user_id, tenant: row.tenant };
@@ -49,16 +75,16 @@ function toRecord(row: Row): StoreRecord {
  */
 export class SqliteStore extends SynchronousStore {
   readonly name = 'sqlite';
-  readonly #db: BetterSqlite3.Database;
+  readonly #db: SqliteDatabase;
   readonly #owned: boolean;
   readonly #batch: number;
-  readonly #get: BetterSqlite3.Statement<[string, number], Row>;
-  readonly #insert: BetterSqlite3.Statement<[string, string, number, number, string | null, string | null, number]>;
-  readonly #update: BetterSqlite3.Statement<[string, number, number, string | null, string | null, string, number, number]>;
-  readonly #delete: BetterSqlite3.Statement<[string]>;
-  readonly #deleteExpired: BetterSqlite3.Statement<[number, number]>;
-  readonly #byUser: BetterSqlite3.Statement<[string, number], Row & { key: string }>;
-  readonly #byUserTenant: BetterSqlite3.Statement<[string, string, number], Row & { key: string }>;
+  readonly #get: SqliteStatement<[string, number], Row>;
+  readonly #insert: SqliteStatement<[string, string, number, number, string | null, string | null, number]>;
+  readonly #update: SqliteStatement<[string, number, number, string | null, string | null, string, number, number]>;
+  readonly #delete: SqliteStatement<[string]>;
+  readonly #deleteExpired: SqliteStatement<[number, number]>;
+  readonly #byUser: SqliteStatement<[string, number], Row & { key: string }>;
+  readonly #byUserTenant: SqliteStatement<[string, string, number], Row & { key: string }>;
 
   constructor(options: SqliteStoreOptions = {}) {
     super();
@@ -72,7 +98,7 @@ export class SqliteStore extends SynchronousStore {
     } else {
       const path = options.path ?? './data/sessions.db';
       // Loaded here, not at import, so apps using another store never load the native module.
-      const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+      const Database = loadPeer<new (path: string) => SqliteDatabase>('better-sqlite3', 'SqliteStore');
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
       this.#db = new Database(path);
       this.#owned = true;
@@ -95,24 +121,27 @@ export class SqliteStore extends SynchronousStore {
       CREATE INDEX IF NOT EXISTS ${table}_tenant ON ${table} (tenant) WHERE tenant IS NOT NULL;
     `);
     const cols = 'data, version, expires_at, user_id, tenant';
-    this.#get = db.prepare(`SELECT ${cols} FROM ${table} WHERE key = ? AND expires_at > ?`);
+    this.#get = prepare(db, `SELECT ${cols} FROM ${table} WHERE key = ? AND expires_at > ?`);
     // Insert, or take over the key of an expired record: a live record makes it a conflict.
-    this.#insert = db.prepare(
+    this.#insert = prepare(
+      db,
       `INSERT INTO ${table} (key, ${cols}) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET data = excluded.data, version = excluded.version,
          expires_at = excluded.expires_at, user_id = excluded.user_id, tenant = excluded.tenant
        WHERE ${table}.expires_at <= ?`,
     );
-    this.#update = db.prepare(
+    this.#update = prepare(
+      db,
       `UPDATE ${table} SET data = ?, version = ?, expires_at = ?, user_id = ?, tenant = ?
        WHERE key = ? AND version = ? AND expires_at > ?`,
     );
-    this.#delete = db.prepare(`DELETE FROM ${table} WHERE key = ?`);
-    this.#deleteExpired = db.prepare(
+    this.#delete = prepare(db, `DELETE FROM ${table} WHERE key = ?`);
+    this.#deleteExpired = prepare(
+      db,
       `DELETE FROM ${table} WHERE key IN (SELECT key FROM ${table} WHERE expires_at <= ? LIMIT ?)`,
     );
-    this.#byUser = db.prepare(`SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND expires_at > ?`);
-    this.#byUserTenant = db.prepare(`SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND tenant = ? AND expires_at > ?`);
+    this.#byUser = prepare(db, `SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND expires_at > ?`);
+    this.#byUserTenant = prepare(db, `SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND tenant = ? AND expires_at > ?`);
   }
 
   getSync(key: string, ctx: StoreContext): StoreRecord | null {
