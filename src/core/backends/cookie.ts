@@ -125,6 +125,9 @@ export class CookieBackend implements Backend {
     sink.setCookie(this.#sealed.seal(state, now));
     state.cookieIssued = true;
     state.lastSeenAt = now;
+    // The seal holds this request's IP and user agent (as a server store's write does): so does the session now.
+    state.ip = state.requestIp ?? state.ip;
+    state.userAgent = state.requestUserAgent ?? state.userAgent;
     state.changes = NO_CHANGES;
     state.cleared = false;
     state.metaChanged = false;
