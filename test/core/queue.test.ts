@@ -81,6 +81,36 @@ describe('CommitQueue', () => {
     assert.equal(runner.commits, 1, 'settle released the hold and waited for the commit');
   });
 
+  it('scheduleLater starts the commit after a macrotask, not a microtask; a change meanwhile joins it; settle waits for it', async () => {
+    const runner = new Runner();
+    const q = queue(runner);
+    q.scheduleLater();
+    for (let i = 0; i < 10; i++) await null; // microtasks: what a handler resuming from `await load()` gets first
+    assert.equal(runner.commits, 0, 'not within the microtasks that follow');
+    q.schedule(); // a change made meanwhile
+    assert.equal(q.idle, false);
+    await q.settle();
+    assert.equal(runner.commits, 1, 'one commit, holding both');
+  });
+
+  it('scheduleLater behind a running commit waits for it too', async () => {
+    const runner = new Runner();
+    const q = queue(runner);
+    const first = deferred();
+    runner.next = () => first.promise;
+    q.schedule();
+    await tick();
+    runner.next = () => undefined;
+    q.scheduleLater();
+    await tick();
+    await tick();
+    assert.equal(runner.commits, 1, 'the first is still on the store');
+    first.resolve();
+    await q.settle();
+    assert.equal(runner.commits, 2);
+    assert.equal(runner.overlapped, false);
+  });
+
   it('never runs two commits of one session at once: a commit scheduled meanwhile waits for the running one', async () => {
     const runner = new Runner();
     const q = queue(runner);
