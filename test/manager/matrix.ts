@@ -265,15 +265,18 @@ export function failNext(store: CountingStore, method: Method, count = 1, error:
 }
 
 /**
- * Hold the writes of a store answering with promises until the test opens the gate: a write made
- * meanwhile is "in flight". Returns `release(fail?)`: with `fail`, the held writes reject with it.
+ * Hold the next `count` writes (default: all) of a store answering with promises until the test
+ * opens the gate: a write made meanwhile is "in flight"; later ones go through. Returns
+ * `release(fail?)`: with `fail`, the held writes reject with it.
  */
-export function holdWrites(store: CountingStore): (fail?: Error) => void {
+export function holdWrites(store: CountingStore, count = Infinity): (fail?: Error) => void {
   if (typeof (store as Partial<CountingSyncStore>).setSync === 'function') throw new Error('holdWrites: a synchronous store has no write in flight');
   const set = store.set.bind(store);
   let open!: (fail: Error | undefined) => void;
   const gate = new Promise<Error | undefined>((resolve) => (open = resolve));
+  let left = count;
   store.set = async (key: string, record: StoreRecord, expected: number, ctx: { now: number }) => {
+    if (left-- <= 0) return set(key, record, expected, ctx);
     const fail = await gate;
     if (fail) throw fail;
     return set(key, record, expected, ctx);
