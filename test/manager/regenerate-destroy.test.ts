@@ -52,6 +52,22 @@ matrix('regenerate and destroy', (c) => {
     });
   }
 
+  if (retiresOldCookie) {
+    it('a destroy whose delete (or revocation) failed is done by the next save(), so a copy of the cookie stops working', async () => {
+      const { browser, store, tessera } = c.setup();
+      await browser.request((s) => s.set('a', 1));
+      const copy = new Browser(tessera);
+      copy.cookie = browser.cookie;
+      failNext(store, c.server ? 'delete' : 'set');
+      await browser.request(async (s) => {
+        s.destroy();
+        await assert.rejects(s.save(), StoreUnavailableError);
+        await s.save(); // the handler retries
+      });
+      assert.equal((await copy.request((s) => s.get('a'))).result, undefined, 'the copy no longer works');
+    });
+  }
+
   it('regenerate({ keepData: false }) starts empty', async () => {
     const { browser } = c.setup();
     await browser.request((s) => s.set('cart', [1]));
