@@ -338,7 +338,8 @@ export class Session<Data extends SessionData = SessionData> {
    * `StoreUnavailableError`) or `WriteConflictError`.
    */
   async save(): Promise<void> {
-    if (!this.#state.destroyed) this.#rt.schedule(this.#state);
+    // A destroyed session commits again only to retry a delete (or revocation) that failed.
+    if (!this.#state.destroyed || this.#state.retired.length > 0) this.#rt.schedule(this.#state);
     await this.#rt.settle(this.#state);
   }
 

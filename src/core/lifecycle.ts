@@ -68,7 +68,7 @@ export class Lifecycle implements SessionRuntime {
   start(state: SessionState): void {
     this.materialize(state, true);
     state.touchDue = true;
-    this.schedule(state);
+    this.#scheduleLater(state);
   }
 
   schedule(state: SessionState): void {
@@ -86,7 +86,17 @@ export class Lifecycle implements SessionRuntime {
     if (!this.#backend.canTouch(state) || !touchIsDue(this.#policy, state, now)) return;
     state.touchDue = true;
     this.refreshCookie(state, false);
-    this.schedule(state);
+    this.#scheduleLater(state);
+  }
+
+  /**
+   * {@link Lifecycle.schedule} for a commit the loader decided, not the handler: it starts after a
+   * macrotask, so a handler that resumes from `await load()` can still `ignore()` it.
+   */
+  #scheduleLater(state: SessionState): void {
+    if (state.ignored) return;
+    this.#backend.changed(state);
+    this.queue(state).scheduleLater();
   }
 
   regenerate(state: SessionState, keepData: boolean): void {

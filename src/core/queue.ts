@@ -71,6 +71,20 @@ export class CommitQueue {
     else this.#start(true);
   }
 
+  /**
+   * Schedule a commit that starts no sooner than the next macrotask, held or not: for the commit
+   * the loader decides (a touch, `saveUninitialized`), which the handler — resuming from
+   * `await load()` in a microtask, or after an adapter's release — must still be able to cancel
+   * with `session.ignore()`. A change made meanwhile joins it. (A hold spans synchronous code,
+   * which a macrotask never interrupts.)
+   */
+  scheduleLater(): void {
+    if (this.#queued) return;
+    this.#queued = true;
+    const running = this.#pending++ > 0 ? this.#tail : RESOLVED;
+    this.#tail = new Promise<void>((resolve) => setImmediate(resolve)).then(() => running).then(() => this.#commitNow());
+  }
+
   /** Commits wait for {@link CommitQueue.release} instead of the next tick. */
   hold(): void {
     this.#held = true;

@@ -125,6 +125,9 @@ export class CookieBackend implements Backend {
     sink.setCookie(this.#sealed.seal(state, now));
     state.cookieIssued = true;
     state.lastSeenAt = now;
+    // The seal holds this request's IP and user agent (as a server store's write does): so does the session now.
+    state.ip = state.requestIp ?? state.ip;
+    state.userAgent = state.requestUserAgent ?? state.userAgent;
     state.changes = NO_CHANGES;
     state.cleared = false;
     state.metaChanged = false;
@@ -142,7 +145,7 @@ export class CookieBackend implements Backend {
     const gone = state.retired;
     if (gone.length === 0) return undefined;
     state.retired = NO_KEYS;
-    return this.#revoke(gone, state.tenant);
+    return this.#revoke(state, gone);
   }
 
   drop(state: SessionState): Step<void> {
@@ -152,22 +155,33 @@ export class CookieBackend implements Backend {
       gone = [...gone, { key: state.key, expiresAt: revokeUntil(this.#policy, state, this.#options.now()) }];
       state.loaded = false;
     }
-    return gone.length === 0 ? undefined : this.#revoke(gone, state.tenant);
+    return gone.length === 0 ? undefined : this.#revoke(state, gone);
   }
 
   async reload(): Promise<void> {
     throw new NotSupportedError('a session sealed in a cookie cannot be reloaded: the cookie is its only copy');
   }
 
-  /** Remember `gone` in the revocation store until each would have expired (nothing without one). */
-  #revoke(gone: readonly Retired[], tenant: string | null): Step<void> {
+  /**
+   * Remember `gone`, keys `state` retired, in the revocation store until each would have expired
+   * (nothing without one). A key whose revocation failed is retired again, for the next commit.
+   */
+  #revoke(state: SessionState, gone: readonly Retired[]): Step<void> {
     const revocation = this.#revocation;
     if (revocation === null) return undefined;
+    const tenant = state.tenant;
     return run(
       (function* revocations(now: number) {
-        for (const { key, expiresAt } of gone) {
+        for (let i = 0; i < gone.length; i++) {
+          const { key, expiresAt } = gone[i]!;
           if (expiresAt <= now) continue;
-          yield revocation.set(key, { data: '', version: 1, expiresAt, userId: null, tenant }, 0, { now });
+          try {
+            yield revocation.set(key, { data: '', version: 1, expiresAt, userId: null, tenant }, 0, { now });
+          } catch (error) {
+            // Not revoked: a copy of that cookie still works. The next commit (or save()) tries again.
+            state.retired = [...gone.slice(i), ...state.retired];
+            throw error;
+          }
         }
       })(this.#options.now()),
     );
