@@ -13,7 +13,7 @@ import type { Sealer } from '../crypto/seal.js';
 import { allPrimitive, copyPayload, parsePayload, PayloadEncoder, type Payload } from '../payload.js';
 import type { StoreRecord } from '../stores/store.js';
 import { expiry, type Policy } from './policy.js';
-import type { SessionState } from './state.js';
+import { adoptPayload, type SessionState } from './state.js';
 
 /**
  * The last record decoded (or encoded) by this process for each of this many sessions, when its
@@ -116,12 +116,7 @@ export class RecordCodec {
     // The payload may be shared (cached, or a record's snapshot): the state gets a data object of its own.
     state.data = { ...payload.d };
     state.version = record.version;
-    state.createdAt = payload.c;
-    state.lastSeenAt = payload.s;
-    state.lifetime = payload.l;
-    state.persistent = payload.pc ?? null;
-    state.ip = payload.ip;
-    state.userAgent = payload.ua;
+    adoptPayload(state, payload);
     state.userId = record.userId;
     return true;
   }

@@ -14,7 +14,7 @@ import type { Sealer } from '../crypto/seal.js';
 import { PayloadTooLargeError } from '../errors.js';
 import { allPrimitive, copyPayload, parseSealedPayload, PayloadEncoder, type SealedPayload } from '../payload.js';
 import { cookieMaxAge, type Policy } from './policy.js';
-import type { SessionState } from './state.js';
+import { adoptPayload, type SessionState } from './state.js';
 
 /**
  * Sealed cookies opened or sealed by this process, remembered. Entries hold the cookie and its
@@ -83,12 +83,7 @@ export class SealedCookies {
     }
     state.id = p.i;
     state.key = key;
-    state.createdAt = p.c;
-    state.lastSeenAt = p.s;
-    state.lifetime = p.l;
-    state.persistent = p.pc ?? null;
-    state.ip = p.ip;
-    state.userAgent = p.ua;
+    adoptPayload(state, p);
     state.userId = p.u;
     return true;
   }

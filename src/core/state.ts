@@ -7,6 +7,7 @@
  * @internal
  */
 import { SessionStateError } from '../errors.js';
+import type { Payload } from '../payload.js';
 import type { SessionData } from '../session.js';
 import type { CommitQueue } from './queue.js';
 import type { CookieSink } from './request.js';
@@ -149,6 +150,25 @@ export function freshState(tenant: string | null, sink: CookieSink | null, now: 
     requestUserAgent: userAgent,
     queue: null,
   };
+}
+
+/**
+ * Take a stored payload's times, lifetime, cookie persistence and last IP / user agent into
+ * `state` (its data, version and user are the caller's: they come from different places in a
+ * record and in a sealed cookie).
+ *
+ * @example
+ * ```ts
+ * adoptPayload(state, payload);
+ * ```
+ */
+export function adoptPayload(state: SessionState, payload: Payload): void {
+  state.createdAt = payload.c;
+  state.lastSeenAt = payload.s;
+  state.lifetime = payload.l;
+  state.persistent = payload.pc ?? null;
+  state.ip = payload.ip;
+  state.userAgent = payload.ua;
 }
 
 /**

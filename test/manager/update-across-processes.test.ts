@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { Tessera } from '../../src/manager.js';
-import type { SessionStore } from '../../src/stores/store.js';
+import { storeOf, type StoreSpec } from '../helpers/store-spec.js';
 import { PG_URL, REDIS_URL, serviceSkip } from '../helpers/services.js';
 
 const SECRET = 'across-processes-secret-0123456789abcdef';
@@ -35,11 +35,6 @@ const redisSkip = await serviceSkip('Redis', REDIS_URL);
 const dir = mkdtempSync(join(tmpdir(), 'tessera-across-'));
 const run = `${process.pid}_${randomUUID().slice(0, 8)}`;
 
-type StoreSpec =
-  | { kind: 'sqlite'; path: string }
-  | { kind: 'file'; dir: string }
-  | { kind: 'postgres'; url: string; table: string }
-  | { kind: 'redis'; url: string; prefix: string };
 
 /** A child process taking commands (one JSON line each) and answering each with one JSON line. */
 class Worker {
@@ -91,20 +86,6 @@ after(async () => {
   for (const cleanup of cleanups) await cleanup().catch(() => {});
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** The store of `spec`, for this process. */
-async function storeOf(spec: StoreSpec): Promise<SessionStore> {
-  switch (spec.kind) {
-    case 'sqlite':
-      return new (await import('../../src/stores/sqlite.js')).SqliteStore({ path: spec.path });
-    case 'file':
-      return new (await import('../../src/stores/file.js')).FileStore({ dir: spec.dir });
-    case 'postgres':
-      return new (await import('../../src/stores/postgres.js')).PostgresStore({ connectionString: spec.url, table: spec.table });
-    case 'redis':
-      return new (await import('../../src/stores/redis.js')).RedisStore({ url: spec.url, prefix: spec.prefix });
-  }
-}
 
 /** Every worker increments `key` of session `id` its share of TOTAL times, all at once, in `mode`. */
 async function race(mode: 'update' | 'get-set', key: string): Promise<void> {
