@@ -44,7 +44,7 @@ import { ConfigError, SessionStateError } from '../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import { Tessera, type CookieSink, type SessionContext } from '../manager.js';
 import type { Session, SessionData } from '../session.js';
-import { clientIp, cookieSink, errorReply, handlerDone, requestInput, resolveAdapterOptions, setCookieLines, type AdapterOptions } from './kit.js';
+import { clientIp, cookieSink, errorReply, handlerDone, requestInput, resolveAdapterOptions, setCookieLines, type AdapterOptions, type SetCookieHeaders } from './kit.js';
 
 /**
  * The shape of your session data, for TypeScript: augment it and `request.session.get('views')`
@@ -138,21 +138,33 @@ function managerOf(options: FastifySessionsOptions): { tessera: Tessera; owned: 
  * too: a hijacked reply never writes the reply's headers.
  */
 function replyCookieSink(reply: FastifyReply, name: string): CookieSink {
-  const raw = reply.raw;
-  return cookieSink(
-    {
-      // The reply's lines, or (none there) the ones the app put on `reply.raw`.
-      read: () => setCookieLines(reply.getHeader('set-cookie') as string | string[] | undefined),
-      write: (lines) => {
-        reply.removeHeader('set-cookie');
-        if (lines.length === 0) return;
-        reply.header('set-cookie', lines);
-        raw.setHeader('set-cookie', lines);
-      },
-      sent: () => raw.headersSent,
-    },
-    name,
-  );
+  return cookieSink(new ReplySetCookie(reply), name);
+}
+
+/** The `Set-Cookie` lines of a Fastify reply (see {@link replyCookieSink}). */
+class ReplySetCookie implements SetCookieHeaders {
+  readonly #reply: FastifyReply;
+
+  constructor(reply: FastifyReply) {
+    this.#reply = reply;
+  }
+
+  /** The reply's lines, or (none there) the ones the app put on `reply.raw`. */
+  read(): readonly string[] {
+    return setCookieLines(this.#reply.getHeader('set-cookie') as string | string[] | undefined);
+  }
+
+  write(lines: readonly string[]): void {
+    const reply = this.#reply;
+    reply.removeHeader('set-cookie');
+    if (lines.length === 0) return;
+    reply.header('set-cookie', lines);
+    reply.raw.setHeader('set-cookie', lines);
+  }
+
+  sent(): boolean {
+    return this.#reply.raw.headersSent;
+  }
 }
 
 async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions): Promise<void> {

@@ -165,22 +165,40 @@ export function setCookieLines(value: number | string | readonly string[] | unde
  * ```
  */
 export function cookieSink(headers: SetCookieHeaders, name: string): CookieSink {
-  const prefix = `${name}=`;
-  const others = (): string[] => headers.read().filter((line) => !line.startsWith(prefix));
-  // Closures, not a class: an adapter may take the methods apart.
-  return {
-    writable: () => !headers.sent(),
-    setCookie(line) {
-      if (headers.sent()) return false;
-      const lines = others();
-      lines.push(line);
-      headers.write(lines);
-      return true;
-    },
-    withdrawCookie() {
-      if (!headers.sent()) headers.write(others());
-    },
-  };
+  return new SessionCookieLines(headers, name);
+}
+
+/** The sink {@link cookieSink} makes: one object per request, its methods on the prototype. */
+class SessionCookieLines implements CookieSink {
+  readonly #headers: SetCookieHeaders;
+  readonly #name: string;
+
+  constructor(headers: SetCookieHeaders, name: string) {
+    this.#headers = headers;
+    this.#name = name;
+  }
+
+  writable(): boolean {
+    return !this.#headers.sent();
+  }
+
+  setCookie(line: string): boolean {
+    if (this.#headers.sent()) return false;
+    const lines = this.#others();
+    lines.push(line);
+    this.#headers.write(lines);
+    return true;
+  }
+
+  withdrawCookie(): void {
+    if (!this.#headers.sent()) this.#headers.write(this.#others());
+  }
+
+  /** The response's lines but the session cookie's. */
+  #others(): string[] {
+    const prefix = `${this.#name}=`;
+    return this.#headers.read().filter((line) => !line.startsWith(prefix));
+  }
 }
 
 /**

@@ -22,6 +22,7 @@ import {
   resolveAdapterOptions,
   setCookieLines,
   type AdapterOptions,
+  type SetCookieHeaders,
 } from './kit.js';
 
 /**
@@ -73,14 +74,29 @@ export interface NodeSessions {
  * ```
  */
 export function responseCookieSink(res: ServerResponse, name: string): CookieSink {
-  return cookieSink(
-    {
-      read: () => setCookieLines(res.getHeader('set-cookie')),
-      write: (lines) => (lines.length === 0 ? res.removeHeader('set-cookie') : res.setHeader('set-cookie', lines)),
-      sent: () => res.headersSent,
-    },
-    name,
-  );
+  return cookieSink(new ResponseSetCookie(res), name);
+}
+
+/** The `Set-Cookie` lines of a Node `ServerResponse`. */
+class ResponseSetCookie implements SetCookieHeaders {
+  readonly #res: ServerResponse;
+
+  constructor(res: ServerResponse) {
+    this.#res = res;
+  }
+
+  read(): readonly string[] {
+    return setCookieLines(this.#res.getHeader('set-cookie'));
+  }
+
+  write(lines: readonly string[]): void {
+    if (lines.length === 0) this.#res.removeHeader('set-cookie');
+    else this.#res.setHeader('set-cookie', lines);
+  }
+
+  sent(): boolean {
+    return this.#res.headersSent;
+  }
 }
 
 /**

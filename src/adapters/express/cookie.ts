@@ -214,7 +214,7 @@ export class SecureCookieRule {
   /** The sink of one request: `base`, with the rule applied to the lines put through it. */
   sink(base: CookieSink, isSecure: () => boolean): CookieSink {
     if (this.#secure === false) return base;
-    return { writable: base.writable, setCookie: (line) => this.#setCookie(base, line, isSecure()), withdrawCookie: base.withdrawCookie };
+    return { writable: () => base.writable(), setCookie: (line) => this.#setCookie(base, line, isSecure()), withdrawCookie: () => base.withdrawCookie() };
   }
 
   #setCookie(base: CookieSink, line: string, secure: boolean): boolean {

@@ -32,7 +32,7 @@ const hopsOf = (proxy: boolean | undefined): number => (proxy === true ? 1 : 0);
 /**
  * The client IP (for `bindIp` and `meta.ip`). `proxy: false`: the socket's address. Otherwise
  * Express's `req.ip` when the app has a `trust proxy` setting (it knows how many proxies, or which
- * addresses, to trust), or without one: the socket's address, or with `proxy: true` one trusted
+ * addresses, to trust), or without one: the socket's address (what `req.ip` then is), or with `proxy: true` one trusted
  * proxy — the `X-Forwarded-For` entry it appended, the rightmost; entries further left are
  * whatever the client sent.
  *
@@ -42,7 +42,9 @@ const hopsOf = (proxy: boolean | undefined): number => (proxy === true ? 1 : 0);
  * ```
  */
 export function expressClientIp(req: ProxiedRequest, proxy: boolean | undefined): string | null {
-  if (proxy !== false && req.ip !== undefined && (proxy === undefined || appTrustsProxy(req))) return req.ip;
+  // Express's `req.ip` is worked out on every read: ask for it only when a `trust proxy` setting
+  // makes it differ from the socket's address.
+  if (proxy !== false && appTrustsProxy(req) && req.ip !== undefined) return req.ip;
   return clientIp(req.headers['x-forwarded-for'], req.socket?.remoteAddress, hopsOf(proxy));
 }
 

@@ -73,6 +73,8 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
   readonly #isSecure: () => boolean;
   /** The app changed the session during this request (so `resave` has nothing to add). */
   #modified = false;
+  /** The end of the response is listened for. */
+  #listening = false;
 
   /** `isSecure`: whether the request came over HTTPS (asked only when needed). */
   constructor(settings: Settings, req: ExpressRequest, res: ServerResponse, core: Session, isSecure: () => boolean) {
@@ -91,6 +93,15 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     req[REQUEST_SESSION] = this;
     req.session = this.object;
     Object.defineProperty(req, 'sessionID', { configurable: true, enumerable: true, get: () => this.id });
+    // The end of the response has work only for `resave`, `unset: 'destroy'`, or an object value
+    // read or assigned (a change inside it is saved then): listen for it only then.
+    if (this.#s.resave || this.#s.unsetDestroy) this.#atEnd();
+  }
+
+  /** Do the end-of-response work when the response closes (listened for once). */
+  #atEnd(): void {
+    if (this.#listening) return;
+    this.#listening = true;
     this.#res.once('close', () => this.#finish());
   }
 
@@ -118,7 +129,10 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
 
   read(key: string): unknown {
     const value = this.core.get(key);
-    if (typeof value === 'object' && value !== null) this.#nested.read(key, value);
+    if (typeof value === 'object' && value !== null) {
+      this.#nested.read(key, value);
+      this.#atEnd();
+    }
     return value;
   }
 
@@ -130,6 +144,7 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     this.core.set(name, value);
     this.#modified = true;
     this.#nested.assigned(name, json);
+    if (json !== undefined) this.#atEnd();
   }
 
   remove(key: string | symbol): void {
