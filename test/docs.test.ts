@@ -217,16 +217,21 @@ describe('the code blocks of README.md and docs/', { concurrency: 2 }, () => {
 
   before(async () => {
     if (usesPostgres) await onPostgres(`CREATE SCHEMA IF NOT EXISTS ${RUN}`);
-    // One program for the blocks that augment nothing, one each for those that do.
+    // One program for the blocks that augment nothing, one each for those that do, one for CommonJS.
     const typed = new Map(snippets.map((s) => {
       const file = `${slug(s)}${s.extension}`;
       const code = s.prelude ? withPrelude(s.code, s.prelude, relative(folder.path, s.prelude).replace(/\.ts$/, '.js')) : s.code;
       return [s, folder.write(file, code)] as const;
     }));
-    const groups = [snippets.filter((s) => !augments(s)), ...snippets.filter(augments).map((s) => [s])];
+    const commonjs = (s: Snippet) => s.extension === '.cjs';
+    const groups = [
+      snippets.filter((s) => !augments(s) && !commonjs(s)),
+      ...snippets.filter((s) => augments(s) && !commonjs(s)).map((s) => [s]),
+      snippets.filter(commonjs),
+    ].filter((group) => group.length > 0);
     let program: ts.Program | undefined;
     for (const group of groups) {
-      const result = typecheck(group.map((s) => typed.get(s)!), program);
+      const result = typecheck(group.map((s) => typed.get(s)!), { old: program, commonjs: commonjs(group[0]!) });
       program = result.program;
       for (const s of group) {
         const where = (line: number) => `${s.file}:${s.lines[line] ?? `${s.line} (prelude import)`}`;

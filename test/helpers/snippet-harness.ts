@@ -88,7 +88,9 @@ async function roundTrip(what: string, tessera: Tessera): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const module = (await within('the snippet', import(pathToFileURL(file!).href))) as Record<string, unknown>;
+  const namespace = (await within('the snippet', import(pathToFileURL(file!).href))) as Record<string, unknown>;
+  // A CommonJS snippet's bindings are on its module.exports: the namespace's default.
+  const module = /\.c[jt]s$/.test(file!) ? { ...(namespace.default as object), ...namespace } : namespace;
   if (mode === 'tests') return; // node:test runs the tests the module registered, and sets the exit code
 
   await within('listening', Promise.all(servers.map((s) => (s.listening ? undefined : once(s, 'listening')))));

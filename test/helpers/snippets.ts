@@ -64,12 +64,17 @@ export function publicModules(): ReadonlyMap<string, string> {
   return found;
 }
 
-/** The source file a `tessera…` specifier names, `undefined` for other packages; throws for a subpath the package does not export. */
-function sourceOf(specifier: string): string | undefined {
+/**
+ * The source file a `tessera…` specifier names, `undefined` for other packages; throws for a
+ * subpath the package does not export. For `require`, the module's CommonJS form when it has one
+ * (tshy's `x-cjs.cts` beside `x.ts`, which the CommonJS build uses in its place).
+ */
+function sourceOf(specifier: string, commonjs = false): string | undefined {
   if (specifier !== 'tessera' && !specifier.startsWith('tessera/')) return undefined;
   const file = publicModules().get(specifier);
   assert.ok(file, `"${specifier}" is not a module of the package (package.json "exports")`);
-  return file;
+  const cjs = file.replace(/\.ts$/, '-cjs.cts');
+  return commonjs && existsSync(cjs) ? cjs : file;
 }
 
 // ------------------------------------------------------------------ files
@@ -124,16 +129,20 @@ export function tsdocExamples(file: string, name?: string): string[] {
 
 // ------------------------------------------------------------------ typechecking
 
-let compilerOptions: ts.CompilerOptions | undefined;
+const compilerOptions = new Map<boolean, ts.CompilerOptions>();
 
-/** The repo's compiler options (tsconfig.json: strict, NodeNext, ...), not emitting, with the package's specifiers mapped to `src/`. */
-function snippetCompilerOptions(): ts.CompilerOptions {
-  if (compilerOptions) return compilerOptions;
+/**
+ * The repo's compiler options (tsconfig.json: strict, NodeNext, ...), not emitting, with the
+ * package's specifiers mapped to `src/` — to the CommonJS forms for `commonjs` files.
+ */
+function snippetCompilerOptions(commonjs: boolean): ts.CompilerOptions {
+  const cached = compilerOptions.get(commonjs);
+  if (cached) return cached;
   const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
   assert.ok(!config.error, 'tsconfig.json reads');
   const { options, errors } = ts.convertCompilerOptionsFromJson(config.config.compilerOptions, ROOT);
   assert.deepEqual(errors, [], 'tsconfig.json compilerOptions convert');
-  compilerOptions = {
+  const result: ts.CompilerOptions = {
     ...options,
     noEmit: true,
     declaration: false,
@@ -142,17 +151,22 @@ function snippetCompilerOptions(): ts.CompilerOptions {
     outDir: undefined,
     allowJs: true,
     checkJs: true,
-    paths: Object.fromEntries([...publicModules()].map(([name, file]) => [name, [file]])),
+    paths: Object.fromEntries([...publicModules().keys()].map((name) => [name, [sourceOf(name, commonjs)!]])),
   };
-  return compilerOptions;
+  compilerOptions.set(commonjs, result);
+  return result;
 }
 
 /**
  * Typecheck `files` together (one program; pass the previous one as `old` to reuse what did not
- * change). Returns each file's diagnostics, and the program.
+ * change; `commonjs` for CommonJS files, whose `require`s get the CommonJS forms). Returns each
+ * file's diagnostics, and the program.
  */
-export function typecheck(files: readonly string[], old?: ts.Program): { program: ts.Program; errors: Map<string, readonly ts.Diagnostic[]> } {
-  const program = ts.createProgram(files, snippetCompilerOptions(), undefined, old);
+export function typecheck(
+  files: readonly string[],
+  options: { old?: ts.Program; commonjs?: boolean } = {},
+): { program: ts.Program; errors: Map<string, readonly ts.Diagnostic[]> } {
+  const program = ts.createProgram(files, snippetCompilerOptions(options.commonjs ?? false), undefined, options.old);
   const global = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()];
   const errors = new Map<string, readonly ts.Diagnostic[]>();
   for (const file of files) {
@@ -190,20 +204,24 @@ function topLevelNames(source: ts.SourceFile): string[] {
 }
 
 /**
- * `code` (a module) made runnable here: its `tessera` / `tessera/…` specifiers (imports,
- * re-exports, `import()`, `require()`) point at the source files; `prelude`'s exports that the code
- * does not declare itself are imported from it (the import goes last, so lines keep their
- * numbers); and its top-level bindings are exported, for the harness to check.
+ * `code` made runnable here: its `tessera` / `tessera/…` specifiers (imports, re-exports,
+ * `import()`, `require()`) point at the source files; `prelude`'s exports that the code does not
+ * declare itself are imported from it (the import goes last, so lines keep their numbers); and
+ * its top-level bindings are exported, for the harness to check. `fileName` says what the code is:
+ * a `.cjs` / `.cts` name makes it a CommonJS module.
  */
 export function runnable(code: string, options: { prelude?: string; fileName?: string } = {}): string {
-  const source = ts.createSourceFile(options.fileName ?? 'snippet.ts', code, ts.ScriptTarget.ES2022, true);
+  const fileName = options.fileName ?? 'snippet.ts';
+  const commonjs = /\.c[jt]s$/.test(fileName);
+  const source = ts.createSourceFile(fileName, code, ts.ScriptTarget.ES2022, true);
   const replacements: Array<[start: number, end: number, text: string]> = [];
   const visit = (node: ts.Node): void => {
     let specifier: ts.Expression | undefined;
     if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier) specifier = node.moduleSpecifier;
     else if (ts.isCallExpression(node) && (node.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(node.expression) && node.expression.text === 'require'))) specifier = node.arguments[0];
     if (specifier && ts.isStringLiteral(specifier)) {
-      const file = sourceOf(specifier.text);
+      const required = commonjs || (ts.isCallExpression(node) && node.expression.kind !== ts.SyntaxKind.ImportKeyword);
+      const file = sourceOf(specifier.text, required);
       if (file) replacements.push([specifier.getStart(source), specifier.end, `'${pathToFileURL(file).href}'`]);
     }
     ts.forEachChild(node, visit);
@@ -214,7 +232,8 @@ export function runnable(code: string, options: { prelude?: string; fileName?: s
 
   if (options.prelude) text = withPrelude(text, options.prelude, pathToFileURL(options.prelude).href);
   const declared = topLevelNames(source);
-  if (declared.length > 0) text += `\nexport { ${declared.join(', ')} };\n`;
+  if (declared.length > 0 && commonjs) text += `\nObject.assign(module.exports, { ${declared.join(', ')} });\n`;
+  else if (declared.length > 0) text += `\nexport { ${declared.join(', ')} };\n`;
   return text;
 }
 
