@@ -4,13 +4,17 @@
  *
  * Which blocks: fenced blocks labelled `ts`, `typescript`, `mts`, `js`, `javascript`, `mjs` or
  * `cjs`, and `diff` blocks, whose new side (context and `+` lines) is taken as TypeScript. Blocks
- * with another label or none (`sh`, `sql`, `text`, diagrams) are not code and are left alone.
+ * with another label or none (`sh`, `sql`, `text`, diagrams) are not code and are left alone. A
+ * `js` block that calls `require` and neither imports nor exports is CommonJS (`.cjs`).
  *
  * Typechecking: each block is written as a module under `.tmp/` and all of them are checked in one
  * TypeScript program with the repo's compiler options (strict, NodeNext), `tessera` and
  * `tessera/…` resolving to the sources their package.json export names — so a snippet importing a
- * module the package does not export fails. A block that augments a module (`declare module`,
- * `declare global`) gets a program of its own, so its types cannot make another block compile.
+ * module the package does not export fails. JavaScript blocks are checked too (`checkJs`). A block
+ * that augments a module (`declare module`, `declare global`) gets a program of its own, so its
+ * types cannot make another block compile; CommonJS blocks get one where `require('tessera/…')`
+ * is the module's CommonJS form (tshy's `x-cjs.cts` beside `x.ts`, when there is one), as in the
+ * published package.
  *
  * Running (test/helpers/snippet-harness.ts): each block runs with tsx in a process of its own, its
  * `tessera` imports pointed at `src/`, in an empty working directory (the default SQLite store
@@ -32,8 +36,9 @@
  *
  * - `<!-- snippet: serves GET / → "views: 1"; GET / → "views: 2" -->` — the requests the block's
  *   server must answer, in order, as one browser (cookies kept): each a method, a path, `→`, then a
- *   status (`302`; else any 2xx), an exact body as a JSON string, or both. Required on a block that
- *   starts a server.
+ *   status (`302`; else any 2xx) and/or the body — a JSON string is the exact text, a JSON value
+ *   (`{"views":1}`) is compared with the body parsed as JSON. Required on a block that starts a
+ *   server.
  * - `<!-- snippet: prelude test/docs/session-prelude.ts -->` — for a fragment kept short for
  *   reading (README's Session API cheat-sheet): the names it uses but does not declare are imported
  *   from that module, which gives them their real types and values. Use sparingly.

@@ -124,7 +124,7 @@ export function tsdocExamples(file: string, name?: string): string[] {
     .join('\n')
     .split(/^```ts\n/m)
     .slice(1)
-    .map((block) => `${block.slice(0, block.indexOf('```'))}`);
+    .map((block) => block.slice(0, block.indexOf('```')));
 }
 
 // ------------------------------------------------------------------ typechecking
@@ -292,8 +292,14 @@ export function parseRequests(text: string): RequestStep[] {
     assert.ok(match && (match[3] || expected), `a request to check, as 'GET / → "body"', 'GET / → {"json":1}' or 'POST /login → 302': ${JSON.stringify(part.trim())}`);
     const step: RequestStep = { method: match[1]!, path: match[2]! };
     if (match[3]) step.status = Number(match[3]);
-    if (expected.startsWith('"')) step.body = JSON.parse(expected) as string;
-    else if (expected) step.json = JSON.parse(expected);
+    let value: unknown;
+    try {
+      value = expected ? JSON.parse(expected) : undefined;
+    } catch {
+      assert.fail(`the body to expect is a JSON string ("views: 1") or a JSON value ({"views":1}): ${expected}`);
+    }
+    if (typeof value === 'string') step.body = value;
+    else if (value !== undefined) step.json = value;
     return step;
   });
 }
@@ -310,7 +316,7 @@ export interface SnippetRun {
   tests?: boolean;
   /** More environment (`SESSION_SECRET` is {@link SNIPPET_SECRET} unless given here). */
   env?: Record<string, string>;
-  /** Milliseconds before the process is killed. Default 60 s (the machine may be busy). */
+  /** Milliseconds before the process is killed. Default 30 s (a run takes about 1 s; the machine may be busy). */
   timeout?: number;
 }
 
@@ -326,7 +332,7 @@ export async function runSnippet(run: SnippetRun): Promise<{ stdout: string; std
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), run.timeout ?? 60_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), run.timeout ?? 30_000);
   const [code, signal] = (await new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (...result) => resolve(result));
@@ -334,7 +340,7 @@ export async function runSnippet(run: SnippetRun): Promise<{ stdout: string; std
   const fail = (what: string): never => {
     throw new Error(`${what}\n--- stderr\n${stderr.trim()}\n--- stdout\n${stdout.trim().slice(-4000)}`);
   };
-  if (signal !== null) fail(`killed (${signal}) after ${(run.timeout ?? 60_000) / 1000} s`);
+  if (signal !== null) fail(`killed (${signal}) after ${(run.timeout ?? 30_000) / 1000} s`);
   if (code !== 0) fail(`exit code ${code}`);
   if (run.tests && !(Number(/^# pass (\d+)$/m.exec(stdout)?.[1] ?? 0) > 0 && /^# fail 0$/m.test(stdout))) fail('its tests did not all run and pass');
   return { stdout, stderr };
