@@ -185,6 +185,28 @@ function suite(label: string, express: typeof express5): void {
       assert.notEqual(other.id, one.id);
     });
 
+    it('req.sessionID follows regenerate(), can be assigned, and is undefined on a route the middleware does not serve', async () => {
+      const { browser } = await start((app) => {
+        app.get('/ids', async (req, res) => {
+          const before = req.sessionID;
+          req.session.views = 1;
+          await req.session.regenerate();
+          const after = req.sessionID;
+          req.sessionID = 'assigned by the app';
+          res.json({ changed: before !== after, afterIsNew: after === req.session.id, assigned: req.sessionID });
+        });
+      });
+      assert.deepEqual(await browser().json('/ids'), { changed: true, afterIsNew: true, assigned: 'assigned by the app' });
+      // Another app on the same Express without the middleware: no session, no sessionID.
+      const other = express();
+      other.get('/', (req, res) => res.json({ id: req.sessionID ?? null }));
+      const server = other.listen(0, '127.0.0.1');
+      servers.push(server);
+      await once(server, 'listening');
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      assert.deepEqual(await res.json(), { id: null });
+    });
+
     it('saveUninitialized: false sends no cookie and writes nothing for an untouched session, even when its ID is read', async () => {
       const store = new CountingStore(new MemoryStore());
       const { browser } = await start(

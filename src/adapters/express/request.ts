@@ -7,7 +7,7 @@
  * @module
  * @internal
  */
-import type { ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import { SessionStateError } from '../../errors.js';
 import type { Session } from '../../session.js';
 import { SessionCookieImpl, type CookieHost, type SessionCookie, type SessionCookieData } from './cookie.js';
@@ -47,6 +47,39 @@ type WithSession = ExpressRequest & { [REQUEST_SESSION]?: RequestSession };
  */
 export function requestSessionOf(req: ExpressRequest): RequestSession | undefined {
   return (req as WithSession)[REQUEST_SESSION];
+}
+
+/** Request prototypes given a `sessionID` accessor (Express's per-app `app.request`). */
+const WITH_SESSION_ID = new WeakSet<object>();
+
+/** `req.sessionID`: the ID of the request's tessera session (`undefined` without one); assigning it sets an own value. */
+const SESSION_ID: PropertyDescriptor = {
+  configurable: true,
+  enumerable: true,
+  get(this: ExpressRequest): string | undefined {
+    return requestSessionOf(this)?.id;
+  },
+  set(this: ExpressRequest, value: unknown) {
+    Object.defineProperty(this, 'sessionID', { value, writable: true, enumerable: true, configurable: true });
+  },
+};
+
+/**
+ * Give `req` its `sessionID`, read from its session so it follows `regenerate()`. An accessor on
+ * the request's prototype — Express's per-app `app.request`, given it once — rather than on each
+ * request: an accessor defined on an object turns it into a slow dictionary of properties, and
+ * Express reads many properties of `req` after this. A request whose prototype is node's own
+ * (the middleware used without Express) gets it on itself.
+ */
+function exposeSessionId(req: ExpressRequest): void {
+  const proto = Object.getPrototypeOf(req) as object | null;
+  if (proto === null || proto === IncomingMessage.prototype || proto === Object.prototype) {
+    Object.defineProperty(req, 'sessionID', SESSION_ID);
+    return;
+  }
+  if (WITH_SESSION_ID.has(proto)) return;
+  WITH_SESSION_ID.add(proto);
+  if (!Object.hasOwn(proto, 'sessionID')) Object.defineProperty(proto, 'sessionID', SESSION_ID);
 }
 
 /**
@@ -92,7 +125,7 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     const req = this.#req;
     req[REQUEST_SESSION] = this;
     req.session = this.object;
-    Object.defineProperty(req, 'sessionID', { configurable: true, enumerable: true, get: () => this.id });
+    exposeSessionId(req);
     // The end of the response has work only for `resave`, `unset: 'destroy'`, or an object value
     // read or assigned (a change inside it is saved then): listen for it only then.
     if (this.#s.resave || this.#s.unsetDestroy) this.#atEnd();
