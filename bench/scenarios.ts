@@ -166,6 +166,7 @@ export const scenarios: readonly Scenario[] = [
     baseline: 'express',
     ...FRAMEWORK,
   },
+  { name: 'express-noop', title: 'Express + a no-op middleware (reference)', server: 'servers/express.ts', args: ['--session=noop'], baseline: 'express', optional: true, ...FRAMEWORK },
   { name: 'express-write', title: 'tessera/express write (memory)', server: 'servers/express.ts', args: ['--session=tessera', '--path=write'], baseline: 'express', optional: true, ...FRAMEWORK },
   { name: 'express-session-write', title: 'express-session write (peer)', server: 'servers/express.ts', args: ['--session=express-session', '--path=write'], baseline: 'express', optional: true, ...FRAMEWORK },
   // ------------------------------------------------------------- Fastify
@@ -221,6 +222,7 @@ export const scenarios: readonly Scenario[] = [
     ahead: 'secure-session-write',
     ...FRAMEWORK,
   },
+  { name: 'fastify-hooks', title: 'Fastify + two empty hooks (reference)', server: 'servers/fastify.ts', args: ['--session=hooks'], baseline: 'fastify', optional: true, ...FRAMEWORK },
   { name: 'fastify-write', title: 'tessera/fastify write (memory)', server: 'servers/fastify.ts', args: ['--session=tessera', '--path=write'], baseline: 'fastify', optional: true, ...FRAMEWORK },
   { name: 'fastify-session-write', title: '@fastify/session write (peer)', server: 'servers/fastify.ts', args: ['--session=fastify-session', '--path=write'], baseline: 'fastify', optional: true, ...FRAMEWORK },
   // ------------------------------------------------------------- Hono
@@ -234,6 +236,7 @@ export const scenarios: readonly Scenario[] = [
     target: 0.85,
     ...FRAMEWORK,
   },
+  { name: 'hono-noop', title: 'Hono + a no-op middleware (reference)', server: 'servers/hono.ts', args: ['--session=noop'], baseline: 'hono', optional: true, ...FRAMEWORK },
   { name: 'hono-write', title: 'tessera/hono write (memory)', server: 'servers/hono.ts', args: ['--session=tessera', '--path=write'], baseline: 'hono', optional: true, ...FRAMEWORK },
   // ------------------------------------------------------------- networked stores
   {

@@ -3,6 +3,7 @@
  *
  * - `--session=none` (the baseline): plain Express, no session middleware; its clients send a
  *   session-shaped `Cookie` header all the same, so requests are the same size.
+ * - `--session=noop` (a reference): one middleware that only calls `next()`.
  * - `--session=tessera`: `tessera/express` (the express-session drop-in) on a `MemoryStore`.
  * - `--session=express-session`: express-session itself, on its own MemoryStore — the peer a user
  *   would otherwise pick.
@@ -35,6 +36,10 @@ serveBench(async ({ args, connections, anomaly }) => {
   switch (kind) {
     case 'none':
       description = 'Express 5, res.send("hello"), same Cookie header as the sessions';
+      break;
+    case 'noop':
+      description = 'Express 5 + a middleware that only calls next(), res.send("hello")';
+      app.use((_req, _res, next) => next());
       break;
     case 'tessera':
       description = `Express 5 + tessera/express (MemoryStore), ${path} path`;

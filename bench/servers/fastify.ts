@@ -3,6 +3,8 @@
  *
  * - `--session=none` (the baseline): plain Fastify; its clients send a session-shaped `Cookie`
  *   header all the same, so requests are the same size.
+ * - `--session=hooks` (a reference): plain Fastify with an empty `onRequest` and an empty `onSend`
+ *   hook, the two tessera/fastify registers: what any plugin using them costs.
  * - `--session=tessera`: `tessera/fastify` on a `MemoryStore`.
  * - `--session=tessera-cookie`: `tessera/fastify` on a `CookieStore` (the session sealed in the
  *   cookie, AES-256-GCM).
@@ -53,6 +55,12 @@ async function plugin(app: FastifyInstance, kind: string): Promise<{ access: Acc
   switch (kind) {
     case 'none':
       return null;
+    case 'hooks': {
+      // Reference: what the two hooks tessera/fastify registers cost by themselves, empty.
+      app.addHook('onRequest', (_request, _reply, done) => done());
+      app.addHook('onSend', (_request, _reply, _payload, done) => done());
+      return null;
+    }
     case 'tessera':
     case 'tessera-cookie': {
       const sealed = kind === 'tessera-cookie';
@@ -114,7 +122,8 @@ serveBench(async ({ args, connections, anomaly }) => {
   const found = chosen as Awaited<ReturnType<typeof plugin>>;
   if (found === null) {
     const cookie = `sessionId=${randomBytes(32).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
-    return { description: 'Fastify 5, return "hello", same Cookie header as the sessions', handler: listener, headerSets: [{ cookie }], close: () => app.close() };
+    const what = kind === 'hooks' ? 'Fastify 5 + an empty onRequest and onSend hook' : 'Fastify 5';
+    return { description: `${what}, return "hello", same Cookie header as the sessions`, handler: listener, headerSets: [{ cookie }], close: () => app.close() };
   }
   const headerSets = (await startSessions(listener, connections)).map((cookie) => ({ cookie }));
   return {

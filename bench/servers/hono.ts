@@ -3,6 +3,8 @@
  *
  * - `--session=none` (the baseline): plain Hono; its clients send a session-shaped `Cookie`
  *   header all the same, so requests are the same size.
+ * - `--session=noop` (a reference): plain Hono with one middleware that only awaits `next()`:
+ *   what any middleware costs (Hono answers a route with a single handler without composing).
  * - `--session=tessera`: `tessera/hono` on a `MemoryStore`.
  * - `--path=read` reads the session's `n` on every request; `--path=write` increments it.
  *
@@ -26,8 +28,10 @@ serveBench(async ({ args, connections, anomaly }) => {
   const kind = args.session ?? 'none';
   const path = args.path ?? 'read';
   if (path !== 'read' && path !== 'write') throw new Error(`bench/servers/hono.ts: unknown --path=${path}`);
-  if (kind === 'none') {
+  if (kind === 'none' || kind === 'noop') {
     const app = new Hono();
+    // Reference: a middleware that only awaits next(): what any middleware costs in Hono.
+    if (kind === 'noop') app.use(async (_c, next) => { await next(); });
     app.get('/', (c) => c.text('hello'));
     const cookie = `tessera=${randomBytes(32).toString('base64url')}.${randomBytes(32).toString('base64url')}`;
     return { description: 'Hono on @hono/node-server, c.text("hello"), same Cookie header as the sessions', handler: getRequestListener(app.fetch), headerSets: [{ cookie }] };

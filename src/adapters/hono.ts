@@ -37,6 +37,7 @@ import {
   requestIsSecure,
   resolveAdapterOptions,
   type AdapterOptions,
+  type SetCookieHeaders,
 } from './kit.js';
 
 /**
@@ -108,6 +109,27 @@ interface NodeBindings {
 }
 interface NodeIncoming {
   socket?: { remoteAddress?: string; encrypted?: boolean };
+  /** Node's parsed request headers (lower-case names). */
+  headers?: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * The session's `Set-Cookie` line until the response is final: the middleware adds it to `c.res`
+ * when the handlers are done; after the middleware returned, the response has left and nothing
+ * more can be set (`sent`).
+ */
+class PendingSetCookie implements SetCookieHeaders {
+  lines: readonly string[] = [];
+  left = false;
+  read(): readonly string[] {
+    return this.lines;
+  }
+  write(lines: readonly string[]): void {
+    this.lines = lines;
+  }
+  sent(): boolean {
+    return this.left;
+  }
 }
 
 /** The Node request behind `c`, when the app runs on `@hono/node-server`. */
@@ -194,14 +216,13 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
 
   const middleware: MiddlewareHandler<{ Variables: SessionVariables }> = async (c, next) => {
     if (c.get('session') !== undefined) return next();
-    // The session's Set-Cookie line waits here until the response is final; after the middleware
-    // returns, the response has left and nothing more can be set.
-    let lines: readonly string[] = [];
-    let left = false;
-    const sink = cookieSink({ read: () => lines, write: (replaced) => void (lines = replaced), sent: () => left }, name);
-    const headers = c.req.raw.headers;
-    const ip = clientIp(hops > 0 ? (headers.get('x-forwarded-for') ?? undefined) : undefined, nodeIncoming(c)?.socket?.remoteAddress, hops);
-    const ctx = tessera.begin(requestInput(headers.get('cookie') ?? undefined, ip, headers.get('user-agent'), tenant?.(c)), sink);
+    const outgoing = new PendingSetCookie();
+    const incoming = nodeIncoming(c);
+    // On @hono/node-server, node's parsed headers: no Headers object to make.
+    const nodeHeaders = incoming?.headers;
+    const header = nodeHeaders === undefined ? (name: string) => c.req.raw.headers.get(name) ?? undefined : (name: string) => firstValue(nodeHeaders[name]);
+    const ip = clientIp(hops > 0 ? header('x-forwarded-for') : undefined, incoming?.socket?.remoteAddress, hops);
+    const ctx = tessera.begin(requestInput(header('cookie'), ip, header('user-agent'), tenant?.(c)), cookieSink(outgoing, name));
     try {
       let session: Session;
       try {
@@ -230,9 +251,9 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
           throw toHttpError(error);
         }
       }
-      for (const line of lines) appendSetCookie(c, line);
+      for (const line of outgoing.lines) appendSetCookie(c, line);
     } finally {
-      left = true;
+      outgoing.left = true;
     }
   };
 
@@ -244,6 +265,11 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
       return requestIsSecure(encrypted, hops > 0 ? (c.req.raw.headers.get('x-forwarded-proto') ?? undefined) : undefined, hops);
     },
   });
+}
+
+/** A header of node's parsed headers as one string. */
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** Add a `Set-Cookie` line to the final response, keeping the lines already there. */

@@ -9,7 +9,6 @@ import { SessionStateError, type NotSupportedError } from '../errors.js';
 import type { Tessera } from '../manager.js';
 import type { Session } from '../session.js';
 import type { CookieProbe } from './backend.js';
-import type { CommitQueue } from './queue.js';
 import type { CookieSink, RequestInput } from './request.js';
 import type { SessionState } from './state.js';
 
@@ -20,7 +19,6 @@ const noop = (): void => {};
 export interface RequestRuntime {
   load(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session>;
   loadSync(ctx: SessionContext, input: RequestInput, sink: CookieSink): Session;
-  queue(state: SessionState): CommitQueue;
   settle(state: SessionState): Promise<void>;
 }
 
@@ -100,13 +98,19 @@ export class SessionContext implements CookieProbe {
    */
   hold(): void {
     this.#held = true;
-    if (this.state !== null) this.#requests.queue(this.state).hold();
+    const state = this.state;
+    if (state === null) return;
+    state.held = true;
+    state.queue?.hold();
   }
 
   /** End {@link SessionContext.hold}: a commit it deferred starts now. */
   release(): void {
     this.#held = false;
-    this.state?.queue?.release();
+    const state = this.state;
+    if (state === null) return;
+    state.held = false;
+    state.queue?.release();
   }
 
   /** @internal Whether the context is held ({@link SessionContext.hold}). */

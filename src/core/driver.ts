@@ -108,8 +108,17 @@ export function run<R>(steps: Generator<unknown, R, unknown>): Step<R> {
   return next.value;
 }
 
-/** A promise, or another thenable a third-party store may answer with. */
-function isThenable(value: unknown): value is PromiseLike<unknown> {
+/**
+ * Whether a store's answer is a promise (or another thenable a third-party store may answer
+ * with) rather than the value itself.
+ *
+ * @example
+ * ```ts
+ * const record = driver.get(key, ctx);
+ * if (!isThenable(record)) use(record);
+ * ```
+ */
+export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 

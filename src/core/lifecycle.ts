@@ -47,9 +47,12 @@ export class Lifecycle implements SessionRuntime {
     this.rememberMeLifetime = options.rememberMeLifetime;
   }
 
-  /** The session's commit queue, made on first use. */
+  /** The session's commit queue, made on first use (a session only read never needs one), held if the session is. */
   queue(state: SessionState): CommitQueue {
-    return (state.queue ??= new CommitQueue(state, this.#runner));
+    if (state.queue !== null) return state.queue;
+    const queue = (state.queue = new CommitQueue(state, this.#runner));
+    if (state.held) queue.hold();
+    return queue;
   }
 
   materialize(state: SessionState, withCookie: boolean): void {
@@ -78,7 +81,10 @@ export class Lifecycle implements SessionRuntime {
   }
 
   settle(state: SessionState): Promise<void> {
-    return state.queue === null ? RESOLVED : state.queue.settle();
+    if (state.queue !== null) return state.queue.settle();
+    // Nothing was ever queued; settling ends a hold all the same.
+    state.held = false;
+    return RESOLVED;
   }
 
   /** A loaded session: queue a touch when enough of its idle window has passed. */

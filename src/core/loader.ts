@@ -11,11 +11,10 @@ import type { ResolvedOptions } from '../options.js';
 import { Session } from '../session.js';
 import type { Backend } from './backend.js';
 import type { RequestRuntime, SessionContext } from './context.js';
-import { andThen } from './driver.js';
+import { isThenable } from './driver.js';
 import type { Events } from './events.js';
 import type { Lifecycle } from './lifecycle.js';
 import { bindingMismatch, type Policy } from './policy.js';
-import type { CommitQueue } from './queue.js';
 import type { CookieSink, RequestInput } from './request.js';
 import { freshState, type SessionState } from './state.js';
 
@@ -77,10 +76,6 @@ export class RequestLoader implements RequestRuntime {
     return this.#read(ctx, input, sink) as Session;
   }
 
-  queue(state: SessionState): CommitQueue {
-    return this.#lifecycle.queue(state);
-  }
-
   settle(state: SessionState): Promise<void> {
     return this.#lifecycle.settle(state);
   }
@@ -90,7 +85,9 @@ export class RequestLoader implements RequestRuntime {
     const tenant = input.tenant ?? null;
     const now = this.#options.now();
     const found = this.#backend.open(input.cookieHeader, tenant, sink, now, ctx);
-    return andThen(found, (state) => this.#enter(ctx, input, sink, tenant, state, now));
+    // The synchronous case without a closure: it is every request's path on memory and SQLite.
+    if (!isThenable(found)) return this.#enter(ctx, input, sink, tenant, found, now);
+    return Promise.resolve(found).then((state) => this.#enter(ctx, input, sink, tenant, state, now));
   }
 
   /** The request's session once read: `found`, or a fresh one when there is none (or it may not be used). */
@@ -106,10 +103,10 @@ export class RequestLoader implements RequestRuntime {
     if (state === null) {
       state = freshState(tenant, sink, now, ip, userAgent);
       state.cookieSent = ctx.cookieSent;
-      if (ctx.held) lifecycle.queue(state).hold();
+      state.held = ctx.held;
       if (this.#options.saveUninitialized) lifecycle.start(state);
     } else {
-      if (ctx.held) lifecycle.queue(state).hold();
+      state.held = ctx.held;
       state.requestIp = ip;
       state.requestUserAgent = userAgent;
       state.cookieSent = true;

@@ -109,8 +109,10 @@ export interface SessionState {
   /** Input of the current request, recorded on the next write. */
   requestIp: string | null;
   requestUserAgent: string | null;
-  /** The session's commits; made with its first commit or hold. */
+  /** The session's commits; made with its first commit. */
   queue: CommitQueue | null;
+  /** Commits are held (see `SessionContext.hold`) — kept here until the queue is made. */
+  held: boolean;
 }
 
 /**
@@ -149,6 +151,7 @@ export function freshState(tenant: string | null, sink: CookieSink | null, now: 
     requestIp: ip,
     requestUserAgent: userAgent,
     queue: null,
+    held: false,
   };
 }
 

@@ -15,7 +15,7 @@ import type { ResolvedOptions } from '../../options.js';
 import type { StoreRecord } from '../../stores/store.js';
 import type { Backend, CookieProbe } from '../backend.js';
 import type { RecordCodec } from '../codec.js';
-import { andThen, run, type StoreDriver } from '../driver.js';
+import { isThenable, run, type StoreDriver } from '../driver.js';
 import type { Events } from '../events.js';
 import { cookieMaxAge, expiry, type Policy } from '../policy.js';
 import type { Step } from '../queue.js';
@@ -82,7 +82,9 @@ export class ServerBackend implements Backend {
       return null;
     }
     const key = SignedCookies.keyOf(verified, tenant);
-    return andThen(this.#driver.get(key, { now }), (record) => this.#fromRecord(verified.id, tenant, sink, key, record, now));
+    const record = this.#driver.get(key, { now });
+    if (!isThenable(record)) return this.#fromRecord(verified.id, tenant, sink, key, record, now);
+    return Promise.resolve(record).then((found) => this.#fromRecord(verified.id, tenant, sink, key, found, now));
   }
 
   async openById(id: string, tenant: string | null): Promise<SessionState | null> {
