@@ -13,7 +13,7 @@ import type { Sealer } from '../crypto/seal.js';
 import { allPrimitive, copyPayload, parsePayload, PayloadEncoder, type Payload } from '../payload.js';
 import type { StoreRecord } from '../stores/store.js';
 import { expiry, type Policy } from './policy.js';
-import { adoptPayload, type SessionState } from './state.js';
+import { adoptPayload, payloadOf, type SessionState } from './state.js';
 
 /**
  * The last record decoded (or encoded) by this process for each of this many sessions, when its
@@ -83,15 +83,7 @@ export class RecordCodec {
     // A record kept as an object gets a copy of the data (the handler may still change the
     // state's): made here, so the payload is the record's snapshot as it is.
     const retained = this.#retains && allPrimitive(state.data);
-    const payload: Payload = {
-      d: retained ? { ...state.data } : state.data,
-      c: state.createdAt,
-      s: now,
-      l: state.lifetime,
-      ip: state.requestIp ?? state.ip,
-      ua: state.requestUserAgent ?? state.userAgent,
-    };
-    if (state.persistent !== null) payload.pc = state.persistent;
+    const payload = payloadOf(state, now, retained ? { ...state.data } : state.data);
     const key = state.key!;
     const version = state.version + 1;
     const expiresAt = expiry(this.#policy, { createdAt: state.createdAt, lastSeenAt: now, lifetime: state.lifetime });

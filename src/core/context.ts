@@ -99,9 +99,7 @@ export class SessionContext implements CookieProbe {
   hold(): void {
     this.#held = true;
     const state = this.state;
-    if (state === null) return;
-    state.held = true;
-    state.queue?.hold();
+    if (state !== null) state.held = true;
   }
 
   /** End {@link SessionContext.hold}: a commit it deferred starts now. */
@@ -109,8 +107,8 @@ export class SessionContext implements CookieProbe {
     this.#held = false;
     const state = this.state;
     if (state === null) return;
-    state.held = false;
-    state.queue?.release();
+    if (state.queue === null) state.held = false;
+    else state.queue.release();
   }
 
   /** @internal Whether the context is held ({@link SessionContext.hold}). */

@@ -47,12 +47,9 @@ export class Lifecycle implements SessionRuntime {
     this.rememberMeLifetime = options.rememberMeLifetime;
   }
 
-  /** The session's commit queue, made on first use (a session only read never needs one), held if the session is. */
+  /** The session's commit queue, made on first use: a session only read never needs one. */
   queue(state: SessionState): CommitQueue {
-    if (state.queue !== null) return state.queue;
-    const queue = (state.queue = new CommitQueue(state, this.#runner));
-    if (state.held) queue.hold();
-    return queue;
+    return (state.queue ??= new CommitQueue(state, this.#runner));
   }
 
   materialize(state: SessionState, withCookie: boolean): void {

@@ -43,7 +43,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export class CommitQueue {
   /** A commit is scheduled and has not started. */
   #queued = false;
-  #held = false;
   /** A commit was scheduled while held: it starts on release. */
   #deferred = false;
   /** Commits started and not finished. */
@@ -67,7 +66,7 @@ export class CommitQueue {
   schedule(): void {
     if (this.#queued) return;
     this.#queued = true;
-    if (this.#held) this.#deferred = true;
+    if (this.#state.held) this.#deferred = true;
     else this.#start(true);
   }
 
@@ -85,14 +84,14 @@ export class CommitQueue {
     this.#tail = new Promise<void>((resolve) => setImmediate(resolve)).then(() => running).then(() => this.#commitNow());
   }
 
-  /** Commits wait for {@link CommitQueue.release} instead of the next tick. */
+  /** Commits wait for {@link CommitQueue.release} instead of the next tick (the state's `held`, the one place a hold is kept). */
   hold(): void {
-    this.#held = true;
+    this.#state.held = true;
   }
 
   /** End a hold: a commit it deferred starts now, without waiting a tick. */
   release(): void {
-    this.#held = false;
+    this.#state.held = false;
     if (!this.#deferred) return;
     this.#deferred = false;
     this.#start(false);
@@ -100,7 +99,7 @@ export class CommitQueue {
 
   /** Wait for every commit (a hold ends); rethrows a failure nobody has seen yet. */
   settle(): Promise<void> {
-    if (this.#held) this.release();
+    if (this.#state.held) this.release();
     if (this.#pending === 0 && this.#failure === null) return RESOLVED;
     return this.#settleSlow();
   }

@@ -14,7 +14,7 @@ import type { Sealer } from '../crypto/seal.js';
 import { PayloadTooLargeError } from '../errors.js';
 import { allPrimitive, copyPayload, parseSealedPayload, PayloadEncoder, type SealedPayload } from '../payload.js';
 import { cookieMaxAge, type Policy } from './policy.js';
-import { adoptPayload, type SessionState } from './state.js';
+import { adoptPayload, payloadOf, type SessionState } from './state.js';
 
 /**
  * Sealed cookies opened or sealed by this process, remembered. Entries hold the cookie and its
@@ -94,17 +94,10 @@ export class SealedCookies {
    * @throws {@link PayloadTooLargeError} when it would be over the cookie limit.
    */
   seal(state: SessionState, now: number): string {
-    const payload: SealedPayload = {
-      i: state.id!,
-      u: state.userId,
-      d: state.data,
-      c: state.createdAt,
-      s: now,
-      l: state.lifetime,
-      ip: state.requestIp ?? state.ip,
-      ua: state.requestUserAgent ?? state.userAgent,
-    };
-    if (state.persistent !== null) payload.pc = state.persistent;
+    // What a server record holds, and the ID and user a record keeps beside it.
+    const payload = payloadOf(state, now) as SealedPayload;
+    payload.i = state.id!;
+    payload.u = state.userId;
     const json = this.#encoder.encode(payload);
     const sealed = this.#sealer.seal(json, this.#context(state.tenant));
     const line = serializeCookie(this.#cookie, sealed, cookieMaxAge(this.#policy, state, now), now, state.persistent === false);

@@ -111,7 +111,7 @@ export interface SessionState {
   requestUserAgent: string | null;
   /** The session's commits; made with its first commit. */
   queue: CommitQueue | null;
-  /** Commits are held (see `SessionContext.hold`) — kept here until the queue is made. */
+  /** Commits wait for a release (see `SessionContext.hold`); the queue reads and clears it. */
   held: boolean;
 }
 
@@ -172,6 +172,29 @@ export function adoptPayload(state: SessionState, payload: Payload): void {
   state.persistent = payload.pc ?? null;
   state.ip = payload.ip;
   state.userAgent = payload.ua;
+}
+
+/**
+ * The payload `state` is written as at `now` (the reverse of {@link adoptPayload}): its data (or
+ * `data`, a snapshot of it), times, lifetime, cookie persistence, and this request's IP and user
+ * agent.
+ *
+ * @example
+ * ```ts
+ * const json = encoder.encode(payloadOf(state, now));
+ * ```
+ */
+export function payloadOf(state: SessionState, now: number, data: SessionData = state.data): Payload {
+  const payload: Payload = {
+    d: data,
+    c: state.createdAt,
+    s: now,
+    l: state.lifetime,
+    ip: state.requestIp ?? state.ip,
+    ua: state.requestUserAgent ?? state.userAgent,
+  };
+  if (state.persistent !== null) payload.pc = state.persistent;
+  return payload;
 }
 
 /**
