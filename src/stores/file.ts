@@ -602,12 +602,12 @@ export class FileStore implements SessionStore {
       await withMutex(`${this.dir}\0${parsed[1]}`, () => this.#breakIfStale(path));
       return;
     }
-    // Locks moved aside by an interrupted break, or anything else: remove once old.
-    try {
-      if (Date.now() - (await lstat(path)).mtimeMs > this.staleLockAfter) await unlinkIfThere(path);
-    } catch (error) {
-      if (errno(error) !== 'ENOENT') throw error;
-    }
+    // A lock moved aside by a break that was interrupted (its breaker died between the move and
+    // the unlink), or anything else: remove it once its holder is known dead, or once old. One
+    // whose holder lives may be a live lock moved by mistake that its breaker is putting back.
+    const seen = await this.#inspectLock(path);
+    if (seen === null) return;
+    if ((seen.owner !== undefined && ownerGone(seen.owner)) || Date.now() - seen.mtime > this.staleLockAfter) await unlinkIfThere(path);
   }
 
   /**

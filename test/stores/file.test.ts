@@ -5,7 +5,7 @@ import fs, { existsSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdir
 import { open, type FileHandle } from 'node:fs/promises';
 import { syncBuiltinESMExports } from 'node:module';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { threadId } from 'node:worker_threads';
@@ -229,6 +229,17 @@ describe('FileStore', () => {
       symlinkSync(`${HOST}-${process.ppid}-0.1234`, lockFile(dir, 'live'));
       await store.deleteExpired(ctx);
       assert.deepEqual(readdirSync(join(dir, 'locks')), [`${sha256('live')}.lock`]);
+    });
+
+    it('removes a lock moved aside by a breaker that died before unlinking it, once its holder is dead', async () => {
+      const dir = freshDir();
+      const store = new FileStore({ dir });
+      const dead = `${lockFile(dir, 'a')}.00ff.broken`;
+      const live = `${lockFile(dir, 'b')}.00ff.broken`; // may be a live lock its breaker is putting back
+      symlinkSync(`${HOST}-${deadPid()}-0.1234`, dead);
+      symlinkSync(`${HOST}-${process.ppid}-0.1234`, live);
+      await store.deleteExpired(ctx);
+      assert.deepEqual(readdirSync(join(dir, 'locks')), [basename(live)]);
     });
   });
 
