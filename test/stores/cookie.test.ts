@@ -7,9 +7,19 @@ import { ConfigError, NotSupportedError, PayloadTooLargeError } from '../../src/
 import { Browser, CountingStore } from '../helpers/browser.js';
 import type { SessionStore } from '../../src/stores/store.js';
 import { FakeClock } from '../helpers/clock.js';
+import { otherSpellings } from '../helpers/sealing.js';
+import { Sealer } from '../../src/crypto/seal.js';
+import type { SessionEvent } from '../../src/core/events.js';
 
 const OLD = 'old-secret-for-cookie-store-tests-0123456789';
 const NEW = 'new-secret-for-cookie-store-tests-0123456789';
+/**
+ * A cookie sealed by tessera before the Sealer's format 2 (format 1), with the secret below at the
+ * FakeClock's start, tenant `acme`: user `ann`, data `{ card: 'sealed-before' }`.
+ */
+const FORMAT_1_SECRET = 'test-secret-that-is-long-enough-0123456789';
+const FORMAT_1_COOKIE =
+  '__Host-tessera=AYm47PosaSbDh8S3QVIJIdRqJljJtKoSWY1ZFtTtYPDgK5MADdcqlnNV96QpTc1ka1mjDMoxEbCuZJu0_AKpSjKbuQI2EDSBKRyHdGb1xsyCw_ET9GblNiPD2jKJ-PHCIsVCa90z9DLcO9tA84pO4oFAwan4n2F5zFHvuJheBWgeUEyW5l9byZdxLC2dXnSxfh8S6jUv12-8sc_0PiYIlfjOrUsPqvsR4bQxZatQh0oOxWP0ttyqAcGIDcki4Dn_6eo4sh1DqPbX_Q';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
@@ -137,11 +147,54 @@ describe('CookieStore (AES-256-GCM sealed sessions)', () => {
     await assert.rejects(setup().tessera.destroy(session.id), NotSupportedError);
   });
 
-  it('binds the seal to the tenant', async () => {
-    const { browser } = setup();
+  it('binds the seal to the tenant: a cookie of one tenant is a fresh session under another, or under none', async () => {
+    const { browser, tessera } = setup();
+    const invalid: SessionEvent[] = [];
+    tessera.on('invalidCookie', (e: SessionEvent) => invalid.push(e));
     await browser.request((s) => s.set('a', 1), { tenant: 'acme' });
+    const acme = browser.cookie;
     assert.equal((await browser.request((s) => s.get('a'), { tenant: 'acme' })).result, 1);
-    assert.equal((await browser.request((s) => s.get('a'), { tenant: 'globex' })).result, undefined);
+    const { result, session } = await browser.request((s) => s.get('a'), { tenant: 'globex' });
+    assert.equal(result, undefined);
+    assert.equal(session.isNew, true);
+    assert.deepEqual(invalid, [{ ref: '', reason: 'seal' }]);
+    browser.cookie = acme;
+    assert.equal((await browser.request((s) => s.get('a'))).result, undefined, 'no tenant');
+    browser.cookie = acme;
+    assert.equal((await browser.request((s) => s.get('a'), { tenant: 'acme' })).result, 1, 'still opens under its own tenant');
+  });
+
+  it('opens its sealed cookie only in its canonical spelling', async () => {
+    const { browser, tessera } = setup();
+    const invalid: SessionEvent[] = [];
+    tessera.on('invalidCookie', (e: SessionEvent) => invalid.push(e));
+    await browser.request((s) => s.set('a', 1));
+    const [name, value] = browser.cookie!.split('=') as [string, string];
+    // Read once, so this process remembers what the value holds.
+    assert.equal((await browser.request((s) => s.get('a'))).result, 1);
+    // Whitespace around a cookie value is not part of it (the header parser trims it).
+    const variants = otherSpellings(value).filter((v) => v.trim() === v);
+    for (const variant of variants) {
+      browser.cookie = `${name}=${variant}`;
+      const { result, session } = await browser.request((s) => s.get('a'));
+      assert.equal(result, undefined, JSON.stringify(variant));
+      assert.equal(session.isNew, true);
+    }
+    assert.equal(invalid.length, variants.length);
+    browser.cookie = `${name}=${value}`;
+    assert.equal((await browser.request((s) => s.get('a'))).result, 1, 'the canonical value opens');
+  });
+
+  it('opens a cookie sealed before format 2, and seals it in format 2 with its next change', async () => {
+    const { browser } = setup({ secrets: [FORMAT_1_SECRET] });
+    browser.cookie = FORMAT_1_COOKIE;
+    const { result, res } = await browser.request((s) => [s.isNew, s.get('card'), s.userId], { tenant: 'acme' });
+    assert.deepEqual(result, [false, 'sealed-before', 'ann']);
+    assert.deepEqual(res.cookies, [], 'read only: no new cookie');
+    await browser.request((s) => s.set('more', 1), { tenant: 'acme' });
+    assert.notEqual(browser.cookie, FORMAT_1_COOKIE);
+    assert.equal(Sealer.formatOf(browser.cookie!.split('=')[1]!), 2);
+    assert.deepEqual((await browser.request((s) => [s.toJSON(), s.userId], { tenant: 'acme' })).result, [{ card: 'sealed-before', more: 1 }, 'ann']);
   });
 
   it('gives each request its own copy of the sealed data, however often the same cookie comes back', async () => {
