@@ -1,7 +1,11 @@
 /**
  * The record codec: a session's state to the record a server store keeps, and back. The payload
- * is JSON, sealed under the `data` subkey with encryption at rest (bound to its store key, so a
- * record moved to another key does not open). Two private speed-ups live here and nowhere else:
+ * is JSON, sealed under the `data` subkey with encryption at rest, bound to its store key and to
+ * the fields a store keeps beside it (version, tenant, user): a record moved to another key, or
+ * whose indexed fields were changed in the database (`SET user_id = 'admin'`), does not open.
+ * Records sealed in the Sealer's format 1 were bound to their store key alone; they still open
+ * (until they expire, or their next write seals them bound to all of it). Two private speed-ups
+ * live here and nowhere else:
  * a cache of recently decoded records, and records that carry their payload for tessera's own
  * MemoryStore, which keeps record objects as they are.
  *
@@ -9,7 +13,7 @@
  * @internal
  */
 import { GenerationalCache } from '../cache.js';
-import type { Sealer } from '../crypto/seal.js';
+import { Sealer } from '../crypto/seal.js';
 import { allPrimitive, copyPayload, parsePayload, PayloadEncoder, type Payload } from '../payload.js';
 import type { StoreRecord } from '../stores/store.js';
 import { expiry, type Policy } from './policy.js';
@@ -47,8 +51,22 @@ class RetainedRecord implements StoreRecord {
   ) {}
 
   get data(): string {
-    return (this.#data ??= this.codec.text(this.payload, this.key));
+    return (this.#data ??= this.codec.text(this.payload, this.key, this));
   }
+}
+
+/** What a record's seal is bound to besides its store key: the fields a store keeps (and may index) beside the data. */
+export type SealedFields = Pick<StoreRecord, 'version' | 'userId' | 'tenant'>;
+
+/** The additional data a record's seal (format 2) is bound to: its store key and {@link SealedFields}, unambiguously. */
+function recordContext(key: string, fields: SealedFields): Buffer {
+  return Buffer.from(JSON.stringify([key, fields.version, fields.tenant, fields.userId]));
+}
+
+/** A decoded record remembered: its text and sealed fields, and what they decode to. */
+interface Decoded extends SealedFields {
+  readonly data: string;
+  readonly payload: Payload;
 }
 
 /**
@@ -65,8 +83,8 @@ export class RecordCodec {
   readonly #sealer: Sealer | null;
   readonly #retains: boolean;
   readonly #encoder = new PayloadEncoder();
-  /** Store key → the stored string last seen for it and its payload (only payloads whose data values are all primitives). */
-  readonly #decoded = new GenerationalCache<string, { data: string; payload: Payload }>(DECODED_CACHE_MAX);
+  /** Store key → the record last seen for it and its payload (only payloads whose data values are all primitives). */
+  readonly #decoded = new GenerationalCache<string, Decoded>(DECODED_CACHE_MAX);
 
   /**
    * @param sealer seals payloads at rest (`encryptData`), or `null` for plain JSON.
@@ -83,16 +101,17 @@ export class RecordCodec {
     // A record kept as an object gets a copy of the data (the handler may still change the
     // state's): made here, so the payload is the record's snapshot as it is.
     const retained = this.#retains && allPrimitive(state.data);
-    const payload = payloadOf(state, now, retained ? { ...state.data } : state.data);
     const key = state.key!;
     const version = state.version + 1;
     const expiresAt = expiry(this.#policy, { createdAt: state.createdAt, lastSeenAt: now, lifetime: state.lifetime });
-    if (retained) return new RetainedRecord(payload, key, version, expiresAt, state.userId, state.tenant, this);
-    const data = this.text(payload, key);
+    if (retained) return new RetainedRecord(payloadOf(state, now, { ...state.data }), key, version, expiresAt, state.userId, state.tenant, this);
+    const payload = payloadOf(state, now);
+    const record = { data: '', version, expiresAt, userId: state.userId, tenant: state.tenant };
+    record.data = this.text(payload, key, record);
     // The next request usually reads back exactly this record (the cache gets a copy: the
     // payload's data is the state's).
-    this.#remember(data, key, payload, true);
-    return { data, version, expiresAt, userId: state.userId, tenant: state.tenant };
+    this.#remember(record, key, payload, true);
+    return record;
   }
 
   /** Replace the stored fields of `state` (whose `key` is set) with `record`'s. False when the record cannot be read. */
@@ -102,7 +121,7 @@ export class RecordCodec {
       record instanceof RetainedRecord && record.codec === this && record.key === key
         ? record.payload
         : typeof record.data === 'string'
-          ? this.#decode(record.data, key)
+          ? this.#decode(record, key)
           : null;
     if (payload === null) return false;
     // The payload may be shared (cached, or a record's snapshot): the state gets a data object of its own.
@@ -113,30 +132,45 @@ export class RecordCodec {
     return true;
   }
 
-  /** The stored text of `payload` under `key`: its JSON, sealed with encryption at rest. */
-  text(payload: Payload, key: string): string {
+  /** The stored text of `payload` in the record under `key` with `fields`: its JSON, sealed (and bound to both) with encryption at rest. */
+  text(payload: Payload, key: string, fields: SealedFields): string {
     const json = this.#encoder.encode(payload);
-    return this.#sealer ? this.#sealer.seal(json, key) : json;
+    return this.#sealer ? this.#sealer.seal(json, recordContext(key, fields)) : json;
   }
 
-  /** The payload in a stored string, `null` if unreadable. It may be the cached one, shared: the caller copies its data. */
-  #decode(data: string, key: string): Payload | null {
-    // The same string under the same key decodes to the same payload (a sealed one is bound to its key).
+  /** The payload of `record`, `null` if unreadable. It may be the cached one, shared: the caller copies its data. */
+  #decode(record: StoreRecord, key: string): Payload | null {
+    const data = record.data;
+    // The same record under the same key decodes to the same payload (a sealed one is bound to its key and fields).
     const hit = this.#decoded.get(key);
-    if (hit !== undefined && hit.data === data) return hit.payload;
-    const json = this.#sealer ? (data.startsWith('{') ? null : this.#sealer.open(data, key)) : data;
+    if (hit !== undefined && hit.data === data && hit.version === record.version && hit.userId === record.userId && hit.tenant === record.tenant) {
+      return hit.payload;
+    }
+    const json = this.#sealer ? this.#open(this.#sealer, record, key) : data;
     const payload = json === null ? null : parsePayload(json);
-    if (payload !== null) this.#remember(data, key, payload, false);
+    if (payload !== null) this.#remember(record, key, payload, false);
     return payload;
   }
 
+  /** The JSON sealed in `record`, if it opens bound to `key` and to the record's own fields. */
+  #open(sealer: Sealer, record: StoreRecord, key: string): string | null {
+    const data = record.data;
+    const format = Sealer.formatOf(data);
+    if (format === 2) return sealer.open(data, recordContext(key, record));
+    // Format 1 was bound to the store key alone: its fields are as the store says until it is written again.
+    return format === 1 ? sealer.open(data, key) : null;
+  }
+
   /**
-   * Remember `payload` as what `data` decodes to, if a shallow copy of its data is a full copy (no
+   * Remember `payload` as what `record` decodes to, if a shallow copy of its data is a full copy (no
    * value is an object or array a handler could change in place). The cache keeps `payload` itself
    * unless `copy`: the caller must not change it afterwards.
    */
-  #remember(data: string, key: string, payload: Payload, copy: boolean): void {
-    if (data.length <= DECODED_MAX_LENGTH && allPrimitive(payload.d)) this.#decoded.set(key, { data, payload: copy ? copyPayload(payload) : payload });
+  #remember(record: StoreRecord, key: string, payload: Payload, copy: boolean): void {
+    if (record.data.length <= DECODED_MAX_LENGTH && allPrimitive(payload.d)) {
+      const { data, version, userId, tenant } = record;
+      this.#decoded.set(key, { data, version, userId, tenant, payload: copy ? copyPayload(payload) : payload });
+    }
     // Whatever was remembered for this key is out of date now.
     else this.#decoded.delete(key);
   }
