@@ -161,8 +161,8 @@ export class StoreUnavailableError extends TesseraError<'ERR_STORE_UNAVAILABLE'>
 }
 
 /**
- * A session's serialised form is too large for where it must go (for example over 4096 bytes in a
- * cookie).
+ * A session's serialised form is too large for where it must go: its data over `maxDataBytes`, or
+ * its sealed cookie over the cookie store's `maxBytes` (4096). Adapters answer it with status 413.
  *
  * @example
  * ```ts
@@ -175,7 +175,7 @@ export class PayloadTooLargeError extends TesseraError<'ERR_PAYLOAD_TOO_LARGE'> 
   /** The limit in bytes that was exceeded. */
   readonly limit: number;
   constructor(message: string, size: number, limit: number) {
-    super('ERR_PAYLOAD_TOO_LARGE', message, { status: 500 });
+    super('ERR_PAYLOAD_TOO_LARGE', message, { status: 413 });
     this.size = size;
     this.limit = limit;
   }

@@ -131,12 +131,12 @@ export class Tessera extends EventEmitter {
     this.#signed = new SignedCookies(this.options.keyring, this.options.cookie.name);
     let backend: Backend;
     if (store instanceof CookieStore) {
-      const sealed = new SealedCookies(new Sealer(dataKeys), this.options.cookie, policy, store.maxBytes);
+      const sealed = new SealedCookies(new Sealer(dataKeys), this.options.cookie, policy, store.maxBytes, this.options.maxDataBytes);
       const revocation = store.revocation === null ? null : new StoreDriver(store.revocation);
       backend = new CookieBackend({ options: this.options, policy, sealed, revocation, events });
     } else {
       const driver = new StoreDriver(store);
-      const codec = new RecordCodec(policy, options.encryptData ? new Sealer(dataKeys) : null, driver.retainsRecords);
+      const codec = new RecordCodec(policy, options.encryptData ? new Sealer(dataKeys) : null, driver.retainsRecords, this.options.maxDataBytes);
       backend = new ServerBackend({ options: this.options, policy, driver, codec, signed: this.#signed, events });
     }
     this.#backend = backend;

@@ -77,6 +77,13 @@ export interface TesseraOptions {
   cleanupInterval?: number;
   /** Compare-and-set attempts before a commit gives up with `WriteConflictError`. Default 100. */
   maxWriteAttempts?: number;
+  /**
+   * The largest session data tessera writes, in bytes of its JSON (UTF-8). A value over it is
+   * refused at `session.set` and a session grown over it at its commit, both with
+   * `PayloadTooLargeError` (status 413); what the store held stays as it was. Default 65536
+   * (64 KiB); `Infinity` for no cap. With `CookieStore`, the cookie's `maxBytes` applies too.
+   */
+  maxDataBytes?: number;
   /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
   /** Where debug lines and warnings go. Default: warnings via `process.emitWarning`, no debug. */
@@ -97,6 +104,7 @@ export interface ResolvedOptions {
   readonly bindUserAgent: boolean;
   readonly cleanupInterval: number;
   readonly maxWriteAttempts: number;
+  readonly maxDataBytes: number;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -116,6 +124,7 @@ export const DEFAULTS = Object.freeze({
   rememberMeLifetime: 30 * DAY,
   cleanupInterval: 15 * MINUTE,
   maxWriteAttempts: 100,
+  maxDataBytes: 64 * 1024,
 });
 
 function duration(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
@@ -150,6 +159,10 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (cleanupInterval > MAX_TIMER) throw new ConfigError(`cleanupInterval must be at most ${MAX_TIMER} ms (about 24.8 days), the longest timer Node.js keeps`);
   const maxWriteAttempts = options.maxWriteAttempts ?? DEFAULTS.maxWriteAttempts;
   if (!Number.isInteger(maxWriteAttempts) || maxWriteAttempts < 1) throw new ConfigError('maxWriteAttempts must be a positive integer');
+  const maxDataBytes = options.maxDataBytes ?? DEFAULTS.maxDataBytes;
+  if (!((Number.isInteger(maxDataBytes) && maxDataBytes > 0) || maxDataBytes === Infinity)) {
+    throw new ConfigError('maxDataBytes must be a positive integer (bytes of the session data as JSON) or Infinity');
+  }
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
   return {
     keyring: Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) }),
@@ -164,6 +177,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     bindUserAgent: options.bindUserAgent ?? false,
     cleanupInterval,
     maxWriteAttempts,
+    maxDataBytes,
     now: options.now ?? Date.now,
     logger,
   };

@@ -6,6 +6,7 @@
  * @module
  * @internal
  */
+import { PayloadTooLargeError } from './errors.js';
 import type { SessionData } from './session.js';
 
 /**
@@ -128,6 +129,47 @@ function parse(json: string, sealed: boolean): Payload | null {
   return p;
 }
 
+/**
+ * Refuse session data whose JSON, `dataJson`, is over `max` bytes of UTF-8 (`what` names it in the message).
+ *
+ * @throws {@link PayloadTooLargeError} when it is.
+ * @example
+ * ```ts
+ * assertDataSize(JSON.stringify(state.data), options.maxDataBytes);
+ * ```
+ */
+export function assertDataSize(dataJson: string, max: number, what = 'the session data'): void {
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most data is far below the cap and needs no count.
+  if (dataJson.length * 3 <= max) return;
+  const size = Buffer.byteLength(dataJson);
+  if (size > max) {
+    throw new PayloadTooLargeError(
+      `${what} is ${size} bytes as JSON, over the ${max}-byte maxDataBytes limit: store less in the session, or raise maxDataBytes`,
+      size,
+      max,
+    );
+  }
+}
+
+/**
+ * An upper bound of the UTF-8 bytes of `JSON.stringify(data)` for data whose values are all
+ * primitives ({@link allPrimitive}), without writing it: a UTF-16 unit of a key or string is at
+ * most 6 bytes escaped (`\u001f`), and a number under 32 characters.
+ *
+ * @example
+ * ```ts
+ * if (primitiveDataBound(data) > max) assertDataSize(JSON.stringify(data), max);
+ * ```
+ */
+export function primitiveDataBound(data: SessionData): number {
+  let bound = 2;
+  for (const k in data) {
+    const v = data[k];
+    bound += 6 * k.length + 4 + (typeof v === 'string' ? 6 * v.length + 2 : 32);
+  }
+  return bound;
+}
+
 /** A number as JSON writes it (`null` for NaN and ±Infinity; `-0` is written `0` by both). */
 function jsonNumber(n: number | null): string {
   return n !== null && Number.isFinite(n) ? `${n}` : 'null';
@@ -150,8 +192,11 @@ export class PayloadEncoder {
   #ua: string | null = null;
   #uaJson = 'null';
 
-  /** `JSON.stringify(payload)` for a {@link Payload}, or a {@link SealedPayload} (its `i` and `u` first, as they were made). */
-  encode(p: Payload | SealedPayload): string {
+  /**
+   * `JSON.stringify(payload)` for a {@link Payload}, or a {@link SealedPayload} (its `i` and `u`
+   * first, as they were made). `dataJson`, when given, is `JSON.stringify(p.d)` already written.
+   */
+  encode(p: Payload | SealedPayload, dataJson?: string): string {
     // A field of another shape (a record written elsewhere may lack `ip`, `ua` or `l`, which the
     // manager reads as they are): JSON.stringify itself, which leaves undefined fields out.
     if (!isTextOrNull(p.ip) || !isTextOrNull(p.ua) || typeof p.c !== 'number' || typeof p.s !== 'number' || (p.l !== null && typeof p.l !== 'number') || (p.pc !== undefined && typeof p.pc !== 'boolean') || ('i' in p && (typeof p.i !== 'string' || !isTextOrNull(p.u)))) {
@@ -161,7 +206,7 @@ export class PayloadEncoder {
     if (p.ua !== this.#ua) this.#uaJson = quote((this.#ua = p.ua));
     const head = 'i' in p ? `{"i":${JSON.stringify(p.i)},"u":${quote(p.u)},"d":` : '{"d":';
     const tail = p.pc === undefined ? '}' : `,"pc":${p.pc}}`;
-    return `${head}${JSON.stringify(p.d)},"c":${jsonNumber(p.c)},"s":${jsonNumber(p.s)},"l":${jsonNumber(p.l)},"ip":${this.#ipJson},"ua":${this.#uaJson}${tail}`;
+    return `${head}${dataJson ?? JSON.stringify(p.d)},"c":${jsonNumber(p.c)},"s":${jsonNumber(p.s)},"l":${jsonNumber(p.l)},"ip":${this.#ipJson},"ua":${this.#uaJson}${tail}`;
   }
 }
 

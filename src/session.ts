@@ -36,6 +36,8 @@ export interface SessionMeta {
 export interface SessionRuntime {
   readonly now: () => number;
   readonly rememberMeLifetime: number;
+  /** The cap on session data as JSON, in bytes: a value alone over it is refused at once. */
+  readonly maxDataBytes: number;
   /**
    * Make sure the session has an ID; with `withCookie`, also that the response carries its cookie
    * (throws if the headers went out). Reading `id` assigns one without a cookie: the cookie goes
@@ -131,6 +133,7 @@ export class Session<Data extends SessionData = SessionData> {
    * Store `value` under `key`. Setting `undefined` deletes the key.
    *
    * @throws {@link SessionStateError} if the session was destroyed, or the value is not JSON-serialisable.
+   * @throws {@link PayloadTooLargeError} if the value alone is over `maxDataBytes` as JSON.
    */
   set<K extends keyof Data & string>(key: K, value: Data[K]): this;
   set(key: string, value: unknown): this;
@@ -140,7 +143,7 @@ export class Session<Data extends SessionData = SessionData> {
       return this;
     }
     this.#writable();
-    assertStorable(key, value);
+    assertStorable(key, value, this.#rt.maxDataBytes);
     this.#rt.materialize(this.#state, true);
     this.#change(key, value);
     return this;
@@ -159,6 +162,7 @@ export class Session<Data extends SessionData = SessionData> {
    * so there `update` is a `set` of `fn(current)`.
    *
    * @throws {@link SessionStateError} if the session was destroyed, or the new value is not JSON-serialisable.
+   * @throws {@link PayloadTooLargeError} if the new value alone is over `maxDataBytes` as JSON.
    * @example
    * ```ts
    * const views = session.update<number>('views', (n) => (n ?? 0) + 1);
@@ -173,7 +177,7 @@ export class Session<Data extends SessionData = SessionData> {
     const state = this.#state;
     const value = fn(Object.hasOwn(state.data, key) ? state.data[key] : undefined);
     if (value !== undefined) {
-      assertStorable(key, value);
+      assertStorable(key, value, this.#rt.maxDataBytes);
       this.#rt.materialize(state, true);
     } else if (key === '__proto__') {
       assertStorable(key, null);

@@ -44,7 +44,7 @@ describe('typed errors', () => {
     [new SessionStateError('x'), 'ERR_SESSION_STATE', 500],
     [new WriteConflictError(3), 'ERR_WRITE_CONFLICT', 503],
     [new StoreUnavailableError('redis', new Error('down')), 'ERR_STORE_UNAVAILABLE', 503],
-    [new PayloadTooLargeError('x', 5000, 4096), 'ERR_PAYLOAD_TOO_LARGE', 500],
+    [new PayloadTooLargeError('x', 5000, 4096), 'ERR_PAYLOAD_TOO_LARGE', 413],
     [new NotSupportedError('x'), 'ERR_NOT_SUPPORTED', 500],
   ];
 

@@ -4,8 +4,8 @@
  * the fields a store keeps beside it (version, tenant, user): a record moved to another key, or
  * whose indexed fields were changed in the database (`SET user_id = 'admin'`), does not open.
  * Records sealed in the Sealer's format 1 were bound to their store key alone; they still open
- * (until they expire, or their next write seals them bound to all of it). Two private speed-ups
- * live here and nowhere else:
+ * (until they expire, or their next write seals them bound to all of it). The session data is
+ * capped at `maxDataBytes` as JSON. Two private speed-ups live here and nowhere else:
  * a cache of recently decoded records, and records that carry their payload for tessera's own
  * MemoryStore, which keeps record objects as they are.
  *
@@ -14,7 +14,8 @@
  */
 import { GenerationalCache } from '../cache.js';
 import { Sealer } from '../crypto/seal.js';
-import { allPrimitive, copyPayload, parsePayload, PayloadEncoder, type Payload } from '../payload.js';
+import { allPrimitive, assertDataSize, copyPayload, parsePayload, PayloadEncoder, primitiveDataBound, type Payload } from '../payload.js';
+import type { SessionData } from '../session.js';
 import type { StoreRecord } from '../stores/store.js';
 import { expiry, type Policy } from './policy.js';
 import { adoptPayload, payloadOf, type SessionState } from './state.js';
@@ -74,7 +75,7 @@ interface Decoded extends SealedFields {
  *
  * @example
  * ```ts
- * const codec = new RecordCodec(policy, encryptData ? new Sealer(keyring.keys('data')) : null, driver.retainsRecords);
+ * const codec = new RecordCodec(policy, encryptData ? new Sealer(keyring.keys('data')) : null, driver.retainsRecords, 65_536);
  * await store.set(key, codec.encode(state, now), state.version, { now });
  * ```
  */
@@ -82,6 +83,7 @@ export class RecordCodec {
   readonly #policy: Policy;
   readonly #sealer: Sealer | null;
   readonly #retains: boolean;
+  readonly #maxDataBytes: number;
   readonly #encoder = new PayloadEncoder();
   /** Store key → the record last seen for it and its payload (only payloads whose data values are all primitives). */
   readonly #decoded = new GenerationalCache<string, Decoded>(DECODED_CACHE_MAX);
@@ -89,14 +91,20 @@ export class RecordCodec {
   /**
    * @param sealer seals payloads at rest (`encryptData`), or `null` for plain JSON.
    * @param retains the store keeps record objects as given (see {@link StoreDriver.retainsRecords}).
+   * @param maxDataBytes the largest session data written, as JSON in UTF-8 bytes (`Infinity`: no cap).
    */
-  constructor(policy: Policy, sealer: Sealer | null, retains: boolean) {
+  constructor(policy: Policy, sealer: Sealer | null, retains: boolean, maxDataBytes: number) {
     this.#policy = policy;
     this.#sealer = sealer;
     this.#retains = retains;
+    this.#maxDataBytes = maxDataBytes;
   }
 
-  /** The record of `state` written at `now`: the next version, expiring per policy. */
+  /**
+   * The record of `state` written at `now`: the next version, expiring per policy.
+   *
+   * @throws {@link PayloadTooLargeError} when the session data is over `maxDataBytes` as JSON.
+   */
   encode(state: SessionState, now: number): StoreRecord {
     // A record kept as an object gets a copy of the data (the handler may still change the
     // state's): made here, so the payload is the record's snapshot as it is.
@@ -104,10 +112,15 @@ export class RecordCodec {
     const key = state.key!;
     const version = state.version + 1;
     const expiresAt = expiry(this.#policy, { createdAt: state.createdAt, lastSeenAt: now, lifetime: state.lifetime });
-    if (retained) return new RetainedRecord(payloadOf(state, now, { ...state.data }), key, version, expiresAt, state.userId, state.tenant, this);
+    if (retained) {
+      this.#assertRetainedSize(state.data);
+      return new RetainedRecord(payloadOf(state, now, { ...state.data }), key, version, expiresAt, state.userId, state.tenant, this);
+    }
     const payload = payloadOf(state, now);
+    const dataJson = JSON.stringify(payload.d);
+    assertDataSize(dataJson, this.#maxDataBytes);
     const record = { data: '', version, expiresAt, userId: state.userId, tenant: state.tenant };
-    record.data = this.text(payload, key, record);
+    record.data = this.text(payload, key, record, dataJson);
     // The next request usually reads back exactly this record (the cache gets a copy: the
     // payload's data is the state's).
     this.#remember(record, key, payload, true);
@@ -132,9 +145,12 @@ export class RecordCodec {
     return true;
   }
 
-  /** The stored text of `payload` in the record under `key` with `fields`: its JSON, sealed (and bound to both) with encryption at rest. */
-  text(payload: Payload, key: string, fields: SealedFields): string {
-    const json = this.#encoder.encode(payload);
+  /**
+   * The stored text of `payload` in the record under `key` with `fields`: its JSON, sealed (and
+   * bound to both) with encryption at rest. `dataJson` is its data's JSON, if already written.
+   */
+  text(payload: Payload, key: string, fields: SealedFields, dataJson?: string): string {
+    const json = this.#encoder.encode(payload, dataJson);
     return this.#sealer ? this.#sealer.seal(json, recordContext(key, fields)) : json;
   }
 
@@ -173,5 +189,10 @@ export class RecordCodec {
     }
     // Whatever was remembered for this key is out of date now.
     else this.#decoded.delete(key);
+  }
+
+  /** {@link assertDataSize} for data whose values are all primitives, counted only when a cheap bound is over the cap. */
+  #assertRetainedSize(data: SessionData): void {
+    if (primitiveDataBound(data) > this.#maxDataBytes) assertDataSize(JSON.stringify(data), this.#maxDataBytes);
   }
 }

@@ -31,6 +31,7 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export class Lifecycle implements SessionRuntime {
   readonly now: () => number;
   readonly rememberMeLifetime: number;
+  readonly maxDataBytes: number;
   readonly #options: ResolvedOptions;
   readonly #policy: Policy;
   readonly #backend: Backend;
@@ -45,6 +46,7 @@ export class Lifecycle implements SessionRuntime {
     this.#runner = runner;
     this.now = options.now;
     this.rememberMeLifetime = options.rememberMeLifetime;
+    this.maxDataBytes = options.maxDataBytes;
   }
 
   /** The session's commit queue, made on first use: a session only read never needs one. */

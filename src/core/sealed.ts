@@ -12,7 +12,7 @@ import { serializeCookie, type ResolvedCookie } from '../cookie.js';
 import { storeKey } from '../crypto/ids.js';
 import type { Sealer } from '../crypto/seal.js';
 import { PayloadTooLargeError } from '../errors.js';
-import { allPrimitive, copyPayload, parseSealedPayload, PayloadEncoder, type SealedPayload } from '../payload.js';
+import { allPrimitive, assertDataSize, copyPayload, parseSealedPayload, PayloadEncoder, type SealedPayload } from '../payload.js';
 import { cookieMaxAge, type Policy } from './policy.js';
 import { adoptPayload, payloadOf, type SessionState } from './state.js';
 
@@ -36,7 +36,7 @@ interface Opened {
  *
  * @example
  * ```ts
- * const sealed = new SealedCookies(sealer, cookie, policy, 4096);
+ * const sealed = new SealedCookies(sealer, cookie, policy, 4096, 65_536);
  * sink.setCookie(sealed.seal(state, now));
  * sealed.open(value, tenant, freshState(tenant, sink, now)); // true when it opened
  * ```
@@ -46,16 +46,22 @@ export class SealedCookies {
   readonly #cookie: ResolvedCookie;
   readonly #policy: Policy;
   readonly #maxBytes: number;
+  readonly #maxDataBytes: number;
   readonly #encoder = new PayloadEncoder();
   readonly #opened = new GenerationalCache<string, Opened>(OPENED_CACHE_MAX);
   /** The additional data sealed cookies of tenant-less sessions are bound to (the cookie name). */
   readonly #contextNoTenant: string;
 
-  constructor(sealer: Sealer, cookie: ResolvedCookie, policy: Policy, maxBytes: number) {
+  /**
+   * @param maxBytes the longest `Set-Cookie` line (the cookie store's `maxBytes`).
+   * @param maxDataBytes the largest session data, as JSON in UTF-8 bytes (`Infinity`: no cap).
+   */
+  constructor(sealer: Sealer, cookie: ResolvedCookie, policy: Policy, maxBytes: number, maxDataBytes: number) {
     this.#sealer = sealer;
     this.#cookie = cookie;
     this.#policy = policy;
     this.#maxBytes = maxBytes;
+    this.#maxDataBytes = maxDataBytes;
     this.#contextNoTenant = `${cookie.name}\u0000`;
   }
 
@@ -91,14 +97,16 @@ export class SealedCookies {
   /**
    * The `Set-Cookie` line of `state` sealed at `now`.
    *
-   * @throws {@link PayloadTooLargeError} when it would be over the cookie limit.
+   * @throws {@link PayloadTooLargeError} when it would be over the cookie limit, or its data over `maxDataBytes`.
    */
   seal(state: SessionState, now: number): string {
     // What a server record holds, and the ID and user a record keeps beside it.
     const payload = payloadOf(state, now) as SealedPayload;
     payload.i = state.id!;
     payload.u = state.userId;
-    const json = this.#encoder.encode(payload);
+    const dataJson = JSON.stringify(payload.d);
+    assertDataSize(dataJson, this.#maxDataBytes);
+    const json = this.#encoder.encode(payload, dataJson);
     const sealed = this.#sealer.seal(json, this.#context(state.tenant));
     const line = serializeCookie(this.#cookie, sealed, cookieMaxAge(this.#policy, state, now), now, state.persistent === false);
     if (line.length > this.#maxBytes) {

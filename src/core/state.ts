@@ -7,7 +7,7 @@
  * @internal
  */
 import { SessionStateError } from '../errors.js';
-import type { Payload } from '../payload.js';
+import { assertDataSize, type Payload } from '../payload.js';
 import type { SessionData } from '../session.js';
 import type { CommitQueue } from './queue.js';
 import type { CookieSink } from './request.js';
@@ -252,26 +252,32 @@ function valueOf(key: string, value: unknown): unknown {
 }
 
 /**
- * Refuse a key or value that cannot be stored: `__proto__`, or a value JSON cannot hold (a
- * function, symbol, BigInt or `undefined`, also nested, and cycles) — now, not in a commit after
- * the response.
+ * Refuse a key or value that cannot be stored: `__proto__`, a value JSON cannot hold (a function,
+ * symbol, BigInt or `undefined`, also nested, and cycles), or a value whose JSON alone is over
+ * `maxBytes` (the session's data could only be larger) — now, not in a commit after the response.
  *
+ * @throws {@link SessionStateError} for a key or value that cannot be stored.
+ * @throws {@link PayloadTooLargeError} for a value over `maxBytes`.
  * @example
  * ```ts
- * assertStorable('cart', items); // throws SessionStateError for a value JSON cannot hold
+ * assertStorable('cart', items, 65_536); // throws SessionStateError for a value JSON cannot hold
  * ```
  */
-export function assertStorable(key: string, value: unknown): void {
+export function assertStorable(key: string, value: unknown, maxBytes = Infinity): void {
   if (key === '__proto__') throw new SessionStateError('"__proto__" cannot be a session key');
   const type = typeof value;
   if (type === 'function' || type === 'symbol' || type === 'bigint' || type === 'undefined') {
     throw new SessionStateError(`session value for "${key}" must be JSON-serialisable, got ${type}`);
   }
   if (type === 'object' && value !== null) {
+    let json: string;
     try {
-      JSON.stringify(value);
+      json = JSON.stringify(value);
     } catch (error) {
       throw new SessionStateError(`session value for "${key}" must be JSON-serialisable: ${(error as Error).message}`);
     }
+    assertDataSize(json, maxBytes, `the value of "${key}"`);
+  } else if (type === 'string' && (value as string).length * 3 > maxBytes) {
+    assertDataSize(JSON.stringify(value), maxBytes, `the value of "${key}"`);
   }
 }

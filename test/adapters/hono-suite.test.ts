@@ -13,6 +13,7 @@ const honoHarness: AdapterHarness = {
   name: 'hono (app.request)',
   streams: true,
   answersCommitFailures: true,
+  answersThrownStatus: false,
   async start(tessera, hooks) {
     const app = new Hono();
     app.use(sessions({ tessera }));

@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { StoreUnavailableError } from '../../src/errors.js';
+import { PayloadTooLargeError, StoreUnavailableError } from '../../src/errors.js';
 import { Tessera } from '../../src/manager.js';
 import type { TesseraOptions } from '../../src/options.js';
 import { MemoryStore } from '../../src/stores/memory.js';
@@ -63,6 +63,13 @@ export interface AdapterHarness {
    * (a handler that must know awaits `save()` first).
    */
   readonly answersCommitFailures: boolean;
+  /**
+   * A tessera error a route throws (such as `PayloadTooLargeError` from `session.set`) is answered
+   * with its status by the framework's own error handling (node:http's `wrap`; Express and Fastify
+   * read `error.status`). `false` for Hono, whose default `onError` answers 500 for anything but an
+   * `HTTPException`: there such an error is the app's `onError`'s to answer. Default `true`.
+   */
+  readonly answersThrownStatus?: boolean;
   /** Build the routes above on `tessera`, with this adapter. */
   start(tessera: Tessera, hooks: SuiteHooks): Promise<HarnessApp>;
 }
@@ -268,6 +275,29 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       const back = await app.request('GET', '/read', { cookie });
       assert.equal(back.status, 200, 'the process is up and serving');
       assert.deepEqual(JSON.parse(back.body), { a: '1' });
+    });
+
+    it('answers 413 for session data over maxDataBytes, and keeps what the session held', async () => {
+      const { app, tessera } = await start({ maxDataBytes: 100 });
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      // A value alone over the cap: refused by session.set, in the handler.
+      const refused = await app.request('POST', `/write?key=big&value=${'x'.repeat(200)}`, { cookie });
+      assert.equal(refused.status, harness.answersThrownStatus === false ? 500 : 413);
+      const b = 'y'.repeat(60);
+      assert.equal((await app.request('POST', `/write?key=b&value=${b}`, { cookie })).status, 200, '76 bytes: under the cap');
+      // Each value under the cap, the session over it: refused by the write.
+      const reported: unknown[] = [];
+      tessera.on('commitError', (error) => reported.push(error));
+      const grown = await app.request('POST', `/write?key=c&value=${'z'.repeat(60)}`, { cookie });
+      if (harness.answersCommitFailures) assert.equal(grown.status, 413);
+      else {
+        // The handler ended the response before the commit: the failure is reported, not lost.
+        for (let i = 0; i < 50 && reported.length === 0; i++) await new Promise((resolve) => setImmediate(resolve));
+        assert.ok(reported[0] instanceof PayloadTooLargeError, 'the failed commit was reported through commitError');
+      }
+      const back = await app.request('GET', '/read', { cookie });
+      assert.equal(back.status, 200);
+      assert.deepEqual(JSON.parse(back.body), { a: '1', b });
     });
 
     it('keeps both of two concurrent requests that change different keys', async () => {

@@ -166,7 +166,7 @@ describe('performance guards (the manager alone)', () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;
     const nothing = { name: 'nothing', get: async () => null, set: async () => true, delete: async () => {} };
-    const tessera = new Tessera({ secrets: [SECRET], store: nothing, cleanupInterval: 0, logger: {} });
+    const tessera = new Tessera({ secrets: [SECRET], store: nothing, cleanupInterval: 0, logger: {}, maxDataBytes: 1_000_000 });
     gc();
     const before = process.memoryUsage().heapUsed;
     for (let i = 0; i < 200; i++) await tessera.create({ data: { draft: `${i}`.padEnd(256 * 1024, 'x') } });
