@@ -69,6 +69,7 @@ export {
   StoreUnavailableError,
   PayloadTooLargeError,
   NotSupportedError,
+  TenantError,
 } from './errors.js';
 export type { TesseraErrorCode } from './errors.js';
 export type { SessionStore, StoreRecord, StoreContext, KeyedRecord } from './stores/store.js';
