@@ -1,10 +1,12 @@
 /**
  * The adapter kit: what every framework adapter (node:http, Express, Fastify, Hono) shares, so each
  * adapter is only the glue to its framework. Here, and only here: a framework's request becomes
- * tessera's {@link RequestInput} (cookie header, client IP behind trusted proxies, tenant) and its
- * HTTPS-ness is decided; the session cookie goes onto the response's `Set-Cookie` lines before the
- * head is sent; a handler's end starts the commit and waits for it; and a failure becomes the
- * right response (503 for a store outage) or a report, never a crash.
+ * tessera's {@link RequestInput} (cookie header, client IP behind trusted proxies, tenant by the
+ * `tenant` option, see ./tenant.ts) and its HTTPS-ness is decided; the session cookie goes onto the
+ * response's `Set-Cookie` lines before the head is sent (a `Secure` one on a plain-HTTP request
+ * is warned about, once); a handler's end starts the commit and waits for it; and a failure
+ * becomes the right response (503 for a store outage, 400 for an empty tenant) or a report, never
+ * a crash.
  *
  * @module
  */
