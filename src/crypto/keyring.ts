@@ -90,8 +90,9 @@ export class Keyring {
         );
       }
       (options.warn ?? ((m: string) => process.emitWarning(m, 'TesseraWarning')))(
-        'tessera: no secret configured, using a random one for this process only; sessions will not ' +
-          `survive a restart and will not work across processes. Set \`secrets\` or ${SECRETS_ENV} before production.`,
+        'tessera: no secret configured (if you pass one from an environment variable, it is unset), using a random ' +
+          'one for this process only; sessions will not survive a restart and will not work across processes. ' +
+          `Set \`secrets\` or ${SECRETS_ENV} before production.`,
       );
       return new Keyring([randomBytes(32)], true);
     }
