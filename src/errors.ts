@@ -32,7 +32,8 @@ export type TesseraErrorCode =
   | 'ERR_WRITE_CONFLICT'
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_PAYLOAD_TOO_LARGE'
-  | 'ERR_NOT_SUPPORTED';
+  | 'ERR_NOT_SUPPORTED'
+  | 'ERR_TENANT';
 
 /**
  * Base class of every tessera error.
@@ -193,5 +194,22 @@ export class PayloadTooLargeError extends TesseraError<'ERR_PAYLOAD_TOO_LARGE'> 
 export class NotSupportedError extends TesseraError<'ERR_NOT_SUPPORTED'> {
   constructor(message: string) {
     super('ERR_NOT_SUPPORTED', message);
+  }
+}
+
+/**
+ * A request's tenant, as the adapter's `tenant` option found it, cannot be used: an empty name
+ * (never taken as "no tenant"), a name over 255 characters, or bad percent-encoding in a path.
+ * Adapters answer 400.
+ *
+ * @example
+ * ```ts
+ * nodeSessions(tessera, { tenant: { header: 'x-tenant' } });
+ * // a request with `X-Tenant:` empty that loads its session: TenantError, answered 400
+ * ```
+ */
+export class TenantError extends TesseraError<'ERR_TENANT'> {
+  constructor(message: string) {
+    super('ERR_TENANT', message, { status: 400 });
   }
 }

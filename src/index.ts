@@ -54,7 +54,7 @@ export type { TesseraOptions, ResolvedOptions, Logger } from './options.js';
 export { DEFAULTS } from './options.js';
 export type { CookieOptions, ResolvedCookie, SameSite } from './cookie.js';
 export { readCookie, parseCookies, serializeCookie, clearCookie, resolveCookieOptions } from './cookie.js';
-export { Keyring, MIN_SECRET_BYTES } from './crypto/keyring.js';
+export { Keyring, MIN_SECRET_BYTES, SECRETS_ENV, generateSecret } from './crypto/keyring.js';
 export type { Secret, KeyPurpose, KeyringOptions } from './crypto/keyring.js';
 export { Sealer } from './crypto/seal.js';
 export { generateId, storeKey } from './crypto/ids.js';
@@ -69,6 +69,7 @@ export {
   StoreUnavailableError,
   PayloadTooLargeError,
   NotSupportedError,
+  TenantError,
 } from './errors.js';
 export type { TesseraErrorCode } from './errors.js';
 export type { SessionStore, StoreRecord, StoreContext, KeyedRecord } from './stores/store.js';

@@ -39,8 +39,9 @@ export interface Logger {
 export interface TesseraOptions {
   /**
    * One or more secrets of at least 32 bytes each. The first signs and encrypts; all verify and
-   * decrypt, so a new secret is rotated in by putting it first. Without one, a random per-process
-   * secret is used with a warning, and `NODE_ENV=production` refuses to start.
+   * decrypt, so a new secret is rotated in by putting it first. Not given: the `TESSERA_SECRETS`
+   * environment variable (comma-separated, current first); without that either, a random
+   * per-process secret is used with a warning, and `NODE_ENV=production` refuses to start.
    */
   secrets?: Secret | readonly Secret[];
   /** Where sessions live: a server store or a `CookieStore`. Default: a SQLite database at `./data/sessions.db`. */

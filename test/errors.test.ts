@@ -9,6 +9,7 @@ import {
   SessionNotFoundError,
   SessionStateError,
   StoreUnavailableError,
+  TenantError,
   TesseraError,
   WriteConflictError,
   type TesseraErrorCode,
@@ -27,6 +28,7 @@ function describeCode(code: TesseraErrorCode): string {
     case 'ERR_STORE_UNAVAILABLE':
     case 'ERR_PAYLOAD_TOO_LARGE':
     case 'ERR_NOT_SUPPORTED':
+    case 'ERR_TENANT':
       return 'runtime';
     default: {
       const unknown: never = code;
@@ -46,6 +48,7 @@ describe('typed errors', () => {
     [new StoreUnavailableError('redis', new Error('down')), 'ERR_STORE_UNAVAILABLE', 503],
     [new PayloadTooLargeError('x', 5000, 4096), 'ERR_PAYLOAD_TOO_LARGE', 413],
     [new NotSupportedError('x'), 'ERR_NOT_SUPPORTED', 500],
+    [new TenantError('x'), 'ERR_TENANT', 400],
   ];
 
   it('each class carries its stable code, its HTTP status and its own name, and is a TesseraError', () => {

@@ -44,7 +44,21 @@ import { ConfigError, SessionStateError } from '../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import { Tessera, type CookieSink, type SessionContext } from '../manager.js';
 import type { Session, SessionData } from '../session.js';
-import { clientIp, cookieSink, errorReply, handlerDone, requestInput, resolveAdapterOptions, setCookieLines, type AdapterOptions, type SetCookieHeaders } from './kit.js';
+import type { TLSSocket } from 'node:tls';
+import {
+  clientIp,
+  cookieSink,
+  errorReply,
+  handlerDone,
+  PlainHttpWarning,
+  requestInput,
+  requestIsSecure,
+  resolveAdapterOptions,
+  setCookieLines,
+  type AdapterOptions,
+  type RequestParts,
+  type SetCookieHeaders,
+} from './kit.js';
 
 /**
  * The shape of your session data, for TypeScript: augment it and `request.session.get('views')`
@@ -81,7 +95,7 @@ declare module 'fastify' {
  *
  * @example
  * ```ts
- * await app.register(sessions, { tessera, trustProxy: 1, tenant: (request) => request.hostname });
+ * await app.register(sessions, { tessera, trustProxy: 1, tenant: { host: true } });
  * await other.register(sessions, { secrets: [process.env.SESSION_SECRET!], store: new RedisStore({ url }) });
  * ```
  */
@@ -93,8 +107,9 @@ export interface FastifySessionsOptions extends CreateTesseraOptions, AdapterOpt
   tessera?: Tessera;
   /**
    * How many proxies in front of the app to trust for the client IP (`bindIp`, `meta.ip`), counted
-   * from the right of `X-Forwarded-For` as in the adapter kit; `true` is one, `false` none (the
-   * socket's address). Default: Fastify's own `trustProxy` server option decides (`request.ip`).
+   * from the right of `X-Forwarded-For` as in the adapter kit, and for HTTPS (`X-Forwarded-Proto`);
+   * `true` is one, `false` none (the socket's address and TLS). Default: Fastify's own `trustProxy`
+   * server option decides (`request.ip`, `request.protocol`).
    */
   trustProxy?: boolean | number;
 }
@@ -131,14 +146,23 @@ function managerOf(options: FastifySessionsOptions): { tessera: Tessera; owned: 
   return { tessera: given, owned: false };
 }
 
+/** How the tenant rules read a Fastify request. */
+const FASTIFY_REQUEST_PARTS: RequestParts<FastifyRequest> = {
+  header: (request, name) => {
+    const value = request.headers[name];
+    return Array.isArray(value) ? value.join(',') : value;
+  },
+  path: (request) => request.url,
+};
+
 /**
  * The {@link CookieSink} of a Fastify reply. Fastify keeps headers on the reply and writes them
  * over `reply.raw`'s at the head, so the reply's are the truth; `reply.header('set-cookie', …)`
  * appends, so the lines are replaced by removing the header first. They are copied to `reply.raw`
  * too: a hijacked reply never writes the reply's headers.
  */
-function replyCookieSink(reply: FastifyReply, name: string): CookieSink {
-  return cookieSink(new ReplySetCookie(reply), name);
+function replyCookieSink(reply: FastifyReply, name: string, plainHttp: PlainHttpWarning<FastifyRequest>): CookieSink {
+  return cookieSink(new ReplySetCookie(reply), name, plainHttp, reply.request);
 }
 
 /** The `Set-Cookie` lines of a Fastify reply (see {@link replyCookieSink}). */
@@ -168,7 +192,7 @@ class ReplySetCookie implements SetCookieHeaders {
 }
 
 async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions): Promise<void> {
-  const { hops, tenant } = resolveAdapterOptions(options, 'tessera/fastify');
+  const { hops, tenant } = resolveAdapterOptions(options, 'tessera/fastify', FASTIFY_REQUEST_PARTS);
   const { tessera, owned } = managerOf(options);
   const name = tessera.cookieName;
   const synchronous = tessera.loadsSynchronously;
@@ -176,16 +200,22 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
     options.trustProxy === undefined
       ? (request: FastifyRequest) => request.ip
       : (request: FastifyRequest) => clientIp(request.headers['x-forwarded-for'], request.socket?.remoteAddress, hops);
+  const isSecure =
+    options.trustProxy === undefined
+      ? (request: FastifyRequest) => request.protocol === 'https'
+      : (request: FastifyRequest) => requestIsSecure((request.socket as TLSSocket | undefined)?.encrypted === true, request.headers['x-forwarded-proto'], hops);
+  const plainHttp = new PlainHttpWarning(tessera, 'tessera/fastify', isSecure, "set Fastify's trustProxy (or the plugin's)");
 
   function begin(request: SlottedRequest, reply: FastifyReply | null): SessionContext {
     if (reply === null) {
       throw new SessionStateError("request.session was read before tessera/fastify's onRequest hook ran: register the plugin before the hooks that read the session");
     }
     const input = requestInput(request.headers.cookie, ipOf(request), request.headers['user-agent'], tenant?.(request));
-    return (request[kContext] = tessera.begin(input, replyCookieSink(reply, name)));
+    return (request[kContext] = tessera.begin(input, replyCookieSink(reply, name, plainHttp)));
   }
 
   function sessionOf(request: SlottedRequest): Session {
+    if (request[kLoadFailure] !== null) throw request[kLoadFailure];
     let ctx = request[kContext];
     if (ctx === null) {
       // A store that answers synchronously: loaded now, at the first read. Commits are held until
@@ -196,8 +226,6 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
       ctx.hold();
       const held = ctx;
       queueMicrotask(() => held.release());
-    } else if (request[kLoadFailure] !== null) {
-      throw request[kLoadFailure];
     }
     return ctx.loadSync();
   }
@@ -219,8 +247,16 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
       return done();
     }
     // A store that answers with promises: load before the hooks and handler that read it. A failure
-    // is kept for `request.session` to throw, so routes that never read it still answer.
-    begin(slots, reply)
+    // (an empty tenant too: TenantError, 400) is kept for `request.session` to throw, so routes
+    // that never read it still answer.
+    let ctx: SessionContext;
+    try {
+      ctx = begin(slots, reply);
+    } catch (error) {
+      slots[kLoadFailure] = error;
+      return done();
+    }
+    ctx
       .load()
       .then(
         () => done(),

@@ -33,10 +33,12 @@ import {
   errorReply,
   FailureLog,
   handlerDone,
+  PlainHttpWarning,
   requestInput,
   requestIsSecure,
   resolveAdapterOptions,
   type AdapterOptions,
+  type RequestParts,
   type SetCookieHeaders,
 } from './kit.js';
 
@@ -70,7 +72,8 @@ declare module 'hono' {
  * @example
  * ```ts
  * const tessera = createTessera({ secrets: [process.env.SESSION_SECRET!], store: new RedisStore({ url }) });
- * app.use(sessions({ tessera, trustProxy: 1, tenant: (c) => c.req.header('host') ?? null }));
+ * app.use(sessions({ tessera, trustProxy: 1, tenant: { host: true } }));
+ * app.use(sessions({ tessera, tenant: (c) => c.req.header('x-tenant') ?? null }));
  * ```
  */
 export interface HonoSessionsOptions extends CreateTesseraOptions, AdapterOptions<Context> {
@@ -140,10 +143,24 @@ function nodeIncoming(c: Context): NodeIncoming | undefined {
 
 const ADAPTER_OPTIONS = new Set(['tessera', 'trustProxy', 'tenant']);
 
+/** How the tenant rules read a Hono request: node's parsed headers on `@hono/node-server`, the Web request's elsewhere. */
+const HONO_REQUEST_PARTS: RequestParts<Context> = {
+  header: (c, name) => {
+    const headers = nodeIncoming(c)?.headers;
+    return headers === undefined ? (c.req.raw.headers.get(name) ?? undefined) : firstValue(headers[name]);
+  },
+  // The path as sent (c.req.path is already decoded): the rules decode the tenant once, as in every adapter.
+  path: (c) => {
+    const url = c.req.url;
+    const start = url.indexOf('/', url.indexOf('://') + 3);
+    return start === -1 ? '/' : url.slice(start);
+  },
+};
+
 /** Validate the options once: the manager to use (given or made here) and the adapter's own. */
 function resolveOptions(options: HonoSessionsOptions) {
   if (options instanceof Tessera) throw new ConfigError('tessera/hono: pass the manager as sessions({ tessera })');
-  const adapter = resolveAdapterOptions<Context>(options, 'tessera/hono');
+  const adapter = resolveAdapterOptions<Context>(options, 'tessera/hono', HONO_REQUEST_PARTS);
   const { tessera: given, trustProxy: _trustProxy, tenant: _tenant, ...manager } = options;
   if (given === undefined) return { ...adapter, tessera: createTessera(manager) };
   if (!(given instanceof Tessera)) throw new ConfigError('tessera/hono: tessera must be a Tessera (from createTessera)');
@@ -202,6 +219,12 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
   const failures = new FailureLog(tessera);
   const name = tessera.cookieName;
   const loadsSynchronously = tessera.loadsSynchronously;
+  const isSecure = (c: Context): boolean => {
+    const incoming = nodeIncoming(c);
+    const encrypted = incoming !== undefined ? incoming.socket?.encrypted === true : c.req.url.startsWith('https:');
+    return requestIsSecure(encrypted, hops > 0 ? (c.req.raw.headers.get('x-forwarded-proto') ?? undefined) : undefined, hops);
+  };
+  const plainHttp = new PlainHttpWarning(tessera, 'tessera/hono', isSecure, 'pass trustProxy so its X-Forwarded-Proto is believed');
 
   /** A session failure as Hono expects it: an HTTPException with the right status, or the error itself. */
   function toHttpError(error: unknown): unknown {
@@ -222,7 +245,14 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
     const nodeHeaders = incoming?.headers;
     const header = nodeHeaders === undefined ? (name: string) => c.req.raw.headers.get(name) ?? undefined : (name: string) => firstValue(nodeHeaders[name]);
     const ip = clientIp(hops > 0 ? header('x-forwarded-for') : undefined, incoming?.socket?.remoteAddress, hops);
-    const ctx = tessera.begin(requestInput(header('cookie'), ip, header('user-agent'), tenant?.(c)), cookieSink(outgoing, name));
+    let tenantName: string | null | undefined;
+    try {
+      tenantName = tenant?.(c);
+    } catch (error) {
+      // An empty tenant: TenantError (400), answered as an HTTPException. A resolver that threw: app.onError.
+      throw toHttpError(error);
+    }
+    const ctx = tessera.begin(requestInput(header('cookie'), ip, header('user-agent'), tenantName), cookieSink(outgoing, name, plainHttp, c));
     try {
       let session: Session;
       try {
@@ -257,14 +287,7 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
     }
   };
 
-  return Object.assign(middleware, {
-    tessera,
-    isSecure(c: Context): boolean {
-      const incoming = nodeIncoming(c);
-      const encrypted = incoming !== undefined ? incoming.socket?.encrypted === true : c.req.url.startsWith('https:');
-      return requestIsSecure(encrypted, hops > 0 ? (c.req.raw.headers.get('x-forwarded-proto') ?? undefined) : undefined, hops);
-    },
-  });
+  return Object.assign(middleware, { tessera, isSecure });
 }
 
 /** A header of node's parsed headers as one string. */

@@ -1,22 +1,27 @@
 /**
  * The adapter kit: what every framework adapter (node:http, Express, Fastify, Hono) shares, so each
  * adapter is only the glue to its framework. Here, and only here: a framework's request becomes
- * tessera's {@link RequestInput} (cookie header, client IP behind trusted proxies, tenant) and its
- * HTTPS-ness is decided; the session cookie goes onto the response's `Set-Cookie` lines before the
- * head is sent; a handler's end starts the commit and waits for it; and a failure becomes the
- * right response (503 for a store outage) or a report, never a crash.
+ * tessera's {@link RequestInput} (cookie header, client IP behind trusted proxies, tenant by the
+ * `tenant` option, see ./tenant.ts) and its HTTPS-ness is decided; the session cookie goes onto the
+ * response's `Set-Cookie` lines before the head is sent (a `Secure` one on a plain-HTTP request
+ * is warned about, once); a handler's end starts the commit and waits for it; and a failure
+ * becomes the right response (503 for a store outage, 400 for an empty tenant) or a report, never
+ * a crash.
  *
  * @module
  */
 import { ConfigError, StoreUnavailableError, TesseraError } from '../errors.js';
 import type { CookieSink, RequestInput, SessionContext, Tessera } from '../manager.js';
+import { resolveTenant, type RequestParts, type TenantOf, type TenantResolver } from './tenant.js';
+
+export type { RequestParts, TenantOf, TenantResolver } from './tenant.js';
 
 /**
  * The options every adapter takes, for a framework whose requests are of type `Req`.
  *
  * @example
  * ```ts
- * const options: AdapterOptions<IncomingMessage> = { trustProxy: 1, tenant: (req) => req.headers.host ?? null };
+ * const options: AdapterOptions<IncomingMessage> = { trustProxy: 1, tenant: { host: true } };
  * ```
  */
 export interface AdapterOptions<Req> {
@@ -27,8 +32,13 @@ export interface AdapterOptions<Req> {
    * says whether the request came over HTTPS. Default `false`: the socket's address and TLS.
    */
   trustProxy?: boolean | number;
-  /** The tenant of a request (for example from its Host header). Default: no tenants. */
-  tenant?: (request: Req) => string | null | undefined;
+  /**
+   * The tenant of a request: a function of the request, or a rule — `{ host: true }`,
+   * `{ header: 'x-tenant' }`, `{ path: true }` or `{ path: /regex/ }` (see {@link TenantResolver}).
+   * Sessions of one tenant are invisible to another. A request whose tenant is found empty is
+   * answered 400 ({@link TenantError}), never taken as "no tenant". Default: no tenants.
+   */
+  tenant?: TenantResolver<Req>;
 }
 
 /**
@@ -36,38 +46,46 @@ export interface AdapterOptions<Req> {
  *
  * @example
  * ```ts
- * const { hops, tenant } = resolveAdapterOptions<IncomingMessage>({ trustProxy: true }, 'tessera/node');
+ * const { hops, tenant } = resolveAdapterOptions<IncomingMessage>({ trustProxy: true }, 'tessera/node', parts);
  * ```
  */
 export interface ResolvedAdapterOptions<Req> {
   /** Proxies trusted (0: none). */
   readonly hops: number;
-  /** The tenant resolver, or `null` for no tenants. */
-  readonly tenant: ((request: Req) => string | null | undefined) | null;
+  /** The request's tenant (`null`: none; throws {@link TenantError} for an empty one), or `null` for no tenants. */
+  readonly tenant: TenantOf<Req> | null;
 }
 
 /**
  * Validate the common adapter options: bad ones throw {@link ConfigError} now, at start-up.
+ * `parts` says how the adapter reads a header and the path of its requests, for the tenant rules.
  *
  * @example
  * ```ts
- * resolveAdapterOptions({ trustProxy: -1 }, 'tessera/node'); // throws ConfigError
+ * resolveAdapterOptions({ trustProxy: -1 }, 'tessera/node', parts);          // throws ConfigError
+ * resolveAdapterOptions({ tenant: { header: '' } }, 'tessera/node', parts);  // throws ConfigError
  * ```
  */
-export function resolveAdapterOptions<Req>(options: AdapterOptions<Req> | undefined, adapter: string): ResolvedAdapterOptions<Req> {
+export function resolveAdapterOptions<Req>(options: AdapterOptions<Req> | undefined, adapter: string, parts: RequestParts<Req>): ResolvedAdapterOptions<Req> {
   if (options !== undefined && (options === null || typeof options !== 'object')) throw new ConfigError(`${adapter}: options must be an object`);
   const trustProxy = options?.trustProxy ?? false;
   let hops: number;
   if (typeof trustProxy === 'boolean') hops = trustProxy ? 1 : 0;
   else if (Number.isInteger(trustProxy) && trustProxy >= 0) hops = trustProxy;
   else throw new ConfigError(`${adapter}: trustProxy must be a boolean or a non-negative integer (the number of proxies in front of the app)`);
-  const tenant = options?.tenant ?? null;
-  if (tenant !== null && typeof tenant !== 'function') throw new ConfigError(`${adapter}: tenant must be a function of the request`);
-  return { hops, tenant };
+  return { hops, tenant: resolveTenant(options?.tenant, parts, adapter) };
 }
 
-/** The first value of a header that may come as a list. */
-function headerValue(value: string | readonly string[] | undefined): string | undefined {
+/**
+ * A header of node's parsed headers (`IncomingMessage#headers`) as one string, several values
+ * joined by commas: the {@link RequestParts.header} of the adapters whose requests are node's.
+ *
+ * @example
+ * ```ts
+ * headerText(req.headers['x-tenant']); // 'acme'
+ * ```
+ */
+export function headerText(value: string | readonly string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(',') : (value as string | undefined);
 }
 
@@ -85,7 +103,7 @@ function headerValue(value: string | readonly string[] | undefined): string | un
  */
 export function clientIp(forwardedFor: string | readonly string[] | undefined, remoteAddress: string | null | undefined, hops: number): string | null {
   if (hops > 0) {
-    const entries = headerValue(forwardedFor)?.split(',').map((e) => e.trim()).filter(Boolean);
+    const entries = headerText(forwardedFor)?.split(',').map((e) => e.trim()).filter(Boolean);
     if (entries && entries.length > 0) return entries[Math.max(0, entries.length - hops)]!;
   }
   return remoteAddress ?? null;
@@ -104,7 +122,7 @@ export function clientIp(forwardedFor: string | readonly string[] | undefined, r
 export function requestIsSecure(encrypted: boolean, forwardedProto: string | readonly string[] | undefined, hops: number): boolean {
   if (encrypted) return true;
   if (hops === 0) return false;
-  return headerValue(forwardedProto)?.split(',')[0]?.trim().toLowerCase() === 'https';
+  return headerText(forwardedProto)?.split(',')[0]?.trim().toLowerCase() === 'https';
 }
 
 /**
@@ -156,26 +174,32 @@ export function setCookieLines(value: number | string | readonly string[] | unde
 /**
  * The {@link CookieSink} of a response: it puts the session cookie (named `name`) among the
  * response's `Set-Cookie` lines, replacing one this request put there earlier and leaving the
- * app's other cookies alone, and refuses once the head is sent.
+ * app's other cookies alone, and refuses once the head is sent. With `plainHttp` (the adapter's
+ * one {@link PlainHttpWarning}) and the request, a `Secure` line set on a plain-HTTP request is
+ * reported.
  *
  * @example
  * ```ts
- * const sink = cookieSink(headers, tessera.cookieName);
+ * const sink = cookieSink(headers, tessera.cookieName, plainHttp, req);
  * const ctx = tessera.begin(input, sink);
  * ```
  */
-export function cookieSink(headers: SetCookieHeaders, name: string): CookieSink {
-  return new SessionCookieLines(headers, name);
+export function cookieSink<Req>(headers: SetCookieHeaders, name: string, plainHttp?: PlainHttpWarning<Req>, request?: Req): CookieSink {
+  return new SessionCookieLines(headers, name, plainHttp as PlainHttpWarning<unknown> | undefined, request);
 }
 
 /** The sink {@link cookieSink} makes: one object per request, its methods on the prototype. */
 class SessionCookieLines implements CookieSink {
   readonly #headers: SetCookieHeaders;
   readonly #name: string;
+  readonly #plainHttp: PlainHttpWarning<unknown> | undefined;
+  readonly #request: unknown;
 
-  constructor(headers: SetCookieHeaders, name: string) {
+  constructor(headers: SetCookieHeaders, name: string, plainHttp: PlainHttpWarning<unknown> | undefined, request: unknown) {
     this.#headers = headers;
     this.#name = name;
+    this.#plainHttp = plainHttp;
+    this.#request = request;
   }
 
   writable(): boolean {
@@ -187,6 +211,7 @@ class SessionCookieLines implements CookieSink {
     const lines = this.#others();
     lines.push(line);
     this.#headers.write(lines);
+    this.#plainHttp?.check(line, this.#request);
     return true;
   }
 
@@ -198,6 +223,58 @@ class SessionCookieLines implements CookieSink {
   #others(): string[] {
     const prefix = `${this.#name}=`;
     return this.#headers.read().filter((line) => !line.startsWith(prefix));
+  }
+}
+
+const SECURE_ATTRIBUTE = /; Secure(?=;|$)/i;
+
+/**
+ * Warns once, through tessera's logger (`warn`), when a `Secure` session cookie (every `__Host-`
+ * and `__Secure-` cookie is one) goes out on a request that did not come over HTTPS. Browsers
+ * other than Chromium and Firefox — which make an exception for `localhost` — drop such a cookie,
+ * so sessions silently do not stick; the usual cause is a TLS-terminating proxy the adapter was not
+ * told to trust. One per adapter instance; the kit's {@link cookieSink} calls it, so every adapter
+ * checks in this one place, and asks whether the request is secure only for a `Secure` line,
+ * until it has warned.
+ *
+ * @example
+ * ```ts
+ * const plainHttp = new PlainHttpWarning(tessera, 'tessera/node', (req) => sessions.isSecure(req), 'set trustProxy');
+ * const sink = cookieSink(headers, tessera.cookieName, plainHttp, req);
+ * ```
+ */
+export class PlainHttpWarning<Req> {
+  readonly #tessera: Tessera;
+  readonly #adapter: string;
+  readonly #isSecure: (request: Req) => boolean;
+  readonly #proxyHint: string;
+  #warned = false;
+
+  /** `proxyHint` says how this adapter is told to trust a TLS-terminating proxy ("set trustProxy"). */
+  constructor(tessera: Tessera, adapter: string, isSecure: (request: Req) => boolean, proxyHint: string) {
+    this.#tessera = tessera;
+    this.#adapter = adapter;
+    this.#isSecure = isSecure;
+    this.#proxyHint = proxyHint;
+  }
+
+  /** Whether the warning was given. */
+  get warned(): boolean {
+    return this.#warned;
+  }
+
+  /** `line` (a whole `Set-Cookie` value) goes out on the response to `request`. */
+  check(line: string, request: Req): void {
+    if (this.#warned || !SECURE_ATTRIBUTE.test(line) || this.#isSecure(request)) return;
+    this.#warned = true;
+    const name = line.slice(0, line.indexOf('='));
+    this.#tessera.options.logger.warn?.(
+      `${this.#adapter}: a Secure session cookie (${name}) went out over plain HTTP. Browsers other than ` +
+        'Chromium and Firefox (which allow it on localhost) drop it, so sessions will not stick. Serve over HTTPS; ' +
+        `behind a TLS-terminating proxy, ${this.#proxyHint}; for plain-HTTP development, run with NODE_ENV=development ` +
+        'or set cookie.secure: false. (Warned once.)',
+      { cookie: name },
+    );
   }
 }
 

@@ -17,11 +17,14 @@ import {
   errorReply,
   FailureLog,
   handlerDone,
+  headerText,
+  PlainHttpWarning,
   requestInput,
   requestIsSecure,
   resolveAdapterOptions,
   setCookieLines,
   type AdapterOptions,
+  type RequestParts,
   type SetCookieHeaders,
 } from './kit.js';
 
@@ -30,7 +33,8 @@ import {
  *
  * @example
  * ```ts
- * nodeSessions(tessera, { trustProxy: 1, tenant: (req) => req.headers.host ?? null });
+ * nodeSessions(tessera, { trustProxy: 1, tenant: { host: true } });
+ * nodeSessions(tessera, { tenant: (req) => (req.headers['x-tenant'] as string | undefined) ?? null });
  * ```
  */
 export type NodeSessionsOptions = AdapterOptions<IncomingMessage>;
@@ -65,16 +69,31 @@ export interface NodeSessions {
 }
 
 /**
- * The {@link CookieSink} of a Node `ServerResponse` (the adapter kit's, over `getHeader` /
- * `setHeader`): shared by the adapters whose responses are node's (node:http, Express).
+ * How the tenant rules read a node request (and an Express one: `originalUrl` when Express set it,
+ * the whole path even under a mounted router).
  *
  * @example
  * ```ts
- * const sink = responseCookieSink(res, tessera.cookieName);
+ * resolveAdapterOptions(options, 'tessera/node', NODE_REQUEST_PARTS);
  * ```
  */
-export function responseCookieSink(res: ServerResponse, name: string): CookieSink {
-  return cookieSink(new ResponseSetCookie(res), name);
+export const NODE_REQUEST_PARTS: RequestParts<IncomingMessage> = {
+  header: (req, name) => headerText(req.headers[name]),
+  path: (req) => (req as { originalUrl?: string }).originalUrl ?? req.url ?? '/',
+};
+
+/**
+ * The {@link CookieSink} of a Node `ServerResponse` (the adapter kit's, over `getHeader` /
+ * `setHeader`): shared by the adapters whose responses are node's (node:http, Express). With
+ * `plainHttp` and the request, a Secure cookie sent over plain HTTP is warned about.
+ *
+ * @example
+ * ```ts
+ * const sink = responseCookieSink(res, tessera.cookieName, plainHttp, req);
+ * ```
+ */
+export function responseCookieSink<Req extends IncomingMessage>(res: ServerResponse, name: string, plainHttp?: PlainHttpWarning<Req>, req?: Req): CookieSink {
+  return cookieSink(new ResponseSetCookie(res), name, plainHttp, req);
 }
 
 /** The `Set-Cookie` lines of a Node `ServerResponse`. */
@@ -141,8 +160,11 @@ export function respondWithError(res: ServerResponse, error: unknown): void {
  * ```
  */
 export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}): NodeSessions {
-  const { hops, tenant } = resolveAdapterOptions(options, 'tessera/node');
+  const { hops, tenant } = resolveAdapterOptions(options, 'tessera/node', NODE_REQUEST_PARTS);
   const failures = new FailureLog(tessera);
+  const isSecure = (req: IncomingMessage): boolean =>
+    requestIsSecure((req.socket as TLSSocket | undefined)?.encrypted === true, req.headers['x-forwarded-proto'], hops);
+  const plainHttp = new PlainHttpWarning(tessera, 'tessera/node', isSecure, 'pass trustProxy so its X-Forwarded-Proto is believed');
   // One symbol per instance, so two session managers on one request keep apart.
   const kContext = Symbol('tessera.context');
   type WithContext = IncomingMessage & { [kContext]?: SessionContext };
@@ -157,7 +179,9 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     let ctx = (req as WithContext)[kContext];
     if (ctx === undefined) {
       const ip = clientIp(req.headers['x-forwarded-for'], req.socket?.remoteAddress, hops);
-      ctx = tessera.begin(requestInput(req.headers.cookie, ip, req.headers['user-agent'], tenant?.(req)), responseCookieSink(res, name));
+      // The tenant first: an empty one throws TenantError (400) before anything is begun.
+      const input = requestInput(req.headers.cookie, ip, req.headers['user-agent'], tenant?.(req));
+      ctx = tessera.begin(input, responseCookieSink(res, name, plainHttp, req));
       (req as WithContext)[kContext] = ctx;
       // Made while `wrap` runs this request's handler: held until the handler returns.
       if (holding === req) ctx.hold();
@@ -193,9 +217,18 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
 
   return {
     context,
-    load: (req, res) => context(req, res).load(),
+    load(req, res) {
+      let ctx: SessionContext;
+      try {
+        ctx = context(req, res);
+      } catch (error) {
+        // A refused tenant (TenantError, 400), or a resolver that threw: a rejection, as load promises.
+        return Promise.reject(error);
+      }
+      return ctx.load();
+    },
     loadSync: (req, res) => context(req, res).loadSync(),
-    isSecure: (req) => requestIsSecure((req.socket as TLSSocket | undefined)?.encrypted === true, req.headers['x-forwarded-proto'], hops),
+    isSecure,
     wrap(handler) {
       // The context is held while the handler's synchronous code runs: the changes it makes are
       // committed when it returns, at once (a store that answers synchronously has written them

@@ -23,6 +23,9 @@ export const MIN_SECRET_BYTES = 32;
 
 const HKDF_SALT = Buffer.from('tessera/keyring/v1');
 
+/** The environment variable read when no secret is passed: secrets separated by commas, current first. */
+export const SECRETS_ENV = 'TESSERA_SECRETS';
+
 /** Options of {@link Keyring.from}. */
 export interface KeyringOptions {
   /** `true` refuses to run without a configured secret. Defaults to `NODE_ENV === 'production'`. */
@@ -58,45 +61,42 @@ export class Keyring {
   }
 
   /**
-   * Build a keyring from the configured secrets (first = current).
+   * Build a keyring from the configured secrets (first = current). With `secrets` undefined, the
+   * `TESSERA_SECRETS` environment variable is read instead: secrets separated by commas, current
+   * first, each trimmed of surrounding whitespace (so no secret there may hold a comma).
    *
-   * @throws {@link SecretError} if a secret is shorter than 32 bytes, or if none is given in production.
+   * @throws {@link SecretError} if a secret is shorter than 32 bytes, is `undefined` (an unset
+   * environment variable), is an empty entry of `TESSERA_SECRETS`, or if none is given in production.
    * @example
    * ```ts
    * const keyring = Keyring.from(process.env.SESSION_SECRET); // one secret
    * const rotated = Keyring.from([newSecret, oldSecret]);      // rotation: new signs, both verify
+   * const fromEnv = Keyring.from(undefined);                   // TESSERA_SECRETS="new,old", if set
    * ```
    */
   static from(secrets: Secret | readonly Secret[] | undefined, options: KeyringOptions = {}): Keyring {
+    if (secrets === undefined) {
+      const fromEnv = process.env[SECRETS_ENV];
+      if (fromEnv !== undefined) return new Keyring(secretsFromEnv(fromEnv), false);
+    }
     const list = secrets === undefined ? [] : Array.isArray(secrets) ? [...secrets] : [secrets as Secret];
     if (list.length === 0) {
       const production = options.production ?? process.env.NODE_ENV === 'production';
       if (production) {
         throw new SecretError(
-          'no secret configured: set `secrets` (at least 32 bytes, e.g. `openssl rand -base64 32`); ' +
+          `no secret configured: set \`secrets\` or ${SECRETS_ENV} (each at least 32 bytes, e.g. from generateSecret() ` +
+            'or `openssl rand -base64 32`; if you pass an environment variable, is it set?); ' +
             'a random per-process secret is refused when NODE_ENV=production',
         );
       }
       (options.warn ?? ((m: string) => process.emitWarning(m, 'TesseraWarning')))(
-        'tessera: no secret configured, using a random one for this process only; sessions will not ' +
-          'survive a restart and will not work across processes. Set `secrets` before production.',
+        'tessera: no secret configured (if you pass one from an environment variable, it is unset), using a random ' +
+          'one for this process only; sessions will not survive a restart and will not work across processes. ' +
+          `Set \`secrets\` or ${SECRETS_ENV} before production.`,
       );
       return new Keyring([randomBytes(32)], true);
     }
-    const bytes = list.map((secret, i) => {
-      if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) {
-        throw new SecretError(`secret #${i + 1} must be a string or a Uint8Array`);
-      }
-      const b = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
-      if (b.byteLength < MIN_SECRET_BYTES) {
-        throw new SecretError(
-          `secret #${i + 1} is ${b.byteLength} bytes; at least ${MIN_SECRET_BYTES} are required ` +
-            '(generate one with `openssl rand -base64 32`)',
-        );
-      }
-      return b;
-    });
-    return new Keyring(bytes, false);
+    return new Keyring(list.map((secret, i) => secretBytes(secret, `secret #${i + 1}`)), false);
   }
 
   /**
@@ -145,4 +145,48 @@ export class Keyring {
     }
     return ok;
   }
+}
+
+/** A secret's bytes, checked; `what` names it in errors ("secret #2", "TESSERA_SECRETS entry #1"). */
+function secretBytes(secret: unknown, what: string): Uint8Array {
+  if (secret === undefined) {
+    // Most often `process.env.SESSION_SECRET!` with the variable unset: the `!` hides it from TypeScript.
+    throw new SecretError(`${what} is undefined — is the environment variable set?`);
+  }
+  if (typeof secret !== 'string' && !(secret instanceof Uint8Array)) {
+    throw new SecretError(`${what} must be a string or a Uint8Array, not ${secret === null ? 'null' : typeof secret}`);
+  }
+  const bytes = typeof secret === 'string' ? Buffer.from(secret, 'utf8') : secret;
+  if (bytes.byteLength < MIN_SECRET_BYTES) {
+    throw new SecretError(
+      `${what} is ${bytes.byteLength} bytes; at least ${MIN_SECRET_BYTES} are required ` +
+        '(generate one with generateSecret() or `openssl rand -base64 32`)',
+    );
+  }
+  return bytes;
+}
+
+/** The secrets of `TESSERA_SECRETS`: comma-separated, trimmed; an empty entry is a mistake, never skipped. */
+function secretsFromEnv(value: string): Uint8Array[] {
+  return value.split(',').map((entry, i) => {
+    const what = `${SECRETS_ENV} entry #${i + 1}`;
+    const secret = entry.trim();
+    if (secret === '') throw new SecretError(`${what} is empty: ${SECRETS_ENV} holds secrets separated by commas, current first, none empty`);
+    return secretBytes(secret, what);
+  });
+}
+
+/**
+ * A new secret for `secrets` or `TESSERA_SECRETS`: 32 bytes from the CSPRNG, base64url (43
+ * characters, no comma). Generate it once and keep it in your secret manager; a secret made at
+ * each start would sign everyone out on every restart.
+ *
+ * @example
+ * ```ts
+ * import { generateSecret } from 'tessera';
+ * console.log(generateSecret()); // 'q3Vh…' (43 characters): put it in TESSERA_SECRETS
+ * ```
+ */
+export function generateSecret(): string {
+  return randomBytes(32).toString('base64url');
 }

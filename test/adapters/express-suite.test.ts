@@ -4,9 +4,8 @@
  * against express-session's API (`req.session.key = value`, `regenerate(cb)`, `destroy(cb)`).
  *
  * The suite's sessions have Secure cookies, which express-session (and so `tessera/express`) never
- * sends over plain HTTP. The app is served as it would be behind a TLS-terminating proxy on the
- * same host: it trusts loopback proxies (`trust proxy`), and every request carries
- * `X-Forwarded-Proto: https`.
+ * sends over plain HTTP. The app is served as the suite serves every app, behind a TLS-terminating
+ * proxy on the same host: it trusts loopback proxies (`trust proxy`).
  *
  * `POST /regenerate` keeps the data, as the suite allows, the way passport's `keepSessionInfo`
  * does: express-session's `regenerate` empties the session, and an empty session is not stored
@@ -17,7 +16,7 @@ import express5 from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import session from '../../src/adapters/express.js';
 import { serveOnLoopback } from './http-client.js';
-import { adapterSuite, type AdapterHarness, type HarnessApp } from './suite.js';
+import { adapterSuite, type AdapterHarness } from './suite.js';
 
 const express4 = createRequire(import.meta.url)('express4') as typeof express5;
 
@@ -40,11 +39,12 @@ function expressHarness(name: string, express: typeof express5): AdapterHarness 
     name,
     streams: true,
     answersCommitFailures: false,
-    async start(tessera, hooks) {
+    withholdsSecureCookieOverHttp: true,
+    async start(tessera, hooks, options) {
       const app = express();
       app.set('env', 'test'); // the default error handler answers without logging
       app.set('trust proxy', 'loopback');
-      app.use(session({ tessera, resave: false }));
+      app.use(session({ tessera, resave: false, ...options }));
       const data = (req: Request): Record<string, unknown> => req.session as unknown as Record<string, unknown>;
 
       app.get('/read', (req, res) => {
@@ -85,12 +85,7 @@ function expressHarness(name: string, express: typeof express5): AdapterHarness 
       );
       app.get('/untouched', (_req, res) => res.send('ok'));
 
-      const served = await serveOnLoopback(app);
-      const behindTls: HarnessApp = {
-        request: (method, path, headers = {}, onFirstChunk) => served.request(method, path, { 'x-forwarded-proto': 'https', ...headers }, onFirstChunk),
-        close: () => served.close(),
-      };
-      return behindTls;
+      return serveOnLoopback(app);
     },
   };
 }

@@ -806,21 +806,48 @@ function suite(label: string, express: typeof express5): void {
       const https = { 'x-forwarded-proto': 'https' };
       const warnings: string[] = [];
       const strict = await start(routes, { cookie: { secure: true }, proxy: true, logger: { warn: (m) => warnings.push(m) } });
-      assert.deepEqual(sessionCookies(await fetch(`${strict.base}/set`), 'connect.sid'), [], 'no Secure cookie over HTTP (it would expose the ID)');
+      assert.equal(strict.tessera.cookieName, '__Host-connect.sid', 'no name chosen: the __Host- prefix');
+      assert.deepEqual(sessionCookies(await fetch(`${strict.base}/set`), '__Host-connect.sid'), [], 'no Secure cookie over HTTP (it would expose the ID)');
       await fetch(`${strict.base}/set`);
       assert.equal(warnings.length, 1, 'a warning says why, once');
       assert.match(warnings[0]!, /not sent over plain HTTP/);
-      assert.match(sessionCookies(await fetch(`${strict.base}/set`, { headers: https }), 'connect.sid')[0]!, /; HttpOnly; Secure; SameSite=Lax$/);
+      assert.match(sessionCookies(await fetch(`${strict.base}/set`, { headers: https }), '__Host-connect.sid')[0]!, /; HttpOnly; Secure; SameSite=Lax$/);
       const untrusted = await start(routes, { cookie: { secure: true }, proxy: false });
-      assert.deepEqual(sessionCookies(await fetch(`${untrusted.base}/set`, { headers: https }), 'connect.sid'), [], 'proxy: false ignores the header');
+      assert.deepEqual(sessionCookies(await fetch(`${untrusted.base}/set`, { headers: https }), '__Host-connect.sid'), [], 'proxy: false ignores the header');
 
-      const auto = await start(routes, { cookie: { secure: 'auto' }, proxy: true });
+      const auto = await start(routes, { name: 'connect.sid', cookie: { secure: 'auto' }, proxy: true });
       const plain = await fetch(`${auto.base}/set`);
       assert.doesNotMatch(sessionCookies(plain, 'connect.sid')[0]!, /Secure/);
       assert.equal(await plain.json(), false);
       const secure = await fetch(`${auto.base}/set`, { headers: https });
       assert.match(sessionCookies(secure, 'connect.sid')[0]!, /; Secure;/);
       assert.equal(await secure.json(), true);
+    });
+
+    it('"auto" with a __Host- cookie keeps Secure over plain HTTP (a browser rejects the prefix without it) and warns once', async () => {
+      const routes = (app: Express): void => {
+        app.get('/set', (req, res) => {
+          req.session.views = 1;
+          res.json(req.session.cookie.secure);
+        });
+      };
+      for (const name of [undefined, '__Host-sid', '__Secure-sid']) {
+        const warnings: string[] = [];
+        const auto = await start(routes, { name, cookie: { secure: 'auto' }, proxy: true, logger: { warn: (m) => warnings.push(m) } });
+        const cookieName = name ?? '__Host-connect.sid';
+        assert.equal(auto.tessera.cookieName, cookieName);
+        for (let i = 0; i < 2; i++) {
+          const plain = await fetch(`${auto.base}/set`);
+          assert.match(sessionCookies(plain, cookieName)[0]!, /; HttpOnly; Secure; SameSite=Lax$/, `${cookieName}: sent, Secure kept`);
+          assert.equal(await plain.json(), true, 'req.session.cookie.secure says so');
+        }
+        assert.equal(warnings.length, 1, `${cookieName}: one warning, ${JSON.stringify(warnings)}`);
+        assert.match(warnings[0]!, /Secure session cookie \(__(Host|Secure)-[a-z.]+\) went out over plain HTTP/);
+        assert.match(warnings[0]!, /proxy: true/);
+        const secure = await fetch(`${auto.base}/set`, { headers: { 'x-forwarded-proto': 'https' } });
+        assert.match(sessionCookies(secure, cookieName)[0]!, /; Secure;/);
+        assert.equal(warnings.length, 1, 'none over HTTPS');
+      }
     });
 
     it("without proxy, Express's trust proxy setting decides the client IP and HTTPS", async () => {
@@ -836,11 +863,12 @@ function suite(label: string, express: typeof express5): void {
         );
       };
       const headers = { 'x-forwarded-for': '203.0.113.7, 10.0.0.1', 'x-forwarded-proto': 'https' };
-      const trusting = await start(routes, { cookie: { secure: 'auto' } });
+      // A name without a prefix, so `cookie.secure` follows the request.
+      const trusting = await start(routes, { name: 'sid', cookie: { secure: 'auto' } });
       assert.deepEqual(await trusting.browser().json('/ip', { headers }), { ip: '10.0.0.1', secure: true }, 'req.ip: the last untrusted hop');
-      const direct = await start(routes, { cookie: { secure: 'auto' }, proxy: false });
+      const direct = await start(routes, { name: 'sid', cookie: { secure: 'auto' }, proxy: false });
       assert.deepEqual(await direct.browser().json('/ip', { headers }), { ip: '127.0.0.1', secure: false });
-      const proxied = await start(routes, { cookie: { secure: 'auto' }, proxy: true });
+      const proxied = await start(routes, { name: 'sid', cookie: { secure: 'auto' }, proxy: true });
       assert.deepEqual(await proxied.browser().json('/ip', { headers }), { ip: '10.0.0.1', secure: true }, 'proxy: true: HTTPS from the header, the IP still req.ip');
     });
 

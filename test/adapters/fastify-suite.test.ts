@@ -1,5 +1,5 @@
 /**
- * The adapter behaviour suite on Fastify: `app.register(sessions, { tessera })`, the session
+ * The adapter behaviour suite on Fastify: `app.register(sessions, { tessera, trustProxy: 1 })`, the session
  * through `request.session`. Run twice: through `app.inject` (no socket; its client gets the body
  * whole, so the stream test cannot see chunks arrive) and over a loopback socket
  * (`app.routing` behind node:http, read chunk by chunk: the stream test checks nothing is buffered).
@@ -9,15 +9,15 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { sessions } from '../../src/adapters/fastify.js';
 import type { Tessera } from '../../src/manager.js';
 import { serveOnLoopback } from './http-client.js';
-import { adapterSuite, type AdapterHarness, type HarnessApp, type Reply, type SuiteHooks } from './suite.js';
+import { adapterSuite, type AdapterHarness, type HarnessApp, type Reply, type SuiteAdapterOptions, type SuiteHooks } from './suite.js';
 
 interface KeyValue {
   Querystring: { key?: string; value?: string };
 }
 
-async function suiteApp(tessera: Tessera, hooks: SuiteHooks): Promise<FastifyInstance> {
+async function suiteApp(tessera: Tessera, hooks: SuiteHooks, options: SuiteAdapterOptions): Promise<FastifyInstance> {
   const app = Fastify();
-  await app.register(sessions, { tessera });
+  await app.register(sessions, { tessera, trustProxy: 1, ...options });
   app.get('/read', async (request) => request.session.toJSON());
   app.post<KeyValue>('/write', async (request) => {
     request.session.set(request.query.key ?? '', request.query.value ?? '');
@@ -72,8 +72,9 @@ const injectHarness: AdapterHarness = {
   name: 'fastify (inject)',
   streams: false,
   answersCommitFailures: true,
-  async start(tessera, hooks): Promise<HarnessApp> {
-    const app = await suiteApp(tessera, hooks);
+  withholdsSecureCookieOverHttp: false,
+  async start(tessera, hooks, options): Promise<HarnessApp> {
+    const app = await suiteApp(tessera, hooks, options);
     return {
       request: async (method, path, headers = {}) => injectedReply(await app.inject({ method, url: path, headers })),
       close: () => app.close(),
@@ -85,8 +86,9 @@ const socketHarness: AdapterHarness = {
   name: 'fastify (socket)',
   streams: true,
   answersCommitFailures: true,
-  async start(tessera, hooks): Promise<HarnessApp> {
-    const app = await suiteApp(tessera, hooks);
+  withholdsSecureCookieOverHttp: false,
+  async start(tessera, hooks, options): Promise<HarnessApp> {
+    const app = await suiteApp(tessera, hooks, options);
     await app.ready();
     const served = await serveOnLoopback((req, res) => app.routing(req, res));
     return {

@@ -1,5 +1,5 @@
 /**
- * The adapter behaviour suite on Hono: `app.use(sessions({ tessera }))`, the session through
+ * The adapter behaviour suite on Hono: `app.use(sessions({ tessera, trustProxy: 1 }))`, the session through
  * `c.get('session')`, every request through `app.request()` — no socket. A Hono response's body
  * is a stream read here chunk by chunk, so the suite sees a streamed body arrive as it is written.
  */
@@ -14,9 +14,10 @@ const honoHarness: AdapterHarness = {
   streams: true,
   answersCommitFailures: true,
   answersThrownStatus: false,
-  async start(tessera, hooks) {
+  withholdsSecureCookieOverHttp: false,
+  async start(tessera, hooks, options) {
     const app = new Hono();
-    app.use(sessions({ tessera }));
+    app.use(sessions({ tessera, trustProxy: 1, ...options }));
     const param = (c: { req: { query(name: string): string | undefined } }, name: string) => c.req.query(name) ?? '';
     app.get('/read', (c) => c.text(JSON.stringify(c.get('session').toJSON())));
     app.post('/write', (c) => {

@@ -1,9 +1,10 @@
 /**
  * A client for adapters served on a real socket (node:http, Express): `fetch` against a server on
- * 127.0.0.1, reading the body chunk by chunk so a stream's first chunk is seen as it arrives; and
- * that reading alone, for adapters whose apps answer Web `Response`s without a socket (Hono).
+ * 127.0.0.1, reading the body chunk by chunk so a stream's first chunk is seen as it arrives
+ * (`node:http`'s client instead for a request that names its `Host`, which `fetch` does not
+ * send); and that reading alone, for adapters whose apps answer Web `Response`s without a socket (Hono).
  */
-import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer, request as httpRequest, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { HarnessApp, Reply } from './suite.js';
 
@@ -21,6 +22,7 @@ export async function serveOnLoopback(listener: RequestListener): Promise<Harnes
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     async request(method, path, headers = {}, onFirstChunk) {
+      if ('host' in headers) return requestWithHost(base + path, method, headers, onFirstChunk);
       return readReply(await fetch(base + path, { method, headers }), onFirstChunk);
     },
     close: () =>
@@ -67,4 +69,30 @@ export function replyOf(res: Response, body: string): Reply {
     if (name !== 'set-cookie') headers[name] = value;
   });
   return { status: res.status, headers, setCookies: res.headers.getSetCookie(), body };
+}
+
+/** One request through `node:http`'s client, which sends the `Host` header given. */
+function requestWithHost(url: string, method: string, headers: Record<string, string>, onFirstChunk?: () => void): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method, headers }, (res) => {
+      let body = '';
+      let first = true;
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => {
+        body += chunk;
+        if (first) onFirstChunk?.();
+        first = false;
+      });
+      res.on('end', () => {
+        const replyHeaders: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (name !== 'set-cookie' && value !== undefined) replyHeaders[name] = String(value);
+        }
+        resolve({ status: res.statusCode ?? 0, headers: replyHeaders, setCookies: res.headers['set-cookie'] ?? [], body });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

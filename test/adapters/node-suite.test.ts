@@ -1,6 +1,6 @@
 /**
- * The adapter behaviour suite on node:http: `nodeSessions(tessera).wrap(handler)`, the session
- * through `sessions.load(req, res)`.
+ * The adapter behaviour suite on node:http: `nodeSessions(tessera, { trustProxy: 1 }).wrap(handler)`,
+ * the session through `sessions.load(req, res)`.
  */
 import { nodeSessions } from '../../src/adapters/node.js';
 import { serveOnLoopback } from './http-client.js';
@@ -10,8 +10,9 @@ const nodeHarness: AdapterHarness = {
   name: 'node:http',
   streams: true,
   answersCommitFailures: false,
-  start(tessera, hooks) {
-    const sessions = nodeSessions(tessera);
+  withholdsSecureCookieOverHttp: false,
+  start(tessera, hooks, options) {
+    const sessions = nodeSessions(tessera, { trustProxy: 1, ...options });
     return serveOnLoopback(
       sessions.wrap(async (req, res) => {
         const url = new URL(req.url ?? '/', 'http://localhost');

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
+import { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { nodeSessions, responseCookieSink, type NodeHandler } from '../../src/adapters/node.js';
 import { Tessera } from '../../src/manager.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import { NotSupportedError, StoreUnavailableError } from '../../src/errors.js';
+import { NotSupportedError, StoreUnavailableError, TenantError } from '../../src/errors.js';
 import type { SessionStore } from '../../src/stores/store.js';
 
 const SECRET = 'node-adapter-test-secret-0123456789abcdef';
@@ -326,6 +327,15 @@ describe('node:http adapter, synchronous handlers (loadSync)', () => {
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     assert.equal(await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).text(), 'acme');
+  });
+
+  it('load() rejects, never throws, when the tenant is refused (an empty one is a TenantError, 400)', async () => {
+    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
+    const sessions = nodeSessions(tessera, { tenant: { header: 'x-tenant' } });
+    const req = Object.assign(new IncomingMessage(new Socket()), { headers: { 'x-tenant': '' } });
+    let loading: Promise<unknown> | undefined;
+    assert.doesNotThrow(() => (loading = sessions.load(req, new ServerResponse(req))));
+    await assert.rejects(loading!, (e: unknown) => e instanceof TenantError && e.status === 400);
   });
 
   it('answers 500 when the tenant resolver throws, and never throws out of the request listener', async () => {

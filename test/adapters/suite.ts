@@ -13,7 +13,11 @@
  * - `GET /untouched`: answers `ok` without using the session.
  *
  * Errors a route meets go to the framework's normal error path: the suite checks what the client
- * gets (a store outage is a 503).
+ * gets (a store outage is a 503, an empty tenant a 400).
+ *
+ * The apps are served as behind one TLS-terminating proxy: each harness trusts one proxy (the
+ * adapter's `trustProxy`, or Express's `trust proxy`), and every request carries
+ * `X-Forwarded-Proto: https` unless a test sends `http` — a plain-HTTP request.
  */
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
@@ -22,6 +26,7 @@ import { Tessera } from '../../src/manager.js';
 import type { TesseraOptions } from '../../src/options.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { SessionStore, StoreContext, StoreRecord } from '../../src/stores/store.js';
+import type { TenantResolver } from '../../src/adapters/kit.js';
 
 /** What the client gets back. */
 export interface Reply {
@@ -50,6 +55,11 @@ export interface HarnessApp {
   close(): Promise<void>;
 }
 
+/** The adapter options a test asks for: a tenant rule (the rules read the same request in every adapter). */
+export interface SuiteAdapterOptions {
+  tenant?: Exclude<TenantResolver<never>, (request: never) => unknown>;
+}
+
 /** An adapter, as the suite drives it. */
 export interface AdapterHarness {
   readonly name: string;
@@ -70,8 +80,13 @@ export interface AdapterHarness {
    * `HTTPException`: there such an error is the app's `onError`'s to answer. Default `true`.
    */
   readonly answersThrownStatus?: boolean;
-  /** Build the routes above on `tessera`, with this adapter. */
-  start(tessera: Tessera, hooks: SuiteHooks): Promise<HarnessApp>;
+  /**
+   * A `Secure` cookie is held back on a plain-HTTP request (express-session's rule, with the
+   * `secure: true` an instance's Secure cookie gives `tessera/express`), not sent with a warning.
+   */
+  readonly withholdsSecureCookieOverHttp: boolean;
+  /** Build the routes above on `tessera`, with this adapter, trusting one proxy, with `options`. */
+  start(tessera: Tessera, hooks: SuiteHooks, options: SuiteAdapterOptions): Promise<HarnessApp>;
 }
 
 const SECRET = 'adapter-suite-secret-0123456789abcdefghij';
@@ -143,7 +158,7 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
     hooks: { firstChunk: () => void; slowWriters: (count: number) => Promise<void>; openSlowWrites: () => void };
   }
 
-  async function start(options: Partial<TesseraOptions> & { store?: SessionStore } = {}): Promise<Started> {
+  async function start(options: Partial<TesseraOptions> & { store?: SessionStore } = {}, adapterOptions: SuiteAdapterOptions = {}): Promise<Started> {
     const tessera = new Tessera({
       secrets: [SECRET],
       store: options.store ?? makeStore(),
@@ -159,14 +174,23 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
     const gate = new Promise<void>((resolve) => (openGate = resolve));
     let arrived = 0;
     const arrivals: Array<{ count: number; resolve: () => void }> = [];
-    const app = await harness.start(tessera, {
-      firstChunkSeen: () => (harness.streams ? firstChunkSeen : Promise.resolve()),
-      slowWrite: () => {
-        arrived++;
-        for (const waiter of arrivals) if (arrived >= waiter.count) waiter.resolve();
-        return gate;
+    const served = await harness.start(
+      tessera,
+      {
+        firstChunkSeen: () => (harness.streams ? firstChunkSeen : Promise.resolve()),
+        slowWrite: () => {
+          arrived++;
+          for (const waiter of arrivals) if (arrived >= waiter.count) waiter.resolve();
+          return gate;
+        },
       },
-    });
+      adapterOptions,
+    );
+    // Behind the TLS-terminating proxy: HTTPS unless the test says otherwise.
+    const app: HarnessApp = {
+      request: (method, path, headers = {}, onFirstChunk) => served.request(method, path, { 'x-forwarded-proto': 'https', ...headers }, onFirstChunk),
+      close: () => served.close(),
+    };
     const slowWriters = (count: number) => (arrived >= count ? Promise.resolve() : new Promise<void>((resolve) => arrivals.push({ count, resolve })));
     apps.push(app);
     return { app, tessera, hooks: { firstChunk, slowWriters, openSlowWrites: openGate } };
@@ -311,6 +335,53 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       const replies = await Promise.all([one, two]);
       assert.deepEqual(replies.map((r) => r.status), [200, 200]);
       assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1', b: '2', c: '3' });
+    });
+
+    it('keeps tenants apart: a session of tenant A is not visible under tenant B, nor without a tenant', async () => {
+      const { app } = await start({}, { tenant: { header: 'x-tenant' } });
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1', { 'x-tenant': 'acme' })).setCookies[0]);
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie, 'x-tenant': 'acme' })).body), { a: '1' });
+      const other = await app.request('GET', '/read', { cookie, 'x-tenant': 'globex' });
+      assert.equal(other.status, 200);
+      assert.deepEqual(JSON.parse(other.body), {}, "acme's cookie opens nothing under globex");
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), {}, 'nor on a request without a tenant');
+      await app.request('POST', '/write?key=b&value=2', { cookie, 'x-tenant': 'globex' });
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie, 'x-tenant': 'acme' })).body), { a: '1' }, "globex's write did not reach acme's session");
+    });
+
+    it('tenant { host: true }: the Host header, lower-cased, without its port', async () => {
+      const { app } = await start({}, { tenant: { host: true } });
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1', { host: 'Acme.Example.com:8443' })).setCookies[0]);
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie, host: 'acme.example.com' })).body), { a: '1' }, 'the same tenant');
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie, host: 'globex.example.com:8443' })).body), {}, 'another tenant');
+    });
+
+    it('answers 400 for an empty tenant, never taking it as "no tenant"', async () => {
+      const { app } = await start({}, { tenant: { header: 'x-tenant' } });
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1' }, 'a session without a tenant');
+      const empty = await app.request('GET', '/read', { cookie, 'x-tenant': '' });
+      assert.equal(empty.status, 400, `an empty tenant is refused (body: ${empty.body.slice(0, 200)})`);
+      assert.deepEqual(empty.setCookies, []);
+      assert.equal((await app.request('POST', '/write?key=b&value=2', { cookie, 'x-tenant': ' ' })).status, 400, 'blank is empty');
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1' }, 'nothing was written');
+    });
+
+    it('warns once (logger.warn) when a Secure session cookie meets a plain-HTTP request; never over HTTPS', async () => {
+      const warnings: string[] = [];
+      const { app } = await start({ logger: { warn: (m) => warnings.push(m) } });
+      const overHttps = await app.request('POST', '/write?key=a&value=1');
+      assert.match(overHttps.setCookies[0] ?? '', /; Secure;/);
+      assert.deepEqual(warnings, [], 'HTTPS: nothing to say');
+      for (let i = 0; i < 2; i++) {
+        const plain = await app.request('POST', '/write?key=a&value=1', { 'x-forwarded-proto': 'http' });
+        assert.equal(plain.status, 200);
+        if (harness.withholdsSecureCookieOverHttp) assert.deepEqual(plain.setCookies, [], 'held back, as express-session does');
+        else assert.match(plain.setCookies[0] ?? '', /^__Host-tessera=.*; Secure;/, 'sent as configured');
+      }
+      const said = warnings.filter((m) => /plain HTTP/.test(m));
+      assert.equal(said.length, 1, `one warning, got ${JSON.stringify(warnings)}`);
+      assert.match(said[0]!, /Secure session cookie/);
     });
 
     it('leaves a streamed response alone: the cookie goes out with the head, chunks as they are written', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { Keyring } from '../../src/crypto/keyring.js';
+import { afterEach, describe, it } from 'node:test';
+import { generateSecret, Keyring } from '../../src/crypto/keyring.js';
 import { generateId, isWellFormedId, storeKey } from '../../src/crypto/ids.js';
 import { SecretError } from '../../src/errors.js';
 
@@ -27,6 +27,15 @@ describe('Keyring', () => {
     assert.equal(warnings.length, 2);
     assert.match(warnings[0]!, /random/);
     assert.equal(two.verify('cookie', 'x', one.sign('cookie', 'x')), false, 'each process gets its own');
+  });
+
+  it('names an undefined secret (an unset environment variable) as such', () => {
+    const unset = process.env.TESSERA_TEST_UNSET_SECRET;
+    assert.throws(
+      () => Keyring.from([A, unset!]),
+      (e: unknown) => e instanceof SecretError && e.code === 'ERR_SECRET' && /secret #2 is undefined/.test(e.message) && /environment variable/.test(e.message),
+    );
+    assert.throws(() => Keyring.from([null as unknown as string]), (e: unknown) => e instanceof SecretError && /null/.test(e.message));
   });
 
   it('signs with the first secret and verifies with all (rotation)', () => {
@@ -59,6 +68,51 @@ describe('Keyring', () => {
     assert.deepEqual(Buffer.from(sig.slice(0, -1) + sibling, 'base64url'), Buffer.from(sig, 'base64url'));
     assert.equal(k.verify('cookie', 'id', sig.slice(0, -1) + sibling), false);
     assert.equal(k.verify('cookie', 'id', '!'.repeat(43)), false);
+  });
+});
+
+describe('TESSERA_SECRETS', () => {
+  const saved = process.env.TESSERA_SECRETS;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TESSERA_SECRETS;
+    else process.env.TESSERA_SECRETS = saved;
+  });
+
+  it('is read when no secrets are passed: comma-separated, trimmed, the first signs and all verify', () => {
+    process.env.TESSERA_SECRETS = ` ${B} ,\t${A}\n`;
+    const warnings: string[] = [];
+    const keyring = Keyring.from(undefined, { production: true, warn: (m) => warnings.push(m) });
+    assert.equal(keyring.ephemeral, false);
+    assert.deepEqual(warnings, []);
+    assert.equal(keyring.sign('cookie', 'id'), Keyring.from([B]).sign('cookie', 'id'), 'the first entry signs');
+    assert.equal(keyring.verify('cookie', 'id', Keyring.from([A]).sign('cookie', 'id')), true, 'the second verifies');
+  });
+
+  it('is not read when secrets are passed', () => {
+    process.env.TESSERA_SECRETS = B;
+    assert.equal(Keyring.from([A]).sign('cookie', 'id'), Keyring.from(A).sign('cookie', 'id'));
+    assert.equal(Keyring.from([A]).verify('cookie', 'id', Keyring.from([B]).sign('cookie', 'id')), false);
+  });
+
+  it('refuses empty entries and short secrets, naming the entry', () => {
+    for (const value of ['', ' ', `${A},`, `${A},,${B}`, `,${A}`]) {
+      process.env.TESSERA_SECRETS = value;
+      assert.throws(() => Keyring.from(undefined), (e: unknown) => e instanceof SecretError && /TESSERA_SECRETS entry #\d is empty/.test(e.message), JSON.stringify(value));
+    }
+    process.env.TESSERA_SECRETS = `${A}, short`;
+    assert.throws(() => Keyring.from(undefined), (e: unknown) => e instanceof SecretError && /TESSERA_SECRETS entry #2 is 5 bytes/.test(e.message));
+  });
+});
+
+describe('generateSecret', () => {
+  it('makes a 256-bit base64url secret the keyring accepts, new each time', () => {
+    const secrets = new Set(Array.from({ length: 100 }, generateSecret));
+    assert.equal(secrets.size, 100);
+    for (const secret of secrets) {
+      assert.match(secret, /^[A-Za-z0-9_-]{43}$/);
+      assert.equal(Buffer.from(secret, 'base64url').length, 32);
+      assert.equal(Keyring.from(secret).ephemeral, false);
+    }
   });
 });
 

@@ -140,7 +140,7 @@ export class SessionCookieImpl implements SessionCookie {
     return this.#s.tessera.options.cookie.httpOnly;
   }
   get secure(): boolean {
-    return this.#s.secure === 'auto' ? this.#h.isSecure() : this.#s.secure;
+    return this.#s.secure === 'auto' && !hasSecurePrefix(this.#s.tessera.cookieName) ? this.#h.isSecure() : this.#s.secure !== false;
   }
   get sameSite(): SameSite {
     return this.#s.tessera.options.cookie.sameSite;
@@ -190,9 +190,14 @@ for (const name of ['httpOnly', 'secure', 'sameSite', 'path', 'domain', 'partiti
 
 const SECURE_ATTRIBUTE = /; Secure(?=;|$)/;
 
+/** A `__Host-` or `__Secure-` name: a browser rejects such a cookie without `Secure`. */
+const hasSecurePrefix = (name: string): boolean => /^__(host|secure)-/i.test(name);
+
 /**
  * express-session's rule for a `Secure` cookie: never sent over plain HTTP, where it would expose
- * the ID (with `secure: 'auto'` it goes without the attribute instead). One per middleware: it
+ * the ID (with `secure: 'auto'` it goes without the attribute instead — but a `__Host-` or
+ * `__Secure-` cookie keeps it, since the browser would reject it without, and goes out; the
+ * adapter kit then warns that a Secure cookie went out over plain HTTP). One per middleware: it
  * warns once, the first time a cookie is held back.
  *
  * @example
@@ -208,7 +213,8 @@ export class SecureCookieRule {
 
   constructor(settings: Pick<Settings, 'tessera' | 'secure'>) {
     this.#tessera = settings.tessera;
-    this.#secure = settings.secure;
+    // 'auto' cannot strip Secure from a prefixed cookie: the line goes out as it is.
+    this.#secure = settings.secure === 'auto' && hasSecurePrefix(settings.tessera.cookieName) ? false : settings.secure;
   }
 
   /** The sink of one request: `base`, with the rule applied to the lines put through it. */

@@ -10,10 +10,10 @@
  * @internal
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { SessionContext, Tessera } from '../../manager.js';
+import type { RequestInput, SessionContext, Tessera } from '../../manager.js';
 import type { Session } from '../../session.js';
 import { MemoryStore } from '../../stores/memory.js';
-import { errorReply, requestInput } from '../kit.js';
+import { errorReply, PlainHttpWarning, requestInput } from '../kit.js';
 import { responseCookieSink } from '../node.js';
 import { SecureCookieRule } from './cookie.js';
 import { resolveSettings, type ExpressSessionOptions } from './options.js';
@@ -69,6 +69,12 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
   const { path } = tessera.options.cookie;
   const name = tessera.cookieName;
   const secureCookies = new SecureCookieRule(settings);
+  const plainHttp = new PlainHttpWarning<ExpressRequest>(
+    tessera,
+    'tessera/express',
+    (req) => expressRequestIsSecure(req, proxy),
+    "set proxy: true or Express's trust proxy",
+  );
 
   /** The session is loaded: give it to the request and run the next handlers, holding the commit while they run synchronously. */
   function proceed(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean): void {
@@ -98,8 +104,14 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     req.sessionStore = tessera.store;
     let secure: boolean | undefined;
     const isSecure = (): boolean => (secure ??= expressRequestIsSecure(req, proxy));
-    const input = requestInput(req.headers.cookie, expressClientIp(req, proxy), req.headers['user-agent'], tenant?.(req));
-    const ctx = tessera.begin(input, secureCookies.sink(responseCookieSink(res, name), isSecure));
+    let input: RequestInput;
+    try {
+      input = requestInput(req.headers.cookie, expressClientIp(req, proxy), req.headers['user-agent'], tenant?.(req));
+    } catch (error) {
+      // An empty tenant (TenantError, status 400) or a resolver that threw: Express's error handlers answer it.
+      return next(error);
+    }
+    const ctx = tessera.begin(input, secureCookies.sink(responseCookieSink(res, name, plainHttp, req), isSecure));
     // Held from the load until the next handlers' synchronous code returns: what the load queues
     // (a touch, a new session stored) and what a synchronous route changes make one commit,
     // started when `next()` returns — and written by then on a store that answers synchronously.

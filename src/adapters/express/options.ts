@@ -15,7 +15,8 @@ import type { Tessera } from '../../manager.js';
 import { DEFAULTS } from '../../options.js';
 import type { CookieStore } from '../../stores/cookie.js';
 import type { SessionStore } from '../../stores/store.js';
-import { resolveAdapterOptions } from '../kit.js';
+import { resolveAdapterOptions, type TenantOf, type TenantResolver } from '../kit.js';
+import { NODE_REQUEST_PARTS } from '../node.js';
 
 /**
  * The session cookie's attributes, as `cookie` in {@link ExpressSessionOptions}. Same names and
@@ -42,8 +43,11 @@ export interface ExpressCookieOptions {
   /** Default `true`. */
   httpOnly?: boolean;
   /**
-   * Default `false`, like express-session — set `true` in production (over HTTPS), or `'auto'`:
-   * secure when the request is (a direct TLS connection or, per `proxy`, `X-Forwarded-Proto: https`).
+   * `true`: `Secure`, and never sent over plain HTTP (like express-session). `'auto'`: `Secure` when
+   * the request came over HTTPS (a direct TLS connection or, per `proxy`, `X-Forwarded-Proto:
+   * https`), without it otherwise — except a `__Host-` or `__Secure-` cookie, which keeps `Secure`
+   * (a browser rejects one without it) and is sent with a warning. `false`: never `Secure`.
+   * Default: `'auto'` when `NODE_ENV=production`, otherwise `false` like express-session.
    */
   secure?: boolean | 'auto';
   /** `true` means `'strict'`, like express-session; `false` means `'lax'`. Default `'lax'`. */
@@ -77,7 +81,12 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
    * verifies (rotation), like express-session. Each must be at least 32 bytes. Same as `secrets`.
    */
   secret?: Secret | readonly Secret[];
-  /** The cookie name. Default `connect.sid`, like express-session. */
+  /**
+   * The cookie name, used as given. Default `__Host-connect.sid` when the cookie can carry the
+   * prefix — `secure` is `true` or `'auto'` (so by default in production), `path` is `/` and there is
+   * no `domain` — otherwise `connect.sid`, like express-session. Pin `name: 'connect.sid'` to keep
+   * the old name: a new name means every browser's current cookie is no longer read.
+   */
   name?: string;
   /** The cookie's attributes. */
   cookie?: ExpressCookieOptions;
@@ -127,8 +136,12 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
    * matches the instance's (a different value throws a `ConfigError`).
    */
   tessera?: Tessera;
-  /** The tenant of a request (for example from its Host header). Default: no tenants. */
-  tenant?: (req: IncomingMessage) => string | null | undefined;
+  /**
+   * The tenant of a request: a function of the request, or `{ host: true }`, `{ header: 'x-tenant' }`,
+   * `{ path: true }`, `{ path: /regex/ }` (as in every adapter; a path is the whole `originalUrl`).
+   * An empty tenant is answered 400 (`TenantError`, through `next(err)`). Default: no tenants.
+   */
+  tenant?: TenantResolver<IncomingMessage>;
 }
 
 /**
@@ -150,8 +163,8 @@ export interface Settings {
   readonly proxy: boolean | undefined;
   /** `cookie.secure` as given (`'auto'` follows the request); an instance's own setting with `tessera`. */
   readonly secure: boolean | 'auto';
-  /** The tenant of a request, or `null` for no tenants. */
-  readonly tenant: ((req: IncomingMessage) => string | null | undefined) | null;
+  /** The tenant of a request (throws `TenantError` for an empty one), or `null` for no tenants. */
+  readonly tenant: TenantOf<IncomingMessage> | null;
 }
 
 /**
@@ -172,7 +185,7 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
   }
   if (unset !== undefined && unset !== 'keep' && unset !== 'destroy') throw new ConfigError('session option unset must be "keep" or "destroy"');
   // The tenant resolver is checked by the adapter kit, as every adapter's is.
-  const resolved = resolveAdapterOptions<IncomingMessage>({ tenant }, 'tessera/express');
+  const resolved = resolveAdapterOptions<IncomingMessage>({ tenant }, 'tessera/express', NODE_REQUEST_PARTS);
 
   let tessera: Tessera;
   let secure: boolean | 'auto';
@@ -195,7 +208,9 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     if (cookie.secure !== undefined && cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') {
       throw new ConfigError('cookie.secure must be true, false or "auto"');
     }
-    secure = cookie.secure ?? false;
+    // Production: Secure whenever the request is HTTPS, even when the app did not ask.
+    secure = cookie.secure ?? (process.env.NODE_ENV === 'production' ? 'auto' : false);
+    const path = cookie.path ?? '/';
     const maxAge = cookie.maxAge;
     const lifetime = typeof maxAge === 'number' && maxAge > 0 ? maxAge : undefined;
     tessera = createTessera({
@@ -208,7 +223,8 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
       idleTimeout: rest.idleTimeout ?? lifetime,
       absoluteTimeout: rest.absoluteTimeout ?? Math.max(DEFAULTS.absoluteTimeout, lifetime ?? 0),
       cookie: {
-        name: name ?? 'connect.sid',
+        // The __Host- prefix only where the app chose no name: a rename signs everyone out.
+        name: name ?? (secure !== false && path === '/' && cookie.domain === undefined ? '__Host-connect.sid' : 'connect.sid'),
         path: cookie.path,
         domain: cookie.domain,
         httpOnly: cookie.httpOnly,
