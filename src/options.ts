@@ -5,6 +5,7 @@
  */
 import { resolveCookieOptions, type CookieOptions, type ResolvedCookie } from './cookie.js';
 import { Keyring, type Secret } from './crypto/keyring.js';
+import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { ConfigError } from './errors.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore } from './stores/store.js';
@@ -77,6 +78,13 @@ export interface TesseraOptions {
   cleanupInterval?: number;
   /** Compare-and-set attempts before a commit gives up with `WriteConflictError`. Default 100. */
   maxWriteAttempts?: number;
+  /**
+   * CSRF protection: every adapter refuses an unsafe request (POST, PUT, PATCH, DELETE ...) with
+   * 403 unless it passes the Fetch Metadata check and carries the session's token
+   * (`session.csrfToken()`) in the `x-csrf-token` header or the `_csrf` form field. On by default;
+   * `false` turns the checks off.
+   */
+  csrf?: CsrfOptions | false;
   /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
   /** Where debug lines and warnings go. Default: warnings via `process.emitWarning`, no debug. */
@@ -97,6 +105,8 @@ export interface ResolvedOptions {
   readonly bindUserAgent: boolean;
   readonly cleanupInterval: number;
   readonly maxWriteAttempts: number;
+  /** CSRF tokens, and whether adapters check them. */
+  readonly csrf: CsrfProtection;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -151,9 +161,11 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   const maxWriteAttempts = options.maxWriteAttempts ?? DEFAULTS.maxWriteAttempts;
   if (!Number.isInteger(maxWriteAttempts) || maxWriteAttempts < 1) throw new ConfigError('maxWriteAttempts must be a positive integer');
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
+  const keyring = Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) });
+  const cookie = resolveCookieOptions(options.cookie);
   return {
-    keyring: Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) }),
-    cookie: resolveCookieOptions(options.cookie),
+    keyring,
+    cookie,
     idleTimeout,
     absoluteTimeout,
     touchAfter,
@@ -164,6 +176,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     bindUserAgent: options.bindUserAgent ?? false,
     cleanupInterval,
     maxWriteAttempts,
+    csrf: new CsrfProtection(keyring, options.csrf, cookie),
     now: options.now ?? Date.now,
     logger,
   };

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   ConfigError,
   CookieConfigError,
+  CsrfError,
   NotSupportedError,
   PayloadTooLargeError,
   SecretError,
@@ -28,6 +29,8 @@ function describeCode(code: TesseraErrorCode): string {
     case 'ERR_PAYLOAD_TOO_LARGE':
     case 'ERR_NOT_SUPPORTED':
       return 'runtime';
+    case 'ERR_CSRF':
+      return 'request';
     default: {
       const unknown: never = code;
       return unknown;
@@ -46,6 +49,7 @@ describe('typed errors', () => {
     [new StoreUnavailableError('redis', new Error('down')), 'ERR_STORE_UNAVAILABLE', 503],
     [new PayloadTooLargeError('x', 5000, 4096), 'ERR_PAYLOAD_TOO_LARGE', 500],
     [new NotSupportedError('x'), 'ERR_NOT_SUPPORTED', 500],
+    [new CsrfError('missing-token'), 'ERR_CSRF', 403],
   ];
 
   it('each class carries its stable code, its HTTP status and its own name, and is a TesseraError', () => {

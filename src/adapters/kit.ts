@@ -154,9 +154,10 @@ export function setCookieLines(value: number | string | readonly string[] | unde
 }
 
 /**
- * The {@link CookieSink} of a response: it puts the session cookie (named `name`) among the
- * response's `Set-Cookie` lines, replacing one this request put there earlier and leaving the
- * app's other cookies alone, and refuses once the head is sent.
+ * The {@link CookieSink} of a response: it puts tessera's cookies (the session cookie, named
+ * `name`, and the CSRF token cookie) among the response's `Set-Cookie` lines, each replacing one of
+ * the same name this request put there earlier and leaving the app's other cookies alone, and
+ * refuses once the head is sent.
  *
  * @example
  * ```ts
@@ -171,11 +172,12 @@ export function cookieSink(headers: SetCookieHeaders, name: string): CookieSink 
 /** The sink {@link cookieSink} makes: one object per request, its methods on the prototype. */
 class SessionCookieLines implements CookieSink {
   readonly #headers: SetCookieHeaders;
-  readonly #name: string;
+  /** `name=` of each cookie this request set: the session cookie's first. */
+  readonly #prefixes: string[];
 
   constructor(headers: SetCookieHeaders, name: string) {
     this.#headers = headers;
-    this.#name = name;
+    this.#prefixes = [`${name}=`];
   }
 
   writable(): boolean {
@@ -184,20 +186,18 @@ class SessionCookieLines implements CookieSink {
 
   setCookie(line: string): boolean {
     if (this.#headers.sent()) return false;
-    const lines = this.#others();
+    const prefix = line.slice(0, line.indexOf('=') + 1);
+    if (!this.#prefixes.includes(prefix)) this.#prefixes.push(prefix);
+    const lines = this.#headers.read().filter((l) => !l.startsWith(prefix));
     lines.push(line);
     this.#headers.write(lines);
     return true;
   }
 
   withdrawCookie(): void {
-    if (!this.#headers.sent()) this.#headers.write(this.#others());
-  }
-
-  /** The response's lines but the session cookie's. */
-  #others(): string[] {
-    const prefix = `${this.#name}=`;
-    return this.#headers.read().filter((line) => !line.startsWith(prefix));
+    if (this.#headers.sent()) return;
+    const prefixes = this.#prefixes;
+    this.#headers.write(this.#headers.read().filter((l) => !prefixes.some((p) => l.startsWith(p))));
   }
 }
 
