@@ -33,7 +33,8 @@ export type TesseraErrorCode =
   | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_NOT_SUPPORTED'
-  | 'ERR_TENANT';
+  | 'ERR_TENANT'
+  | 'ERR_CSRF';
 
 /**
  * Base class of every tessera error.
@@ -213,3 +214,30 @@ export class TenantError extends TesseraError<'ERR_TENANT'> {
     super('ERR_TENANT', message, { status: 400 });
   }
 }
+
+/**
+ * An unsafe request (POST, PUT, PATCH, DELETE ...) was refused by the CSRF defences: a cross-site
+ * request (Fetch Metadata or `Origin`), or a missing or invalid token. Adapters answer it with 403.
+ *
+ * @example
+ * ```ts
+ * tessera.on('csrfRejected', (e) => log.warn('csrf', { reason: e.reason, ref: e.ref }));
+ * // and a handler that checks by hand:
+ * if (!session.verifyCsrfToken(token)) throw new CsrfError('invalid-token');
+ * ```
+ */
+export class CsrfError extends TesseraError<'ERR_CSRF'> {
+  /** What failed: `cross-site`, `cross-origin`, `missing-token` or `invalid-token`. */
+  readonly reason: 'cross-site' | 'cross-origin' | 'missing-token' | 'invalid-token';
+  constructor(reason: CsrfError['reason'], detail?: string) {
+    super('ERR_CSRF', detail ?? CSRF_MESSAGES[reason], { status: 403 });
+    this.reason = reason;
+  }
+}
+
+const CSRF_MESSAGES: Record<CsrfError['reason'], string> = {
+  'cross-site': 'CSRF check failed: cross-site request refused (Sec-Fetch-Site)',
+  'cross-origin': 'CSRF check failed: cross-origin request refused (Origin does not match Host)',
+  'missing-token': 'CSRF check failed: the request carries no CSRF token',
+  'invalid-token': "CSRF check failed: the CSRF token is not this session's (it changes with the session: reload the page)",
+};

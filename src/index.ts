@@ -70,7 +70,10 @@ export {
   PayloadTooLargeError,
   NotSupportedError,
   TenantError,
+  CsrfError,
 } from './errors.js';
+export { CsrfProtection, crossOriginVerdict } from './csrf.js';
+export type { CsrfOptions, CsrfFailure, CsrfRoute } from './csrf.js';
 export type { TesseraErrorCode } from './errors.js';
 export type { SessionStore, StoreRecord, StoreContext, KeyedRecord } from './stores/store.js';
 export { isExpired, SynchronousStore } from './stores/store.js';

@@ -9,7 +9,8 @@
 import { EventEmitter } from 'node:events';
 import { isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
-import { ConfigError, SessionNotFoundError, SessionStateError, type NotSupportedError } from './errors.js';
+import type { CsrfProtection } from './csrf.js';
+import { ConfigError, SessionNotFoundError, SessionStateError, type CsrfError, type NotSupportedError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session, type SessionData } from './session.js';
 import { CookieStore } from './stores/cookie.js';
@@ -19,6 +20,7 @@ import { CookieBackend } from './core/backends/cookie.js';
 import { ServerBackend } from './core/backends/server.js';
 import { RecordCodec } from './core/codec.js';
 import { Committer } from './core/commit.js';
+import { checkCsrf, type CsrfRequest } from './core/csrf-check.js';
 import { SessionContext } from './core/context.js';
 import { StoreDriver } from './core/driver.js';
 import { Events } from './core/events.js';
@@ -29,9 +31,11 @@ import type { CookieSink, RequestInput } from './core/request.js';
 import { SealedCookies } from './core/sealed.js';
 import { SignedCookies } from './core/signed.js';
 import { freshState } from './core/state.js';
+import type { Step } from './core/queue.js';
 
 export { SessionContext } from './core/context.js';
 export type { RequestInput, CookieSink } from './core/request.js';
+export type { CsrfRequest } from './core/csrf-check.js';
 export type { SessionEvent, TesseraEventName } from './core/events.js';
 
 /**
@@ -209,6 +213,39 @@ export class Tessera extends EventEmitter {
    */
   verifyCookie(value: string): string | null {
     return this.#signed.verify(value)?.id ?? null;
+  }
+
+  /**
+   * CSRF tokens and the checks' configuration (the `csrf` option).
+   *
+   * @example
+   * ```ts
+   * tessera.csrf.enforced; // false with createTessera({ csrf: false })
+   * ```
+   */
+  get csrf(): CsrfProtection {
+    return this.options.csrf;
+  }
+
+  /**
+   * The CSRF check of one request, which every adapter runs before an unsafe request's handler:
+   * `null` when it may go on, otherwise the {@link CsrfError} to answer with (403; a
+   * `csrfRejected` event was emitted). Safe methods, exempt routes and `csrf: false` pass at once.
+   * Loads the request's session to check its token (so it may return a promise, which rejects
+   * when the store fails).
+   *
+   * @example
+   * ```ts
+   * const refused = await tessera.checkCsrf(ctx, {
+   *   method: req.method!, path: '/transfer', host: req.headers.host, origin: req.headers.origin,
+   *   secFetchSite: req.headers['sec-fetch-site'] as string | undefined,
+   *   token: req.headers['x-csrf-token'] as string | undefined,
+   * });
+   * if (refused) { res.statusCode = 403; res.end(refused.message); }
+   * ```
+   */
+  checkCsrf(ctx: SessionContext, request: CsrfRequest): Step<CsrfError | null> {
+    return checkCsrf(this.options.csrf, this.#events, ctx, request, this.#backend.synchronous);
   }
 
   // ---------------------------------------------------------------- by ID

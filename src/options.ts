@@ -5,6 +5,7 @@
  */
 import { resolveCookieOptions, type CookieOptions, type ResolvedCookie } from './cookie.js';
 import { Keyring, type Secret } from './crypto/keyring.js';
+import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { ConfigError } from './errors.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore } from './stores/store.js';
@@ -85,6 +86,13 @@ export interface TesseraOptions {
    * (64 KiB); `Infinity` for no cap. With `CookieStore`, the cookie's `maxBytes` applies too.
    */
   maxDataBytes?: number;
+  /**
+   * CSRF protection: every adapter refuses an unsafe request (POST, PUT, PATCH, DELETE ...) with
+   * 403 unless it passes the Fetch Metadata check and carries the session's token
+   * (`session.csrfToken()`) in the `x-csrf-token` header or the `_csrf` form field. On by default;
+   * `false` turns the checks off.
+   */
+  csrf?: CsrfOptions | false;
   /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
   /** Where debug lines and warnings go. Default: warnings via `process.emitWarning`, no debug. */
@@ -106,6 +114,8 @@ export interface ResolvedOptions {
   readonly cleanupInterval: number;
   readonly maxWriteAttempts: number;
   readonly maxDataBytes: number;
+  /** CSRF tokens, and whether adapters check them. */
+  readonly csrf: CsrfProtection;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -165,9 +175,11 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     throw new ConfigError('maxDataBytes must be a positive integer (bytes of the session data as JSON) or Infinity');
   }
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
+  const keyring = Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) });
+  const cookie = resolveCookieOptions(options.cookie);
   return {
-    keyring: Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) }),
-    cookie: resolveCookieOptions(options.cookie),
+    keyring,
+    cookie,
     idleTimeout,
     absoluteTimeout,
     touchAfter,
@@ -179,6 +191,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     cleanupInterval,
     maxWriteAttempts,
     maxDataBytes,
+    csrf: new CsrfProtection(keyring, options.csrf, cookie),
     now: options.now ?? Date.now,
     logger,
   };

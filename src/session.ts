@@ -57,7 +57,15 @@ export interface SessionRuntime {
   refreshCookie(state: SessionState, force: boolean): void;
   /** Max-Age (ms) the cookie gets now, or `null` for a browser-session cookie. */
   cookieMaxAge(state: SessionState): number | null;
+  /** The form field that carries the CSRF token. */
+  readonly csrfFieldName: string;
+  /** A freshly masked CSRF token; issues the session's ID cookie first if the browser has none. */
+  csrfToken(state: SessionState): string;
+  /** Whether `token` is a CSRF token of this session. */
+  verifyCsrfToken(state: SessionState, token: unknown): boolean;
 }
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /**
  * A session, as a request handler sees it. Reads are synchronous; writes are recorded and committed
@@ -330,6 +338,53 @@ export class Session<Data extends SessionData = SessionData> {
    */
   ignore(): void {
     this.#rt.ignore(this.#state);
+  }
+
+  /**
+   * A CSRF token of this session, for the page to send back with its unsafe requests (in the
+   * `x-csrf-token` header or the `_csrf` form field). Each call gives a freshly masked token (no
+   * two responses carry the same bytes, the BREACH defence); every one is valid until the session's
+   * ID changes (regenerate, sign-in, destroy). A new session gets its ID cookie now, though nothing
+   * is stored until it is written, so a form works from the first visit.
+   *
+   * @throws {@link SessionStateError} if the session was destroyed, or is new and the response
+   * headers already went out (its ID cookie could not be sent).
+   * @example
+   * ```ts
+   * res.end(`<form method="post"><input type="hidden" name="_csrf" value="${session.csrfToken()}">…</form>`);
+   * // or in page script: fetch('/api', { method: 'POST', headers: { 'x-csrf-token': token } })
+   * ```
+   */
+  csrfToken(): string {
+    return this.#rt.csrfToken(this.#state);
+  }
+
+  /**
+   * A hidden form field holding a fresh CSRF token: `<input type="hidden" name="_csrf" value="…">`
+   * (the field name is the `csrf.field` option). See {@link Session.csrfToken}.
+   *
+   * @example
+   * ```ts
+   * res.end(`<form method="post" action="/transfer">${session.csrfField()}<button>Send</button></form>`);
+   * ```
+   */
+  csrfField(): string {
+    const escape = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
+    return `<input type="hidden" name="${escape(this.#rt.csrfFieldName)}" value="${this.csrfToken()}">`;
+  }
+
+  /**
+   * Whether `token` is a CSRF token of this session (any mask, any configured secret), in
+   * constant time. Adapters check unsafe requests by themselves; this is for checks of your own,
+   * for example on a WebSocket upgrade.
+   *
+   * @example
+   * ```ts
+   * if (!session.verifyCsrfToken(message.csrf)) socket.close(1008, 'bad CSRF token');
+   * ```
+   */
+  verifyCsrfToken(token: unknown): boolean {
+    return this.#rt.verifyCsrfToken(this.#state, token);
   }
 
   /** Commit pending changes, then re-read the session from the store (picking up other requests' writes). */

@@ -187,8 +187,11 @@ describe('demo app', () => {
     const client = new Client(demo.url);
     assert.equal((await client.get('/nope')).status, 404);
     const post = await client.get('/increment', { method: 'POST' });
-    assert.equal(post.status, 405);
-    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    assert.equal(post.status, 403, 'a POST without a CSRF token is refused before routing');
+    assert.match(post.body, /CSRF/);
+    const options = await client.get('/increment', { method: 'OPTIONS' });
+    assert.equal(options.status, 405);
+    assert.equal(options.headers.get('allow'), 'GET, HEAD');
     assert.equal((await client.get('/favicon.ico')).status, 204);
     assert.equal(client.cookie, undefined, 'none of these started a session');
   });

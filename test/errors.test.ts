@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   ConfigError,
   CookieConfigError,
+  CsrfError,
   NotSupportedError,
   PayloadTooLargeError,
   SecretError,
@@ -30,6 +31,8 @@ function describeCode(code: TesseraErrorCode): string {
     case 'ERR_NOT_SUPPORTED':
     case 'ERR_TENANT':
       return 'runtime';
+    case 'ERR_CSRF':
+      return 'request';
     default: {
       const unknown: never = code;
       return unknown;
@@ -49,6 +52,7 @@ describe('typed errors', () => {
     [new PayloadTooLargeError('x', 5000, 4096), 'ERR_PAYLOAD_TOO_LARGE', 413],
     [new NotSupportedError('x'), 'ERR_NOT_SUPPORTED', 500],
     [new TenantError('x'), 'ERR_TENANT', 400],
+    [new CsrfError('missing-token'), 'ERR_CSRF', 403],
   ];
 
   it('each class carries its stable code, its HTTP status and its own name, and is a TesseraError', () => {

@@ -42,7 +42,7 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ConfigError, SessionStateError } from '../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
-import { Tessera, type CookieSink, type SessionContext } from '../manager.js';
+import { Tessera, type CookieSink, type CsrfRequest, type SessionContext } from '../manager.js';
 import type { Session, SessionData } from '../session.js';
 import type { TLSSocket } from 'node:tls';
 import {
@@ -59,6 +59,7 @@ import {
   type RequestParts,
   type SetCookieHeaders,
 } from './kit.js';
+import { firstHeader, mustCheckCsrf, pathOf } from './csrf.js';
 
 /**
  * The shape of your session data, for TypeScript: augment it and `request.session.get('views')`
@@ -266,6 +267,38 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
         },
       );
   });
+
+  // An unsafe request passes the CSRF check before its handler (refused: a 403 through Fastify's
+  // error handling). In preHandler, so a form body parsed by @fastify/formbody is there to read.
+  if (tessera.csrf.enforced) {
+    fastify.addHook('preHandler', (request, reply, done) => {
+      if (!mustCheckCsrf(tessera, request.method)) return done();
+      const slots = request as SlottedRequest;
+      if (slots[kLoadFailure] !== null) return done(slots[kLoadFailure] as Error);
+      const ctx = slots[kContext] ?? begin(slots, reply);
+      Promise.resolve(tessera.checkCsrf(ctx, fastifyCsrfRequest(request))).then(
+        (refused) => done(refused ?? undefined),
+        (error: unknown) => done(error as Error),
+      );
+    });
+  }
+
+  function fastifyCsrfRequest(request: FastifyRequest): CsrfRequest {
+    const headers = request.headers;
+    const body = request.body;
+    return {
+      method: request.method,
+      path: pathOf(request.url),
+      host: headers.host,
+      origin: firstHeader(headers.origin),
+      secFetchSite: firstHeader(headers['sec-fetch-site']),
+      token: firstHeader(headers[tessera.csrf.header]),
+      formToken: () => {
+        const value = body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[tessera.csrf.field] : undefined;
+        return typeof value === 'string' ? value : undefined;
+      },
+    };
+  }
 
   fastify.addHook('onSend', (request, _reply, _payload, done) => {
     // Before the head: start the commit and wait for it; a failure goes to Fastify's error handling.

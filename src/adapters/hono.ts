@@ -25,7 +25,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ConfigError } from '../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
-import { Tessera } from '../manager.js';
+import { Tessera, type CsrfRequest } from '../manager.js';
+import { mustCheckCsrf } from './csrf.js';
 import type { Session, SessionData } from '../session.js';
 import {
   clientIp,
@@ -261,6 +262,15 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
         throw toHttpError(error);
       }
       c.set('session', session);
+      if (mustCheckCsrf(tessera, c.req.method)) {
+        let refused;
+        try {
+          refused = await tessera.checkCsrf(ctx, honoCsrfRequest(c, header));
+        } catch (error) {
+          throw toHttpError(error);
+        }
+        if (refused !== null) throw toHttpError(refused);
+      }
       // Held while the downstream handlers' synchronous code runs: what it changed is committed
       // when next() returns (on a synchronous store, written by then), not a tick later. Holding
       // across `await next()` would delay every commit to the end of the request, against the
@@ -288,6 +298,27 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
   };
 
   return Object.assign(middleware, { tessera, isSecure });
+
+  /** The CSRF check's view of a Hono request; the form field is read through Hono's (cached) body parser. */
+  function honoCsrfRequest(c: Context, header: (name: string) => string | undefined): CsrfRequest {
+    const { header: tokenHeader, field } = tessera.csrf;
+    return {
+      method: c.req.method,
+      path: c.req.path,
+      host: header('host'),
+      origin: header('origin'),
+      secFetchSite: header('sec-fetch-site'),
+      token: header(tokenHeader),
+      formToken: () => {
+        const type = header('content-type')?.split(';', 1)[0]!.trim().toLowerCase();
+        if (type !== 'application/x-www-form-urlencoded' && type !== 'multipart/form-data') return undefined;
+        return c.req.parseBody().then(
+          (body) => (typeof body[field] === 'string' ? body[field] : undefined),
+          () => undefined,
+        );
+      },
+    };
+  }
 }
 
 /** A header of node's parsed headers as one string. */

@@ -172,11 +172,11 @@ export function setCookieLines(value: number | string | readonly string[] | unde
 }
 
 /**
- * The {@link CookieSink} of a response: it puts the session cookie (named `name`) among the
- * response's `Set-Cookie` lines, replacing one this request put there earlier and leaving the
- * app's other cookies alone, and refuses once the head is sent. With `plainHttp` (the adapter's
- * one {@link PlainHttpWarning}) and the request, a `Secure` line set on a plain-HTTP request is
- * reported.
+ * The {@link CookieSink} of a response: it puts tessera's cookies (the session cookie, named
+ * `name`, and the CSRF token cookie) among the response's `Set-Cookie` lines, each replacing one of
+ * the same name this request put there earlier and leaving the app's other cookies alone, and
+ * refuses once the head is sent. With `plainHttp` (the adapter's one {@link PlainHttpWarning}) and
+ * the request, a `Secure` line set on a plain-HTTP request is reported.
  *
  * @example
  * ```ts
@@ -191,13 +191,14 @@ export function cookieSink<Req>(headers: SetCookieHeaders, name: string, plainHt
 /** The sink {@link cookieSink} makes: one object per request, its methods on the prototype. */
 class SessionCookieLines implements CookieSink {
   readonly #headers: SetCookieHeaders;
-  readonly #name: string;
+  /** `name=` of each cookie this request set: the session cookie's first. */
+  readonly #prefixes: string[];
   readonly #plainHttp: PlainHttpWarning<unknown> | undefined;
   readonly #request: unknown;
 
   constructor(headers: SetCookieHeaders, name: string, plainHttp: PlainHttpWarning<unknown> | undefined, request: unknown) {
     this.#headers = headers;
-    this.#name = name;
+    this.#prefixes = [`${name}=`];
     this.#plainHttp = plainHttp;
     this.#request = request;
   }
@@ -208,7 +209,9 @@ class SessionCookieLines implements CookieSink {
 
   setCookie(line: string): boolean {
     if (this.#headers.sent()) return false;
-    const lines = this.#others();
+    const prefix = line.slice(0, line.indexOf('=') + 1);
+    if (!this.#prefixes.includes(prefix)) this.#prefixes.push(prefix);
+    const lines = this.#headers.read().filter((l) => !l.startsWith(prefix));
     lines.push(line);
     this.#headers.write(lines);
     this.#plainHttp?.check(line, this.#request);
@@ -216,13 +219,9 @@ class SessionCookieLines implements CookieSink {
   }
 
   withdrawCookie(): void {
-    if (!this.#headers.sent()) this.#headers.write(this.#others());
-  }
-
-  /** The response's lines but the session cookie's. */
-  #others(): string[] {
-    const prefix = `${this.#name}=`;
-    return this.#headers.read().filter((line) => !line.startsWith(prefix));
+    if (this.#headers.sent()) return;
+    const prefixes = this.#prefixes;
+    this.#headers.write(this.#headers.read().filter((l) => !prefixes.some((p) => l.startsWith(p))));
   }
 }
 

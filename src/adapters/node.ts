@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { NotSupportedError } from '../errors.js';
+import { mustCheckCsrf, nodeCsrfRequest } from './csrf.js';
 import type { CookieSink, SessionContext, Tessera } from '../manager.js';
 import type { Session } from '../session.js';
 import {
@@ -215,6 +216,49 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     await finish(req, res);
   }
 
+  async function guarded(req: IncomingMessage, res: ServerResponse, run: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Promise<void> {
+    let refused;
+    try {
+      refused = await tessera.checkCsrf(context(req, res), nodeCsrfRequest(tessera, req, req.url));
+    } catch (error: unknown) {
+      fail(res, error);
+      return;
+    }
+    if (refused !== null) fail(res, refused);
+    else await run(req, res);
+  }
+
+  function runner(handler: NodeHandler): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+    // The context is held while the handler's synchronous code runs: the changes it makes are
+    // committed when it returns, at once (a store that answers synchronously has written them
+    // before this returns), instead of on the next tick. A handler that returns at once (one
+    // using loadSync) costs no promise here; an async one costs one await. The context is still
+    // made lazily, on the handler's first load, so a request that never loads costs nothing.
+    return (req, res) => {
+      // (A context made before wrap ran, by the app's own code, is not held: its commits take
+      // the next tick, as they would without wrap.)
+      const previous = holding;
+      let result: unknown;
+      holding = req;
+      try {
+        result = handler(req, res);
+      } catch (error: unknown) {
+        holding = previous;
+        (req as WithContext)[kContext]?.release();
+        fail(res, error);
+        return RESOLVED;
+      } finally {
+        holding = previous;
+      }
+      if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+        // An async handler: its synchronous part's changes go now; the rest when it settles.
+        (req as WithContext)[kContext]?.release();
+        return afterAsync(req, res, result as PromiseLike<unknown>);
+      }
+      return finish(req, res) ?? RESOLVED;
+    };
+  }
+
   return {
     context,
     load(req, res) {
@@ -230,34 +274,9 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     loadSync: (req, res) => context(req, res).loadSync(),
     isSecure,
     wrap(handler) {
-      // The context is held while the handler's synchronous code runs: the changes it makes are
-      // committed when it returns, at once (a store that answers synchronously has written them
-      // before this returns), instead of on the next tick. A handler that returns at once (one
-      // using loadSync) costs no promise here; an async one costs one await. The context is still
-      // made lazily, on the handler's first load, so a request that never loads costs nothing.
-      return (req, res) => {
-        // (A context made before wrap ran, by the app's own code, is not held: its commits take
-        // the next tick, as they would without wrap.)
-        const previous = holding;
-        let result: unknown;
-        holding = req;
-        try {
-          result = handler(req, res);
-        } catch (error: unknown) {
-          holding = previous;
-          (req as WithContext)[kContext]?.release();
-          fail(res, error);
-          return RESOLVED;
-        } finally {
-          holding = previous;
-        }
-        if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
-          // An async handler: its synchronous part's changes go now; the rest when it settles.
-          (req as WithContext)[kContext]?.release();
-          return afterAsync(req, res, result as PromiseLike<unknown>);
-        }
-        return finish(req, res) ?? RESOLVED;
-      };
+      const run = runner(handler);
+      // An unsafe request passes the CSRF check first (which loads its session).
+      return (req, res) => (mustCheckCsrf(tessera, req.method ?? 'GET') ? guarded(req, res, run) : run(req, res));
     },
   };
 }

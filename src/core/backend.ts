@@ -45,6 +45,11 @@ export interface Backend {
 
   /** A session just got its ID for its first write: put its cookie now, if it can go out before the data does. */
   startCookie(state: SessionState): void;
+  /**
+   * The browser must hold the session's ID now, though nothing may be stored yet (a CSRF token was
+   * handed out): put its cookie, whatever the session holds.
+   */
+  issueCookie(state: SessionState): void;
   /** Put (or put again) the session's cookie on the response. */
   putCookie(state: SessionState): void;
   /** The session changed or is due a touch: a backend whose cookie holds the session writes it now (may throw). */

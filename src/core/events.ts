@@ -24,7 +24,8 @@ export interface SessionEvent {
 /**
  * The events a `Tessera` emits (all with a {@link SessionEvent}, `commitError` with an error):
  * `created`, `expired`, `destroyed`, `regenerated`, `invalidCookie`, `bindingMismatch`, `conflict`,
- * `lostToConcurrentDestroy`, `commitError`.
+ * `lostToConcurrentDestroy`, `csrfRejected` (its `reason`: `cross-site`, `cross-origin`,
+ * `missing-token` or `invalid-token`), `commitError`.
  *
  * @example
  * ```ts
@@ -40,6 +41,7 @@ export type TesseraEventName =
   | 'bindingMismatch'
   | 'conflict'
   | 'lostToConcurrentDestroy'
+  | 'csrfRejected'
   | 'commitError';
 
 /**

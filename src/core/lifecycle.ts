@@ -8,6 +8,7 @@
  */
 import { clearCookie } from '../cookie.js';
 import { generateId, storeKey } from '../crypto/ids.js';
+import type { CsrfProtection } from '../csrf.js';
 import { SessionStateError } from '../errors.js';
 import type { ResolvedOptions } from '../options.js';
 import type { SessionRuntime } from '../session.js';
@@ -15,7 +16,7 @@ import type { Backend } from './backend.js';
 import type { Events } from './events.js';
 import { cookieMaxAge, expiry, revokeUntil, touchIsDue, type Policy } from './policy.js';
 import { CommitQueue, type CommitRunner } from './queue.js';
-import { NO_CHANGES, NO_KEYS, retire, type SessionState } from './state.js';
+import { hasWrite, NO_CHANGES, NO_KEYS, retire, type SessionState } from './state.js';
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -32,11 +33,13 @@ export class Lifecycle implements SessionRuntime {
   readonly now: () => number;
   readonly rememberMeLifetime: number;
   readonly maxDataBytes: number;
+  readonly csrfFieldName: string;
   readonly #options: ResolvedOptions;
   readonly #policy: Policy;
   readonly #backend: Backend;
   readonly #events: Events;
   readonly #runner: CommitRunner;
+  readonly #csrf: CsrfProtection;
 
   constructor(options: ResolvedOptions, policy: Policy, backend: Backend, events: Events, runner: CommitRunner) {
     this.#options = options;
@@ -44,6 +47,8 @@ export class Lifecycle implements SessionRuntime {
     this.#backend = backend;
     this.#events = events;
     this.#runner = runner;
+    this.#csrf = options.csrf;
+    this.csrfFieldName = options.csrf.field;
     this.now = options.now;
     this.rememberMeLifetime = options.rememberMeLifetime;
     this.maxDataBytes = options.maxDataBytes;
@@ -63,7 +68,41 @@ export class Lifecycle implements SessionRuntime {
       state.id = generateId();
       state.key = storeKey(state.id, state.tenant);
     }
-    if (needsCookie) this.#backend.startCookie(state);
+    if (needsCookie) {
+      this.#backend.startCookie(state);
+      // The browser's token cookie, if it has one, is of an earlier ID.
+      if (state.csrfCookie !== 'none') this.#putCsrfCookie(state);
+    }
+  }
+
+  csrfToken(state: SessionState): string {
+    if (state.destroyed) throw new SessionStateError('the session was destroyed; it has no CSRF token');
+    this.materialize(state, false);
+    const sink = state.sink;
+    if (sink !== null && !state.cookieIssued && !state.provisional && !state.ignored) {
+      // A token is only of use once the browser holds the ID it was made from.
+      if (!sink.writable()) throw new SessionStateError('cannot issue a CSRF token for a new session after the response headers were sent');
+      this.#backend.issueCookie(state);
+      state.provisional = true;
+    }
+    if (state.csrfCookie !== 'sent' && sink !== null && sink.writable() && !state.ignored) this.#putCsrfCookie(state);
+    return this.#csrf.tokenFor(state.key!);
+  }
+
+  verifyCsrfToken(state: SessionState, token: unknown): boolean {
+    return state.key !== null && !state.destroyed && this.#csrf.verify(token, state.key);
+  }
+
+  /** Note whether the request carried a CSRF token cookie (so a new ID replaces it, and destroy clears it). */
+  noteCsrfCookie(state: SessionState, header: string | undefined): void {
+    const cookie = this.#csrf.cookie;
+    if (cookie !== null && header !== undefined && header.includes(`${cookie.name}=`)) state.csrfCookie = 'held';
+  }
+
+  /** Put the readable CSRF token cookie of the session's current ID on the response. */
+  #putCsrfCookie(state: SessionState): void {
+    const line = this.#csrf.cookieLine(state.key!);
+    if (line !== null && state.sink !== null && state.sink.setCookie(line)) state.csrfCookie = 'sent';
   }
 
   /** A new session stored from the start (`saveUninitialized`). */
@@ -129,7 +168,15 @@ export class Lifecycle implements SessionRuntime {
     }
     state.metaChanged = state.userId !== null || state.lifetime !== null;
     state.touchDue = this.#options.saveUninitialized;
-    this.#putCookie(state);
+    if (hasWrite(state)) this.#putCookie(state);
+    else if (!state.ignored) {
+      // Nothing to store under the new ID yet: its cookie is provisional, as a first visit's that
+      // got a CSRF token, so the ID (and a token made for it) lasts until something is written.
+      state.cookieIssued = false;
+      this.#backend.issueCookie(state);
+      state.provisional = true;
+    }
+    if (state.csrfCookie !== 'none' && !state.ignored) this.#putCsrfCookie(state);
     if (previous) this.#events.emit('regenerated', previous);
     this.schedule(state);
   }
@@ -138,7 +185,12 @@ export class Lifecycle implements SessionRuntime {
     state.destroyed = true;
     state.changes = NO_CHANGES;
     const sink = state.sink;
-    if (sink !== null && !state.ignored && (state.cookieSent || state.cookieIssued) && sink.writable()) sink.setCookie(clearCookie(this.#options.cookie));
+    if (sink !== null && !state.ignored && (state.cookieSent || state.cookieIssued || state.provisional) && sink.writable()) {
+      sink.setCookie(clearCookie(this.#options.cookie));
+      const clearCsrf = state.csrfCookie === 'none' ? null : this.#csrf.clearLine();
+      if (clearCsrf !== null) sink.setCookie(clearCsrf);
+      state.csrfCookie = 'none';
+    }
     if (state.key !== null) this.#events.emit('destroyed', state.key);
     this.schedule(state);
   }

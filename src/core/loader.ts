@@ -104,6 +104,17 @@ export class RequestLoader implements RequestRuntime {
       state = freshState(tenant, sink, now, ip, userAgent);
       state.cookieSent = ctx.cookieSent;
       state.held = ctx.held;
+      lifecycle.noteCsrfCookie(state, input.cookieHeader);
+      if (this.#options.saveUninitialized) lifecycle.start(state);
+    } else if (!state.loaded) {
+      // A provisional ID (its CSRF token went out, nothing is stored yet): kept. Its cookie is
+      // not `cookieIssued`: the first write replaces it with the cookie of a stored session.
+      state.held = ctx.held;
+      state.ip = state.requestIp = ip;
+      state.userAgent = state.requestUserAgent = userAgent;
+      state.cookieSent = true;
+      state.provisional = true;
+      lifecycle.noteCsrfCookie(state, input.cookieHeader);
       if (this.#options.saveUninitialized) lifecycle.start(state);
     } else {
       state.held = ctx.held;
@@ -111,6 +122,7 @@ export class RequestLoader implements RequestRuntime {
       state.requestUserAgent = userAgent;
       state.cookieSent = true;
       state.cookieIssued = true;
+      lifecycle.noteCsrfCookie(state, input.cookieHeader);
       if (this.#options.rolling) lifecycle.refreshCookie(state, true);
       lifecycle.touchIfDue(state, now);
     }

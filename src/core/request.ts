@@ -42,10 +42,11 @@ export interface CookieSink {
   /** Whether response headers can still be set. */
   writable(): boolean;
   /**
-   * Put `line` (a whole `Set-Cookie` value) on the response, replacing a session cookie this
-   * request set earlier. Returns `false` when the headers already went out.
+   * Put `line` (a whole `Set-Cookie` value: the session cookie, or the CSRF token cookie) on the
+   * response, replacing a cookie of the same name this request set earlier. Returns `false` when
+   * the headers already went out.
    */
   setCookie(line: string): boolean;
-  /** Take back the session cookie this request put on the response, if any (`session.ignore()`). */
+  /** Take back the cookies this request put on the response, if any (`session.ignore()`). */
   withdrawCookie(): void;
 }

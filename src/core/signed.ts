@@ -20,11 +20,19 @@ const VERIFIED_CACHE_MAX = 10_000;
  */
 const HEADER_CACHE_MAX_LENGTH = 512;
 
-/** A verified cookie: its session ID, and the store key of a tenant-less session once computed. */
+/**
+ * A verified cookie: its session ID, whether it is a provisional cookie (see
+ * {@link SignedCookies.signProvisional}), and the store key of a tenant-less session once computed.
+ */
 export interface Verified {
   readonly id: string;
+  readonly provisional: boolean;
   key?: string;
 }
+
+/** Separates ID and signature: `.` in the cookie of a stored session, `~` in a provisional one. */
+const STORED = 46; // '.'
+const PROVISIONAL = 126; // '~'
 
 /**
  * Signs session IDs into cookie values and finds the verified one in a `Cookie` header.
@@ -52,7 +60,20 @@ export class SignedCookies {
   /** The cookie value carrying `id`: `id.signature`. */
   sign(id: string): string {
     const value = `${id}.${this.#keyring.sign('cookie', id)}`;
-    this.#remember(value, id);
+    this.#remember(value, id, false);
+    return value;
+  }
+
+  /**
+   * The cookie value carrying `id` before anything is stored under it (its CSRF token was handed
+   * out): `id~signature`, signed over `~id`, so it cannot be turned into the other form. When
+   * nothing is stored under its ID, a provisional cookie keeps its ID (the token stays valid), while
+   * the cookie of a session that was stored starts over with a new one (it expired, or was
+   * destroyed or regenerated, and its ID must not come back).
+   */
+  signProvisional(id: string): string {
+    const value = `${id}~${this.#keyring.sign('cookie', `~${id}`)}`;
+    this.#remember(value, id, true);
     return value;
   }
 
@@ -60,10 +81,14 @@ export class SignedCookies {
   verify(value: string): Verified | undefined {
     const cached = this.#verified.get(value);
     if (cached !== undefined) return cached;
-    if (value.length !== 87 || value.charCodeAt(43) !== 46 /* '.' */) return undefined;
+    if (value.length !== 87) return undefined;
+    const separator = value.charCodeAt(43);
+    if (separator !== STORED && separator !== PROVISIONAL) return undefined;
     const id = value.slice(0, 43);
-    if (!isWellFormedId(id) || !this.#keyring.verify('cookie', id, value.slice(44))) return undefined;
-    return this.#remember(value, id);
+    if (!isWellFormedId(id)) return undefined;
+    const provisional = separator === PROVISIONAL;
+    if (!this.#keyring.verify('cookie', provisional ? `~${id}` : id, value.slice(44))) return undefined;
+    return this.#remember(value, id, provisional);
   }
 
   /**
@@ -90,8 +115,8 @@ export class SignedCookies {
     return tenant === null ? (verified.key ??= storeKey(verified.id, null)) : storeKey(verified.id, tenant);
   }
 
-  #remember(value: string, id: string): Verified {
-    const entry: Verified = { id };
+  #remember(value: string, id: string, provisional: boolean): Verified {
+    const entry: Verified = { id, provisional };
     this.#verified.set(value, entry);
     return entry;
   }

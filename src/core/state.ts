@@ -100,6 +100,16 @@ export interface SessionState {
   destroyed: boolean;
   /** `session.ignore()`: this request writes nothing. */
   ignored: boolean;
+  /**
+   * The readable CSRF token cookie: `none`, `held` (the browser sent one, perhaps of an earlier
+   * ID) or `sent` (this response carries one of the current ID).
+   */
+  csrfCookie: 'none' | 'held' | 'sent';
+  /**
+   * The browser holds, or this response gives it, a provisional cookie naming this session's ID
+   * (issued with a CSRF token before anything was stored); the first write replaces it.
+   */
+  provisional: boolean;
   /** The request arrived with a cookie for this session (so destroying must clear it). */
   cookieSent: boolean;
   /** The session came from the store (not fresh). */
@@ -145,6 +155,8 @@ export function freshState(tenant: string | null, sink: CookieSink | null, now: 
     retired: NO_KEYS,
     destroyed: false,
     ignored: false,
+    csrfCookie: 'none',
+    provisional: false,
     cookieSent: false,
     loaded: false,
     sink,

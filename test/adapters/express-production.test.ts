@@ -30,6 +30,7 @@ async function start(options: ExpressSessionOptions = {}) {
     saveUninitialized: false,
     proxy: true,
     logger: { warn: (m) => warnings.push(m) },
+    csrf: false,
     ...options,
   });
   const app = express();

@@ -14,7 +14,7 @@
 import { createRequire } from 'node:module';
 import express5 from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import session from '../../src/adapters/express.js';
+import session, { tesseraSession } from '../../src/adapters/express.js';
 import { serveOnLoopback } from './http-client.js';
 import { adapterSuite, type AdapterHarness } from './suite.js';
 
@@ -84,6 +84,7 @@ function expressHarness(name: string, express: typeof express5): AdapterHarness 
         }),
       );
       app.get('/untouched', (_req, res) => res.send('ok'));
+      app.get('/token', (req, res) => res.send(tesseraSession(req).csrfToken()));
 
       return serveOnLoopback(app);
     },

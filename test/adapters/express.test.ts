@@ -127,6 +127,7 @@ function suite(label: string, express: typeof express5): void {
       cleanupInterval: 0,
       resave: false,
       saveUninitialized: false,
+      csrf: false,
       ...options,
     });
     const app = express();
@@ -1068,7 +1069,7 @@ function suite(label: string, express: typeof express5): void {
             res.send(req.sessionID);
           });
         },
-        { tessera, secret: undefined, store: undefined, now: undefined, logger: undefined, cleanupInterval: undefined, saveUninitialized: undefined },
+        { tessera, secret: undefined, store: undefined, now: undefined, logger: undefined, cleanupInterval: undefined, saveUninitialized: undefined, csrf: undefined },
       );
       const b = browser();
       assert.deepEqual(sessionCookies(await b.fetch('/peek'), 'tsid'), [], "the instance's saveUninitialized (false) applies");

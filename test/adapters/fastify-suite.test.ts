@@ -47,6 +47,11 @@ async function suiteApp(tessera: Tessera, hooks: SuiteHooks, options: SuiteAdapt
     return reply;
   });
   app.get('/untouched', async () => 'ok');
+  app.get('/token', async (request) => request.session.csrfToken());
+  // What @fastify/formbody does: URL-encoded bodies parsed into request.body.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
   return app;
 }
 
@@ -76,7 +81,7 @@ const injectHarness: AdapterHarness = {
   async start(tessera, hooks, options): Promise<HarnessApp> {
     const app = await suiteApp(tessera, hooks, options);
     return {
-      request: async (method, path, headers = {}) => injectedReply(await app.inject({ method, url: path, headers })),
+      request: async (method, path, headers = {}, _onFirstChunk, body) => injectedReply(await app.inject({ method, url: path, headers, payload: body })),
       close: () => app.close(),
     };
   },

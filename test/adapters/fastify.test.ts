@@ -27,7 +27,7 @@ const SECRET = 'fastify-adapter-test-secret-0123456789abcdef';
 const COOKIE = '__Host-tessera=';
 
 function manager(store: SessionStore = new MemoryStore(), options: Partial<TesseraOptions> = {}): Tessera {
-  return new Tessera({ secrets: [SECRET], store, cleanupInterval: 0, logger: {}, cookie: { secure: true }, ...options });
+  return new Tessera({ secrets: [SECRET], store, cleanupInterval: 0, logger: {}, cookie: { secure: true }, csrf: false, ...options });
 }
 
 const apps: FastifyInstance[] = [];

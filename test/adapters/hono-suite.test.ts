@@ -48,8 +48,9 @@ const honoHarness: AdapterHarness = {
       });
     });
     app.get('/untouched', (c) => c.text('ok'));
+    app.get('/token', (c) => c.text(c.get('session').csrfToken()));
     return {
-      request: async (method, path, headers = {}, onFirstChunk) => readReply(await app.request(path, { method, headers }), onFirstChunk),
+      request: async (method, path, headers = {}, onFirstChunk, body) => readReply(await app.request(path, { method, headers, body }), onFirstChunk),
       close: async () => {},
     };
   },

@@ -27,6 +27,7 @@ const base = (options: Partial<HonoSessionsOptions> = {}): HonoSessionsOptions =
   secrets: [SECRET],
   store: new MemoryStore(),
   cleanupInterval: 0,
+  csrf: false,
   logger: {},
   ...options,
   cookie: { secure: true, ...options.cookie },

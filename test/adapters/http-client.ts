@@ -21,9 +21,9 @@ export async function serveOnLoopback(listener: RequestListener): Promise<Harnes
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    async request(method, path, headers = {}, onFirstChunk) {
-      if ('host' in headers) return requestWithHost(base + path, method, headers, onFirstChunk);
-      return readReply(await fetch(base + path, { method, headers }), onFirstChunk);
+    async request(method, path, headers = {}, onFirstChunk, body) {
+      if ('host' in headers) return requestWithHost(base + path, method, headers, onFirstChunk, body);
+      return readReply(await fetch(base + path, { method, headers, body }), onFirstChunk);
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -72,7 +72,7 @@ export function replyOf(res: Response, body: string): Reply {
 }
 
 /** One request through `node:http`'s client, which sends the `Host` header given. */
-function requestWithHost(url: string, method: string, headers: Record<string, string>, onFirstChunk?: () => void): Promise<Reply> {
+function requestWithHost(url: string, method: string, headers: Record<string, string>, onFirstChunk?: () => void, body?: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method, headers }, (res) => {
       let body = '';
@@ -93,6 +93,6 @@ function requestWithHost(url: string, method: string, headers: Record<string, st
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }

@@ -44,6 +44,8 @@ const nodeHarness: AdapterHarness = {
             return res.end('two');
           case 'GET /untouched':
             return res.end('ok');
+          case 'GET /token':
+            return res.end((await sessions.load(req, res)).csrfToken());
           default:
             res.statusCode = 404;
             return res.end();

@@ -14,7 +14,7 @@ const servers: Server[] = [];
 after(() => servers.forEach((s) => s.close()));
 
 async function serve(handler: (sessions: ReturnType<typeof nodeSessions>) => NodeHandler, options: { store?: SessionStore; trustProxy?: boolean | number } = {}) {
-  const tessera = new Tessera({ secrets: [SECRET], store: options.store ?? new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true } });
+  const tessera = new Tessera({ secrets: [SECRET], store: options.store ?? new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false, cookie: { secure: true } });
   const sessions = nodeSessions(tessera, { trustProxy: options.trustProxy ?? false, tenant: (req) => (req.headers['x-tenant'] as string) ?? null });
   const server = createServer(sessions.wrap(handler(sessions)));
   servers.push(server);
@@ -96,7 +96,7 @@ describe('node:http adapter', () => {
     assert.equal(res.status, 503);
     assert.match(await res.text(), /unavailable/);
     assert.equal(res.headers.get('retry-after'), '1');
-    const { cookie } = await new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true } }).create({ data: { a: 1 } });
+    const { cookie } = await new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false, cookie: { secure: true } }).create({ data: { a: 1 } });
     assert.equal((await fetch(base, { headers: { cookie: `${tessera.cookieName}=${cookie}` } })).status, 503);
     const plain = await fetch(`${base}/plain`);
     assert.equal(plain.status, 200, 'requests that do not touch the session still work');
@@ -116,7 +116,7 @@ describe('node:http adapter', () => {
   });
 
   it('responseCookieSink works under another adapter\'s sink that calls it', async () => {
-    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true } });
+    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false, cookie: { secure: true } });
     const server = createServer(async (req, res) => {
       const base = responseCookieSink(res, tessera.cookieName);
       const writable = () => base.writable();
@@ -196,8 +196,8 @@ describe('node:http adapter', () => {
 
 describe('node:http adapter, edge cases', () => {
   it('keeps two session managers on one request apart', async () => {
-    const app = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true, name: 'app' } });
-    const admin = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, cookie: { secure: true, name: 'admin' } });
+    const app = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false, cookie: { secure: true, name: 'app' } });
+    const admin = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false, cookie: { secure: true, name: 'admin' } });
     const appSessions = nodeSessions(app);
     const adminSessions = nodeSessions(admin);
     const server = createServer(appSessions.wrap(adminSessions.wrap(async (req, res) => {
@@ -224,7 +224,7 @@ describe('node:http adapter, edge cases', () => {
         setImmediate(() => res.end('public page'));
       }
     }, { store: down });
-    const { cookie } = await new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} }).create({ data: { a: 1 } });
+    const { cookie } = await new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false }).create({ data: { a: 1 } });
     const res = await fetch(base, { headers: { cookie: `${tessera.cookieName}=${cookie}` } });
     assert.equal(res.status, 200);
     assert.equal(await res.text(), 'public page');
@@ -314,7 +314,7 @@ describe('node:http adapter, synchronous handlers (loadSync)', () => {
   });
 
   it('resolves the tenant when the handler loads the session, not before the handler runs', async () => {
-    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
+    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false });
     const sessions = nodeSessions(tessera, { tenant: (req) => (req as { tenant?: string }).tenant ?? null });
     const server = createServer(
       sessions.wrap(async (req, res) => {
@@ -330,7 +330,7 @@ describe('node:http adapter, synchronous handlers (loadSync)', () => {
   });
 
   it('load() rejects, never throws, when the tenant is refused (an empty one is a TenantError, 400)', async () => {
-    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
+    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false });
     const sessions = nodeSessions(tessera, { tenant: { header: 'x-tenant' } });
     const req = Object.assign(new IncomingMessage(new Socket()), { headers: { 'x-tenant': '' } });
     let loading: Promise<unknown> | undefined;
@@ -339,7 +339,7 @@ describe('node:http adapter, synchronous handlers (loadSync)', () => {
   });
 
   it('answers 500 when the tenant resolver throws, and never throws out of the request listener', async () => {
-    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
+    const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false });
     const sessions = nodeSessions(tessera, { tenant: (req) => new URL(`http://${req.headers['x-host']}`).hostname });
     const wrapped = sessions.wrap(async (req, res) => {
       if (req.url === '/health') return void res.end('ok');

@@ -11,6 +11,7 @@
  * - `GET /stream`: sets `streamed` to `yes`, sends the head (200) and the chunk `one`, waits for
  *   `hooks.firstChunkSeen()`, then sends `two` and ends — a streamed body the adapter must not buffer.
  * - `GET /untouched`: answers `ok` without using the session.
+ * - `GET /token`: answers `session.csrfToken()`.
  *
  * Errors a route meets go to the framework's normal error path: the suite checks what the client
  * gets (a store outage is a 503, an empty tenant a 400).
@@ -51,7 +52,7 @@ export interface HarnessApp {
    * Send one request. `onFirstChunk` (for `/stream`) is called when the first body chunk arrives,
    * for clients that read a body as it comes; others leave it uncalled.
    */
-  request(method: 'GET' | 'POST', path: string, headers?: Record<string, string>, onFirstChunk?: () => void): Promise<Reply>;
+  request(method: 'GET' | 'POST', path: string, headers?: Record<string, string>, onFirstChunk?: () => void, body?: string): Promise<Reply>;
   close(): Promise<void>;
 }
 
@@ -164,6 +165,8 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       store: options.store ?? makeStore(),
       cleanupInterval: 0,
       logger: {},
+      // The CSRF checks have their own cases below; the others send their POSTs without a token.
+      csrf: false,
       ...options,
       cookie: { secure: true, ...options.cookie },
     });
@@ -188,7 +191,7 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
     );
     // Behind the TLS-terminating proxy: HTTPS unless the test says otherwise.
     const app: HarnessApp = {
-      request: (method, path, headers = {}, onFirstChunk) => served.request(method, path, { 'x-forwarded-proto': 'https', ...headers }, onFirstChunk),
+      request: (method, path, headers = {}, onFirstChunk, body) => served.request(method, path, { 'x-forwarded-proto': 'https', ...headers }, onFirstChunk, body),
       close: () => served.close(),
     };
     const slowWriters = (count: number) => (arrived >= count ? Promise.resolve() : new Promise<void>((resolve) => arrivals.push({ count, resolve })));
@@ -397,6 +400,111 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       if (harness.streams) assert.ok(seen, 'the first chunk reached the client before the handler wrote the second');
       const cookie = pair(reply.setCookies[0]);
       assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { streamed: 'yes' });
+    });
+  });
+
+  describe(`CSRF: ${harness.name}, on ${storeTitle}`, () => {
+    const HOST = 'app.example';
+    /** A browser's same-origin request headers, with `cookie` and, if given, the token header. */
+    const sameOrigin = (cookie: string, token?: string): Record<string, string> => ({
+      cookie,
+      'sec-fetch-site': 'same-origin',
+      ...(token === undefined ? {} : { 'x-csrf-token': token }),
+    });
+
+    /** A CSRF-protected app; a first visit's page gives a token (the browser's cookies: `cookie`). */
+    async function visit(csrf: TesseraOptions['csrf'] = {}) {
+      const events: { reason?: string }[] = [];
+      const started = await start({ csrf });
+      started.tessera.on('csrfRejected', (e: { reason?: string }) => events.push(e));
+      const page = await started.app.request('GET', '/token');
+      assert.equal(page.status, 200);
+      const cookie = page.setCookies.map(pair).join('; ');
+      return { ...started, events, token: page.body, page, cookie };
+    }
+
+    it('refuses a POST without a token with 403 and an event; the handler does not run', async () => {
+      const { app, events, cookie } = await visit();
+      const refused = await app.request('POST', '/write?key=a&value=1', sameOrigin(cookie));
+      assert.equal(refused.status, 403);
+      assert.match(refused.body, /CSRF/);
+      assert.deepEqual(events.map((e) => e.reason), ['missing-token']);
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), {}, 'nothing was written');
+    });
+
+    it('a token works from the first visit (nothing stored yet), in the header or the _csrf form field', async () => {
+      const { app, tessera, token, page, cookie } = await visit();
+      assert.match(token, /^[A-Za-z0-9_-]{86}$/);
+      const session = page.setCookies.find((l) => l.startsWith(`${tessera.cookieName}=`));
+      assert.ok(session, 'the first visit got its session ID cookie with the token');
+      const readable = page.setCookies.find((l) => l.startsWith(`${tessera.csrf.cookie!.name}=`));
+      assert.ok(readable && !/HttpOnly/i.test(readable), 'and a CSRF cookie page script can read');
+      const cookieToken = pair(readable).slice(pair(readable).indexOf('=') + 1);
+      const viaHeader = await app.request('POST', '/write?key=a&value=1', sameOrigin(cookie, token));
+      assert.equal(viaHeader.status, 200, viaHeader.body);
+      const form = { ...sameOrigin(cookie), 'content-type': 'application/x-www-form-urlencoded' };
+      const viaForm = await app.request('POST', '/write?key=b&value=2', form, undefined, `note=hi&_csrf=${encodeURIComponent(token)}`);
+      assert.equal(viaForm.status, 200, viaForm.body);
+      const viaCookie = await app.request('POST', '/write?key=c&value=3', sameOrigin(cookie, cookieToken));
+      assert.equal(viaCookie.status, 200, 'the token page script reads from the cookie works too');
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1', b: '2', c: '3' });
+    });
+
+    it('every masked token of the session validates; a token of another session does not', async () => {
+      const { app, cookie, events } = await visit();
+      const again = await app.request('GET', '/token', { cookie });
+      assert.notEqual(again.body, (await app.request('GET', '/token', { cookie })).body, 'masked afresh per response');
+      assert.equal((await app.request('POST', '/write?key=a&value=1', sameOrigin(cookie, again.body))).status, 200);
+      const other = await visit();
+      const refused = await app.request('POST', '/write?key=a&value=2', sameOrigin(cookie, other.token));
+      assert.equal(refused.status, 403);
+      const forged = await app.request('POST', '/write?key=a&value=3', sameOrigin(cookie, 'A'.repeat(86)));
+      assert.equal(forged.status, 403);
+      assert.deepEqual(events.map((e) => e.reason), ['invalid-token', 'invalid-token']);
+    });
+
+    it('a token stops working when the session ID changes (regenerate)', async () => {
+      const { app, token, cookie } = await visit();
+      const regenerated = await app.request('POST', '/regenerate', sameOrigin(cookie, token));
+      assert.equal(regenerated.status, 200, regenerated.body);
+      const renewed = regenerated.setCookies.map(pair).join('; ');
+      assert.equal((await app.request('POST', '/write?key=a&value=1', sameOrigin(renewed, token))).status, 403, 'the old token');
+      const fresh = (await app.request('GET', '/token', { cookie: renewed })).body;
+      assert.equal((await app.request('POST', '/write?key=a&value=1', sameOrigin(renewed, fresh))).status, 200);
+    });
+
+    it('Fetch Metadata: refuses cross-site and same-site requests, and a foreign Origin without Sec-Fetch-Site, even with a valid token', async () => {
+      const { app, token, cookie, events } = await visit();
+      for (const site of ['cross-site', 'same-site']) {
+        const refused = await app.request('POST', '/write?key=a&value=1', { cookie, 'x-csrf-token': token, 'sec-fetch-site': site, origin: 'https://evil.example' });
+        assert.equal(refused.status, 403, site);
+      }
+      const oldBrowser = await app.request('POST', '/write?key=a&value=1', { cookie, 'x-csrf-token': token, host: HOST, origin: 'https://evil.example' });
+      assert.equal(oldBrowser.status, 403);
+      const sameHost = await app.request('POST', '/write?key=a&value=1', { cookie, 'x-csrf-token': token, host: HOST, origin: `https://${HOST}` });
+      assert.equal(sameHost.status, 200, 'an Origin matching the Host passes');
+      const noHeaders = await app.request('POST', '/write?key=b&value=2', { cookie, 'x-csrf-token': token });
+      assert.equal(noHeaders.status, 200, 'a client that sends neither header (not a browser) needs only the token');
+      assert.deepEqual(events.map((e) => e.reason), ['cross-site', 'cross-site', 'cross-origin']);
+    });
+
+    it('trusted origins pass the Fetch Metadata check; exempt routes skip both checks', async () => {
+      const { app, token, cookie } = await visit({ trustedOrigins: ['https://admin.example'], exempt: ['/destroy'] });
+      const trusted = await app.request('POST', '/write?key=a&value=1', { cookie, 'x-csrf-token': token, 'sec-fetch-site': 'cross-site', origin: 'https://admin.example' });
+      assert.equal(trusted.status, 200, trusted.body);
+      const untrusted = await app.request('POST', '/write?key=a&value=1', { cookie, 'x-csrf-token': token, 'sec-fetch-site': 'cross-site', origin: 'https://other.example' });
+      assert.equal(untrusted.status, 403);
+      const exempt = await app.request('POST', '/destroy', { cookie, 'sec-fetch-site': 'cross-site' });
+      assert.equal(exempt.status, 200, 'an exempt route (a webhook) needs neither');
+    });
+
+    it('a token never validates under another tenant', async () => {
+      const started = await start({ csrf: {} }, { tenant: { header: 'x-tenant' } });
+      const page = await started.app.request('GET', '/token', { 'x-tenant': 'a' });
+      const cookie = page.setCookies.map(pair).join('; ');
+      const headers = (tenant: string) => ({ ...sameOrigin(cookie, page.body), 'x-tenant': tenant });
+      assert.equal((await started.app.request('POST', '/write?key=k&value=1', headers('b'))).status, 403);
+      assert.equal((await started.app.request('POST', '/write?key=k&value=1', headers('a'))).status, 200);
     });
   });
 }

@@ -21,9 +21,8 @@ export class FakeResponse {
       return true;
     },
     withdrawCookie: () => {
-      if (this.headersSent) return;
-      const name = `${this.cookieName}=`;
-      for (let i = this.cookies.length - 1; i >= 0; i--) if (this.cookies[i]!.startsWith(name)) this.cookies.splice(i, 1);
+      // Every line here is one tessera put (the session cookie, the CSRF token cookie).
+      if (!this.headersSent) this.cookies.length = 0;
     },
   };
   /** The session cookie's name (what `withdrawCookie` takes back). */
@@ -39,22 +38,30 @@ export interface RequestOptions {
 export class Browser {
   /** name=value of the session cookie, as the browser would send it. */
   cookie: string | undefined;
+  /** name=value of the readable CSRF token cookie, which the browser sends too. */
+  csrfCookie: string | undefined;
   constructor(readonly tessera: Tessera) {}
+
+  /** The `Cookie` header the browser sends: the session cookie and the CSRF token cookie. */
+  get cookieHeader(): string | undefined {
+    return [this.cookie, this.csrfCookie].filter(Boolean).join('; ') || undefined;
+  }
 
   /** One request: load the session, run `fn`, settle commits, keep the cookie the response set. */
   async request<T>(fn: (session: Session, res: FakeResponse) => T | Promise<T>, options: RequestOptions = {}): Promise<{ result: T; res: FakeResponse; session: Session }> {
     const res = new FakeResponse(this.tessera.cookieName);
     const ctx: SessionContext = this.tessera.begin(
-      { cookieHeader: this.cookie, ip: options.ip ?? '10.0.0.1', userAgent: options.userAgent ?? 'test-agent', tenant: options.tenant },
+      { cookieHeader: this.cookieHeader, ip: options.ip ?? '10.0.0.1', userAgent: options.userAgent ?? 'test-agent', tenant: options.tenant },
       res.sink,
     );
     const session = await ctx.load();
     const result = await fn(session, res);
     await ctx.settle();
     for (const line of res.cookies) {
-      const [pair] = line.split(';');
-      if (/Max-Age=0/.test(line)) this.cookie = undefined;
-      else this.cookie = pair;
+      const pair = line.split(';', 1)[0]!;
+      const value = /Max-Age=0/.test(line) ? undefined : pair;
+      if (pair.startsWith(`${this.tessera.cookieName}=`)) this.cookie = value;
+      else if (pair.startsWith(`${this.tessera.csrf.cookie?.name}=`)) this.csrfCookie = value;
     }
     return { result, res, session };
   }

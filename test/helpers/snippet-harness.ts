@@ -54,11 +54,14 @@ async function sendRequests(port: number): Promise<void> {
   for (const [index, step] of requests.entries()) {
     const what = `request ${index + 1}, ${step.method} ${step.path}`;
     const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
-    const response = await within(what, fetch(`http://127.0.0.1:${port}${step.path}`, {
-      method: step.method,
-      headers: cookie ? { cookie } : {},
-      redirect: 'manual',
-    }));
+    const headers: Record<string, string> = cookie ? { cookie } : {};
+    if (!['GET', 'HEAD'].includes(step.method)) {
+      // As a page's script does: a same-origin request carrying the CSRF token the page's cookie holds.
+      headers['sec-fetch-site'] = 'same-origin';
+      const token = [...jar].find(([name]) => /(^|[-_.])csrf$/i.test(name))?.[1];
+      if (token !== undefined) headers['x-csrf-token'] = token;
+    }
+    const response = await within(what, fetch(`http://127.0.0.1:${port}${step.path}`, { method: step.method, headers, redirect: 'manual' }));
     const body = await response.text();
     for (const line of response.headers.getSetCookie()) {
       const [pair = '', ...attributes] = line.split(';');

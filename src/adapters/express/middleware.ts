@@ -14,6 +14,7 @@ import type { RequestInput, SessionContext, Tessera } from '../../manager.js';
 import type { Session } from '../../session.js';
 import { MemoryStore } from '../../stores/memory.js';
 import { errorReply, PlainHttpWarning, requestInput } from '../kit.js';
+import { mustCheckCsrf, nodeCsrfRequest } from '../csrf.js';
 import { responseCookieSink } from '../node.js';
 import { SecureCookieRule } from './cookie.js';
 import { resolveSettings, type ExpressSessionOptions } from './options.js';
@@ -116,6 +117,19 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     // (a touch, a new session stored) and what a synchronous route changes make one commit,
     // started when `next()` returns — and written by then on a store that answers synchronously.
     ctx.hold();
+    // An unsafe request passes the CSRF check first (refused: 403 through Express's error handlers).
+    if (mustCheckCsrf(tessera, req.method ?? 'GET')) {
+      Promise.resolve(tessera.checkCsrf(ctx, nodeCsrfRequest(tessera, req, req.originalUrl ?? req.url))).then(
+        (refused) => (refused === null ? load(req, res, next, ctx, isSecure) : fail(res, next, ctx, refused)),
+        (error: unknown) => fail(res, next, ctx, error),
+      );
+      return;
+    }
+    load(req, res, next, ctx, isSecure);
+  }
+
+  /** Load the request's session, then run the next handlers. */
+  function load(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, isSecure: () => boolean): void {
     if (tessera.loadsSynchronously) {
       // Memory, SQLite, a cookie: the session is there at once, and the route runs in this tick.
       let core: Session;

@@ -104,6 +104,11 @@ export class CookieBackend implements Backend {
   /** Nothing yet: the change that follows seals the session into its cookie. */
   startCookie(): void {}
 
+  /** The sealed session, empty as it may be, is the cookie that carries its ID. */
+  issueCookie(state: SessionState): void {
+    this.#seal(state);
+  }
+
   putCookie(state: SessionState): void {
     this.#seal(state);
   }

@@ -20,7 +20,7 @@ import type { Events } from '../events.js';
 import { cookieMaxAge, expiry, type Policy } from '../policy.js';
 import type { Step } from '../queue.js';
 import type { CookieSink } from '../request.js';
-import { INVALID, SignedCookies } from '../signed.js';
+import { INVALID, SignedCookies, type Verified } from '../signed.js';
 import { applyChange, freshState, hasWrite, NO_CHANGES, NO_KEYS, retire, Update, type SessionState } from '../state.js';
 
 /** What a server backend is made of. */
@@ -83,8 +83,23 @@ export class ServerBackend implements Backend {
     }
     const key = SignedCookies.keyOf(verified, tenant);
     const record = this.#driver.get(key, { now });
-    if (!isThenable(record)) return this.#fromRecord(verified.id, tenant, sink, key, record, now);
-    return Promise.resolve(record).then((found) => this.#fromRecord(verified.id, tenant, sink, key, found, now));
+    if (!isThenable(record)) return this.#fromCookie(verified, tenant, sink, key, record, now);
+    return Promise.resolve(record).then((found) => this.#fromCookie(verified, tenant, sink, key, found, now));
+  }
+
+  /**
+   * The session a verified cookie names: the stored one; or, when nothing is stored under the ID
+   * of a provisional cookie (issued with a CSRF token before anything was stored), a session that
+   * keeps that ID, not yet stored (`loaded` false), so the page's token stays valid. The cookie of
+   * a session that was stored and is gone (expired, destroyed, regenerated) gives `null`: the
+   * request starts over with a new ID.
+   */
+  #fromCookie(verified: Verified, tenant: string | null, sink: CookieSink, key: string, record: StoreRecord | null, now: number): SessionState | null {
+    if (record !== null || !verified.provisional) return this.#fromRecord(verified.id, tenant, sink, key, record, now);
+    const state = freshState(tenant, sink, now);
+    state.id = verified.id;
+    state.key = key;
+    return state;
   }
 
   async openById(id: string, tenant: string | null): Promise<SessionState | null> {
@@ -128,6 +143,12 @@ export class ServerBackend implements Backend {
 
   startCookie(state: SessionState): void {
     this.putCookie(state);
+  }
+
+  /** A provisional cookie: it does not set `cookieIssued`, so the first write puts the stored form. */
+  issueCookie(state: SessionState): void {
+    if (state.sink === null || state.id === null) return;
+    state.sink.setCookie(serializeCookie(this.#options.cookie, this.#signed.signProvisional(state.id), null, this.#options.now(), true));
   }
 
   putCookie(state: SessionState): void {
