@@ -77,6 +77,16 @@ export interface TesseraOptions {
   cleanupInterval?: number;
   /** Compare-and-set attempts before a commit gives up with `WriteConflictError`. Default 100. */
   maxWriteAttempts?: number;
+  /**
+   * How long (ms) a store may take to answer one call (a read, a write, a delete, a listing, a
+   * cleanup) before it fails with `StoreUnavailableError`, which adapters answer with 503 and
+   * operations by ID reject with: a store that never answers cannot hang a request. Default 5000;
+   * `Infinity` waits forever; `0` is refused. Stores that answer synchronously (memory, SQLite) are
+   * not timed on the request path. A write that timed out may still land later: its commit was
+   * reported failed, and the next write to that session re-reads it (compare-and-set), so nothing
+   * is lost — an `update()` may then run twice.
+   */
+  storeTimeout?: number;
   /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
   /** Where debug lines and warnings go. Default: warnings via `process.emitWarning`, no debug. */
@@ -97,6 +107,7 @@ export interface ResolvedOptions {
   readonly bindUserAgent: boolean;
   readonly cleanupInterval: number;
   readonly maxWriteAttempts: number;
+  readonly storeTimeout: number;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -116,6 +127,7 @@ export const DEFAULTS = Object.freeze({
   rememberMeLifetime: 30 * DAY,
   cleanupInterval: 15 * MINUTE,
   maxWriteAttempts: 100,
+  storeTimeout: 5_000,
 });
 
 function duration(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
@@ -150,6 +162,10 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (cleanupInterval > MAX_TIMER) throw new ConfigError(`cleanupInterval must be at most ${MAX_TIMER} ms (about 24.8 days), the longest timer Node.js keeps`);
   const maxWriteAttempts = options.maxWriteAttempts ?? DEFAULTS.maxWriteAttempts;
   if (!Number.isInteger(maxWriteAttempts) || maxWriteAttempts < 1) throw new ConfigError('maxWriteAttempts must be a positive integer');
+  const storeTimeout = duration('storeTimeout', options.storeTimeout, DEFAULTS.storeTimeout, true);
+  if (storeTimeout === 0 || (storeTimeout > MAX_TIMER && storeTimeout !== Infinity)) {
+    throw new ConfigError(`storeTimeout must be more than 0 and at most ${MAX_TIMER} ms (the longest timer Node.js keeps), or Infinity to wait forever`);
+  }
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
   return {
     keyring: Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) }),
@@ -164,6 +180,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     bindUserAgent: options.bindUserAgent ?? false,
     cleanupInterval,
     maxWriteAttempts,
+    storeTimeout,
     now: options.now ?? Date.now,
     logger,
   };
