@@ -89,7 +89,13 @@ export interface TesseraOptions {
   storeTimeout?: number;
   /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
-  /** Where debug lines and warnings go. Default: warnings via `process.emitWarning`, no debug. */
+  /**
+   * Where debug lines, warnings and errors go. Default: warnings via `process.emitWarning`, errors
+   * (a commit that failed after its response went out and that no `commitError` listener took, a
+   * handler's unexpected error an adapter answered with 500) to `console.error`, no debug. Errors
+   * do not go through `emitWarning`: `--no-warnings`, which many deployments set, would silence a
+   * sign-out that never reached the store.
+   */
   logger?: Logger;
 }
 
@@ -130,6 +136,15 @@ export const DEFAULTS = Object.freeze({
   storeTimeout: 5_000,
 });
 
+/** The logger without `logger`: see {@link TesseraOptions.logger}. */
+const DEFAULT_LOGGER: Logger = Object.freeze({
+  warn: (message: string) => process.emitWarning(message, 'TesseraWarning'),
+  error: (message: string, fields?: Record<string, unknown>) => {
+    if (fields === undefined) console.error(message);
+    else console.error(message, fields);
+  },
+});
+
 function duration(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
@@ -149,7 +164,7 @@ function duration(name: string, value: number | undefined, fallback: number, all
  */
 export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new ConfigError('options must be an object');
-  const logger: Logger = options.logger ?? { warn: (m) => process.emitWarning(m, 'TesseraWarning') };
+  const logger: Logger = options.logger ?? DEFAULT_LOGGER;
   const idleTimeout = duration('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout);
   if (idleTimeout === 0) throw new ConfigError('idleTimeout must be greater than 0');
   const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, DEFAULTS.absoluteTimeout, true);
