@@ -7,7 +7,7 @@
  * @internal
  */
 import { GenerationalCache } from '../cache.js';
-import { readCookie } from '../cookie.js';
+import { readCookie, SESSION_COOKIE_VALUES_MAX } from '../cookie.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { isWellFormedId, storeKey } from '../crypto/ids.js';
 
@@ -68,13 +68,15 @@ export class SignedCookies {
 
   /**
    * The first session cookie in `header` whose signature verifies; `null` when the header carries
-   * none of that name, {@link INVALID} when it carries some and none verifies.
+   * none of that name, {@link INVALID} when it carries some and none verifies. Only the first
+   * {@link SESSION_COOKIE_VALUES_MAX} values are examined: a header of forged values costs at most
+   * that many HMACs.
    */
   find(header: string | undefined): Verified | null | typeof INVALID {
     const short = header !== undefined && header.length <= HEADER_CACHE_MAX_LENGTH;
     const known = short ? this.#byHeader.get(header) : undefined;
     if (known !== undefined) return known;
-    const values = readCookie(header, this.#name);
+    const values = readCookie(header, this.#name, SESSION_COOKIE_VALUES_MAX);
     if (values.length === 0) return null;
     for (const value of values) {
       const verified = this.verify(value);

@@ -1,7 +1,9 @@
 /** Untrusted cookies become fresh sessions: never an error, never a client-chosen ID. */
 import assert from 'node:assert/strict';
-import { it } from 'node:test';
-import { storeKey } from '../../src/crypto/ids.js';
+import { it, mock } from 'node:test';
+import { generateId, storeKey } from '../../src/crypto/ids.js';
+import { Keyring } from '../../src/crypto/keyring.js';
+import { Sealer } from '../../src/crypto/seal.js';
 import { Browser } from '../helpers/browser.js';
 import { matrix } from './matrix.js';
 
@@ -23,6 +25,41 @@ matrix('untrusted cookies become fresh sessions', (c) => {
       assert.equal((await browser.request((s) => s.isNew)).result, true);
     }
     assert.equal(events.length, 2, 'a forged cookie seen twice is reported twice');
+  });
+
+  it('examines at most 3 values of the session cookie per request: 200 forged values cost 3 verifications', async () => {
+    const { browser } = c.setup();
+    const { session } = await browser.request((s) => s.set('a', 1));
+    const valid = browser.cookie!;
+    const name = valid.slice(0, valid.indexOf('='));
+    const value = valid.slice(name.length + 1);
+    // Well-formed forgeries, each a different value, so each would take a full verification:
+    // id.signature with a wrong signature; a seal with one ciphertext character changed.
+    const forged = (i: number): string => {
+      if (c.server) return `${name}=${generateId()}.${generateId()}`;
+      const at = 30 + (i % (value.length - 60));
+      return `${name}=${value.slice(0, at)}${value[at] === 'A' ? 'B' : 'A'}${value.slice(at + 1)}`;
+    };
+    const header = (...values: string[]): string => values.join('; ');
+    // What a verification costs: an HMAC check (signed ID cookie) or a decryption (sealed cookie).
+    const verifications = c.server ? mock.method(Keyring.prototype, 'verify') : mock.method(Sealer.prototype, 'open');
+    try {
+      browser.cookie = header(...Array.from({ length: 200 }, (_, i) => forged(i)));
+      assert.equal((await browser.request((s) => s.isNew)).result, true);
+      assert.ok(verifications.mock.callCount() <= 3, `${verifications.mock.callCount()} verifications`);
+
+      verifications.mock.resetCalls();
+      browser.cookie = header(forged(1), forged(2), valid, ...Array.from({ length: 197 }, (_, i) => forged(i + 3)));
+      const found = await browser.request((s) => s.get('a'));
+      assert.equal(found.session.id, session.id, 'a valid cookie among the first 3 is found');
+      assert.equal(found.result, 1);
+      assert.ok(verifications.mock.callCount() <= 3, `${verifications.mock.callCount()} verifications`);
+
+      browser.cookie = header(forged(1), forged(2), forged(3), valid);
+      assert.equal((await browser.request((s) => s.isNew)).result, true, 'a value after the first 3 is not examined');
+    } finally {
+      verifications.mock.restore();
+    }
   });
 
   it('starts fresh, with a new ID, for a tampered cookie', async () => {

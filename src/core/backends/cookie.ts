@@ -8,7 +8,7 @@
  * @module
  * @internal
  */
-import { readCookie } from '../../cookie.js';
+import { readCookie, SESSION_COOKIE_VALUES_MAX } from '../../cookie.js';
 import { storeKey } from '../../crypto/ids.js';
 import { NotSupportedError, SessionStateError } from '../../errors.js';
 import type { ResolvedOptions } from '../../options.js';
@@ -69,7 +69,8 @@ export class CookieBackend implements Backend {
   // ---------------------------------------------------------------- reading
 
   open(header: string | undefined, tenant: string | null, sink: CookieSink, now: number, probe: CookieProbe): Step<SessionState | null> {
-    const values = readCookie(header, this.#options.cookie.name);
+    // The first few only: a header of forged values costs at most that many decryptions.
+    const values = readCookie(header, this.#options.cookie.name, SESSION_COOKIE_VALUES_MAX);
     probe.cookieSent = values.length > 0;
     for (const value of values) {
       const state = freshState(tenant, sink, now);
