@@ -111,7 +111,9 @@ export class RequestLoader implements RequestRuntime {
       state.requestUserAgent = userAgent;
       state.cookieSent = true;
       state.cookieIssued = true;
-      if (this.#options.rolling) lifecycle.refreshCookie(state, true);
+      // A cookie made under an older secret is made again under the current one while the head
+      // can take it, so dropping that secret later signs nobody out.
+      if (this.#options.rolling || ctx.cookieStale) lifecycle.refreshCookie(state, true);
       lifecycle.touchIfDue(state, now);
     }
     ctx.state = state;

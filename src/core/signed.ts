@@ -20,9 +20,13 @@ const VERIFIED_CACHE_MAX = 10_000;
  */
 const HEADER_CACHE_MAX_LENGTH = 512;
 
-/** A verified cookie: its session ID, and the store key of a tenant-less session once computed. */
+/**
+ * A verified cookie: its session ID, whether it was signed under an older secret (so it is due to
+ * be signed again with the current one), and the store key of a tenant-less session once computed.
+ */
 export interface Verified {
   readonly id: string;
+  readonly stale: boolean;
   key?: string;
 }
 
@@ -52,18 +56,22 @@ export class SignedCookies {
   /** The cookie value carrying `id`: `id.signature`. */
   sign(id: string): string {
     const value = `${id}.${this.#keyring.sign('cookie', id)}`;
-    this.#remember(value, id);
+    this.#remember(value, id, false);
     return value;
   }
 
-  /** The session ID `value` carries if its signature verifies under any secret; else `undefined`. */
+  /**
+   * The session ID `value` carries if its signature verifies under any secret (`stale` when not
+   * under the current one); else `undefined`.
+   */
   verify(value: string): Verified | undefined {
     const cached = this.#verified.get(value);
     if (cached !== undefined) return cached;
     if (value.length !== 87 || value.charCodeAt(43) !== 46 /* '.' */) return undefined;
     const id = value.slice(0, 43);
-    if (!isWellFormedId(id) || !this.#keyring.verify('cookie', id, value.slice(44))) return undefined;
-    return this.#remember(value, id);
+    if (!isWellFormedId(id)) return undefined;
+    const at = this.#keyring.match('cookie', id, value.slice(44));
+    return at < 0 ? undefined : this.#remember(value, id, at > 0);
   }
 
   /**
@@ -92,8 +100,8 @@ export class SignedCookies {
     return tenant === null ? (verified.key ??= storeKey(verified.id, null)) : storeKey(verified.id, tenant);
   }
 
-  #remember(value: string, id: string): Verified {
-    const entry: Verified = { id };
+  #remember(value: string, id: string, stale: boolean): Verified {
+    const entry: Verified = { id, stale };
     this.#verified.set(value, entry);
     return entry;
   }

@@ -42,7 +42,7 @@ matrix('untrusted cookies become fresh sessions', (c) => {
     };
     const header = (...values: string[]): string => values.join('; ');
     // What a verification costs: an HMAC check (signed ID cookie) or a decryption (sealed cookie).
-    const verifications = c.server ? mock.method(Keyring.prototype, 'verify') : mock.method(Sealer.prototype, 'open');
+    const verifications = c.server ? mock.method(Keyring.prototype, 'match') : mock.method(Sealer.prototype, 'open');
     try {
       browser.cookie = header(...Array.from({ length: 200 }, (_, i) => forged(i)));
       assert.equal((await browser.request((s) => s.isNew)).result, true);
@@ -90,6 +90,37 @@ matrix('untrusted cookies become fresh sessions', (c) => {
     stranger.cookie = browser.cookie;
     const { session: strange } = await stranger.request((s) => assert.equal(s.get('kept'), undefined));
     assert.notEqual(strange.id, session.id);
+  });
+
+  it('gives a cookie made under an older secret a new one made under the current secret, on its next response', async () => {
+    const OLD = 'o'.repeat(32);
+    const NEW = 'n'.repeat(32);
+    const { browser, another } = c.setup({ secrets: [OLD] });
+    await browser.request((s) => s.set('kept', true));
+    const oldCookie = browser.cookie!;
+    const rotated = another({ secrets: [NEW, OLD] });
+    const onlyNew = (cookie: string | undefined) => {
+      const b = new Browser(another({ secrets: [NEW] }));
+      b.cookie = cookie;
+      return b.request((s) => s.get('kept'));
+    };
+    assert.equal((await onlyNew(oldCookie)).result, undefined, 'the old cookie does not verify under the new secret alone');
+
+    // A request that writes, and one that only reads: each response carries the cookie made again.
+    for (const write of [true, false]) {
+      const b = new Browser(rotated);
+      b.cookie = oldCookie;
+      const { res, result } = await b.request((s) => {
+        if (write) s.set('n', 1);
+        return s.get('kept');
+      });
+      assert.equal(result, true, 'the old cookie still loads its session');
+      assert.equal(res.cookies.length, 1, `one Set-Cookie (${write ? 'write' : 'read'})`);
+      assert.notEqual(b.cookie, oldCookie);
+      assert.equal((await onlyNew(b.cookie)).result, true, `the new cookie verifies under the new secret alone (${write ? 'write' : 'read'})`);
+      // Once the browser holds the new cookie, nothing more is sent.
+      assert.deepEqual((await b.request((s) => s.get('kept'))).res.cookies, []);
+    }
   });
 
   // A record only a server store keeps.

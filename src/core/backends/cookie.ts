@@ -84,6 +84,7 @@ export class CookieBackend implements Backend {
       }
       state.loaded = true;
       state.version = 1;
+      probe.cookieStale = this.#sealed.isStale(value);
       if (this.#revocation === null) return state;
       if (!this.#unrevoked.empty && this.#stillUnrevoked(state.key!, now)) return null;
       return andThen(this.#revocation.get(state.key!, { now }), (record) => this.#unlessRevoked(state, record));

@@ -85,6 +85,7 @@ export class ServerBackend implements Backend {
       return null;
     }
     const key = SignedCookies.keyOf(verified, tenant);
+    probe.cookieStale = verified.stale;
     if (!this.#undeleted.empty && this.#stillUndeleted(key, now)) return null;
     const record = this.#driver.get(key, { now });
     if (!isThenable(record)) return this.#fromRecord(verified.id, tenant, sink, key, record, now);
