@@ -80,8 +80,12 @@ export interface TesseraOptions {
   /**
    * How long (ms) a store may take to answer one call (a read, a write, a delete, a listing, a
    * cleanup) before it fails with `StoreUnavailableError`, which adapters answer with 503 and
-   * operations by ID reject with: a store that never answers cannot hang a request. Default 5000;
-   * `Infinity` waits forever; `0` is refused. Stores that answer synchronously (memory, SQLite) are
+   * operations by ID reject with: a store that never answers cannot hang a request. Default 15000:
+   * above the limits tessera's own stores set themselves (PostgreSQL `queryTimeout` and FileStore
+   * `lockTimeout` 10 s, Redis `timeout` 2 s), which fire first and can do what this cannot — the
+   * PostgreSQL store has the server cancel the statement, so a write it reported failed never lands
+   * later. It is the backstop for a store without such a limit; set it lower for yours, or below a
+   * built-in store's limit knowingly. `Infinity` waits forever; `0` is refused. Stores that answer synchronously (memory, SQLite) are
    * not timed on the request path. A write that timed out may still land later: its commit was
    * reported failed, and the next write to that session re-reads it (compare-and-set), so nothing
    * is lost — an `update()` may then run twice.
@@ -133,7 +137,7 @@ export const DEFAULTS = Object.freeze({
   rememberMeLifetime: 30 * DAY,
   cleanupInterval: 15 * MINUTE,
   maxWriteAttempts: 100,
-  storeTimeout: 5_000,
+  storeTimeout: 15_000,
 });
 
 /** The logger without `logger`: see {@link TesseraOptions.logger}. */

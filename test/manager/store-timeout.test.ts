@@ -57,11 +57,11 @@ const unavailable = (error: unknown): boolean =>
   error instanceof StoreUnavailableError && error.code === 'ERR_STORE_UNAVAILABLE' && (error.cause as Error).name === 'TimeoutError';
 
 describe('storeTimeout', () => {
-  it('defaults to 5 seconds', () => {
-    assert.equal(DEFAULTS.storeTimeout, 5_000);
+  it('defaults to 15 seconds: above the built-in stores’ own limits (PostgreSQL and file 10 s), which fire first', () => {
+    assert.equal(DEFAULTS.storeTimeout, 15_000);
     const tessera = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
     managers.push(tessera);
-    assert.equal(tessera.options.storeTimeout, 5_000);
+    assert.equal(tessera.options.storeTimeout, 15_000);
   });
 
   it('operations by ID reject with ERR_STORE_UNAVAILABLE when the store does not answer in time', async () => {
