@@ -23,8 +23,8 @@ import type { Step } from './queue.js';
  * and the session's next write then meets a version it did not expect: compare-and-set re-reads
  * the record and re-applies that write's changes on top, so nothing is lost (an `update()` may run
  * twice, as after any write whose answer a dropped connection lost). The deadline costs one
- * `setTimeout` / `clearTimeout` per call (under a microsecond here; a networked store's round trip
- * is tens of microseconds); synchronous answers pay nothing.
+ * `setTimeout` / `clearTimeout` and one promise per call (about a microsecond here; a networked
+ * store's round trip is tens of microseconds); synchronous answers pay nothing.
  *
  * @example
  * ```ts
