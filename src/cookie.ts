@@ -181,21 +181,36 @@ export function clearCookie(cookie: ResolvedCookie): string {
 }
 
 /**
- * Every value of cookie `name` in a `Cookie` header, in header order (a browser may send several
- * cookies of one name, for different paths or domains). Values are returned as sent; surrounding
- * double quotes are removed. Never throws.
+ * How many values of the session cookie's name tessera examines in one request, in header order;
+ * the rest are ignored. A browser may send two legitimately (for different paths or domains); a
+ * header crammed with forged values would otherwise cost one verification (an HMAC, or a
+ * decryption) each.
+ *
+ * @example
+ * ```ts
+ * readCookie(header, 'tessera', SESSION_COOKIE_VALUES_MAX); // at most 3 values
+ * ```
+ */
+export const SESSION_COOKIE_VALUES_MAX = 3;
+
+/**
+ * Every value of cookie `name` in a `Cookie` header — or the first `max` — in header order (a
+ * browser may send several cookies of one name, for different paths or domains). Values are
+ * returned as sent; surrounding double quotes are removed. Never throws.
  *
  * @example
  * ```ts
  * readCookie('a=1; tessera=x.y; b=2', 'tessera'); // ['x.y']
+ * readCookie('t=1; t=2; t=3', 't', 2);            // ['1', '2']
  * ```
  */
-export function readCookie(header: string | undefined, name: string): string[] {
+export function readCookie(header: string | undefined, name: string, max = Infinity): string[] {
   const found: string[] = [];
   if (!header) return found;
   const needle = name + '=';
   let from = 0;
   for (;;) {
+    if (found.length >= max) return found;
     const at = header.indexOf(needle, from);
     if (at === -1) return found;
     from = at + needle.length;

@@ -136,10 +136,10 @@ export class Tessera extends EventEmitter {
     let backend: Backend;
     if (store instanceof CookieStore) {
       const sealed = new SealedCookies(new Sealer(dataKeys), this.options.cookie, policy, store.maxBytes, this.options.maxDataBytes);
-      const revocation = store.revocation === null ? null : new StoreDriver(store.revocation);
+      const revocation = store.revocation === null ? null : new StoreDriver(store.revocation, this.options.storeTimeout);
       backend = new CookieBackend({ options: this.options, policy, sealed, revocation, events });
     } else {
-      const driver = new StoreDriver(store);
+      const driver = new StoreDriver(store, this.options.storeTimeout);
       const codec = new RecordCodec(policy, options.encryptData ? new Sealer(dataKeys) : null, driver.retainsRecords, this.options.maxDataBytes);
       backend = new ServerBackend({ options: this.options, policy, driver, codec, signed: this.#signed, events });
     }

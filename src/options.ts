@@ -93,9 +93,29 @@ export interface TesseraOptions {
    * `false` turns the checks off.
    */
   csrf?: CsrfOptions | false;
+  /**
+   * How long (ms) a store may take to answer one call (a read, a write, a delete, a listing, a
+   * cleanup) before it fails with `StoreUnavailableError`, which adapters answer with 503 and
+   * operations by ID reject with: a store that never answers cannot hang a request. Default 15000:
+   * above the limits tessera's own stores set themselves (PostgreSQL `queryTimeout` and FileStore
+   * `lockTimeout` 10 s, Redis `timeout` 2 s), which fire first and can do what this cannot — the
+   * PostgreSQL store has the server cancel the statement, so a write it reported failed never lands
+   * later. It is the backstop for a store without such a limit; set it lower for yours, or below a
+   * built-in store's limit knowingly. `Infinity` waits forever; `0` is refused. Stores that answer synchronously (memory, SQLite) are
+   * not timed on the request path. A write that timed out may still land later: its commit was
+   * reported failed, and the next write to that session re-reads it (compare-and-set), so nothing
+   * is lost — an `update()` may then run twice.
+   */
+  storeTimeout?: number;
   /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
-  /** Where debug lines and warnings go. Default: warnings via `process.emitWarning`, no debug. */
+  /**
+   * Where debug lines, warnings and errors go. Default: warnings via `process.emitWarning`, errors
+   * (a commit that failed after its response went out and that no `commitError` listener took, a
+   * handler's unexpected error an adapter answered with 500) to `console.error`, no debug. Errors
+   * do not go through `emitWarning`: `--no-warnings`, which many deployments set, would silence a
+   * sign-out that never reached the store.
+   */
   logger?: Logger;
 }
 
@@ -116,6 +136,7 @@ export interface ResolvedOptions {
   readonly maxDataBytes: number;
   /** CSRF tokens, and whether adapters check them. */
   readonly csrf: CsrfProtection;
+  readonly storeTimeout: number;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -136,6 +157,16 @@ export const DEFAULTS = Object.freeze({
   cleanupInterval: 15 * MINUTE,
   maxWriteAttempts: 100,
   maxDataBytes: 64 * 1024,
+  storeTimeout: 15_000,
+});
+
+/** The logger without `logger`: see {@link TesseraOptions.logger}. */
+const DEFAULT_LOGGER: Logger = Object.freeze({
+  warn: (message: string) => process.emitWarning(message, 'TesseraWarning'),
+  error: (message: string, fields?: Record<string, unknown>) => {
+    if (fields === undefined) console.error(message);
+    else console.error(message, fields);
+  },
 });
 
 function duration(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
@@ -157,7 +188,7 @@ function duration(name: string, value: number | undefined, fallback: number, all
  */
 export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new ConfigError('options must be an object');
-  const logger: Logger = options.logger ?? { warn: (m) => process.emitWarning(m, 'TesseraWarning') };
+  const logger: Logger = options.logger ?? DEFAULT_LOGGER;
   const idleTimeout = duration('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout);
   if (idleTimeout === 0) throw new ConfigError('idleTimeout must be greater than 0');
   const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, DEFAULTS.absoluteTimeout, true);
@@ -173,6 +204,10 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   const maxDataBytes = options.maxDataBytes ?? DEFAULTS.maxDataBytes;
   if (!((Number.isInteger(maxDataBytes) && maxDataBytes > 0) || maxDataBytes === Infinity)) {
     throw new ConfigError('maxDataBytes must be a positive integer (bytes of the session data as JSON) or Infinity');
+  }
+  const storeTimeout = duration('storeTimeout', options.storeTimeout, DEFAULTS.storeTimeout, true);
+  if (storeTimeout === 0 || (storeTimeout > MAX_TIMER && storeTimeout !== Infinity)) {
+    throw new ConfigError(`storeTimeout must be more than 0 and at most ${MAX_TIMER} ms (the longest timer Node.js keeps), or Infinity to wait forever`);
   }
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
   const keyring = Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) });
@@ -192,6 +227,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     maxWriteAttempts,
     maxDataBytes,
     csrf: new CsrfProtection(keyring, options.csrf, cookie),
+    storeTimeout,
     now: options.now ?? Date.now,
     logger,
   };

@@ -83,6 +83,11 @@ describe('readCookie', () => {
     assert.deepEqual(readCookie(undefined, 'sid'), []);
     assert.deepEqual(readCookie('a=sid=1', 'sid'), []);
   });
+  it('returns only the first `max` values when given one', () => {
+    assert.deepEqual(readCookie('sid=1; a=0; sid=2; sid=3; sid=4', 'sid', 3), ['1', '2', '3']);
+    assert.deepEqual(readCookie('sid=1', 'sid', 3), ['1']);
+    assert.equal(readCookie(Array.from({ length: 500 }, (_, i) => `sid=${i}`).join('; '), 'sid').length, 500, 'all of them without');
+  });
   it('parses a whole header, skipping malformed parts', () => {
     assert.deepEqual({ ...parseCookies('a=1; b=%20x; =bad; c; d=%E0%A4%A') }, { a: '1', b: ' x', d: '%E0%A4%A' });
   });

@@ -16,6 +16,11 @@ import type { SessionState } from './state.js';
 export interface CookieProbe {
   /** The request carried a cookie of the session cookie's name (valid or not). */
   cookieSent: boolean;
+  /**
+   * The session was found through a cookie made under an older secret (signed, or sealed, with a
+   * key other than the current one): the response should carry it made again under the current one.
+   */
+  cookieStale: boolean;
 }
 
 /**

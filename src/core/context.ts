@@ -43,6 +43,8 @@ export class SessionContext implements CookieProbe {
   session: Session | null = null;
   /** @internal The request carried a session cookie (set by the backend that read it). */
   cookieSent = false;
+  /** @internal The session's cookie was made under an older secret (set by the backend that read it). */
+  cookieStale = false;
   readonly #requests: RequestRuntime;
   readonly #input: RequestInput;
   readonly #sink: CookieSink;

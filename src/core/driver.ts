@@ -1,12 +1,13 @@
 /**
  * The store driver: the one place that looks at a store's optional abilities, once, at
- * construction — whether it answers synchronously, lists by user, cleans up, closes — and the
- * runner that lets one algorithm (the compare-and-set loop) work on either kind of store.
+ * construction — whether it answers synchronously, lists by user, cleans up, closes — puts a
+ * deadline on every answer a store gives as a promise, and the runner that lets one algorithm
+ * (the compare-and-set loop) work on either kind of store.
  *
  * @module
  * @internal
  */
-import { ConfigError, NotSupportedError } from '../errors.js';
+import { ConfigError, NotSupportedError, StoreUnavailableError } from '../errors.js';
 import { RETAINS_RECORDS, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from '../stores/store.js';
 import type { Step } from './queue.js';
 
@@ -14,11 +15,23 @@ import type { Step } from './queue.js';
  * A store, as the core uses it. Calls answer at once when the store has synchronous forms
  * (`getSync`, `setSync`, `deleteSync`), else with the store's promise.
  *
+ * Every answer that comes as a promise (`get`, `set`, `delete` of a store without synchronous
+ * forms; `listByUser` and `deleteExpired` of any store) must come within `timeout` ms, or the call
+ * rejects with {@link StoreUnavailableError} (its `cause` an `Error` named `TimeoutError`), which
+ * adapters answer with 503. The store is not told: an answer that comes later is ignored. So a
+ * `set` that timed out may still land — the commit was reported failed though it may be stored —
+ * and the session's next write then meets a version it did not expect: compare-and-set re-reads
+ * the record and re-applies that write's changes on top, so nothing is lost (an `update()` may run
+ * twice, as after any write whose answer a dropped connection lost). The deadline costs one
+ * `setTimeout` / `clearTimeout` and one promise per call (about a microsecond here; a networked
+ * store's round trip is tens of microseconds); synchronous answers pay nothing.
+ *
  * @example
  * ```ts
  * const driver = new StoreDriver(new MemoryStore());
  * driver.synchronous;                // true
  * const record = driver.get(key, { now }); // a record or null, not a promise
+ * const remote = new StoreDriver(new RedisStore({ client }), 2_000); // each answer within 2 s, or 503
  * ```
  */
 export class StoreDriver {
@@ -38,8 +51,11 @@ export class StoreDriver {
   readonly get: (key: string, ctx: StoreContext) => Step<StoreRecord | null>;
   readonly set: (key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext) => Step<boolean>;
   readonly delete: (key: string, ctx: StoreContext) => Step<void>;
+  /** Longest wait (ms) for a store's promise; `Infinity`: no deadline. */
+  readonly timeout: number;
 
-  constructor(store: SessionStore) {
+  /** `timeout`: how long (ms) an answer given as a promise may take (`Infinity`, the default: forever). */
+  constructor(store: SessionStore, timeout = Infinity) {
     if (store === null || typeof store !== 'object') throw new ConfigError('store must be a session store object');
     for (const method of ['get', 'set', 'delete'] as const) {
       if (typeof store[method] !== 'function') {
@@ -51,6 +67,7 @@ export class StoreDriver {
       throw new ConfigError(`the ${store.name} store has some of getSync, setSync and deleteSync: a store offers all three synchronous forms or none`);
     }
     this.store = store;
+    this.timeout = timeout;
     this.synchronous = forms === 3;
     this.retainsRecords = (store as { [RETAINS_RECORDS]?: boolean })[RETAINS_RECORDS] === true;
     this.listsByUser = typeof store.listByUser === 'function';
@@ -59,22 +76,31 @@ export class StoreDriver {
       this.get = (key, ctx) => store.getSync!(key, ctx);
       this.set = (key, record, expectedVersion, ctx) => store.setSync!(key, record, expectedVersion, ctx);
       this.delete = (key, ctx) => store.deleteSync!(key, ctx);
-    } else {
+    } else if (timeout === Infinity) {
       this.get = (key, ctx) => store.get(key, ctx);
       this.set = (key, record, expectedVersion, ctx) => store.set(key, record, expectedVersion, ctx);
       this.delete = (key, ctx) => store.delete(key, ctx);
+    } else {
+      const name = String(store.name);
+      this.get = (key, ctx) => within(store.get(key, ctx), timeout, name, 'get');
+      this.set = (key, record, expectedVersion, ctx) => within(store.set(key, record, expectedVersion, ctx), timeout, name, 'set');
+      this.delete = (key, ctx) => within(store.delete(key, ctx), timeout, name, 'delete');
     }
   }
 
   /** The live records of a user. @throws {@link NotSupportedError} when the store has no by-user index. */
   listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     if (!this.listsByUser) throw new NotSupportedError(`the ${this.store.name} store cannot list sessions by user`);
-    return this.store.listByUser!(userId, tenant, ctx);
+    return Promise.resolve(within(this.store.listByUser!(userId, tenant, ctx), this.timeout, String(this.store.name), 'listByUser'));
   }
 
-  /** Remove expired records; `0` for a store that expires them by itself. */
+  /**
+   * Remove expired records; `0` for a store that expires them by itself. Held to the same deadline
+   * as every call: a cleanup of a large backlog that takes longer is reported failed, and goes on
+   * in the store.
+   */
   async deleteExpired(ctx: StoreContext): Promise<number> {
-    return this.cleansUp ? this.store.deleteExpired!(ctx) : 0;
+    return this.cleansUp ? within(this.store.deleteExpired!(ctx), this.timeout, String(this.store.name), 'deleteExpired') : 0;
   }
 
   /** Release the store's connections, handles and timers. */
@@ -120,6 +146,35 @@ export function run<R>(steps: Generator<unknown, R, unknown>): Step<R> {
  */
 export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/**
+ * `answer`, or, when it is a promise that does not settle within `timeout` ms, a rejection with
+ * {@link StoreUnavailableError}. A later answer (or failure) of the store is dropped.
+ */
+function within<T>(answer: T | PromiseLike<T>, timeout: number, store: string, call: string): T | Promise<T> {
+  if (timeout === Infinity || !isThenable(answer)) return answer as T;
+  return new Promise<T>((resolve, reject) => {
+    // Arguments rather than a closure. Not unref'd: a script awaiting a store that hangs gets this
+    // error rather than exiting silently with its promise unsettled.
+    const timer = setTimeout(timedOut, timeout, reject, store, call, timeout);
+    answer.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+function timedOut(reject: (error: unknown) => void, store: string, call: string, timeout: number): void {
+  const cause = new Error(`the ${store} store did not answer ${call}() within ${timeout} ms (storeTimeout)`);
+  cause.name = 'TimeoutError';
+  reject(new StoreUnavailableError(store, cause));
 }
 
 async function runAsync<R>(steps: Generator<unknown, R, unknown>, pending: PromiseLike<unknown>): Promise<R> {

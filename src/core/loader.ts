@@ -123,7 +123,9 @@ export class RequestLoader implements RequestRuntime {
       state.cookieSent = true;
       state.cookieIssued = true;
       lifecycle.noteCsrfCookie(state, input.cookieHeader);
-      if (this.#options.rolling) lifecycle.refreshCookie(state, true);
+      // A cookie made under an older secret is made again under the current one while the head
+      // can take it, so dropping that secret later signs nobody out.
+      if (this.#options.rolling || ctx.cookieStale) lifecycle.refreshCookie(state, true);
       lifecycle.touchIfDue(state, now);
     }
     ctx.state = state;

@@ -29,6 +29,8 @@ interface Opened {
   readonly payload: SealedPayload | null;
   readonly tenant: string | null;
   readonly key: string;
+  /** Sealed under a key other than the current one: due to be sealed again. */
+  readonly stale: boolean;
 }
 
 /**
@@ -84,7 +86,7 @@ export class SealedCookies {
       p = json === null ? null : parseSealedPayload(json);
       if (p === null) return false;
       key = known ? cached.key : storeKey(p.i, tenant);
-      if (!known) this.#remember(value, json!, p, tenant, key);
+      if (!known) this.#remember(value, json!, p, tenant, key, this.#sealer.isStale(value));
       state.data = p.d;
     }
     state.id = p.i;
@@ -118,8 +120,16 @@ export class SealedCookies {
       );
     }
     // The browser sends exactly this value back: its next request need not open it.
-    this.#remember(sealed, json, payload, state.tenant, state.key!);
+    this.#remember(sealed, json, payload, state.tenant, state.key!, false);
     return line;
+  }
+
+  /**
+   * Whether `value`, a cookie {@link SealedCookies.open} just opened, was sealed under an older
+   * key (so the response should carry it sealed again under the current one).
+   */
+  isStale(value: string): boolean {
+    return this.#opened.get(value)?.stale ?? this.#sealer.isStale(value);
   }
 
   #context(tenant: string | null): string {
@@ -127,7 +137,7 @@ export class SealedCookies {
   }
 
   /** Remember what the sealed cookie `value` holds (its payload too, copied, when a shallow copy is a full copy). */
-  #remember(value: string, json: string, payload: SealedPayload, tenant: string | null, key: string): void {
-    this.#opened.set(value, { json, payload: allPrimitive(payload.d) ? copyPayload(payload) : null, tenant, key });
+  #remember(value: string, json: string, payload: SealedPayload, tenant: string | null, key: string, stale: boolean): void {
+    this.#opened.set(value, { json, payload: allPrimitive(payload.d) ? copyPayload(payload) : null, tenant, key, stale });
   }
 }

@@ -7,7 +7,7 @@
  * @internal
  */
 import { GenerationalCache } from '../cache.js';
-import { readCookie } from '../cookie.js';
+import { readCookie, SESSION_COOKIE_VALUES_MAX } from '../cookie.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { isWellFormedId, storeKey } from '../crypto/ids.js';
 
@@ -22,11 +22,14 @@ const HEADER_CACHE_MAX_LENGTH = 512;
 
 /**
  * A verified cookie: its session ID, whether it is a provisional cookie (see
- * {@link SignedCookies.signProvisional}), and the store key of a tenant-less session once computed.
+ * {@link SignedCookies.signProvisional}), whether it was signed under an older secret (so it is
+ * due to be signed again with the current one), and the store key of a tenant-less session once
+ * computed.
  */
 export interface Verified {
   readonly id: string;
   readonly provisional: boolean;
+  readonly stale: boolean;
   key?: string;
 }
 
@@ -60,7 +63,7 @@ export class SignedCookies {
   /** The cookie value carrying `id`: `id.signature`. */
   sign(id: string): string {
     const value = `${id}.${this.#keyring.sign('cookie', id)}`;
-    this.#remember(value, id, false);
+    this.#remember(value, id, false, false);
     return value;
   }
 
@@ -73,11 +76,14 @@ export class SignedCookies {
    */
   signProvisional(id: string): string {
     const value = `${id}~${this.#keyring.sign('cookie', `~${id}`)}`;
-    this.#remember(value, id, true);
+    this.#remember(value, id, true, false);
     return value;
   }
 
-  /** The session ID `value` carries if its signature verifies under any secret; else `undefined`. */
+  /**
+   * The session ID `value` carries if its signature verifies under any secret (`stale` when not
+   * under the current one); else `undefined`.
+   */
   verify(value: string): Verified | undefined {
     const cached = this.#verified.get(value);
     if (cached !== undefined) return cached;
@@ -87,19 +93,21 @@ export class SignedCookies {
     const id = value.slice(0, 43);
     if (!isWellFormedId(id)) return undefined;
     const provisional = separator === PROVISIONAL;
-    if (!this.#keyring.verify('cookie', provisional ? `~${id}` : id, value.slice(44))) return undefined;
-    return this.#remember(value, id, provisional);
+    const at = this.#keyring.match('cookie', provisional ? `~${id}` : id, value.slice(44));
+    return at < 0 ? undefined : this.#remember(value, id, provisional, at > 0);
   }
 
   /**
    * The first session cookie in `header` whose signature verifies; `null` when the header carries
-   * none of that name, {@link INVALID} when it carries some and none verifies.
+   * none of that name, {@link INVALID} when it carries some and none verifies. Only the first
+   * {@link SESSION_COOKIE_VALUES_MAX} values are examined: a header of forged values costs at most
+   * that many HMACs.
    */
   find(header: string | undefined): Verified | null | typeof INVALID {
     const short = header !== undefined && header.length <= HEADER_CACHE_MAX_LENGTH;
     const known = short ? this.#byHeader.get(header) : undefined;
     if (known !== undefined) return known;
-    const values = readCookie(header, this.#name);
+    const values = readCookie(header, this.#name, SESSION_COOKIE_VALUES_MAX);
     if (values.length === 0) return null;
     for (const value of values) {
       const verified = this.verify(value);
@@ -115,8 +123,8 @@ export class SignedCookies {
     return tenant === null ? (verified.key ??= storeKey(verified.id, null)) : storeKey(verified.id, tenant);
   }
 
-  #remember(value: string, id: string, provisional: boolean): Verified {
-    const entry: Verified = { id, provisional };
+  #remember(value: string, id: string, provisional: boolean, stale: boolean): Verified {
+    const entry: Verified = { id, provisional, stale };
     this.#verified.set(value, entry);
     return entry;
   }

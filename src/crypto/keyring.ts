@@ -133,17 +133,36 @@ export class Keyring {
    * ```
    */
   verify(purpose: KeyPurpose, data: string, signature: string): boolean {
-    if (signature.length !== 43) return false;
+    return this.match(purpose, data, signature) >= 0;
+  }
+
+  /**
+   * Which key of `purpose` `signature` is the HMAC of `data` under: `0` for the current one, a
+   * larger index for an older secret (a value due to be signed again), `-1` for none. Constant time
+   * in the signature's content, and every key is evaluated whichever matches, so the time taken
+   * tells neither whether nor under which key it verified.
+   *
+   * @example
+   * ```ts
+   * const at = keyring.match('cookie', id, sig);
+   * if (at < 0) startFreshSession();
+   * else if (at > 0) signAgain(id); // made under a secret being rotated out
+   * ```
+   */
+  match(purpose: KeyPurpose, data: string, signature: string): number {
+    if (signature.length !== 43) return -1;
     const given = Buffer.from(signature, 'base64url');
     // Decoding ignores the unused low bits of the last character: insist on the one canonical spelling.
-    if (given.length !== 32 || given.toString('base64url') !== signature) return false;
-    let ok = false;
-    for (const key of this.keys(purpose)) {
-      const expected = createHmac('sha256', key).update(data).digest();
-      // Evaluate every key so the time taken does not tell which one matched.
-      ok = timingSafeEqual(expected, given) || ok;
+    if (given.length !== 32 || given.toString('base64url') !== signature) return -1;
+    const keys = this.keys(purpose);
+    let found = -1;
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const expected = createHmac('sha256', keys[i]!).update(data).digest();
+      // No early exit: the loop does the same work whichever key matched.
+      const equal = timingSafeEqual(expected, given);
+      found = equal ? i : found;
     }
-    return ok;
+    return found;
   }
 }
 

@@ -22,13 +22,14 @@
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFile as readFileCallback, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { readFile as readFileCallback, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { lstat, mkdir, open, opendir, readdir, readlink, rename, rmdir, stat, symlink, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { makePrivateDir } from './private.js';
 import { isExpired, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
 
 /**
@@ -40,7 +41,11 @@ import { isExpired, type KeyedRecord, type SessionStore, type StoreContext, type
  * ```
  */
 export interface FileStoreOptions {
-  /** The directory; created (mode 0700) if missing. Default `./data/sessions`. */
+  /**
+   * The directory. Default `./data/sessions`. Created with mode 0700 (its missing parents too) if
+   * missing; a directory that already exists is left as it is (its mode is its owner's choice).
+   * What the store makes inside it is private: folders 0700, files 0600.
+   */
   dir?: string;
   /**
    * Flush each write to the disk before it counts as done: the temporary file before the rename,
@@ -331,12 +336,12 @@ export class FileStore implements SessionStore {
       }
     }
     try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makePrivateDir(dir);
       this.dir = realpathSync(dir);
       this.#sessions = join(this.dir, 'sessions');
       this.#users = join(this.dir, 'users');
       this.#locks = join(this.dir, 'locks');
-      for (const sub of [this.#sessions, this.#users, this.#locks]) mkdirSync(sub, { recursive: true, mode: 0o700 });
+      for (const sub of [this.#sessions, this.#users, this.#locks]) makePrivateDir(sub);
     } catch (error) {
       throw new ConfigError(`FileStore cannot use the directory ${JSON.stringify(dir)}: ${(error as Error).message}`);
     }

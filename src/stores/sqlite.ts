@@ -4,10 +4,10 @@
  *
  * @module
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { loadPeer } from './peer.js';
+import { createPrivateFile, makePrivateDir } from './private.js';
 import { SynchronousStore, type KeyedRecord, type StoreContext, type StoreRecord } from './store.js';
 
 /**
@@ -34,7 +34,14 @@ export interface SqliteDatabase {
 
 /** Options of {@link SqliteStore}. */
 export interface SqliteStoreOptions {
-  /** Database file; its folder is created if missing. `:memory:` for a private in-memory database. Default `./data/sessions.db`. */
+  /**
+   * Database file. `:memory:` for a private in-memory database. Default `./data/sessions.db`.
+   *
+   * What the store creates is private to the process's user, whatever the umask: a missing folder
+   * (and its missing parents) is made with mode 0700, and a missing database file with mode 0600 —
+   * SQLite gives the `-wal` and `-shm` files it makes beside it the database file's mode. A folder
+   * or database file that already exists is left as it is: its mode is its owner's choice.
+   */
   path?: string;
   /** An open `better-sqlite3` database to use instead of `path` (the store will not close it). */
   database?: SqliteDatabase;
@@ -99,7 +106,11 @@ export class SqliteStore extends SynchronousStore {
       const path = options.path ?? './data/sessions.db';
       // Loaded here, not at import, so apps using another store never load the native module.
       const Database = loadPeer<new (path: string) => SqliteDatabase>('better-sqlite3', 'SqliteStore');
-      if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+      if (path !== ':memory:' && path !== '') {
+        makePrivateDir(dirname(path));
+        // Made here, not by SQLite (which would make it 0644 less the umask), so its mode is ours.
+        createPrivateFile(path);
+      }
       this.#db = new Database(path);
       this.#owned = true;
     }

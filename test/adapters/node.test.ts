@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { createServer, IncomingMessage, ServerResponse, type Server } from 'node:http';
 import { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { after, describe, it } from 'node:test';
+import { after, describe, it, mock } from 'node:test';
+import { inspect } from 'node:util';
 import { nodeSessions, responseCookieSink, type NodeHandler } from '../../src/adapters/node.js';
 import { Tessera } from '../../src/manager.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { NotSupportedError, StoreUnavailableError, TenantError } from '../../src/errors.js';
 import type { SessionStore } from '../../src/stores/store.js';
+import type { Logger } from '../../src/options.js';
 
 const SECRET = 'node-adapter-test-secret-0123456789abcdef';
 const servers: Server[] = [];
@@ -406,5 +408,78 @@ describe('node:http adapter, synchronous handlers (loadSync)', () => {
       res.end(String(first === sessions.loadSync(req, res) && first === (await sessions.load(req, res))));
     });
     assert.equal(await (await fetch(base)).text(), 'true');
+  });
+});
+
+describe('node:http adapter, a destroy whose delete fails after the response went out', () => {
+  /** A memory store whose deletes fail, as an unreachable server's would. */
+  function failingDeletes(): SessionStore {
+    const inner = new MemoryStore();
+    return {
+      name: 'failing-deletes',
+      get: (key, ctx) => inner.get(key, ctx),
+      set: (key, record, expected, ctx) => inner.set(key, record, expected, ctx),
+      delete: async () => {
+        throw new StoreUnavailableError('failing-deletes', new Error('connection reset'));
+      },
+    };
+  }
+
+  /** `/write` stores a session, `/read` answers its `a`; `/sign-out` answers, then destroys the session (the delete fails). Without `logger`, the default one. */
+  async function serveSignOut(logger?: Logger) {
+    const tessera = new Tessera({ secrets: [SECRET], store: failingDeletes(), cleanupInterval: 0, cookie: { secure: true }, ...(logger ? { logger } : {}) });
+    const sessions = nodeSessions(tessera);
+    const server = createServer(
+      sessions.wrap(async (req, res) => {
+        const session = await sessions.load(req, res);
+        if (req.url === '/write') {
+          session.set('a', 1);
+          res.end('ok');
+          return;
+        }
+        if (req.url === '/read') {
+          res.end(String(session.get('a')));
+          return;
+        }
+        res.end('bye');
+        session.destroy(); // after the response: nobody can be answered 503
+      }),
+    );
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cookie = cookieOf(await fetch(`${base}/write`))!;
+    const id = cookie.slice(cookie.indexOf('=') + 1).split('.')[0]!;
+    return { base, cookie, id };
+  }
+
+  async function until(done: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !done(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
+  it('reaches the default logger, on console.error, naming the failure and never the session ID', async () => {
+    const { base, cookie, id } = await serveSignOut();
+    const consoleError = mock.method(console, 'error', () => {});
+    try {
+      assert.equal((await fetch(`${base}/sign-out`, { headers: { cookie } })).status, 200);
+      await until(() => consoleError.mock.callCount() > 0);
+      const text = consoleError.mock.calls.map((call) => inspect(call.arguments)).join('\n');
+      assert.match(text, /tessera: session commit failed/);
+      assert.match(text, /StoreUnavailableError/);
+      assert.ok(!text.includes(id), 'no raw session ID');
+    } finally {
+      consoleError.mock.restore();
+    }
+  });
+
+  it('reaches a configured logger’s error, and the old cookie no longer loads the session here', async () => {
+    const lines: string[] = [];
+    const { base, cookie, id } = await serveSignOut({ error: (message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`) });
+    assert.equal((await fetch(`${base}/sign-out`, { headers: { cookie } })).status, 200);
+    await until(() => lines.length > 0);
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /tessera: session commit failed.*StoreUnavailableError/);
+    assert.ok(!lines[0]!.includes(id), 'no raw session ID');
+    assert.equal(await (await fetch(`${base}/read`, { headers: { cookie } })).text(), 'undefined', 'the destroyed session does not load again');
   });
 });

@@ -126,6 +126,16 @@ class FlakyStore extends PromiseStore {
   }
 }
 
+/** A store whose reads, while `hang` is set, never answer: a database that accepted the query and went silent. */
+class HangingStore extends PromiseStore {
+  override readonly name = 'hanging';
+  hang = false;
+  override async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
+    if (this.hang) return new Promise<never>(() => {});
+    return super.get(key, ctx);
+  }
+}
+
 /** The `name=value` part of a Set-Cookie line. */
 const pair = (line: string | undefined): string => line?.split(';', 1)[0] ?? '';
 
@@ -325,6 +335,20 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       const back = await app.request('GET', '/read', { cookie });
       assert.equal(back.status, 200);
       assert.deepEqual(JSON.parse(back.body), { a: '1', b });
+    });
+
+    it('answers 503 with Retry-After, at storeTimeout, when the store never answers', { timeout: 10_000 }, async () => {
+      const store = new HangingStore();
+      const { app } = await start({ store, storeTimeout: 50 });
+      const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
+      store.hang = true;
+      const started = Date.now();
+      const read = await app.request('GET', '/read', { cookie });
+      assert.equal(read.status, 503);
+      assert.equal(read.headers['retry-after'], '1');
+      assert.ok(Date.now() - started < 3_000, `answered after ${Date.now() - started} ms`);
+      store.hang = false;
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1' }, 'served again once the store answers');
     });
 
     it('keeps both of two concurrent requests that change different keys', async () => {

@@ -91,6 +91,94 @@ describe('StoreDriver', () => {
   });
 });
 
+describe('StoreDriver: a deadline on every answer given as a promise (storeTimeout)', () => {
+  /** A store answering with promises whose calls hang while `hang` is set, and answer when `answer()` is called. */
+  class HangingStore extends CountingStore {
+    hang = true;
+    readonly #waiting: Array<() => void> = [];
+    constructor() {
+      super(new MemoryStore());
+    }
+    #later<T>(call: () => Promise<T>): Promise<T> {
+      if (!this.hang) return call();
+      return new Promise<T>((resolve, reject) => this.#waiting.push(() => call().then(resolve, reject)));
+    }
+    /** Let every hung call through to the inner store now. */
+    answer(): void {
+      for (const go of this.#waiting.splice(0)) go();
+    }
+    override get(key: string, c: typeof ctx) {
+      return this.#later(() => super.get(key, c));
+    }
+    override set(key: string, r: StoreRecord, expected: number, c: typeof ctx) {
+      return this.#later(() => super.set(key, r, expected, c));
+    }
+    override delete(key: string, c: typeof ctx) {
+      return this.#later(() => super.delete(key, c));
+    }
+    override deleteExpired(c: typeof ctx) {
+      return this.#later(() => super.deleteExpired(c));
+    }
+    override listByUser(userId: string, tenant: string | null, c: typeof ctx) {
+      return this.#later(() => super.listByUser(userId, tenant, c));
+    }
+  }
+
+  /** Whether `error` is the driver's timeout: StoreUnavailableError, its cause a TimeoutError naming the call. */
+  const timedOut = (call: string) => (error: unknown) =>
+    error instanceof StoreUnavailableError &&
+    error.code === 'ERR_STORE_UNAVAILABLE' &&
+    error.status === 503 &&
+    (error.cause as Error).name === 'TimeoutError' &&
+    (error.cause as Error).message.includes(`${call}()`);
+
+  it('rejects a get, set, delete, listByUser and deleteExpired the store does not answer in time with StoreUnavailableError', async () => {
+    const driver = new StoreDriver(new HangingStore(), 20);
+    const started = Date.now();
+    await Promise.all([
+      assert.rejects(driver.get('k', ctx) as Promise<unknown>, timedOut('get')),
+      assert.rejects(driver.set('k', record, 0, ctx) as Promise<unknown>, timedOut('set')),
+      assert.rejects(driver.delete('k', ctx) as Promise<unknown>, timedOut('delete')),
+      assert.rejects(driver.listByUser('u', null, ctx), timedOut('listByUser')),
+      assert.rejects(driver.deleteExpired(ctx), timedOut('deleteExpired')),
+    ]);
+    assert.ok(Date.now() - started < 2_000, 'each failed at its deadline, not later');
+  });
+
+  it('passes on an answer that comes in time, and a failure as it is', async () => {
+    const store = new HangingStore();
+    store.hang = false;
+    const driver = new StoreDriver(store, 1_000);
+    assert.equal(await driver.set('k', record, 0, ctx), true);
+    assert.deepEqual(await driver.get('k', ctx), record);
+    const failing = new StoreDriver({ ...minimal(), get: () => Promise.reject(new Error('boom')) }, 1_000);
+    await assert.rejects(failing.get('k', ctx) as Promise<unknown>, /boom/);
+  });
+
+  it('drops an answer that comes after the deadline: the call stays failed, and a late failure is not unhandled', async () => {
+    const store = new HangingStore();
+    const driver = new StoreDriver(store, 10);
+    const write = driver.set('k', record, 0, ctx) as Promise<boolean>;
+    await assert.rejects(write, StoreUnavailableError);
+    store.answer(); // the write lands late
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    store.hang = false;
+    assert.deepEqual(await driver.get('k', ctx), record, 'it was stored all the same: the commit failed, the data may be there');
+    const late = new StoreDriver({ ...minimal(), get: () => new Promise((_, reject) => setTimeout(() => reject(new Error('late')), 30)) }, 5);
+    await assert.rejects(late.get('k', ctx) as Promise<unknown>, StoreUnavailableError);
+    await new Promise((resolve) => setTimeout(resolve, 50)); // an unhandled rejection would fail the test run
+  });
+
+  it('leaves synchronous answers alone, and puts no deadline with Infinity', () => {
+    const sync = new StoreDriver(new MemoryStore(), 10);
+    assert.equal(sync.set('k', record, 0, ctx), true, 'a value, not a promise');
+    assert.deepEqual(sync.get('k', ctx), record);
+    const answer = Promise.resolve(null);
+    const forever = new StoreDriver({ ...minimal(), get: () => answer }, Infinity);
+    assert.equal(forever.get('k', ctx), answer, 'the store’s own promise');
+  });
+});
+
 describe('run', () => {
   /** A generator that yields each step in turn and returns the answers it got. */
   function* collect(steps: unknown[]): Generator<unknown, unknown[], unknown> {

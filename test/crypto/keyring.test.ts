@@ -135,3 +135,26 @@ describe('ids', () => {
     assert.equal(storeKey(id, 'acme'), storeKey(id, 'acme'));
   });
 });
+describe('Keyring.match: which secret a signature was made under', () => {
+  const C = 'c'.repeat(32);
+
+  it('answers the index of the key that signed (0: the current one), -1 for none', () => {
+    const old = Keyring.from([B]);
+    const rotated = Keyring.from([A, B, C]);
+    const id = generateId();
+    assert.equal(rotated.match('cookie', id, rotated.sign('cookie', id)), 0);
+    assert.equal(rotated.match('cookie', id, old.sign('cookie', id)), 1, 'made under the second secret');
+    assert.equal(rotated.match('cookie', id, Keyring.from([C]).sign('cookie', id)), 2);
+    assert.equal(rotated.match('cookie', id, Keyring.from(['d'.repeat(32)]).sign('cookie', id)), -1);
+    assert.equal(rotated.match('csrf', id, old.sign('cookie', id)), -1, 'another purpose’s key does not match');
+    for (const junk of ['', 'x'.repeat(43), old.sign('cookie', id).slice(0, 42)]) assert.equal(rotated.match('cookie', id, junk), -1);
+  });
+
+  it('agrees with verify', () => {
+    const ring = Keyring.from([A, B]);
+    const id = generateId();
+    for (const sig of [ring.sign('cookie', id), Keyring.from([B]).sign('cookie', id), Keyring.from([C]).sign('cookie', id)]) {
+      assert.equal(ring.verify('cookie', id, sig), ring.match('cookie', id, sig) >= 0);
+    }
+  });
+});

@@ -30,6 +30,13 @@ matrix('configuration', (c) => {
     assert.throws(() => c.setup({ cleanupInterval: 30 * DAY }), ConfigError);
   });
 
+  it('refuses a storeTimeout that is not a positive number of ms a timer can wait, or Infinity', () => {
+    for (const bad of [0, -1, Number.NaN, 30 * DAY, '5000', null]) {
+      assert.throws(() => c.setup({ storeTimeout: bad as number }), ConfigError, String(bad));
+    }
+    for (const good of [1, 250, Infinity]) assert.equal(c.setup({ storeTimeout: good }).tessera.options.storeTimeout, good);
+  });
+
   it('never puts a raw session ID in events or log lines', async () => {
     const lines: string[] = [];
     const { browser, tessera } = c.setup({ logger: { debug: (m, f) => lines.push(m + JSON.stringify(f)) } });

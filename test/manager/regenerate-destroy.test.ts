@@ -68,6 +68,42 @@ matrix('regenerate and destroy', (c) => {
     });
   }
 
+  if (retiresOldCookie) {
+    it('a destroy whose delete (or revocation) failed with no later commit is refused here at once, and done when the store is back', async () => {
+      const { browser, store, tessera, another } = c.setup();
+      await browser.request((s) => s.set('a', 1));
+      const old = browser.cookie;
+      // A server store deletes the record; a cookie store's revocation store records the destroyed ID.
+      failNext(store, c.server ? 'delete' : 'set', 2);
+      await assert.rejects(browser.request((s) => s.destroy()), StoreUnavailableError);
+      assert.equal(browser.cookie, old, 'the browser still holds the cookie (the response carried the failure, not the clearing cookie)');
+      // The request that brings it back: refused, though the store still holds the session (its retry fails too).
+      assert.equal((await browser.request((s) => s.get('a'))).result, undefined, 'the destroyed session does not load again');
+      const elsewhere = new Browser(another());
+      elsewhere.cookie = old;
+      assert.equal((await elsewhere.request((s) => s.get('a'))).result, 1, 'another process still finds it: nothing reached the store yet');
+      // The store is back: the next request that brings the cookie deletes (revokes) it for every process.
+      const back = new Browser(tessera);
+      back.cookie = old;
+      assert.equal((await back.request((s) => s.get('a'))).result, undefined);
+      await new Promise((resolve) => setImmediate(resolve));
+      elsewhere.cookie = old;
+      assert.equal((await elsewhere.request((s) => s.get('a'))).result, undefined, 'gone for every process now');
+    });
+
+    it('a delete (or revocation) that failed with no later commit is done by the next cleanup', async () => {
+      const { browser, store, tessera, another } = c.setup();
+      await browser.request((s) => s.set('a', 1));
+      const old = browser.cookie;
+      failNext(store, c.server ? 'delete' : 'set');
+      await assert.rejects(browser.request((s) => s.destroy()), StoreUnavailableError);
+      await tessera.cleanupExpired();
+      const elsewhere = new Browser(another());
+      elsewhere.cookie = old;
+      assert.equal((await elsewhere.request((s) => s.get('a'))).result, undefined, 'deleted (revoked) by the cleanup');
+    });
+  }
+
   it('regenerate({ keepData: false }) starts empty', async () => {
     const { browser } = c.setup();
     await browser.request((s) => s.set('cart', [1]));

@@ -69,6 +69,30 @@ describe('FileStore', () => {
     await store.close();
   });
 
+  it('makes everything it creates private whatever the umask, and leaves an existing directory as it is', { skip: process.platform === 'win32' }, async () => {
+    const mode = (path: string): number => statSync(path).mode & 0o777;
+    const previous = process.umask(0); // the widest umask: nothing private comes from it
+    try {
+      const parent = join(freshDir(), 'parent');
+      const dir = join(parent, 'sessions');
+      const store = new FileStore({ dir });
+      await store.set('k', rec({ userId: 'alice' }), 0, ctx);
+      for (const folder of [parent, dir, join(dir, 'sessions'), join(dir, 'users'), join(dir, 'locks'), join(dir, 'users', sha256('alice'))]) {
+        assert.equal(mode(folder).toString(8), '700', folder);
+      }
+      assert.equal(mode(sessionFile(dir, 'k')).toString(8), '600');
+      assert.equal(mode(join(dir, 'users', sha256('alice'), sha256('k'))).toString(8), '600');
+      await store.close();
+
+      const given = freshDir();
+      mkdirSync(given, { mode: 0o750 });
+      await new FileStore({ dir: given }).close();
+      assert.equal(mode(given).toString(8), '750', "the user's own directory keeps its mode");
+    } finally {
+      process.umask(previous);
+    }
+  });
+
   it('keeps sessions across a reopen of the directory', async () => {
     const dir = freshDir();
     const first = new FileStore({ dir });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -44,6 +44,35 @@ describe('SqliteStore', () => {
     assert.equal(await store.deleteExpired({ now: now + 100 }), 30);
     assert.equal(await store.deleteExpired({ now: now + 100 }), 0);
     await store.close();
+  });
+
+  it('creates its folder 0700 and its database, -wal and -shm files 0600, whatever the umask', { skip: process.platform === 'win32' }, async () => {
+    const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+    const previous = process.umask(0); // the widest umask: nothing private comes from it
+    try {
+      const parent = join(dir, 'private');
+      const path = join(parent, 'nested', 'sessions.db');
+      const store = new SqliteStore({ path });
+      const now = Date.now();
+      await store.set('k', { data: 'x', version: 1, expiresAt: now + 60_000, userId: null, tenant: null }, 0, { now });
+      assert.equal(mode(parent), '700');
+      assert.equal(mode(join(parent, 'nested')), '700');
+      for (const file of [path, `${path}-wal`, `${path}-shm`]) assert.equal(mode(file), '600', file);
+      await store.close();
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('leaves a folder and a database file that already exist as they are', { skip: process.platform === 'win32' }, async () => {
+    const mode = (path: string): string => (statSync(path).mode & 0o777).toString(8);
+    const folder = join(dir, 'given');
+    mkdirSync(folder, { mode: 0o750 });
+    const path = join(folder, 'shared.db');
+    writeFileSync(path, '', { mode: 0o640 });
+    await new SqliteStore({ path }).close();
+    assert.equal(mode(folder), '750');
+    assert.equal(mode(path), '640');
   });
 
   it('refuses a table name that is not an identifier', () => {

@@ -8,19 +8,20 @@
  * @module
  * @internal
  */
-import { readCookie } from '../../cookie.js';
+import { readCookie, SESSION_COOKIE_VALUES_MAX } from '../../cookie.js';
 import { storeKey } from '../../crypto/ids.js';
 import { NotSupportedError, SessionStateError } from '../../errors.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { StoreRecord } from '../../stores/store.js';
 import type { Backend, CookieProbe } from '../backend.js';
-import { andThen, run, type StoreDriver } from '../driver.js';
+import { andThen, isThenable, run, type StoreDriver } from '../driver.js';
 import type { Events } from '../events.js';
 import { expiry, revokeByIdUntil, revokeUntil, type Policy } from '../policy.js';
 import type { Step } from '../queue.js';
 import type { CookieSink } from '../request.js';
 import type { SealedCookies } from '../sealed.js';
 import { freshState, NO_CHANGES, NO_KEYS, type Retired, type SessionState } from '../state.js';
+import { Undeleted, type UndeletedKey } from '../undeleted.js';
 
 /** What a cookie backend is made of. */
 export interface CookieParts {
@@ -31,6 +32,8 @@ export interface CookieParts {
   readonly revocation: StoreDriver | null;
   readonly events: Events;
 }
+
+const noop = (): void => {};
 
 const BY_ID = 'sessions sealed in cookies cannot be read or changed by ID: the data is in the browser';
 
@@ -50,6 +53,8 @@ export class CookieBackend implements Backend {
   readonly #sealed: SealedCookies;
   readonly #revocation: StoreDriver | null;
   readonly #events: Events;
+  /** Keys whose revocation failed (a destroy or regenerate whose commit nobody could retry): refused, revoked again later. */
+  readonly #unrevoked = new Undeleted();
 
   constructor(parts: CookieParts) {
     this.#options = parts.options;
@@ -64,7 +69,8 @@ export class CookieBackend implements Backend {
   // ---------------------------------------------------------------- reading
 
   open(header: string | undefined, tenant: string | null, sink: CookieSink, now: number, probe: CookieProbe): Step<SessionState | null> {
-    const values = readCookie(header, this.#options.cookie.name);
+    // The first few only: a header of forged values costs at most that many decryptions.
+    const values = readCookie(header, this.#options.cookie.name, SESSION_COOKIE_VALUES_MAX);
     probe.cookieSent = values.length > 0;
     for (const value of values) {
       const state = freshState(tenant, sink, now);
@@ -78,10 +84,35 @@ export class CookieBackend implements Backend {
       }
       state.loaded = true;
       state.version = 1;
+      probe.cookieStale = this.#sealed.isStale(value);
       if (this.#revocation === null) return state;
+      if (!this.#unrevoked.empty && this.#stillUnrevoked(state.key!, now)) return null;
       return andThen(this.#revocation.get(state.key!, { now }), (record) => this.#unlessRevoked(state, record));
     }
     return null;
+  }
+
+  /**
+   * Whether `key` is one a session stopped using and whose revocation failed: then it is refused
+   * (its session is gone, whatever the revocation store says) and revoked again, in the background.
+   */
+  #stillUnrevoked(key: string, now: number): boolean {
+    const entry = this.#unrevoked.get(key);
+    if (entry === undefined) return false;
+    this.#events.emit('invalidCookie', key, 'revoked');
+    try {
+      const done = this.#revokeAgain(entry, now);
+      if (isThenable(done)) Promise.resolve(done).then(() => this.#unrevoked.done(key), noop);
+      else this.#unrevoked.done(key);
+    } catch {
+      // Still refused here: the next request that brings it, or the next cleanup, tries again.
+    }
+    return true;
+  }
+
+  /** Write the revocation of `entry` (again). */
+  #revokeAgain(entry: UndeletedKey, now: number): Step<boolean> {
+    return this.#revocation!.set(entry.key, { data: '', version: 1, expiresAt: entry.expiresAt, userId: null, tenant: entry.tenant }, 0, { now });
   }
 
   /** A sealed session, unless the revocation store holds a `record` for it. */
@@ -175,6 +206,7 @@ export class CookieBackend implements Backend {
     const revocation = this.#revocation;
     if (revocation === null) return undefined;
     const tenant = state.tenant;
+    const unrevoked = this.#unrevoked;
     return run(
       (function* revocations(now: number) {
         for (let i = 0; i < gone.length; i++) {
@@ -183,10 +215,14 @@ export class CookieBackend implements Backend {
           try {
             yield revocation.set(key, { data: '', version: 1, expiresAt, userId: null, tenant }, 0, { now });
           } catch (error) {
-            // Not revoked: a copy of that cookie still works. The next commit (or save()) tries again.
-            state.retired = [...gone.slice(i), ...state.retired];
+            // Not revoked: a copy of that cookie still works. The next commit (or save()) tries
+            // again; until one does (there may be none), this process refuses it.
+            const left = gone.slice(i);
+            state.retired = [...left, ...state.retired];
+            unrevoked.add(left, tenant);
             throw error;
           }
+          unrevoked.done(key);
         }
       })(this.#options.now()),
     );
@@ -210,8 +246,19 @@ export class CookieBackend implements Backend {
     return Promise.reject(new NotSupportedError('sessions in cookies have no server-side handle to destroy'));
   }
 
+  /** Write the revocations that failed (stopping at the first failure: the store is likely down), then remove expired ones. */
   async deleteExpired(): Promise<number> {
-    return this.#revocation?.deleteExpired({ now: this.#options.now() }) ?? 0;
+    if (this.#revocation === null) return 0;
+    const now = this.#options.now();
+    for (const entry of this.#unrevoked.entries()) {
+      try {
+        if (entry.expiresAt > now) await this.#revokeAgain(entry, now);
+      } catch {
+        break;
+      }
+      this.#unrevoked.done(entry.key);
+    }
+    return this.#revocation.deleteExpired({ now });
   }
 
   async close(): Promise<void> {

@@ -22,6 +22,7 @@ import type { Step } from '../queue.js';
 import type { CookieSink } from '../request.js';
 import { INVALID, SignedCookies, type Verified } from '../signed.js';
 import { applyChange, freshState, hasWrite, NO_CHANGES, NO_KEYS, retire, Update, type SessionState } from '../state.js';
+import { Undeleted } from '../undeleted.js';
 
 /** What a server backend is made of. */
 export interface ServerParts {
@@ -59,6 +60,8 @@ export class ServerBackend implements Backend {
   readonly #codec: RecordCodec;
   readonly #signed: SignedCookies;
   readonly #events: Events;
+  /** Keys whose delete failed (a destroy or regenerate whose commit nobody could retry): refused, deleted again later. */
+  readonly #undeleted = new Undeleted();
 
   constructor(parts: ServerParts) {
     this.#options = parts.options;
@@ -82,6 +85,8 @@ export class ServerBackend implements Backend {
       return null;
     }
     const key = SignedCookies.keyOf(verified, tenant);
+    probe.cookieStale = verified.stale;
+    if (!this.#undeleted.empty && this.#stillUndeleted(key, now)) return null;
     const record = this.#driver.get(key, { now });
     if (!isThenable(record)) return this.#fromCookie(verified, tenant, sink, key, record, now);
     return Promise.resolve(record).then((found) => this.#fromCookie(verified, tenant, sink, key, found, now));
@@ -105,7 +110,25 @@ export class ServerBackend implements Backend {
   async openById(id: string, tenant: string | null): Promise<SessionState | null> {
     const key = storeKey(id, tenant);
     const now = this.#options.now();
+    if (!this.#undeleted.empty && this.#stillUndeleted(key, now)) return null;
     return this.#fromRecord(id, tenant, null, key, await this.#driver.get(key, { now }), now);
+  }
+
+  /**
+   * Whether `key` is one the session stopped using and whose delete failed: then it is refused
+   * (its session is gone, whatever the store still holds) and deleted again, in the background.
+   */
+  #stillUndeleted(key: string, now: number): boolean {
+    if (this.#undeleted.get(key) === undefined) return false;
+    this.#events.emit('invalidCookie', key, 'destroyed');
+    try {
+      const done = this.#driver.delete(key, { now });
+      if (isThenable(done)) Promise.resolve(done).then(() => this.#undeleted.done(key), noop);
+      else this.#undeleted.done(key);
+    } catch {
+      // Still refused here: the next request that brings it, or the next cleanup, tries again.
+    }
+    return true;
   }
 
   assertById(): void {}
@@ -263,18 +286,26 @@ export class ServerBackend implements Backend {
     return changed;
   }
 
-  /** Delete the keys the session no longer uses; a key whose delete failed stays retired for the next commit. */
+  /**
+   * Delete the keys the session no longer uses. A key whose delete failed stays retired for the
+   * session's next commit, and is refused from now on (there may be no next commit: a destroy after
+   * the response went out), deleted again when a request brings it back or at the next cleanup.
+   */
   *#deleteSteps(state: SessionState): Generator<unknown, void, unknown> {
     const retired = state.retired;
     state.retired = NO_KEYS;
     for (let i = 0; i < retired.length; i++) {
+      const key = retired[i]!.key;
       try {
-        yield this.#driver.delete(retired[i]!.key, { now: this.#options.now() });
+        yield this.#driver.delete(key, { now: this.#options.now() });
       } catch (error) {
-        // Still live in the store (an old ID that must stop working): the next commit tries again.
-        state.retired = [...retired.slice(i), ...state.retired];
+        // Still live in the store (an old ID that must stop working).
+        const left = retired.slice(i);
+        state.retired = [...left, ...state.retired];
+        this.#undeleted.add(left, state.tenant);
         throw error;
       }
+      this.#undeleted.done(key);
     }
   }
 
@@ -318,8 +349,18 @@ export class ServerBackend implements Backend {
     this.#events.emit('destroyed', handle);
   }
 
-  deleteExpired(): Promise<number> {
-    return this.#driver.deleteExpired({ now: this.#options.now() });
+  /** Delete the keys whose delete failed (stopping at the first failure: the store is likely down), then expired records. */
+  async deleteExpired(): Promise<number> {
+    const now = this.#options.now();
+    for (const { key } of this.#undeleted.entries()) {
+      try {
+        await this.#driver.delete(key, { now });
+      } catch {
+        break;
+      }
+      this.#undeleted.done(key);
+    }
+    return this.#driver.deleteExpired({ now });
   }
 
   close(): Promise<void> {
