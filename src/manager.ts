@@ -244,10 +244,11 @@ export class Tessera extends EventEmitter {
     const state = freshState(options.tenant ?? null, null, this.options.now(), options.ip ?? null, options.userAgent ?? null);
     const session = new Session(state, this.#lifecycle);
     const id = session.id;
-    // Through the Session API, so values, user and lifetime are validated as in a request.
+    // Through the Session API, so values, user and lifetime are validated as in a request. The
+    // lifetime first: on a session holding nothing it is only remembered, so a refused one stores nothing.
+    if (options.lifetime != null) session.setLifetime(options.lifetime);
     for (const [k, v] of Object.entries(options.data ?? {})) session.set(k, v);
     if (options.userId != null) session.userId = options.userId;
-    if (options.lifetime != null) session.setLifetime(options.lifetime);
     state.touchDue = true;
     await session.save();
     state.loaded = true;

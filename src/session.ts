@@ -5,6 +5,7 @@
  * @module
  */
 import { SessionStateError } from './errors.js';
+import type { Lifetimes } from './options.js';
 import { assertStorable, DELETED, NO_CHANGES, Update, type SessionState } from './core/state.js';
 
 /** Session data: JSON-serialisable values by key. */
@@ -26,7 +27,7 @@ export interface SessionMeta {
   readonly userId: string | null;
   /** The tenant the session belongs to. */
   readonly tenant: string | null;
-  /** A per-session lifetime (remember me), overriding the idle timeout; `null` for the default. */
+  /** A per-session lifetime (remember me), replacing the idle timeout; `null` for the default. */
   readonly lifetime: number | null;
   /** Max-Age (ms) the session cookie gets now, or `null` for a browser-session cookie. */
   readonly cookieMaxAge: number | null;
@@ -35,7 +36,8 @@ export interface SessionMeta {
 /** @internal What a Session needs from the core (its lifecycle). */
 export interface SessionRuntime {
   readonly now: () => number;
-  readonly rememberMeLifetime: number;
+  /** The lifetimes that apply to the session (its tenant's, or the defaults). */
+  lifetimes(state: SessionState): Pick<Lifetimes, 'rememberMeLifetime' | 'maxLifetime'>;
   /**
    * Make sure the session has an ID; with `withCookie`, also that the response carries its cookie
    * (throws if the headers went out). Reading `id` assigns one without a cookie: the cookie goes
@@ -247,6 +249,11 @@ export class Session<Data extends SessionData = SessionData> {
    * `persistentCookie` overrides whether the cookie outlives the browser session (default: it does
    * when the session has a lifetime or the `cookie.maxAge` option is set).
    *
+   * The session still ends at its absolute limit (`absoluteTimeout` after it was created) unless
+   * the `rememberMeExtendsAbsolute` option lets a longer lifetime move that limit.
+   *
+   * @throws {@link SessionStateError} when `ms` is not a positive number, or is over the
+   * `maxLifetime` option (default 400 days; the session's tenant's, if it has its own).
    * @example
    * ```ts
    * session.setLifetime(14 * 86_400_000);                     // two weeks, persistent cookie
@@ -256,6 +263,8 @@ export class Session<Data extends SessionData = SessionData> {
   setLifetime(ms: number | null, options: { persistentCookie?: boolean } = {}): this {
     this.#writable();
     if (ms !== null && !(Number.isFinite(ms) && ms > 0)) throw new SessionStateError('lifetime must be a positive number of ms or null');
+    const { maxLifetime } = this.#rt.lifetimes(this.#state);
+    if (ms !== null && ms > maxLifetime) throw new SessionStateError(`lifetime ${ms} ms is over maxLifetime (${maxLifetime} ms)`);
     const persistent = options.persistentCookie ?? null;
     const s = this.#state;
     if (ms === s.lifetime && persistent === s.persistent) return this;
@@ -282,9 +291,9 @@ export class Session<Data extends SessionData = SessionData> {
     return this;
   }
 
-  /** "Remember me": {@link Session.setLifetime} with `ms`, default the `rememberMeLifetime` option (30 days). */
+  /** "Remember me": {@link Session.setLifetime} with `ms`, default the `rememberMeLifetime` option (30 days; the tenant's, if it has its own). */
   rememberMe(ms?: number): this {
-    return this.setLifetime(ms ?? this.#rt.rememberMeLifetime);
+    return this.setLifetime(ms ?? this.#rt.lifetimes(this.#state).rememberMeLifetime);
   }
 
   /** Extend the session's expiry now, regardless of the touch throttle. */

@@ -86,7 +86,7 @@ export class RecordCodec {
     const payload = payloadOf(state, now, retained ? { ...state.data } : state.data);
     const key = state.key!;
     const version = state.version + 1;
-    const expiresAt = expiry(this.#policy, { createdAt: state.createdAt, lastSeenAt: now, lifetime: state.lifetime });
+    const expiresAt = expiry(this.#policy, { createdAt: state.createdAt, lastSeenAt: now, lifetime: state.lifetime, tenant: state.tenant });
     if (retained) return new RetainedRecord(payload, key, version, expiresAt, state.userId, state.tenant, this);
     const data = this.text(payload, key);
     // The next request usually reads back exactly this record (the cache gets a copy: the

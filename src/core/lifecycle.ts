@@ -9,11 +9,11 @@
 import { clearCookie } from '../cookie.js';
 import { generateId, storeKey } from '../crypto/ids.js';
 import { SessionStateError } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import type { Lifetimes, ResolvedOptions } from '../options.js';
 import type { SessionRuntime } from '../session.js';
 import type { Backend } from './backend.js';
 import type { Events } from './events.js';
-import { cookieMaxAge, expiry, revokeUntil, touchIsDue, type Policy } from './policy.js';
+import { cookieMaxAge, expiry, policyFor, revokeUntil, touchIsDue, type Policy } from './policy.js';
 import { CommitQueue, type CommitRunner } from './queue.js';
 import { NO_CHANGES, NO_KEYS, retire, type SessionState } from './state.js';
 
@@ -30,7 +30,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
  */
 export class Lifecycle implements SessionRuntime {
   readonly now: () => number;
-  readonly rememberMeLifetime: number;
   readonly #options: ResolvedOptions;
   readonly #policy: Policy;
   readonly #backend: Backend;
@@ -44,7 +43,10 @@ export class Lifecycle implements SessionRuntime {
     this.#events = events;
     this.#runner = runner;
     this.now = options.now;
-    this.rememberMeLifetime = options.rememberMeLifetime;
+  }
+
+  lifetimes(state: SessionState): Pick<Lifetimes, 'rememberMeLifetime' | 'maxLifetime'> {
+    return policyFor(this.#policy, state.tenant);
   }
 
   /** The session's commit queue, made on first use: a session only read never needs one. */
