@@ -222,7 +222,22 @@ export class Session<Data extends SessionData = SessionData> {
     return { ...this.#state.data } as Data;
   }
 
-  /** The signed-in user for this session, or `null`. Setting it indexes the session under that user. */
+  /**
+   * The signed-in user for this session, or `null`. Setting it indexes the session under that user.
+   *
+   * Changing it (signing in, out, or as someone else) on a session the request's cookie named also
+   * gives the session a new ID, keeping its data, as {@link Session.regenerate} does — unless it
+   * was regenerated in this request already: an ID a client brought (one an attacker may have
+   * planted: session fixation) never becomes a signed-in user's. A session opened by ID has no
+   * cookie and keeps its ID.
+   *
+   * @throws {@link SessionStateError} for a value that is not a non-empty string or `null`, and
+   * when the ID must change but the response headers were already sent.
+   * @example
+   * ```ts
+   * session.userId = user.id; // sign-in: a new session ID, the old cookie no longer loads it
+   * ```
+   */
   get userId(): string | null {
     return this.#state.userId;
   }
@@ -232,7 +247,9 @@ export class Session<Data extends SessionData = SessionData> {
       throw new SessionStateError('userId must be a non-empty string or null');
     }
     if (value === this.#state.userId) return;
-    this.#rt.materialize(this.#state, true);
+    // `loaded`: the ID came with the request (regenerate() clears it); a new session's ID is this request's own.
+    if (this.#state.loaded && this.#state.sink !== null) this.#rt.regenerate(this.#state, true);
+    else this.#rt.materialize(this.#state, true);
     const s = this.#state;
     const { userId, metaChanged } = s;
     s.userId = value;
