@@ -64,8 +64,21 @@ export interface CreateOptions extends ByIdOptions {
 }
 
 /**
+ * Whose session {@link Tessera.destroyByHandle} may destroy: the user's own (in `tenant`; none
+ * given: a session without a tenant), or anyone's (`anyUser: true`, for admin tools).
+ *
+ * @example
+ * ```ts
+ * const mine: DestroyByHandleOptions = { userId: 'u1', tenant: 'acme' };
+ * const admin: DestroyByHandleOptions = { anyUser: true };
+ * ```
+ */
+export type DestroyByHandleOptions = { readonly userId: string; readonly tenant?: string | null; readonly anyUser?: never } | { readonly anyUser: true; readonly userId?: never };
+
+/**
  * A session as listed for its user: metadata only, no data and no session ID. `handle` identifies
- * it for {@link Tessera.destroyByHandle} (it is a hash, not a usable token).
+ * it for {@link Tessera.destroyByHandle} (it is a hash, not a usable token, and destroys only with
+ * the owner's `userId`).
  *
  * @example
  * ```ts
@@ -429,24 +442,40 @@ export class Tessera extends EventEmitter {
     let count = 0;
     for (const info of await this.listByUser(userId, options)) {
       if (options.except !== undefined && info.handle === storeKey(options.except, info.tenant)) continue;
-      await this.destroyByHandle(info.handle);
-      count++;
+      // Still the user's: a session that signed in as someone else meanwhile is theirs now.
+      if (await this.destroyByHandle(info.handle, { userId, tenant: info.tenant })) count++;
     }
     return count;
   }
 
   /**
-   * Destroy a session by the `handle` from {@link Tessera.listByUser} (for admin tools, which never
-   * see session IDs).
+   * Destroy a session by the `handle` from {@link Tessera.listByUser} ("sign out this device").
+   * A handle comes from the client, so say whose session it must be: `{ userId, tenant }` destroys
+   * it only when it belongs to that user in that tenant (no `tenant`: a session without one);
+   * `{ anyUser: true }` destroys whoever's it is, for admin tools. Resolves whether a live session
+   * was destroyed: `false` for one that does not exist, has expired, or is someone else's (the
+   * caller cannot tell which, so it learns nothing about other users' sessions).
    *
+   * @throws {@link NotSupportedError} with `CookieStore`; `TypeError` without `userId` or `anyUser`.
    * @example
    * ```ts
-   * for (const s of await tessera.listByUser('u1')) if (s.ip === badIp) await tessera.destroyByHandle(s.handle);
+   * // POST /devices/:handle/sign-out, for the signed-in user:
+   * const done = await tessera.destroyByHandle(req.params.handle, { userId: session.userId!, tenant: session.meta.tenant });
+   * if (!done) res.statusCode = 404;
+   * // An admin tool:
+   * for (const s of await tessera.listByUser('u1')) if (s.ip === badIp) await tessera.destroyByHandle(s.handle, { anyUser: true });
    * ```
    */
-  async destroyByHandle(handle: string): Promise<void> {
+  async destroyByHandle(handle: string, options: DestroyByHandleOptions): Promise<boolean> {
     this.#assertOpen();
-    await this.#backend.destroyByHandle(handle);
+    if (typeof handle !== 'string') throw new TypeError('destroyByHandle(handle, options): handle must be a string');
+    const o = (options ?? {}) as Partial<{ userId: unknown; tenant: unknown; anyUser: unknown }>;
+    if (o.anyUser === true && o.userId === undefined) return this.#backend.destroyByHandle(handle, null);
+    if (typeof o.userId !== 'string' || o.userId === '' || o.anyUser !== undefined) {
+      throw new TypeError('destroyByHandle(handle, options): pass { userId } (the session must be that user\'s) or { anyUser: true } (admin tools)');
+    }
+    if (o.tenant !== undefined && o.tenant !== null && typeof o.tenant !== 'string') throw new TypeError('destroyByHandle: tenant must be a string or null');
+    return this.#backend.destroyByHandle(handle, { userId: o.userId, tenant: (o.tenant as string | null | undefined) ?? null });
   }
 
   // ---------------------------------------------------------------- upkeep

@@ -201,7 +201,7 @@ export class CookieBackend implements Backend {
     return Promise.reject(new NotSupportedError('the cookie store cannot list sessions by user'));
   }
 
-  destroyByHandle(): Promise<void> {
+  destroyByHandle(): Promise<boolean> {
     return Promise.reject(new NotSupportedError('sessions in cookies have no server-side handle to destroy'));
   }
 
