@@ -96,6 +96,9 @@ export interface SessionInfo {
   readonly tenant: string | null;
 }
 
+/** Cookie stores whose missing revocation was warned about: once per store, however many managers share it. */
+const warnedNoRevocation = new WeakSet<CookieStore>();
+
 /** The options {@link Tessera}'s constructor takes: a store is required (`createTessera` gives the default). */
 type ManagerOptions = TesseraOptions & { store: SessionStore | CookieStore; encryptData?: boolean };
 
@@ -145,6 +148,13 @@ export class Tessera extends EventEmitter {
     let backend: Backend;
     if (store instanceof CookieStore) {
       const sealed = new SealedCookies(new Sealer(dataKeys), this.options.cookie, policy, store.maxBytes);
+      if (store.revocation === null && !warnedNoRevocation.has(store)) {
+        warnedNoRevocation.add(store);
+        this.options.logger.warn?.(
+          'tessera: CookieStore({ revocation: false }): a copy of a session cookie taken before sign-out or regenerate() ' +
+            'keeps working until the session would have expired (CVE-2024-31999). Remove `revocation: false` to revoke them.',
+        );
+      }
       const revocation = store.revocation === null ? null : new StoreDriver(store.revocation);
       backend = new CookieBackend({ options: this.options, policy, sealed, revocation, events });
     } else {

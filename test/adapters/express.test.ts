@@ -1076,7 +1076,7 @@ function suite(label: string, express: typeof express5): void {
           });
           app.get('/cart', (req, res) => res.json(req.session.cart?.items));
         },
-        { store: new CookieStore() as never },
+        { store: new CookieStore({ revocation: new MemoryStore() }) as never },
       );
       tessera.on('commitError', (e) => errors.push(e));
       const b = browser();
