@@ -52,7 +52,10 @@ export interface TesseraOptions {
   cookie?: CookieOptions;
   /** A session unused for this long (ms) expires. Default 24 hours. */
   idleTimeout?: number;
-  /** A session expires this long (ms) after it was created, however active. Default 7 days; `Infinity` for none. */
+  /**
+   * A session expires this long (ms) after it was created, however active — one with its own
+   * lifetime (remember me) too, unless `rememberMeExtendsAbsolute`. Default 7 days; `Infinity` for none.
+   */
   absoluteTimeout?: number;
   /**
    * Share of the idle window that must pass before a read-only request extends the session's expiry
@@ -93,8 +96,8 @@ export interface TesseraOptions {
   rolling?: boolean;
   /**
    * Bind a session to the network of the client's IP address (see `bindIpPrefix`), as recorded by
-   * its last write: `'off'` (default), `'log'` (a mismatch emits `bindingMismatch` and warns; the
-   * session goes on) or `'strict'` (a mismatch emits `bindingMismatch`, destroys the session — in
+   * its last write: `'off'` (default), `'log'` (a mismatch emits `bindingMismatch` and warns, once:
+   * the session goes on and records the new address) or `'strict'` (a mismatch emits `bindingMismatch`, destroys the session — in
    * a store, or revoked with `CookieStore` — and the request gets a fresh one). `true` is
    * `'strict'`, `false` is `'off'`.
    */

@@ -88,7 +88,12 @@ export class Lifecycle implements SessionRuntime {
 
   /** A loaded session: queue a touch when enough of its idle window has passed. */
   touchIfDue(state: SessionState, now: number): void {
-    if (!this.#backend.canTouch(state) || !touchIsDue(this.#policy, state, now)) return;
+    if (touchIsDue(this.#policy, state, now)) this.touch(state);
+  }
+
+  /** A loaded session: queue a touch now, whatever the throttle — it records this request's IP and user agent. */
+  touch(state: SessionState): void {
+    if (!this.#backend.canTouch(state)) return;
     state.touchDue = true;
     this.refreshCookie(state, false);
     this.#scheduleLater(state);

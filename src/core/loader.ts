@@ -98,11 +98,13 @@ export class RequestLoader implements RequestRuntime {
     const userAgent = input.userAgent ?? null;
     let state = found;
     let ending: Step<void> = undefined;
+    let logged = false;
     if (state !== null) {
       const mismatch = bindingMismatch(this.#policy, state, ip, userAgent);
       if (mismatch !== null) {
         this.#events.bindingMismatch(state.key!, mismatch);
-        if (mismatch.mode === 'strict') {
+        logged = mismatch.mode === 'log';
+        if (!logged) {
           // Ended, not just passed over: whoever else holds its cookie (the thief, or the owner) loses it too.
           this.#events.emit('destroyed', state.key!, 'binding');
           ending = this.#backend.drop(state);
@@ -123,7 +125,9 @@ export class RequestLoader implements RequestRuntime {
       state.cookieSent = true;
       state.cookieIssued = true;
       if (this.#options.rolling) lifecycle.refreshCookie(state, true);
-      lifecycle.touchIfDue(state, now);
+      // A logged mismatch is reported once: the touch records the new address (or User-Agent).
+      if (logged) lifecycle.touch(state);
+      else lifecycle.touchIfDue(state, now);
     }
     ctx.state = state;
     const session = (ctx.session = new Session(state, lifecycle));

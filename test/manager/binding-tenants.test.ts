@@ -64,7 +64,11 @@ matrix('binding and tenants', (c) => {
     assert.equal(destroyed, 0);
     assert.equal(warnings.length, 1);
     assert.ok(!JSON.stringify(warnings).includes(session.id), 'no ID in the warning');
+    const { session: moved } = await browser.request((s) => s.get('a'), { ip: '203.0.113.9' });
+    assert.equal(moved.meta.ip, '203.0.113.5', 'the new address was recorded');
+    assert.equal(events.length, 1, 'once: the session now records the new network');
     assert.equal((await browser.request((s) => s.get('a'), { ip: '192.0.2.1' })).result, 1, 'still there');
+    assert.equal(events.length, 2, 'back to the first network: a change again');
   });
 
   it('bindUserAgent: strict ends the session, log keeps it', async () => {
