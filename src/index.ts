@@ -47,10 +47,11 @@ export function createTessera(options: CreateTesseraOptions = {}): Tessera {
 }
 
 export { Tessera, SessionContext } from './manager.js';
-export type { RequestInput, CookieSink, ByIdOptions, CreateOptions, SessionInfo, SessionEvent, TesseraEventName } from './manager.js';
+export type { RequestInput, CookieSink, ByIdOptions, CreateOptions, DestroyByHandleOptions, SessionInfo, SessionEvent, TesseraEventName } from './manager.js';
 export { Session } from './session.js';
 export type { SessionData, SessionMeta } from './session.js';
-export type { TesseraOptions, ResolvedOptions, Logger } from './options.js';
+export type { TesseraOptions, ResolvedOptions, Logger, TenantOptions, Lifetimes } from './options.js';
+export type { BindingMode } from './core/binding.js';
 export { DEFAULTS } from './options.js';
 export type { CookieOptions, ResolvedCookie, SameSite } from './cookie.js';
 export { readCookie, parseCookies, serializeCookie, clearCookie, resolveCookieOptions } from './cookie.js';

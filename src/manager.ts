@@ -68,8 +68,21 @@ export interface CreateOptions extends ByIdOptions {
 }
 
 /**
+ * Whose session {@link Tessera.destroyByHandle} may destroy: the user's own (in `tenant`; none
+ * given: a session without a tenant), or anyone's (`anyUser: true`, for admin tools).
+ *
+ * @example
+ * ```ts
+ * const mine: DestroyByHandleOptions = { userId: 'u1', tenant: 'acme' };
+ * const admin: DestroyByHandleOptions = { anyUser: true };
+ * ```
+ */
+export type DestroyByHandleOptions = { readonly userId: string; readonly tenant?: string | null; readonly anyUser?: never } | { readonly anyUser: true; readonly userId?: never };
+
+/**
  * A session as listed for its user: metadata only, no data and no session ID. `handle` identifies
- * it for {@link Tessera.destroyByHandle} (it is a hash, not a usable token).
+ * it for {@link Tessera.destroyByHandle} (it is a hash, not a usable token, and destroys only with
+ * the owner's `userId`).
  *
  * @example
  * ```ts
@@ -86,6 +99,9 @@ export interface SessionInfo {
   readonly userId: string | null;
   readonly tenant: string | null;
 }
+
+/** Cookie stores whose missing revocation was warned about: once per store, however many managers share it. */
+const warnedNoRevocation = new WeakSet<CookieStore>();
 
 /** The options {@link Tessera}'s constructor takes: a store is required (`createTessera` gives the default). */
 type ManagerOptions = TesseraOptions & { store: SessionStore | CookieStore; encryptData?: boolean };
@@ -136,6 +152,13 @@ export class Tessera extends EventEmitter {
     let backend: Backend;
     if (store instanceof CookieStore) {
       const sealed = new SealedCookies(new Sealer(dataKeys), this.options.cookie, policy, store.maxBytes, this.options.maxDataBytes);
+      if (store.revocation === null && !warnedNoRevocation.has(store)) {
+        warnedNoRevocation.add(store);
+        this.options.logger.warn?.(
+          'tessera: CookieStore({ revocation: false }): a copy of a session cookie taken before sign-out or regenerate() ' +
+            'keeps working until the session would have expired (CVE-2024-31999). Remove `revocation: false` to revoke them.',
+        );
+      }
       const revocation = store.revocation === null ? null : new StoreDriver(store.revocation, this.options.storeTimeout);
       backend = new CookieBackend({ options: this.options, policy, sealed, revocation, events });
     } else {
@@ -281,10 +304,11 @@ export class Tessera extends EventEmitter {
     const state = freshState(options.tenant ?? null, null, this.options.now(), options.ip ?? null, options.userAgent ?? null);
     const session = new Session(state, this.#lifecycle);
     const id = session.id;
-    // Through the Session API, so values, user and lifetime are validated as in a request.
+    // Through the Session API, so values, user and lifetime are validated as in a request. The
+    // lifetime first: on a session holding nothing it is only remembered, so a refused one stores nothing.
+    if (options.lifetime != null) session.setLifetime(options.lifetime);
     for (const [k, v] of Object.entries(options.data ?? {})) session.set(k, v);
     if (options.userId != null) session.userId = options.userId;
-    if (options.lifetime != null) session.setLifetime(options.lifetime);
     state.touchDue = true;
     await session.save();
     state.loaded = true;
@@ -465,24 +489,40 @@ export class Tessera extends EventEmitter {
     let count = 0;
     for (const info of await this.listByUser(userId, options)) {
       if (options.except !== undefined && info.handle === storeKey(options.except, info.tenant)) continue;
-      await this.destroyByHandle(info.handle);
-      count++;
+      // Still the user's: a session that signed in as someone else meanwhile is theirs now.
+      if (await this.destroyByHandle(info.handle, { userId, tenant: info.tenant })) count++;
     }
     return count;
   }
 
   /**
-   * Destroy a session by the `handle` from {@link Tessera.listByUser} (for admin tools, which never
-   * see session IDs).
+   * Destroy a session by the `handle` from {@link Tessera.listByUser} ("sign out this device").
+   * A handle comes from the client, so say whose session it must be: `{ userId, tenant }` destroys
+   * it only when it belongs to that user in that tenant (no `tenant`: a session without one);
+   * `{ anyUser: true }` destroys whoever's it is, for admin tools. Resolves whether a live session
+   * was destroyed: `false` for one that does not exist, has expired, or is someone else's (the
+   * caller cannot tell which, so it learns nothing about other users' sessions).
    *
+   * @throws {@link NotSupportedError} with `CookieStore`; `TypeError` without `userId` or `anyUser`.
    * @example
    * ```ts
-   * for (const s of await tessera.listByUser('u1')) if (s.ip === badIp) await tessera.destroyByHandle(s.handle);
+   * // POST /devices/:handle/sign-out, for the signed-in user:
+   * const done = await tessera.destroyByHandle(req.params.handle, { userId: session.userId!, tenant: session.meta.tenant });
+   * if (!done) res.statusCode = 404;
+   * // An admin tool:
+   * for (const s of await tessera.listByUser('u1')) if (s.ip === badIp) await tessera.destroyByHandle(s.handle, { anyUser: true });
    * ```
    */
-  async destroyByHandle(handle: string): Promise<void> {
+  async destroyByHandle(handle: string, options: DestroyByHandleOptions): Promise<boolean> {
     this.#assertOpen();
-    await this.#backend.destroyByHandle(handle);
+    if (typeof handle !== 'string') throw new TypeError('destroyByHandle(handle, options): handle must be a string');
+    const o = (options ?? {}) as Partial<{ userId: unknown; tenant: unknown; anyUser: unknown }>;
+    if (o.anyUser === true && o.userId === undefined) return this.#backend.destroyByHandle(handle, null);
+    if (typeof o.userId !== 'string' || o.userId === '' || o.anyUser !== undefined) {
+      throw new TypeError('destroyByHandle(handle, options): pass { userId } (the session must be that user\'s) or { anyUser: true } (admin tools)');
+    }
+    if (o.tenant !== undefined && o.tenant !== null && typeof o.tenant !== 'string') throw new TypeError('destroyByHandle: tenant must be a string or null');
+    return this.#backend.destroyByHandle(handle, { userId: o.userId, tenant: (o.tenant as string | null | undefined) ?? null });
   }
 
   // ---------------------------------------------------------------- upkeep

@@ -4,6 +4,7 @@
  * @module
  */
 import { resolveCookieOptions, type CookieOptions, type ResolvedCookie } from './cookie.js';
+import type { BindingMode, IpPrefixes } from './core/binding.js';
 import { Keyring, type Secret } from './crypto/keyring.js';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { ConfigError } from './errors.js';
@@ -15,6 +16,8 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 /** The longest delay `setInterval` accepts; longer ones fire after 1 ms. */
 const MAX_TIMER = 2 ** 31 - 1;
+/** The longest finite duration accepted (100 years): later dates stop being valid cookie dates and store timestamps. */
+const MAX_DURATION = 36_500 * DAY;
 
 /** Where tessera reports what it does. Each method is optional. Messages never hold raw session IDs. */
 export interface Logger {
@@ -51,7 +54,10 @@ export interface TesseraOptions {
   cookie?: CookieOptions;
   /** A session unused for this long (ms) expires. Default 24 hours. */
   idleTimeout?: number;
-  /** A session expires this long (ms) after it was created, however active. Default 7 days; `Infinity` for none. */
+  /**
+   * A session expires this long (ms) after it was created, however active — one with its own
+   * lifetime (remember me) too, unless `rememberMeExtendsAbsolute`. Default 7 days; `Infinity` for none.
+   */
   absoluteTimeout?: number;
   /**
    * Share of the idle window that must pass before a read-only request extends the session's expiry
@@ -62,6 +68,25 @@ export interface TesseraOptions {
   /** Lifetime (ms) given by `session.rememberMe()` with no argument. Default 30 days. */
   rememberMeLifetime?: number;
   /**
+   * The longest lifetime (ms) a session may be given (`session.setLifetime`, `rememberMe`), and
+   * the longest any cookie of tessera lives: a longer one is refused with `SessionStateError`.
+   * Default 400 days, the longest browsers keep a cookie. `idleTimeout`, `rememberMeLifetime` and
+   * `cookie.maxAge` must not exceed it.
+   */
+  maxLifetime?: number;
+  /**
+   * Let a session given its own lifetime (remember me) outlive `absoluteTimeout`: it then ends at
+   * most `max(absoluteTimeout, lifetime)` after it was created. Default `false`: the absolute
+   * timeout holds for every session, so a 30-day remember-me session with a 7-day absolute timeout
+   * ends after 7 days however active.
+   */
+  rememberMeExtendsAbsolute?: boolean;
+  /**
+   * Lifetimes of the sessions of some tenants, where they differ from the options above (which
+   * the others keep): `{ acme: { idleTimeout: 15 * 60_000 } }`. Validated like the options themselves.
+   */
+  tenants?: Readonly<Record<string, TenantOptions>>;
+  /**
    * Store new sessions, and send their cookie, even before they hold data. Default `false`: nothing
    * is stored and no cookie is sent until the session is written to.
    */
@@ -71,10 +96,22 @@ export interface TesseraOptions {
    * expiry restarts with each request. Default `false`: re-sent only when the session is touched.
    */
   rolling?: boolean;
-  /** Start a fresh session when the client's IP address differs from the one that created it. Default `false`. */
-  bindIp?: boolean;
-  /** Start a fresh session when the User-Agent differs from the one that created it. Default `false`. */
-  bindUserAgent?: boolean;
+  /**
+   * Bind a session to the network of the client's IP address (see `bindIpPrefix`), as recorded by
+   * its last write: `'off'` (default), `'log'` (a mismatch emits `bindingMismatch` and warns, once:
+   * the session goes on and records the new address) or `'strict'` (a mismatch emits `bindingMismatch`, destroys the session — in
+   * a store, or revoked with `CookieStore` — and the request gets a fresh one). `true` is
+   * `'strict'`, `false` is `'off'`.
+   */
+  bindIp?: BindingMode | boolean;
+  /** Bind a session to the client's User-Agent, as `bindIp` does to its address (`'off'`, `'log'`, `'strict'`; `true` is `'strict'`). Default `'off'`. */
+  bindUserAgent?: BindingMode | boolean;
+  /**
+   * How much of an address `bindIp` compares: `ipv4` bits (default 24) and `ipv6` bits (default
+   * 64), so a client moving within its network keeps its session. An IPv4-mapped IPv6 address
+   * (`::ffff:192.0.2.1`) counts as its IPv4 address. `{ ipv4: 32, ipv6: 128 }` compares whole addresses.
+   */
+  bindIpPrefix?: { ipv4?: number; ipv6?: number };
   /** How often (ms) expired sessions are removed from stores that do not expire them natively. Default 15 minutes; `0` disables. */
   cleanupInterval?: number;
   /** Compare-and-set attempts before a commit gives up with `WriteConflictError`. Default 100. */
@@ -119,18 +156,43 @@ export interface TesseraOptions {
   logger?: Logger;
 }
 
-/** Options after validation; what the rest of tessera reads. */
-export interface ResolvedOptions {
-  readonly keyring: Keyring;
-  readonly cookie: ResolvedCookie;
+/**
+ * Lifetimes of one tenant's sessions (the option `tenants`); what is not given is the top-level option's.
+ *
+ * @example
+ * ```ts
+ * createTessera({ secrets, tenants: { acme: { idleTimeout: 15 * 60_000, maxLifetime: 7 * 86_400_000 } satisfies TenantOptions } });
+ * ```
+ */
+export interface TenantOptions {
+  idleTimeout?: number;
+  absoluteTimeout?: number;
+  rememberMeLifetime?: number;
+  maxLifetime?: number;
+  rememberMeExtendsAbsolute?: boolean;
+}
+
+/** The lifetimes sessions get (by default, or of one tenant), validated. */
+export interface Lifetimes {
   readonly idleTimeout: number;
   readonly absoluteTimeout: number;
-  readonly touchAfter: number;
   readonly rememberMeLifetime: number;
+  readonly maxLifetime: number;
+  readonly rememberMeExtendsAbsolute: boolean;
+}
+
+/** Options after validation; what the rest of tessera reads. */
+export interface ResolvedOptions extends Lifetimes {
+  readonly keyring: Keyring;
+  readonly cookie: ResolvedCookie;
+  readonly touchAfter: number;
+  /** The tenants with lifetimes of their own, or `null` when none has. */
+  readonly tenants: ReadonlyMap<string, Lifetimes> | null;
   readonly saveUninitialized: boolean;
   readonly rolling: boolean;
-  readonly bindIp: boolean;
-  readonly bindUserAgent: boolean;
+  readonly bindIp: BindingMode;
+  readonly bindUserAgent: BindingMode;
+  readonly bindIpPrefix: IpPrefixes;
   readonly cleanupInterval: number;
   readonly maxWriteAttempts: number;
   readonly maxDataBytes: number;
@@ -154,6 +216,8 @@ export const DEFAULTS = Object.freeze({
   absoluteTimeout: 7 * DAY,
   touchAfter: 0.1,
   rememberMeLifetime: 30 * DAY,
+  maxLifetime: 400 * DAY,
+  bindIpPrefix: Object.freeze({ ipv4: 24, ipv6: 64 }),
   cleanupInterval: 15 * MINUTE,
   maxWriteAttempts: 100,
   maxDataBytes: 64 * 1024,
@@ -174,7 +238,62 @@ function duration(name: string, value: number | undefined, fallback: number, all
   if (typeof value !== 'number' || Number.isNaN(value) || value < 0 || (!allowInfinity && !Number.isFinite(value))) {
     throw new ConfigError(`${name} must be a non-negative number of milliseconds${allowInfinity ? ' or Infinity' : ''}`);
   }
+  if (Number.isFinite(value) && value > MAX_DURATION) {
+    throw new ConfigError(`${name} must be at most ${MAX_DURATION} ms (100 years)${allowInfinity ? ', or Infinity' : ''}`);
+  }
   return value;
+}
+
+const TENANT_KEYS = new Set(['idleTimeout', 'absoluteTimeout', 'rememberMeLifetime', 'maxLifetime', 'rememberMeExtendsAbsolute']);
+
+/** Validate one set of lifetimes; `name` prefixes the messages (`tenants.acme.`), `base` fills what is not given. */
+function lifetimes(name: string, given: TenantOptions, base: Lifetimes | null): Lifetimes {
+  const idleTimeout = duration(`${name}idleTimeout`, given.idleTimeout, base?.idleTimeout ?? DEFAULTS.idleTimeout);
+  if (idleTimeout === 0) throw new ConfigError(`${name}idleTimeout must be greater than 0`);
+  const absoluteTimeout = duration(`${name}absoluteTimeout`, given.absoluteTimeout, base?.absoluteTimeout ?? DEFAULTS.absoluteTimeout, true);
+  if (absoluteTimeout === 0) throw new ConfigError(`${name}absoluteTimeout must be greater than 0 (Infinity for none)`);
+  const rememberMeLifetime = duration(`${name}rememberMeLifetime`, given.rememberMeLifetime, base?.rememberMeLifetime ?? DEFAULTS.rememberMeLifetime);
+  if (rememberMeLifetime === 0) throw new ConfigError(`${name}rememberMeLifetime must be greater than 0`);
+  const maxLifetime = duration(`${name}maxLifetime`, given.maxLifetime, base?.maxLifetime ?? DEFAULTS.maxLifetime);
+  if (maxLifetime === 0) throw new ConfigError(`${name}maxLifetime must be greater than 0`);
+  for (const [key, value] of [['idleTimeout', idleTimeout], ['rememberMeLifetime', rememberMeLifetime]] as const) {
+    if (value > maxLifetime) throw new ConfigError(`${name}${key} (${value} ms) must be at most ${name}maxLifetime (${maxLifetime} ms)`);
+  }
+  const extends_ = given.rememberMeExtendsAbsolute ?? base?.rememberMeExtendsAbsolute ?? false;
+  if (typeof extends_ !== 'boolean') throw new ConfigError(`${name}rememberMeExtendsAbsolute must be a boolean`);
+  return { idleTimeout, absoluteTimeout, rememberMeLifetime, maxLifetime, rememberMeExtendsAbsolute: extends_ };
+}
+
+/** The `tenants` option: each tenant's lifetimes, on top of `base`. */
+function tenantLifetimes(tenants: TesseraOptions['tenants'], base: Lifetimes): ReadonlyMap<string, Lifetimes> | null {
+  if (tenants === undefined) return null;
+  if (tenants === null || typeof tenants !== 'object' || Array.isArray(tenants)) throw new ConfigError('tenants must be an object of lifetimes by tenant');
+  const out = new Map<string, Lifetimes>();
+  for (const [tenant, given] of Object.entries(tenants)) {
+    if (tenant === '') throw new ConfigError('tenants: a tenant name cannot be empty');
+    if (given === null || typeof given !== 'object') throw new ConfigError(`tenants.${tenant} must be an object of lifetimes`);
+    for (const key of Object.keys(given)) {
+      if (!TENANT_KEYS.has(key)) throw new ConfigError(`tenants.${tenant}.${key} is not a per-tenant option (${[...TENANT_KEYS].join(', ')})`);
+    }
+    out.set(tenant, Object.freeze(lifetimes(`tenants.${tenant}.`, given, base)));
+  }
+  return out.size === 0 ? null : out;
+}
+
+function bindingMode(name: string, value: BindingMode | boolean | undefined): BindingMode {
+  if (value === undefined || value === false) return 'off';
+  if (value === true) return 'strict';
+  if (value === 'off' || value === 'log' || value === 'strict') return value;
+  throw new ConfigError(`${name} must be 'off', 'log' or 'strict' (or a boolean: true is 'strict')`);
+}
+
+function ipPrefixes(given: TesseraOptions['bindIpPrefix']): IpPrefixes {
+  if (given === undefined) return DEFAULTS.bindIpPrefix;
+  if (given === null || typeof given !== 'object') throw new ConfigError('bindIpPrefix must be an object: { ipv4?, ipv6? }');
+  const { ipv4 = DEFAULTS.bindIpPrefix.ipv4, ipv6 = DEFAULTS.bindIpPrefix.ipv6 } = given;
+  if (!Number.isInteger(ipv4) || ipv4 < 0 || ipv4 > 32) throw new ConfigError('bindIpPrefix.ipv4 must be an integer from 0 to 32');
+  if (!Number.isInteger(ipv6) || ipv6 < 0 || ipv6 > 128) throw new ConfigError('bindIpPrefix.ipv6 must be an integer from 0 to 128');
+  return Object.freeze({ ipv4, ipv6 });
 }
 
 /**
@@ -189,10 +308,7 @@ function duration(name: string, value: number | undefined, fallback: number, all
 export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw new ConfigError('options must be an object');
   const logger: Logger = options.logger ?? DEFAULT_LOGGER;
-  const idleTimeout = duration('idleTimeout', options.idleTimeout, DEFAULTS.idleTimeout);
-  if (idleTimeout === 0) throw new ConfigError('idleTimeout must be greater than 0');
-  const absoluteTimeout = duration('absoluteTimeout', options.absoluteTimeout, DEFAULTS.absoluteTimeout, true);
-  if (absoluteTimeout === 0) throw new ConfigError('absoluteTimeout must be greater than 0 (Infinity for none)');
+  const base = lifetimes('', options, null);
   const touchAfter = options.touchAfter ?? DEFAULTS.touchAfter;
   if (typeof touchAfter !== 'number' || !(touchAfter >= 0 && touchAfter <= 1)) {
     throw new ConfigError('touchAfter must be a share of the idle window between 0 and 1');
@@ -212,17 +328,20 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
   const keyring = Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) });
   const cookie = resolveCookieOptions(options.cookie);
+  if (cookie.maxAge !== undefined && cookie.maxAge > base.maxLifetime) {
+    throw new ConfigError(`cookie.maxAge (${cookie.maxAge} ms) must be at most maxLifetime (${base.maxLifetime} ms)`);
+  }
   return {
     keyring,
     cookie,
-    idleTimeout,
-    absoluteTimeout,
+    ...base,
     touchAfter,
-    rememberMeLifetime: duration('rememberMeLifetime', options.rememberMeLifetime, DEFAULTS.rememberMeLifetime),
+    tenants: tenantLifetimes(options.tenants, base),
     saveUninitialized: options.saveUninitialized ?? false,
     rolling: options.rolling ?? false,
-    bindIp: options.bindIp ?? false,
-    bindUserAgent: options.bindUserAgent ?? false,
+    bindIp: bindingMode('bindIp', options.bindIp),
+    bindUserAgent: bindingMode('bindUserAgent', options.bindUserAgent),
+    bindIpPrefix: ipPrefixes(options.bindIpPrefix),
     cleanupInterval,
     maxWriteAttempts,
     maxDataBytes,

@@ -5,6 +5,7 @@
  * @module
  */
 import { SessionStateError } from './errors.js';
+import type { Lifetimes } from './options.js';
 import { assertStorable, DELETED, NO_CHANGES, Update, type SessionState } from './core/state.js';
 
 /** Session data: JSON-serialisable values by key. */
@@ -26,7 +27,7 @@ export interface SessionMeta {
   readonly userId: string | null;
   /** The tenant the session belongs to. */
   readonly tenant: string | null;
-  /** A per-session lifetime (remember me), overriding the idle timeout; `null` for the default. */
+  /** A per-session lifetime (remember me), replacing the idle timeout; `null` for the default. */
   readonly lifetime: number | null;
   /** Max-Age (ms) the session cookie gets now, or `null` for a browser-session cookie. */
   readonly cookieMaxAge: number | null;
@@ -35,9 +36,10 @@ export interface SessionMeta {
 /** @internal What a Session needs from the core (its lifecycle). */
 export interface SessionRuntime {
   readonly now: () => number;
-  readonly rememberMeLifetime: number;
   /** The cap on session data as JSON, in bytes: a value alone over it is refused at once. */
   readonly maxDataBytes: number;
+  /** The lifetimes that apply to the session (its tenant's, or the defaults). */
+  lifetimes(state: SessionState): Pick<Lifetimes, 'rememberMeLifetime' | 'maxLifetime'>;
   /**
    * Make sure the session has an ID; with `withCookie`, also that the response carries its cookie
    * (throws if the headers went out). Reading `id` assigns one without a cookie: the cookie goes
@@ -232,7 +234,22 @@ export class Session<Data extends SessionData = SessionData> {
     return { ...this.#state.data } as Data;
   }
 
-  /** The signed-in user for this session, or `null`. Setting it indexes the session under that user. */
+  /**
+   * The signed-in user for this session, or `null`. Setting it indexes the session under that user.
+   *
+   * Changing it (signing in, out, or as someone else) on a session the request's cookie named also
+   * gives the session a new ID, keeping its data, as {@link Session.regenerate} does — unless it
+   * was regenerated in this request already: an ID a client brought (one an attacker may have
+   * planted: session fixation) never becomes a signed-in user's. A session opened by ID has no
+   * cookie and keeps its ID.
+   *
+   * @throws {@link SessionStateError} for a value that is not a non-empty string or `null`, and
+   * when the ID must change but the response headers were already sent.
+   * @example
+   * ```ts
+   * session.userId = user.id; // sign-in: a new session ID, the old cookie no longer loads it
+   * ```
+   */
   get userId(): string | null {
     return this.#state.userId;
   }
@@ -242,7 +259,9 @@ export class Session<Data extends SessionData = SessionData> {
       throw new SessionStateError('userId must be a non-empty string or null');
     }
     if (value === this.#state.userId) return;
-    this.#rt.materialize(this.#state, true);
+    // `loaded`: the ID came with the request (regenerate() clears it); a new session's ID is this request's own.
+    if (this.#state.loaded && this.#state.sink !== null) this.#rt.regenerate(this.#state, true);
+    else this.#rt.materialize(this.#state, true);
     const s = this.#state;
     const { userId, metaChanged } = s;
     s.userId = value;
@@ -259,6 +278,11 @@ export class Session<Data extends SessionData = SessionData> {
    * `persistentCookie` overrides whether the cookie outlives the browser session (default: it does
    * when the session has a lifetime or the `cookie.maxAge` option is set).
    *
+   * The session still ends at its absolute limit (`absoluteTimeout` after it was created) unless
+   * the `rememberMeExtendsAbsolute` option lets a longer lifetime move that limit.
+   *
+   * @throws {@link SessionStateError} when `ms` is not a positive number, or is over the
+   * `maxLifetime` option (default 400 days; the session's tenant's, if it has its own).
    * @example
    * ```ts
    * session.setLifetime(14 * 86_400_000);                     // two weeks, persistent cookie
@@ -268,6 +292,8 @@ export class Session<Data extends SessionData = SessionData> {
   setLifetime(ms: number | null, options: { persistentCookie?: boolean } = {}): this {
     this.#writable();
     if (ms !== null && !(Number.isFinite(ms) && ms > 0)) throw new SessionStateError('lifetime must be a positive number of ms or null');
+    const { maxLifetime } = this.#rt.lifetimes(this.#state);
+    if (ms !== null && ms > maxLifetime) throw new SessionStateError(`lifetime ${ms} ms is over maxLifetime (${maxLifetime} ms)`);
     const persistent = options.persistentCookie ?? null;
     const s = this.#state;
     if (ms === s.lifetime && persistent === s.persistent) return this;
@@ -294,9 +320,9 @@ export class Session<Data extends SessionData = SessionData> {
     return this;
   }
 
-  /** "Remember me": {@link Session.setLifetime} with `ms`, default the `rememberMeLifetime` option (30 days). */
+  /** "Remember me": {@link Session.setLifetime} with `ms`, default the `rememberMeLifetime` option (30 days; the tenant's, if it has its own). */
   rememberMe(ms?: number): this {
-    return this.setLifetime(ms ?? this.#rt.rememberMeLifetime);
+    return this.setLifetime(ms ?? this.#rt.lifetimes(this.#state).rememberMeLifetime);
   }
 
   /** Extend the session's expiry now, regardless of the touch throttle. */

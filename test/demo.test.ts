@@ -362,12 +362,16 @@ describe('demo on every store', () => {
         assert.equal(await client.increment(), 1);
         assert.equal(await client.increment(), 2);
         assert.match((await client.get('/')).body, /counter is at <strong>2<\/strong>/);
+        const copy = client.cookie;
 
         const cleared = await client.get('/clear');
         assert.equal(cleared.status, 200);
         assert.match(cleared.body, /session was destroyed/);
         assert.equal(client.cookie, undefined, 'the cookie is cleared');
         assert.equal(await client.increment(), 1, 'a new session after /clear');
+        const replay = new Client(demo.url);
+        replay.cookie = copy;
+        assert.equal(await replay.increment(), 1, 'a copy of the cleared cookie opens nothing (the sealed cookie: revoked)');
         await client.get('/clear');
       } finally {
         await demo?.close();

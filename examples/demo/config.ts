@@ -27,7 +27,7 @@ export interface StoreChoice {
   readonly where: string;
   /** Whether sessions outlive a restart of the demo. */
   readonly durable: boolean;
-  /** `false` when the session lives in the cookie itself (`STORE=cookie`): nothing is stored on the server. */
+  /** `false` when the session lives in the cookie itself (`STORE=cookie`): the server keeps only revocations. */
   readonly serverSide: boolean;
 }
 
@@ -129,10 +129,12 @@ const STORES: Record<string, StoreKind> = {
   postgresql: { usage: 'postgresql://…', make: postgres },
   cookie: {
     usage: 'cookie',
-    make: () => ({
-      store: new CookieStore(),
+    make: ({ dataDir }) => ({
+      // Signed-out sessions are remembered (revoked) in the demo's SQLite file, so a copy of their
+      // cookie cannot be replayed: what `new CookieStore()` does with ./data/sessions.db.
+      store: new CookieStore({ revocation: new SqliteStore({ path: join(dataDir, 'sessions.db'), table: 'tessera_revoked_sessions' }) }),
       label: 'encrypted cookie',
-      where: 'in your browser, sealed in the session cookie itself (AES-256-GCM); nothing is stored on the server',
+      where: 'in your browser, sealed in the session cookie itself (AES-256-GCM); the server only remembers signed-out sessions',
       // The demo keeps its secret in the data folder, so a restart can still open the cookies.
       durable: true,
       serverSide: false,
@@ -158,7 +160,8 @@ export const STORE_CHOICES: readonly string[] = Object.values(STORES).map((kind)
  * - `file` (`<dataDir>/sessions`) or `file:<dir>`: one file per session;
  * - `redis://…` or `rediss://…`: Redis (`?prefix=` sets the key prefix, default `tessera:`);
  * - `postgres://…` or `postgresql://…`: PostgreSQL (`?table=` sets the table, default `tessera_sessions`);
- * - `cookie`: the session sealed in the cookie (AES-256-GCM), nothing on the server.
+ * - `cookie`: the session sealed in the cookie (AES-256-GCM); the server only remembers signed-out
+ *   sessions (in `<dataDir>/sessions.db`), so their cookies cannot be replayed.
  *
  * Redis and PostgreSQL are not contacted here: the first request that needs the session does,
  * and gets a 503 while the server is unreachable.

@@ -38,9 +38,10 @@ function storeExplained(ctx: DemoContext) {
   if (!ctx.store.serverSide) {
     return html`
   <li><strong>Sessions sealed in the cookie.</strong> Your session's data travels in the cookie <code>${ctx.cookieName}</code>
-      itself, encrypted and authenticated (AES-256-GCM) with a key derived from the demo's secret: nothing is stored on the
-      server. You can see the cookie but not read it, scripts cannot read it either (HttpOnly), and a tampered cookie is ignored.
-      Each change seals a new cookie.</li>`;
+      itself, encrypted and authenticated (AES-256-GCM) with a key derived from the demo's secret: the server stores no
+      session data. You can see the cookie but not read it, scripts cannot read it either (HttpOnly), and a tampered cookie is ignored.
+      Each change seals a new cookie. When a session is cleared the server remembers it as revoked, so a copy of its cookie
+      stops working too.</li>`;
   }
   return html`
   <li><strong>Server-side sessions.</strong> Session data is stored on the server, ${ctx.store.where}
@@ -130,7 +131,9 @@ ${status}
           path: '/clear',
           body: existed
             ? html`<p id="cleared">Your session was destroyed: ${
-                ctx.store.serverSide ? 'its record was deleted from the store and your cookie was cleared' : 'your cookie, which held it, was cleared'
+                ctx.store.serverSide
+                  ? 'its record was deleted from the store and your cookie was cleared'
+                  : 'your cookie, which held it, was cleared, and the server revoked it: a copy no longer works'
               }. The next <a href="/increment">increment</a> starts again at 1.</p>`
             : html`<p id="cleared">There was no session to clear.</p>`,
           footer: footer(ctx),

@@ -12,6 +12,12 @@ import type { Step } from './queue.js';
 import type { CookieSink } from './request.js';
 import type { SessionState } from './state.js';
 
+/** Whose session a handle must name for {@link Backend.destroyByHandle} to destroy it. */
+export interface HandleOwner {
+  readonly userId: string;
+  readonly tenant: string | null;
+}
+
 /** What a backend reports back about the cookie it looked at. */
 export interface CookieProbe {
   /** The request carried a cookie of the session cookie's name (valid or not). */
@@ -75,8 +81,11 @@ export interface Backend {
   destroyById(id: string, tenant: string | null): Promise<boolean>;
   /** The live sessions of a user. */
   listByUser(userId: string, tenant: string | null): Promise<SessionInfo[]>;
-  /** Destroy the session with store key `handle`. */
-  destroyByHandle(handle: string): Promise<void>;
+  /**
+   * Destroy the live session with store key `handle` — with `owner`, only if it belongs to that
+   * user in that tenant. Resolves whether it was destroyed.
+   */
+  destroyByHandle(handle: string, owner: HandleOwner | null): Promise<boolean>;
   /** Remove expired records now; how many. */
   deleteExpired(): Promise<number>;
   /** Release the store. */

@@ -111,7 +111,7 @@ export class RecordCodec {
     const retained = this.#retains && allPrimitive(state.data);
     const key = state.key!;
     const version = state.version + 1;
-    const expiresAt = expiry(this.#policy, { createdAt: state.createdAt, lastSeenAt: now, lifetime: state.lifetime });
+    const expiresAt = expiry(this.#policy, { createdAt: state.createdAt, lastSeenAt: now, lifetime: state.lifetime, tenant: state.tenant });
     if (retained) {
       this.#assertRetainedSize(state.data);
       return new RetainedRecord(payloadOf(state, now, { ...state.data }), key, version, expiresAt, state.userId, state.tenant, this);

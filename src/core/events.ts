@@ -6,6 +6,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { Logger } from '../options.js';
+import type { BindingMismatch } from './binding.js';
 
 /**
  * Payload of an event. `ref` is a short hash of the session's store key: enough to correlate log
@@ -19,6 +20,11 @@ import type { Logger } from '../options.js';
 export interface SessionEvent {
   readonly ref: string;
   readonly reason?: string;
+  /**
+   * `bindingMismatch` only: what the binding did — `'strict'` destroyed the session (the request
+   * got a fresh one), `'log'` kept it. Its `reason` says which binding: `'ip'` or `'userAgent'`.
+   */
+  readonly mode?: 'log' | 'strict';
 }
 
 /**
@@ -68,6 +74,17 @@ export class Events {
     const payload: SessionEvent = reason === undefined ? { ref: key.slice(0, 12) } : { ref: key.slice(0, 12), reason };
     this.#logger.debug?.(`tessera: ${event}`, { ...payload });
     this.#emitter.emit(event, payload);
+  }
+
+  /**
+   * A request broke a binding of the session under `key`: the `bindingMismatch` event (with the
+   * binding as `reason`, and its `mode`), and with `log` a warning, which is that mode's purpose.
+   */
+  bindingMismatch(key: string, mismatch: BindingMismatch): void {
+    const payload: SessionEvent = { ref: key.slice(0, 12), reason: mismatch.reason, mode: mismatch.mode };
+    if (mismatch.mode === 'log') this.#logger.warn?.(`tessera: a session was used from another ${mismatch.reason === 'ip' ? 'network' : 'User-Agent'}`, { ...payload });
+    else this.#logger.debug?.('tessera: bindingMismatch', { ...payload });
+    this.#emitter.emit('bindingMismatch', payload);
   }
 
   /**

@@ -10,11 +10,11 @@ import { clearCookie } from '../cookie.js';
 import { generateId, storeKey } from '../crypto/ids.js';
 import type { CsrfProtection } from '../csrf.js';
 import { SessionStateError } from '../errors.js';
-import type { ResolvedOptions } from '../options.js';
+import type { Lifetimes, ResolvedOptions } from '../options.js';
 import type { SessionRuntime } from '../session.js';
 import type { Backend } from './backend.js';
 import type { Events } from './events.js';
-import { cookieMaxAge, expiry, revokeUntil, touchIsDue, type Policy } from './policy.js';
+import { cookieMaxAge, expiry, policyFor, revokeUntil, touchIsDue, type Policy } from './policy.js';
 import { CommitQueue, type CommitRunner } from './queue.js';
 import { hasWrite, NO_CHANGES, NO_KEYS, retire, type SessionState } from './state.js';
 
@@ -31,7 +31,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
  */
 export class Lifecycle implements SessionRuntime {
   readonly now: () => number;
-  readonly rememberMeLifetime: number;
   readonly maxDataBytes: number;
   readonly csrfFieldName: string;
   readonly #options: ResolvedOptions;
@@ -50,8 +49,11 @@ export class Lifecycle implements SessionRuntime {
     this.#csrf = options.csrf;
     this.csrfFieldName = options.csrf.field;
     this.now = options.now;
-    this.rememberMeLifetime = options.rememberMeLifetime;
     this.maxDataBytes = options.maxDataBytes;
+  }
+
+  lifetimes(state: SessionState): Pick<Lifetimes, 'rememberMeLifetime' | 'maxLifetime'> {
+    return policyFor(this.#policy, state.tenant);
   }
 
   /** The session's commit queue, made on first use: a session only read never needs one. */
@@ -127,7 +129,12 @@ export class Lifecycle implements SessionRuntime {
 
   /** A loaded session: queue a touch when enough of its idle window has passed. */
   touchIfDue(state: SessionState, now: number): void {
-    if (!this.#backend.canTouch(state) || !touchIsDue(this.#policy, state, now)) return;
+    if (touchIsDue(this.#policy, state, now)) this.touch(state);
+  }
+
+  /** A loaded session: queue a touch now, whatever the throttle — it records this request's IP and user agent. */
+  touch(state: SessionState): void {
+    if (!this.#backend.canTouch(state)) return;
     state.touchDue = true;
     this.refreshCookie(state, false);
     this.#scheduleLater(state);

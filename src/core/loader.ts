@@ -1,6 +1,7 @@
 /**
  * Request loading: the request's cookie, through the backend, to a live session — or a fresh one
- * when there is none it may use (no cookie, a bad or expired one, a binding mismatch). Synchronous
+ * when there is none it may use (no cookie, a bad or expired one, a strict binding mismatch, which
+ * also ends it). Synchronous
  * up to the store: a store that answers at once gives the session without a promise.
  *
  * @module
@@ -15,6 +16,7 @@ import { isThenable } from './driver.js';
 import type { Events } from './events.js';
 import type { Lifecycle } from './lifecycle.js';
 import { bindingMismatch, type Policy } from './policy.js';
+import type { Step } from './queue.js';
 import type { CookieSink, RequestInput } from './request.js';
 import { freshState, type SessionState } from './state.js';
 
@@ -91,13 +93,24 @@ export class RequestLoader implements RequestRuntime {
   }
 
   /** The request's session once read: `found`, or a fresh one when there is none (or it may not be used). */
-  #enter(ctx: SessionContext, input: RequestInput, sink: CookieSink, tenant: string | null, found: SessionState | null, now: number): Session {
+  #enter(ctx: SessionContext, input: RequestInput, sink: CookieSink, tenant: string | null, found: SessionState | null, now: number): Session | Promise<Session> {
     const ip = input.ip ?? null;
     const userAgent = input.userAgent ?? null;
     let state = found;
-    if (state !== null && bindingMismatch(this.#policy, state, ip, userAgent)) {
-      this.#events.emit('bindingMismatch', state.key!);
-      state = null;
+    let ending: Step<void> = undefined;
+    let logged = false;
+    if (state !== null) {
+      const mismatch = bindingMismatch(this.#policy, state, ip, userAgent);
+      if (mismatch !== null) {
+        this.#events.bindingMismatch(state.key!, mismatch);
+        logged = mismatch.mode === 'log';
+        if (!logged) {
+          // Ended, not just passed over: whoever else holds its cookie (the thief, or the owner) loses it too.
+          this.#events.emit('destroyed', state.key!, 'binding');
+          ending = this.#backend.drop(state);
+          state = null;
+        }
+      }
     }
     const lifecycle = this.#lifecycle;
     if (state === null) {
@@ -126,9 +139,13 @@ export class RequestLoader implements RequestRuntime {
       // A cookie made under an older secret is made again under the current one while the head
       // can take it, so dropping that secret later signs nobody out.
       if (this.#options.rolling || ctx.cookieStale) lifecycle.refreshCookie(state, true);
-      lifecycle.touchIfDue(state, now);
+      // A logged mismatch is reported once: the touch records the new address (or User-Agent).
+      if (logged) lifecycle.touch(state);
+      else lifecycle.touchIfDue(state, now);
     }
     ctx.state = state;
-    return (ctx.session = new Session(state, lifecycle));
+    const session = (ctx.session = new Session(state, lifecycle));
+    // The load fails as a store read would when the store cannot end the session (the adapter answers 503).
+    return isThenable(ending) ? Promise.resolve(ending).then(() => session) : session;
   }
 }

@@ -495,14 +495,19 @@ function suite(label: string, express: typeof express5): void {
     });
 
     it('cookie.maxAge per session: remember me outlives the default; expires = false ends with the browser', async () => {
-      const { browser, clock } = await start((app) => {
+      const routes = (app: Express): void => {
         app.get('/login', (req, res) => {
           req.session.user = 'ada';
           if (req.query.remember) req.session.cookie.maxAge = 30 * DAY;
           res.json(req.session.cookie);
         });
         app.get('/me', (req, res) => res.json({ user: req.session.user ?? null, cookie: req.session.cookie }));
-      });
+      };
+      // By default the absolute timeout (7 days) holds for a session with its own maxAge too.
+      const capped = await start(routes);
+      assert.match(sessionCookies(await capped.browser().fetch('/login?remember=1'), 'connect.sid')[0]!, /; Max-Age=604800; Expires=/);
+      // rememberMeExtendsAbsolute: a 30-day maxAge outlives it, as in express-session (which has no absolute timeout).
+      const { browser, clock } = await start(routes, { rememberMeExtendsAbsolute: true });
       const remembered = browser();
       const res = await remembered.fetch('/login?remember=1');
       assert.match(sessionCookies(res, 'connect.sid')[0]!, /; Max-Age=2592000; Expires=/);
@@ -591,7 +596,8 @@ function suite(label: string, express: typeof express5): void {
               res.end();
             });
           },
-          { store, cookie },
+          // A 30-day maxAge is kept whole past the 7-day absolute timeout.
+          { store, cookie, rememberMeExtendsAbsolute: true },
         );
         const label = JSON.stringify(cookie);
         for (const [path, originalMaxAge] of [['/remember', 30 * DAY], ['/forget', null]] as const) {
@@ -1099,7 +1105,7 @@ function suite(label: string, express: typeof express5): void {
           });
           app.get('/cart', (req, res) => res.json(req.session.cart?.items));
         },
-        { store: new CookieStore() as never },
+        { store: new CookieStore({ revocation: new MemoryStore() }) as never },
       );
       tessera.on('commitError', (e) => errors.push(e));
       const b = browser();

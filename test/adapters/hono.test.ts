@@ -160,7 +160,7 @@ describe('tessera/hono: sessions through app.request', () => {
   });
 
   it('works with sessions sealed in the cookie (CookieStore)', async () => {
-    const { app } = countingApp(base({ store: new CookieStore() }));
+    const { app } = countingApp(base({ store: new CookieStore({ revocation: new MemoryStore() }) }));
     const first = await app.request('/count');
     const cookie = sessionCookie(first)!;
     assert.ok(cookie.length > 100, 'the session itself is in the cookie');

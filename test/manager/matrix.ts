@@ -11,7 +11,7 @@
  * | MemoryStore                                  | server  | synchronously   | retained objects    |
  * | CookieStore, synchronous revocation store    | cookie  | synchronously   | sealed cookie       |
  * | CookieStore, revocation store with promises  | cookie  | with promises   | sealed cookie       |
- * | CookieStore, no revocation store             | cookie  | (no store)      | sealed cookie       |
+ * | CookieStore, revocation turned off           | cookie  | (no store)      | sealed cookie       |
  *
  * SQLite is a real `SqliteStore` on `:memory:` (what `createTessera()` gives, minus the file), so
  * the default path — synchronous forms, JSON records, the decoded-record cache — is what runs.
@@ -85,7 +85,7 @@ export interface Combination {
   readonly encrypted: boolean;
   /** The store keeps record objects as given (MemoryStore's retained records). */
   readonly retained: boolean;
-  /** Cookie backend: how its revocation store answers, or `null` without one. */
+  /** Cookie backend: how its revocation store answers, or `null` when it is turned off (`revocation: false`). */
   readonly revocation: 'sync' | 'promises' | null;
   /** What `createTessera()` gives: SQLite, JSON records. */
   readonly isDefault: boolean;
@@ -121,7 +121,7 @@ function combination(shape: Shape): Combination {
     setup(options: SetupOptions = {}): Setup {
       const clock = new FakeClock();
       const store = shape.store();
-      const managerStore = shape.backend === 'cookie' ? new CookieStore({ revocation: shape.revocation === null ? undefined : store }) : store;
+      const managerStore = shape.backend === 'cookie' ? new CookieStore({ revocation: shape.revocation === null ? false : store }) : store;
       const base = { secrets: [SECRET], now: clock.now, cleanupInterval: 0, logger: {}, cookie: { secure: true }, encryptData: shape.encrypted };
       const make = (more: SetupOptions): Tessera => new Tessera({ ...base, ...options, ...more, store: managerStore });
       const tessera = make({});
@@ -213,7 +213,7 @@ export const COMBINATIONS: readonly Combination[] = [
     store: () => new CountingStore(new MemoryStore()),
   }),
   combination({
-    name: 'CookieStore, no revocation store',
+    name: 'CookieStore, revocation turned off (revocation: false)',
     backend: 'cookie',
     synchronous: true,
     encrypted: false,

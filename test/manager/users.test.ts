@@ -30,6 +30,58 @@ matrix(
       assert.equal(await tessera.isValid(mine.id, { tenant: 'acme' }), true);
       assert.equal(await tessera.isValid(other.id, { tenant: 'globex' }), false);
     });
+
+    it('"sign out this device": user B cannot destroy user A’s session by its handle; A can', async () => {
+      const { tessera } = c.setup();
+      const destroyed: unknown[] = [];
+      tessera.on('destroyed', (e) => destroyed.push(e));
+      const ann = await tessera.create({ userId: 'ann', data: { a: 1 } });
+      const [handle] = (await tessera.listByUser('ann')).map((s) => s.handle);
+      assert.equal(await tessera.destroyByHandle(handle!, { userId: 'bob' }), false, 'not bob’s');
+      assert.equal(await tessera.isValid(ann.id), true, 'still alive');
+      assert.equal(await tessera.destroyByHandle(handle!, { userId: 'ann', tenant: 'acme' }), false, 'ann’s, but not in that tenant');
+      assert.equal(await tessera.isValid(ann.id), true);
+      assert.equal(destroyed.length, 0);
+      assert.equal(await tessera.destroyByHandle(handle!, { userId: 'ann' }), true);
+      assert.equal(await tessera.isValid(ann.id), false);
+      assert.equal(destroyed.length, 1);
+      assert.equal(await tessera.destroyByHandle(handle!, { userId: 'ann' }), false, 'gone: nothing to destroy');
+    });
+
+    it('destroyByHandle checks the tenant: a user of one tenant cannot destroy a namesake’s session in another', async () => {
+      const { tessera } = c.setup();
+      const acme = await tessera.create({ userId: 'ann', tenant: 'acme', data: { a: 1 } });
+      const [info] = await tessera.listByUser('ann', { tenant: 'acme' });
+      assert.equal(await tessera.destroyByHandle(info!.handle, { userId: 'ann', tenant: 'globex' }), false);
+      assert.equal(await tessera.destroyByHandle(info!.handle, { userId: 'ann' }), false, 'no tenant given: only a session without one');
+      assert.equal(await tessera.isValid(acme.id, { tenant: 'acme' }), true);
+      assert.equal(await tessera.destroyByHandle(info!.handle, { userId: 'ann', tenant: 'acme' }), true);
+      assert.equal(await tessera.isValid(acme.id, { tenant: 'acme' }), false);
+    });
+
+    it('destroyByHandle with anyUser destroys whoever’s session it is (admin tools); without an owner it refuses', async () => {
+      const { tessera } = c.setup();
+      const ann = await tessera.create({ userId: 'ann', tenant: 'acme', data: { a: 1 } });
+      const [info] = await tessera.listByUser('ann');
+      for (const bad of [undefined, {}, { userId: '' }, { userId: 1 }, { anyUser: false }, { anyUser: true, userId: 'ann' }]) {
+        await assert.rejects(tessera.destroyByHandle(info!.handle, bad as never), TypeError, JSON.stringify(bad));
+      }
+      assert.equal(await tessera.isValid(ann.id, { tenant: 'acme' }), true);
+      assert.equal(await tessera.destroyByHandle('not-a-handle', { anyUser: true }), false);
+      assert.equal(await tessera.destroyByHandle(info!.handle, { anyUser: true }), true);
+      assert.equal(await tessera.isValid(ann.id, { tenant: 'acme' }), false);
+    });
+
+    it('destroyByUser destroys only sessions still signed in as that user', async () => {
+      const { tessera, browser } = c.setup();
+      await browser.request((s) => {
+        s.set('a', 1);
+        s.userId = 'ann';
+      });
+      await tessera.create({ userId: 'ann', data: { a: 1 } });
+      assert.equal(await tessera.destroyByUser('ann'), 2);
+      assert.equal((await browser.request((s) => s.get('a'))).result, undefined);
+    });
   },
   (c) => c.server,
 );

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { Tessera } from '../../src/manager.js';
 import { CookieStore } from '../../src/stores/cookie.js';
 import { MemoryStore } from '../../src/stores/memory.js';
@@ -23,11 +27,12 @@ const FORMAT_1_COOKIE =
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
-function setup(options: { revocation?: SessionStore; secrets?: string[]; clock?: FakeClock; rememberMeLifetime?: number } = {}) {
+/** A manager on a CookieStore; its revocation store a MemoryStore unless given (`false`: turned off). */
+function setup(options: { revocation?: SessionStore | false; secrets?: string[]; clock?: FakeClock; rememberMeLifetime?: number } = {}) {
   const clock = options.clock ?? new FakeClock();
   const tessera = new Tessera({
     secrets: options.secrets ?? [OLD],
-    store: new CookieStore({ revocation: options.revocation }),
+    store: new CookieStore({ revocation: options.revocation ?? new MemoryStore() }),
     now: clock.now,
     idleTimeout: HOUR,
     rememberMeLifetime: options.rememberMeLifetime,
@@ -126,8 +131,8 @@ describe('CookieStore (AES-256-GCM sealed sessions)', () => {
     });
   }
 
-  it('without a revocation store, a copied cookie stays valid until expiry (the documented limit)', async () => {
-    const { browser, tessera } = setup();
+  it('with revocation turned off, a copied cookie stays valid until expiry (the documented limit)', async () => {
+    const { browser, tessera } = setup({ revocation: false });
     await browser.request((s) => s.set('user', 'ann'));
     const copy = browser.cookie;
     await browser.request((s) => s.destroy());
@@ -144,7 +149,7 @@ describe('CookieStore (AES-256-GCM sealed sessions)', () => {
     await assert.rejects(tessera.get(session.id, 'a'), NotSupportedError);
     await assert.rejects(tessera.create(), NotSupportedError);
     await assert.rejects(tessera.listByUser('ann'), NotSupportedError);
-    await assert.rejects(setup().tessera.destroy(session.id), NotSupportedError);
+    await assert.rejects(setup({ revocation: false }).tessera.destroy(session.id), NotSupportedError);
   });
 
   it('binds the seal to the tenant: a cookie of one tenant is a fresh session under another, or under none', async () => {
@@ -281,5 +286,80 @@ describe('CookieStore edge cases', () => {
       s.set('small', 1);
     });
     assert.deepEqual((await browser.request((s) => Object.keys(s.toJSON()))).result, ['note', 'small']);
+  });
+});
+
+describe('CookieStore revocation is on by default (the replay of CVE-2024-31999)', () => {
+  /** Run `fn` with the working directory in a fresh folder, where the default revocation store puts ./data/sessions.db. */
+  async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'tessera-cookie-revocation-'));
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      await fn(dir);
+    } finally {
+      process.chdir(cwd);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('without a revocation option, a copy taken before destroy() or regenerate() gives a fresh session', async () => {
+    await inTempDir(async (dir) => {
+      const warnings: string[] = [];
+      const store = new CookieStore();
+      const tessera = new Tessera({ secrets: [OLD], store, now: new FakeClock().now, cleanupInterval: 0, logger: { warn: (m) => warnings.push(m) }, cookie: { secure: true } });
+      try {
+        assert.equal(tessera.loadsSynchronously, true, 'the default store (SQLite) answers synchronously');
+        const browser = new Browser(tessera);
+        await browser.request((s) => s.set('user', 'ann'));
+        const beforeDestroy = browser.cookie;
+        await browser.request((s) => s.destroy());
+        const thief = new Browser(tessera);
+        thief.cookie = beforeDestroy;
+        const replay = await thief.request((s) => [s.get('user'), s.isNew]);
+        assert.deepEqual(replay.result, [undefined, true], 'the destroyed session is revoked');
+        assert.ok(replay.res.cookies.every((l) => !l.includes('Max-Age=') || /Max-Age=0;/.test(l)), 'and is not sealed again');
+
+        await browser.request((s) => s.set('user', 'bob'));
+        const beforeRegenerate = browser.cookie;
+        await browser.request((s) => s.regenerate());
+        assert.equal((await browser.request((s) => s.get('user'))).result, 'bob', 'the regenerated session goes on');
+        thief.cookie = beforeRegenerate;
+        assert.deepEqual((await thief.request((s) => [s.get('user'), s.isNew])).result, [undefined, true], 'the pre-regenerate copy is revoked');
+        assert.deepEqual(warnings, [], 'no warning: revocation is on');
+      } finally {
+        await tessera.close();
+      }
+      const db = new Database(join(dir, 'data', 'sessions.db'), { readonly: true });
+      try {
+        const { n } = db.prepare('SELECT count(*) AS n FROM tessera_revoked_sessions').get() as { n: number };
+        assert.equal(n, 2, 'the destroyed and the regenerated session, in ./data/sessions.db');
+      } finally {
+        db.close();
+      }
+    });
+  });
+
+  it('revocation: false turns it off, and warns once at start-up', () => {
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => warnings.push(m) };
+    const store = new CookieStore({ revocation: false });
+    assert.equal(store.revocation, null);
+    const make = (s: CookieStore) => new Tessera({ secrets: [OLD], store: s, cleanupInterval: 0, logger, cookie: { secure: true } });
+    make(store);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /revocation: false/);
+    assert.match(warnings[0]!, /CVE-2024-31999/);
+    make(store);
+    assert.equal(warnings.length, 1, 'once for the store, however many managers share it');
+    make(new CookieStore({ revocation: false }));
+    assert.equal(warnings.length, 2, 'another store warns for itself');
+    make(new CookieStore({ revocation: new MemoryStore() }));
+    assert.equal(warnings.length, 2, 'a revocation store given: no warning');
+  });
+
+  it('refuses a revocation that is not a store', () => {
+    assert.throws(() => new CookieStore({ revocation: 'yes' as never }), ConfigError);
+    assert.throws(() => new CookieStore({ revocation: true as never }), ConfigError);
   });
 });

@@ -234,7 +234,7 @@ export class CookieBackend implements Backend {
     const revocation = this.#revocation;
     if (revocation === null) throw new NotSupportedError('revoking a cookie session by ID needs a revocation store (CookieStore({ revocation }))');
     const now = this.#options.now();
-    const record = { data: '', version: 1, expiresAt: revokeByIdUntil(this.#policy, now), userId: null, tenant };
+    const record = { data: '', version: 1, expiresAt: revokeByIdUntil(this.#policy, now, tenant), userId: null, tenant };
     return revocation.set(storeKey(id, tenant), record, 0, { now });
   }
 
@@ -242,7 +242,7 @@ export class CookieBackend implements Backend {
     return Promise.reject(new NotSupportedError('the cookie store cannot list sessions by user'));
   }
 
-  destroyByHandle(): Promise<void> {
+  destroyByHandle(): Promise<boolean> {
     return Promise.reject(new NotSupportedError('sessions in cookies have no server-side handle to destroy'));
   }
 

@@ -13,7 +13,7 @@ import { SessionNotFoundError, WriteConflictError } from '../../errors.js';
 import type { SessionInfo } from '../../manager.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { StoreRecord } from '../../stores/store.js';
-import type { Backend, CookieProbe } from '../backend.js';
+import type { Backend, CookieProbe, HandleOwner } from '../backend.js';
 import type { RecordCodec } from '../codec.js';
 import { isThenable, run, type StoreDriver } from '../driver.js';
 import type { Events } from '../events.js';
@@ -344,9 +344,15 @@ export class ServerBackend implements Backend {
     return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);
   }
 
-  async destroyByHandle(handle: string): Promise<void> {
-    await this.#driver.delete(handle, { now: this.#options.now() });
+  async destroyByHandle(handle: string, owner: HandleOwner | null): Promise<boolean> {
+    // A handle is a store key: SHA-256, 43 base64url characters, like an ID. Anything else names nothing.
+    if (!isWellFormedId(handle)) return false;
+    const now = this.#options.now();
+    const record = await this.#driver.get(handle, { now });
+    if (record === null || (owner !== null && (record.userId !== owner.userId || record.tenant !== owner.tenant))) return false;
+    await this.#driver.delete(handle, { now });
     this.#events.emit('destroyed', handle);
+    return true;
   }
 
   /** Delete the keys whose delete failed (stopping at the first failure: the store is likely down), then expired records. */
