@@ -522,6 +522,24 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       assert.equal(exempt.status, 200, 'an exempt route (a webhook) needs neither');
     });
 
+    it('reads neither the session ID nor the CSRF token from the URL', async () => {
+      const { app, tessera, token, cookie, events } = await visit();
+      const field = tessera.csrf.field;
+      const inQuery = `key=a&value=1&${field}=${encodeURIComponent(token)}&${tessera.csrf.header}=${encodeURIComponent(token)}`;
+      const refused = await app.request('POST', `/write?${inQuery}`, sameOrigin(cookie));
+      assert.equal(refused.status, 403, 'a token in the query string is not taken');
+      assert.deepEqual(events.map((e) => e.reason), ['missing-token']);
+      assert.equal((await app.request('POST', '/write?key=a&value=1', sameOrigin(cookie, token))).status, 200);
+      const idPair = cookie.split('; ').find((p) => p.startsWith(`${tessera.cookieName}=`));
+      assert.ok(idPair, 'the browser holds the session cookie');
+      const [name, value] = [idPair.slice(0, idPair.indexOf('=')), idPair.slice(idPair.indexOf('=') + 1)];
+      for (const param of [name, 'sid', 'session', 'connect.sid']) {
+        const read = await app.request('GET', `/read?${encodeURIComponent(param)}=${encodeURIComponent(value)}`);
+        assert.deepEqual(JSON.parse(read.body), {}, `?${param}= names no session`);
+      }
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1' }, 'the cookie does');
+    });
+
     it('a token never validates under another tenant', async () => {
       const started = await start({ csrf: {} }, { tenant: { header: 'x-tenant' } });
       const page = await started.app.request('GET', '/token', { 'x-tenant': 'a' });
