@@ -15,25 +15,56 @@ import pg from 'pg';
 import { storeKey } from '../src/crypto/ids.js';
 import { startDemo, type Demo } from '../examples/demo/app.js';
 import { demoSecret, pickStore } from '../examples/demo/config.js';
+import { describeUserAgent, relativeTime } from '../examples/demo/devices.js';
+import { validName } from '../examples/demo/form.js';
 import { PG_URL, REDIS_URL, serviceSkip } from './helpers/services.js';
 
-/** A browser, as far as cookies go: keeps what Set-Cookie gives, drops what it expires. */
+/** The session cookie's names (plain http; production's), and the readable CSRF token cookie's. */
+const SESSION_COOKIES = new Set(['tessera', '__Host-tessera']);
+
+/** A browser, as far as cookies go: a jar that keeps what Set-Cookie gives, drops what it expires. */
 class Client {
-  cookie: string | undefined;
+  /** Cookie values by name, sent back with every request. */
+  readonly jar = new Map<string, string>();
   lastSetCookie: string[] = [];
-  constructor(readonly base: string) {}
+  constructor(
+    readonly base: string,
+    readonly userAgent?: string,
+  ) {}
+
+  /** `name=value` of the session cookie, if the client holds one. Settable, as a copied cookie. */
+  get cookie(): string | undefined {
+    for (const [name, value] of this.jar) if (SESSION_COOKIES.has(name)) return `${name}=${value}`;
+    return undefined;
+  }
+  set cookie(pair: string | undefined) {
+    for (const name of SESSION_COOKIES) this.jar.delete(name);
+    if (pair !== undefined) this.jar.set(pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1));
+  }
 
   async get(path: string, init: RequestInit = {}): Promise<{ status: number; body: string; headers: Headers }> {
     const headers = new Headers(init.headers);
-    if (this.cookie) headers.set('cookie', this.cookie);
+    if (this.jar.size > 0) headers.set('cookie', [...this.jar].map(([name, value]) => `${name}=${value}`).join('; '));
+    if (this.userAgent !== undefined && !headers.has('user-agent')) headers.set('user-agent', this.userAgent);
     const res = await fetch(new URL(path, this.base), { ...init, headers, redirect: 'manual' });
     this.lastSetCookie = res.headers.getSetCookie();
     for (const line of this.lastSetCookie) {
       const pair = line.split(';', 1)[0]!;
-      if (/;\s*Max-Age=0/i.test(line)) this.cookie = undefined;
-      else this.cookie = pair;
+      const name = pair.slice(0, pair.indexOf('='));
+      if (/;\s*Max-Age=0/i.test(line)) this.jar.delete(name);
+      else this.jar.set(name, pair.slice(pair.indexOf('=') + 1));
     }
     return { status: res.status, body: await res.text(), headers: res.headers };
+  }
+
+  /**
+   * POST a URL-encoded form, as a browser submits one: `fields`, plus the `_csrf` token from the
+   * page at `from` (the hidden field its forms carry) unless `csrf: false`.
+   */
+  async post(path: string, fields: Record<string, string> = {}, options: { from?: string; csrf?: boolean; headers?: Record<string, string> } = {}) {
+    const form = new URLSearchParams(fields);
+    if (options.csrf !== false) form.set('_csrf', csrfTokenIn((await this.get(options.from ?? '/account')).body));
+    return this.get(path, { method: 'POST', body: form, headers: options.headers });
   }
 
   /** GET /increment and read the counter off the page. */
@@ -45,12 +76,45 @@ class Client {
     return Number(m[1]);
   }
 
-  /** The session ID the cookie carries (`name=id.signature`). */
+  /** Sign in as `name` through the form; asserts the 303 to /account. */
+  async signIn(name: string): Promise<void> {
+    const res = await this.post('/sign-in', { name }, { from: '/sign-in' });
+    assert.equal(res.status, 303, res.body);
+    assert.equal(res.headers.get('location'), '/account');
+  }
+
+  /** The session ID the cookie carries (`name=id.signature`, or `name=id~signature` provisional). */
   get sessionId(): string {
-    assert.ok(this.cookie, 'the client holds a session cookie');
-    return this.cookie.slice(this.cookie.indexOf('=') + 1).split('.')[0]!;
+    const cookie = this.cookie;
+    assert.ok(cookie, 'the client holds a session cookie');
+    return cookie.slice(cookie.indexOf('=') + 1).split(/[.~]/)[0]!;
   }
 }
+
+/** The CSRF token of the first form on a page (its hidden `_csrf` field). */
+function csrfTokenIn(page: string): string {
+  const m = /<input type="hidden" name="_csrf" value="([^"]+)">/.exec(page);
+  assert.ok(m, 'the page has a form with a CSRF token');
+  return m[1]!;
+}
+
+/** The devices the account page lists: browser, IP, last active, this device or a revoke handle. */
+function devicesIn(page: string): { browser: string; ip: string; lastActive: string; current: boolean; handle: string | null }[] {
+  return [...page.matchAll(/<tr class="device( current)?">([\s\S]*?)<\/tr>/g)].map(([, current, row]) => {
+    const cells = [...row!.matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)].map((m) => m[1]!);
+    return {
+      browser: cells[0]!,
+      ip: cells[1]!,
+      lastActive: /<time[^>]*>([^<]*)<\/time>/.exec(cells[2]!)?.[1] ?? '',
+      current: current !== undefined,
+      handle: /name="handle" value="([^"]+)"/.exec(cells[3]!)?.[1] ?? null,
+    };
+  });
+}
+
+const CHROME_LINUX = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
+const FIREFOX_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0';
+const SAFARI_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
 
 const ENV = { NODE_ENV: 'test' } as NodeJS.ProcessEnv;
 
@@ -208,6 +272,239 @@ describe('demo app', () => {
     });
     assert.doesNotMatch(body, /<script>/);
     assert.match(body, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+  });
+});
+
+describe('demo accounts (SQLite)', () => {
+  let dataDir: string;
+  let demo: Demo;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'tessera-demo-accounts-'));
+    demo = await startDemo({ port: 0, host: '127.0.0.1', dataDir, env: ENV, log: () => {} });
+  });
+  after(async () => {
+    await demo?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('signs in with a name: a new session ID, then /account lists this device', async () => {
+    const client = new Client(demo.url, CHROME_LINUX);
+    const form = await client.get('/sign-in');
+    assert.equal(form.status, 200);
+    assert.match(form.body, /<form method="post" action="\/sign-in">/);
+    const before = client.sessionId; // the form's CSRF token came with an ID cookie (not stored yet)
+    await client.signIn('Ada');
+    assert.notEqual(client.sessionId, before, 'signing in gives the session a new ID (no session fixation)');
+
+    const page = await client.get('/account');
+    assert.equal(page.status, 200);
+    assert.match(page.body, /signed in as <strong id="user">Ada<\/strong>/);
+    assert.match(page.body, /<button id="sign-out">Sign out Ada<\/button>/);
+    assert.match(page.headers.get('content-security-policy')!, /form-action 'self'/);
+    const devices = devicesIn(page.body);
+    assert.equal(devices.length, 1);
+    assert.deepEqual(devices[0], { browser: 'Chrome on Linux', ip: '127.0.0.1', lastActive: 'now', current: true, handle: null });
+    assert.doesNotMatch(page.body, /revoke-others/, 'no other device to sign out');
+  });
+
+  it('sends a visitor from /account to the sign-in form, and refuses bad names with 400', async () => {
+    const visitor = new Client(demo.url);
+    const page = await visitor.get('/account');
+    assert.equal(page.status, 303);
+    assert.equal(page.headers.get('location'), '/sign-in');
+    for (const name of ['', '   ', 'x'.repeat(65), 'a\u0000b', 'line\nbreak', 'spoof\u202eed']) {
+      const res = await visitor.post('/sign-in', { name }, { from: '/sign-in' });
+      assert.equal(res.status, 400, JSON.stringify(name));
+      assert.match(res.body, /<p class="error" id="error">/);
+    }
+    assert.equal((await visitor.get('/account')).status, 303, 'still not signed in');
+    const longest = new Client(demo.url);
+    await longest.signIn(`  ${'é'.repeat(64)}  `); // trimmed; 64 characters
+    assert.match((await longest.get('/account')).body, new RegExp(`<strong id="user">${'é'.repeat(64)}</strong>`));
+  });
+
+  it('escapes the name it shows', async () => {
+    const client = new Client(demo.url);
+    await client.signIn('<img src=x onerror=alert(1)> & "q"');
+    const page = await client.get('/account');
+    assert.doesNotMatch(page.body, /<img/);
+    assert.match(page.body, /<strong id="user">&lt;img src=x onerror=alert\(1\)&gt; &amp; &quot;q&quot;<\/strong>/);
+    const bad = await client.post('/sign-in', { name: '<b>\u0001' }, { from: '/sign-in' });
+    assert.doesNotMatch(bad.body, /<b>/, 'the refused name is echoed escaped');
+  });
+
+  it('lists a second browser signed in as the same name; revoking it signs it out', async () => {
+    const laptop = new Client(demo.url, CHROME_LINUX);
+    const phone = new Client(demo.url, SAFARI_IPHONE);
+    await laptop.signIn('Grace');
+    await phone.signIn('Grace');
+    const someoneElse = new Client(demo.url, FIREFOX_WINDOWS);
+    await someoneElse.signIn('Linus');
+
+    const page = await laptop.get('/account');
+    const devices = devicesIn(page.body);
+    assert.equal(devices.length, 2, 'two devices of Grace, not Linus\'s');
+    const [mine, other] = devices[0]!.current ? [devices[0]!, devices[1]!] : [devices[1]!, devices[0]!];
+    assert.equal(mine.browser, 'Chrome on Linux');
+    assert.equal(other.browser, 'Safari on iOS');
+    assert.equal(other.current, false);
+    assert.match(other.lastActive, /^(just now|\d+ minutes? ago)$/);
+    assert.ok(other.handle, 'a revoke button with the other device\'s handle');
+    assert.ok(!other.handle.includes(phone.sessionId), 'the handle is not the session ID');
+    assert.match(page.body, /Sign out all other devices \(1\)/);
+
+    const revoked = await laptop.post('/devices/revoke', { handle: other.handle });
+    assert.equal(revoked.status, 303);
+    assert.equal(revoked.headers.get('location'), '/account');
+    const after = await laptop.get('/account');
+    assert.match(after.body, /<p class="notice" id="notice">That device was signed out\.<\/p>/);
+    assert.equal(devicesIn(after.body).length, 1);
+    assert.doesNotMatch((await laptop.get('/account')).body, /id="notice"/, 'the notice shows once');
+
+    const phonePage = await phone.get('/account');
+    assert.equal(phonePage.status, 303, 'the revoked cookie no longer signs the phone in');
+    assert.equal(phonePage.headers.get('location'), '/sign-in');
+    assert.equal((await someoneElse.get('/account')).status, 200, 'another user is untouched');
+  });
+
+  it("does not revoke another user's session by its handle, nor this device's", async () => {
+    const alice = new Client(demo.url);
+    const bob = new Client(demo.url);
+    await alice.signIn('Alice');
+    await bob.signIn('Bob');
+    const [bobs] = devicesIn((await bob.get('/account')).body);
+    const bobHandle = storeKey(bob.sessionId, null);
+    assert.equal(bobs!.current, true);
+
+    const res = await alice.post('/devices/revoke', { handle: bobHandle });
+    assert.equal(res.status, 303);
+    assert.match((await alice.get('/account')).body, /That device was already signed out\./);
+    assert.equal((await bob.get('/account')).status, 200, "Bob's session survives Alice's request");
+
+    const own = await alice.post('/devices/revoke', { handle: storeKey(alice.sessionId, null) });
+    assert.equal(own.status, 400);
+    assert.equal((await alice.get('/account')).status, 200);
+    assert.equal((await alice.post('/devices/revoke', {})).status, 400, 'no handle');
+    assert.equal((await alice.post('/devices/revoke', { handle: 'x'.repeat(300) })).status, 400);
+  });
+
+  it('signs out all other devices, keeping this one', async () => {
+    const clients = [new Client(demo.url, CHROME_LINUX), new Client(demo.url, FIREFOX_WINDOWS), new Client(demo.url, SAFARI_IPHONE)];
+    for (const c of clients) await c.signIn('Hedy');
+    const [me, ...others] = clients;
+    assert.equal(devicesIn((await me!.get('/account')).body).length, 3);
+    const res = await me!.post('/devices/revoke-others');
+    assert.equal(res.status, 303);
+    const page = await me!.get('/account');
+    assert.match(page.body, /Signed out 2 other devices\./);
+    const devices = devicesIn(page.body);
+    assert.equal(devices.length, 1);
+    assert.equal(devices[0]!.current, true);
+    for (const other of others) assert.equal((await other.get('/account')).status, 303, 'signed out');
+  });
+
+  it('refuses every POST without the CSRF token (403), or with another session\'s, and changes nothing', async () => {
+    const client = new Client(demo.url);
+    await client.signIn('Barbara');
+    const phone = new Client(demo.url);
+    await phone.signIn('Barbara');
+    const handle = devicesIn((await client.get('/account')).body).find((d) => !d.current)!.handle!;
+
+    for (const [path, fields] of [
+      ['/sign-out', {}],
+      ['/devices/revoke', { handle }],
+      ['/devices/revoke-others', {}],
+      ['/sign-in', { name: 'Mallory' }],
+      ['/clear', {}],
+    ] as const) {
+      const res = await client.post(path, fields, { csrf: false });
+      assert.equal(res.status, 403, path);
+      assert.match(res.body, /CSRF/);
+      const stolen = csrfTokenIn((await phone.get('/account')).body);
+      const forged = await client.get(path, { method: 'POST', body: new URLSearchParams({ ...fields, _csrf: stolen }) });
+      assert.equal(forged.status, 403, `${path} with another session's token`);
+    }
+    const crossSite = await client.post('/sign-out', {}, { headers: { 'sec-fetch-site': 'cross-site' } });
+    assert.equal(crossSite.status, 403, 'a cross-site form is refused even with the token');
+
+    const page = await client.get('/account');
+    assert.match(page.body, /<strong id="user">Barbara<\/strong>/, 'still signed in as Barbara');
+    assert.equal(devicesIn(page.body).length, 2, 'no device was signed out');
+    assert.equal((await phone.get('/account')).status, 200);
+  });
+
+  it('signs out: the cookie is cleared, a copy of it opens nothing, and / no longer shows the user', async () => {
+    const client = new Client(demo.url);
+    await client.signIn('Margaret');
+    assert.equal(await client.increment(), 1);
+    const copy = client.cookie;
+    const res = await client.post('/sign-out', {}, { from: '/' });
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/');
+    assert.equal(client.cookie, undefined, 'the session cookie is cleared');
+    assert.equal(client.jar.size, 0, 'and the CSRF token cookie');
+    const home = await client.get('/');
+    assert.match(home.body, /href="\/sign-in"/);
+    assert.doesNotMatch(home.body, /Margaret/);
+
+    const replay = new Client(demo.url);
+    replay.cookie = copy;
+    assert.equal((await replay.get('/account')).status, 303, 'the old cookie is signed out');
+    assert.equal(await replay.increment(), 1, 'and its counter is gone');
+  });
+
+  it('answers 405 with Allow for a method a path does not take', async () => {
+    const client = new Client(demo.url);
+    const get = await client.get('/sign-out');
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+    const post = await client.post('/increment', {}, { from: '/sign-in' });
+    assert.equal(post.status, 405, 'past the CSRF check, /increment takes no POST');
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    const clear = await client.post('/clear', {}, { from: '/sign-in' });
+    assert.equal(clear.status, 200, '/clear takes a POST with the token, as well as GET');
+    assert.match(clear.body, /id="cleared"/);
+  });
+});
+
+describe('demo devices: browser names, times, names', () => {
+  it('describes user agents in a few words', () => {
+    assert.equal(describeUserAgent(CHROME_LINUX), 'Chrome on Linux');
+    assert.equal(describeUserAgent(FIREFOX_WINDOWS), 'Firefox on Windows');
+    assert.equal(describeUserAgent(SAFARI_IPHONE), 'Safari on iOS');
+    assert.equal(
+      describeUserAgent('Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0'),
+      'Edge on macOS',
+    );
+    assert.equal(describeUserAgent('Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15'), 'Safari on macOS');
+    assert.equal(describeUserAgent('Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36'), 'Chrome on Android');
+    assert.equal(describeUserAgent('curl/8.5.0'), 'curl');
+    assert.equal(describeUserAgent('node'), 'node');
+    assert.equal(describeUserAgent(null), 'Unknown browser');
+    assert.equal(describeUserAgent('Mozilla/5.0 (X11; Linux x86_64)'), 'A browser on Linux');
+  });
+
+  it('says how long ago, in words', () => {
+    const now = Date.UTC(2026, 0, 10, 12);
+    assert.equal(relativeTime(now - 30_000, now), 'just now');
+    assert.equal(relativeTime(now + 5_000, now), 'just now', 'a clock a little ahead');
+    assert.equal(relativeTime(now - 60_000, now), '1 minute ago');
+    assert.equal(relativeTime(now - 5 * 60_000 - 59_000, now), '5 minutes ago');
+    assert.equal(relativeTime(now - 2 * 3_600_000, now), '2 hours ago');
+    assert.equal(relativeTime(now - 86_400_000, now), 'yesterday');
+    assert.equal(relativeTime(now - 3 * 86_400_000, now), '3 days ago');
+  });
+
+  it('validates the sign-in name', () => {
+    assert.deepEqual(validName('  Ada  '), { name: 'Ada' });
+    assert.deepEqual(validName('Cafe\u0301'), { name: 'Café' }, 'NFC');
+    assert.deepEqual(validName('👩‍💻'.repeat(16)), { name: '👩‍💻'.repeat(16) }, '48 code points');
+    assert.ok(validName(undefined).error);
+    assert.ok(validName(' \t ').error);
+    assert.ok(validName('x'.repeat(65)).error);
+    assert.deepEqual(validName('x'.repeat(64)), { name: 'x'.repeat(64) });
+    for (const c of ['\u0000', '\u0007', '\u007f', '\u0085', '\u2028', '\u202e', '\u2066']) assert.ok(validName(`a${c}b`).error, JSON.stringify(c));
   });
 });
 
