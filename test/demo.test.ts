@@ -308,6 +308,18 @@ describe('demo accounts (SQLite)', () => {
     assert.doesNotMatch(page.body, /revoke-others/, 'no other device to sign out');
   });
 
+  it('signing in a stored session (a counter) gives it a new ID and keeps its data; the old cookie is not signed in', async () => {
+    const client = new Client(demo.url);
+    assert.equal(await client.increment(), 1);
+    const before = client.cookie;
+    await client.signIn('Katherine');
+    assert.notEqual(client.cookie, before);
+    assert.equal(await client.increment(), 2, 'the counter came along');
+    const old = new Client(demo.url);
+    old.cookie = before;
+    assert.equal((await old.get('/account')).status, 303, 'the pre-sign-in cookie opens nothing');
+  });
+
   it('sends a visitor from /account to the sign-in form, and refuses bad names with 400', async () => {
     const visitor = new Client(demo.url);
     const page = await visitor.get('/account');
@@ -670,6 +682,58 @@ describe('demo on every store', () => {
         replay.cookie = copy;
         assert.equal(await replay.increment(), 1, 'a copy of the cleared cookie opens nothing (the sealed cookie: revoked)');
         await client.get('/clear');
+      } finally {
+        await demo?.close();
+        await c.cleanup?.();
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    });
+
+    it(`STORE=${c.name}: signs in, lists both devices of a user, revokes the other, signs out`, { skip: c.skip }, async () => {
+      const dataDir = await mkdtemp(join(tmpdir(), 'tessera-demo-store-'));
+      let demo: Demo | undefined;
+      try {
+        demo = await startDemo({ port: 0, host: '127.0.0.1', dataDir, env: { NODE_ENV: 'test', STORE: c.store(dataDir) }, log: () => {} });
+        const laptop = new Client(demo.url, CHROME_LINUX);
+        const phone = new Client(demo.url, SAFARI_IPHONE);
+        const third = new Client(demo.url, FIREFOX_WINDOWS);
+        await laptop.signIn('Ada');
+        await phone.signIn('Ada');
+        await third.signIn('Ada');
+        const page = await laptop.get('/account');
+        assert.equal(page.status, 200);
+        assert.match(page.body, /<strong id="user">Ada<\/strong>/);
+        assert.equal((await laptop.post('/devices/revoke-others', {}, { csrf: false })).status, 403, 'no token: refused');
+
+        if (c.name === 'cookie') {
+          // No server-side list of a user's sessions: the page explains, the buttons are not there.
+          assert.match(page.body, /id="no-device-list"/);
+          assert.deepEqual(devicesIn(page.body), []);
+          const refused = await laptop.post('/devices/revoke-others');
+          assert.equal(refused.status, 501);
+          assert.match(refused.body, /cannot be listed or signed out from another device/);
+          assert.equal((await laptop.post('/devices/revoke', { handle: 'abc' })).status, 501);
+          assert.equal((await phone.get('/account')).status, 200, 'the other device is still signed in');
+        } else {
+          const devices = devicesIn(page.body);
+          assert.equal(devices.length, 3);
+          assert.equal(devices.filter((d) => d.current).length, 1);
+          assert.deepEqual(devices.map((d) => d.browser).sort(), ['Chrome on Linux', 'Firefox on Windows', 'Safari on iOS']);
+          const phoneHandle = devices.find((d) => d.browser === 'Safari on iOS')!.handle!;
+          assert.equal((await laptop.post('/devices/revoke', { handle: phoneHandle })).status, 303);
+          assert.equal((await phone.get('/account')).status, 303, 'the revoked phone is signed out');
+          assert.equal(devicesIn((await laptop.get('/account')).body).length, 2);
+          assert.equal((await laptop.post('/devices/revoke-others')).status, 303);
+          assert.match((await laptop.get('/account')).body, /Signed out 1 other device\./);
+          assert.equal((await third.get('/account')).status, 303, 'the other device is signed out');
+        }
+
+        const copy = laptop.cookie;
+        assert.equal((await laptop.post('/sign-out', {}, { from: '/' })).status, 303);
+        assert.equal(laptop.cookie, undefined);
+        const replay = new Client(demo.url);
+        replay.cookie = copy;
+        assert.equal((await replay.get('/account')).status, 303, 'a copy of the signed-out cookie is not signed in');
       } finally {
         await demo?.close();
         await c.cleanup?.();
