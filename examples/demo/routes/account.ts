@@ -111,11 +111,13 @@ async function devices(ctx: DemoContext, session: Session, userId: string): Prom
   }
   const current = storeKey(session.id, session.meta.tenant);
   const now = ctx.tessera.options.now();
-  const others = list.filter((info) => info.handle !== current).length;
+  // This device first (its lastSeenAt lags: it is written at most once per touch window), then the others, latest first.
+  const ordered = [...list.filter((info) => info.handle === current), ...list.filter((info) => info.handle !== current)];
+  const others = ordered.length - (ordered[0]?.handle === current ? 1 : 0);
   return html`
 <table id="devices">
   <thead><tr><th>Browser</th><th>IP address</th><th>Last active</th><th></th></tr></thead>
-  <tbody>${list.map((info) => deviceRow(ctx, session, info, current, now))}
+  <tbody>${ordered.map((info) => deviceRow(ctx, session, info, current, now))}
   </tbody>
 </table>
 ${
@@ -142,7 +144,7 @@ async function account(ctx: DemoContext): Promise<void> {
 ${flash === undefined ? '' : html`<p class="notice" id="notice">${flash}</p>`}
 <p>You are signed in as <strong id="user">${user.name}</strong>. Only a signed-in session sees this page.</p>
 <h2>Your devices</h2>
-<p>Every session signed in as ${user.name}, most recently active first.</p>
+<p>Every session signed in as ${user.name}: this one first, then the others, most recently active first.</p>
 ${await devices(ctx, session, user.name)}`,
       footer: footer(ctx),
     }),
