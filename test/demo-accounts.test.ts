@@ -76,11 +76,12 @@ describe('demo accounts (SQLite)', () => {
     assert.match((await longest.get('/account')).body, new RegExp(`<strong id="user">${'é'.repeat(64)}</strong>`));
   });
 
-  it('escapes the name it shows', async () => {
-    const client = new Client(demo.url);
+  it('escapes the name and the user agent it shows', async () => {
+    const client = new Client(demo.url, '"><script>alert(1)</script>');
     await client.signIn('<img src=x onerror=alert(1)> & "q"');
     const page = await client.get('/account');
-    assert.doesNotMatch(page.body, /<img/);
+    assert.doesNotMatch(page.body, /<img|<script/);
+    assert.match(page.body, /title="&quot;&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt;"/);
     assert.match(page.body, /<strong id="user">&lt;img src=x onerror=alert\(1\)&gt; &amp; &quot;q&quot;<\/strong>/);
     const bad = await client.post('/sign-in', { name: '<b>\u0001' }, { from: '/sign-in' });
     assert.doesNotMatch(bad.body, /<b>/, 'the refused name is echoed escaped');
