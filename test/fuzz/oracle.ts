@@ -3,7 +3,8 @@
  * identities of the world, never tessera's own parsers: a session is loaded, or a CSRF check
  * passed, only for a cookie value byte-identical to a valid one (after the cookie syntax's
  * optional quotes and surrounding whitespace, which a parser may strip) under the identity's own
- * tenant, and a token byte-identical to one handed to that identity. Where the frameworks read a
+ * tenant, and a token byte-identical to one handed to that identity, or another masking of it
+ * (see {@link unmasked}). Where the frameworks read a
  * request differently (undici strips the ends of header values, Node's parser does not), the
  * oracle allows the most lenient reading: it bounds what may be accepted, it does not predict
  * every refusal.
@@ -49,6 +50,19 @@ function fetchMetadataMayPass(request: FuzzRequest): boolean {
   if (origin === undefined || origin === '') return true;
   const authority = /^[^]+?:\/\/([^/]+)$/.exec(origin.toLowerCase())?.[1];
   return authority !== undefined && authority === stripped(request.headers.host)?.toLowerCase();
+}
+
+/**
+ * What a CSRF token stands for: a token is a random mask and the session's token XOR that mask
+ * (64 bytes, base64url), so every masking of one token is the same token — two bit flips at the
+ * same place of both halves give another valid one. `null` for what is not a token's spelling.
+ */
+export function unmasked(token: string): string | null {
+  if (!/^[A-Za-z0-9_-]{86}$/.test(token)) return null;
+  const bytes = Buffer.from(token, 'base64url');
+  if (bytes.toString('base64url') !== token) return null;
+  for (let i = 0; i < 32; i++) bytes[32 + i]! ^= bytes[i]!;
+  return bytes.subarray(32).toString('base64url');
 }
 
 /** The CSRF tokens the request carries, in the header or the form body, read leniently. */
@@ -98,8 +112,8 @@ export function verdict(world: FuzzWorld, request: FuzzRequest, reply: Reply, le
       if (reply.status === 403 && legitimate === undefined) return { violation: null, outcome: 'csrf-refused' };
       if (reply.status !== 200) return fail(`POST /write answered ${reply.status} (expected 200 or 403): ${reply.body.slice(0, 200)}`);
       if (!fetchMetadataMayPass(request)) return fail('POST /write passed the Fetch Metadata check with a cross-site Sec-Fetch-Site or a foreign Origin');
-      const tokens = tokensOf(request);
-      if (!holders.some((identity) => tokens.some((token) => identity.tokens.includes(token)))) {
+      const tokens = tokensOf(request).map(unmasked);
+      if (!holders.some((identity) => tokens.some((token) => token !== null && identity.tokens.map(unmasked).includes(token)))) {
         return fail('POST /write passed the CSRF check without a valid session cookie and a token of that session, byte for byte, under its tenant');
       }
       return { violation: null, outcome: 'csrf-passed' };
