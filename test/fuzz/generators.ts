@@ -32,9 +32,11 @@ export interface World {
 /**
  * A kind of client credential carried in a cookie. `session` is the session cookie (a signed ID,
  * `id.sig` or provisional `id~sig`, on a server-side store; the sealed session on the cookie
- * store). To fuzz another cookie (a JWT auth cookie): add its kind here, record its cookie name in
- * `World.cookieNames` and each identity's valid value in `Identity.cookies` (test/fuzz/world.ts),
- * and, if it grants something the responses show, say what in the oracle (test/fuzz/oracle.ts).
+ * store). To fuzz another cookie (a JWT auth cookie): add its kind here (with JWT-shaped
+ * forgeries: `alg: none`, a swapped header, an expired or foreign-issuer token), record its cookie
+ * name in `World.cookieNames` and each identity's valid value in `Identity.cookies` (made in
+ * test/fuzz/world.ts), and say in the oracle (test/fuzz/oracle.ts) what it grants and when. Both
+ * request shapes (mutated legitimate requests, random Cookie headers) then send and mutate it.
  */
 export interface CredentialKind {
   readonly name: string;
@@ -297,7 +299,7 @@ export const fetchMetadataArb: fc.Arbitrary<FetchMetadata> = fc.record({
  */
 export type Change =
   | { what: 'none' }
-  | { what: 'cookie'; mutations: Mutation[] }
+  | { what: 'cookie'; kind: number; mutations: Mutation[] }
   | { what: 'token'; mutations: Mutation[] }
   | { what: 'cookie-of'; other: number }
   | { what: 'token-of'; other: number }
@@ -321,7 +323,7 @@ export const mutatedRequestArb: fc.Arbitrary<MutatedSpec> = fc.record({
   tokenInForm: fc.boolean(),
   change: fc.oneof(
     { arbitrary: fc.constant({ what: 'none' as const }), weight: 1 },
-    { arbitrary: fc.record({ what: fc.constant('cookie' as const), mutations }), weight: 6 },
+    { arbitrary: fc.record({ what: fc.constant('cookie' as const), kind: fc.nat(CREDENTIAL_KINDS.length - 1), mutations }), weight: 6 },
     { arbitrary: fc.record({ what: fc.constant('token' as const), mutations }), weight: 4 },
     { arbitrary: fc.record({ what: fc.constant('cookie-of' as const), other: fc.integer({ min: 1, max: 1000 }) }), weight: 1 },
     { arbitrary: fc.record({ what: fc.constant('token-of' as const), other: fc.integer({ min: 1, max: 1000 }) }), weight: 1 },
@@ -380,16 +382,21 @@ function resolveMutated(spec: MutatedSpec, world: World): FuzzRequest {
   const change = spec.change;
   const identity = world.identities[change.what === 'cookie-of' ? (self + change.other) % n : self]!;
   const tokenOwner = world.identities[change.what === 'token-of' ? (self + change.other) % n : self]!;
-  let session = identity.cookies.session!;
+  // Every credential cookie of the identity, one of them mutated.
+  const cookies = CREDENTIAL_KINDS.flatMap((kind, index) => {
+    let value = identity.cookies[kind.name];
+    if (value === undefined) return [];
+    if (change.what === 'cookie' && change.kind === index) value = change.mutations.reduce((v, m) => mutate(v, m, credentialPools(world, kind.name).flat()), value);
+    return [`${world.cookieNames[kind.name]}=${value}`];
+  });
   let token = tokenOwner.tokens[0]!;
-  if (change.what === 'cookie') session = change.mutations.reduce((v, m) => mutate(v, m, credentialPools(world, 'session').flat()), session);
   if (change.what === 'token') token = change.mutations.reduce((v, m) => mutate(v, m, tokenPools(world).flat()), token);
   const fetch = change.what === 'fetch' ? change.fetch : { host: 'app.example', origin: 'https://app.example', secFetchSite: 'same-origin' };
   const tenant = change.what === 'tenant' ? change.tenant : (world.identities[self]!.tenant ?? undefined);
   const headers: Record<string, string> = {
     'x-forwarded-proto': 'https',
     host: wire(fetch.host),
-    cookie: wire(`${world.cookieNames.session}=${session}`),
+    cookie: wire(cookies.join('; ')),
   };
   if (fetch.origin !== undefined) headers.origin = wire(fetch.origin);
   if (fetch.secFetchSite !== undefined) headers['sec-fetch-site'] = wire(fetch.secFetchSite);
