@@ -1,0 +1,102 @@
+/**
+ * A world to fuzz: one adapter's app on one kind of store (server-side memory store: signed ID
+ * cookies; or the cookie store: sealed sessions), and the sessions legitimate browsers hold on it,
+ * made through the app itself before fuzzing starts.
+ */
+import assert from 'node:assert/strict';
+import { Tessera } from '../../src/manager.js';
+import { CookieStore } from '../../src/stores/cookie.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import type { FuzzApp, FuzzRequest, FuzzTarget } from './apps.js';
+import type { Identity, World } from './generators.js';
+
+export const SECRET = 'fuzz-secret-0123456789abcdefghijklmnopqrst';
+const OLD_SECRET = 'fuzz-old-secret-0123456789abcdefghijklmnop';
+
+/** Where sessions live: a server-side store (signed session-ID cookies) or the cookie itself (sealed). */
+export type StoreMode = 'server' | 'sealed';
+
+/** An app ready to fuzz, with what the oracle needs to know. */
+export interface FuzzWorld extends World {
+  readonly app: FuzzApp;
+  readonly tessera: Tessera;
+  readonly mode: StoreMode;
+  /** Errors tessera logged (`logger.error`): each is a failure. */
+  readonly loggedErrors: string[];
+}
+
+const pair = (line: string): [string, string] => {
+  const first = line.split(';', 1)[0]!;
+  const eq = first.indexOf('=');
+  return [first.slice(0, eq), first.slice(eq + 1)];
+};
+
+/**
+ * Start `target` on a store of `mode`, and make its identities: for no tenant, `acme` and
+ * `globex`, a stored session (data `{ owner }`) and a provisional one (a page visited, its token
+ * handed out, nothing stored).
+ */
+export async function makeWorld(target: FuzzTarget, mode: StoreMode): Promise<FuzzWorld> {
+  const loggedErrors: string[] = [];
+  const store = mode === 'server' ? new MemoryStore() : new CookieStore({ revocation: new MemoryStore() });
+  const tessera = new Tessera({
+    // Two secrets: the old one verifies too, so a value under either is a known identity.
+    secrets: [SECRET, OLD_SECRET],
+    store,
+    cleanupInterval: 0,
+    logger: { error: (message: string) => loggedErrors.push(message) },
+    cookie: { secure: true },
+  });
+  const app = await target.start(tessera);
+  const name = tessera.cookieName;
+  const csrfCookieName = tessera.csrf.cookie!.name;
+  const identities: Identity[] = [];
+  const base = (tenant: string | null): Record<string, string> => ({
+    'x-forwarded-proto': 'https',
+    host: 'app.example',
+    ...(tenant === null ? {} : { 'x-tenant': tenant }),
+  });
+  const send = async (request: FuzzRequest) => {
+    const reply = await app.send(request);
+    assert.equal(reply.status, 200, `seeding ${request.method} ${request.path} on ${target.name}: ${reply.status} ${reply.body.slice(0, 200)}`);
+    return reply;
+  };
+  const cookiesOf = (lines: string[], into: Map<string, string>) => {
+    for (const line of lines) {
+      const [n, v] = pair(line);
+      if (v === '') into.delete(n);
+      else into.set(n, v);
+    }
+    return into;
+  };
+  const header = (jar: Map<string, string>) => [...jar].map(([n, v]) => `${n}=${v}`).join('; ');
+
+  for (const tenant of [null, 'acme', 'globex']) {
+    const label = `owner-${tenant ?? 'none'}`;
+    // A visit, a write with its token: a stored session.
+    const page = await send({ method: 'GET', path: '/token', headers: base(tenant) });
+    const jar = cookiesOf(page.setCookies, new Map());
+    const write = await send({
+      method: 'POST',
+      path: `/write?key=owner&value=${label}`,
+      headers: { ...base(tenant), cookie: header(jar), 'x-csrf-token': page.body, 'sec-fetch-site': 'same-origin' },
+    });
+    cookiesOf(write.setCookies, jar);
+    const again = await send({ method: 'GET', path: '/token', headers: { ...base(tenant), cookie: header(jar) } });
+    cookiesOf(again.setCookies, jar);
+    const stored = jar.get(name);
+    assert.ok(stored !== undefined, `a session cookie for ${label} on ${target.name}`);
+    const read = await send({ method: 'GET', path: '/read', headers: { ...base(tenant), cookie: header(jar) } });
+    assert.equal(JSON.parse(read.body).owner, label, `the seeded session of ${label} reads back on ${target.name}`);
+    identities.push({ label, tenant, cookies: { session: stored }, tokens: [again.body, page.body, jar.get(csrfCookieName)!].filter(Boolean) });
+
+    // A visit only: a provisional session (server store: `id~sig`).
+    const visit = await send({ method: 'GET', path: '/token', headers: base(tenant) });
+    const visitJar = cookiesOf(visit.setCookies, new Map());
+    const provisional = visitJar.get(name);
+    if (provisional !== undefined) {
+      identities.push({ label: null, tenant, cookies: { session: provisional }, tokens: [visit.body, visitJar.get(csrfCookieName)!].filter(Boolean) });
+    }
+  }
+  return { app, tessera, mode, loggedErrors, cookieNames: { session: name }, csrfCookieName, identities };
+}
