@@ -87,8 +87,14 @@ describe('auth cookie: sign-in, user, sign-out', () => {
     assert.deepEqual((await jar.request((s) => s.toJSON())).result, { cart: 3 }, 'data kept');
   });
 
-  it('records when the user authenticated: authenticatedAt and signedInWithin', async () => {
-    const { tessera, clock } = make();
+  const textStore = (): SessionStore => {
+    const inner = new MemoryStore();
+    // No RETAINS_RECORDS: records go through their text, as in SQLite, Redis or PostgreSQL.
+    return { name: 'text', get: (k, c) => inner.get(k, c), set: (k, r, v, c) => inner.set(k, r, v, c), delete: (k, c) => inner.delete(k, c) };
+  };
+  for (const [title, store] of [['memory', () => new MemoryStore()], ['a store keeping text', textStore], ['CookieStore', () => new CookieStore({ revocation: new MemoryStore() })]] as const) {
+  it(`records when the user authenticated, in the stored session (${title}): authenticatedAt and signedInWithin`, async () => {
+    const { tessera, clock } = make({ store: store() });
     const jar = new Jar(tessera);
     const signedAt = clock.time;
     await jar.request((s) => s.signIn({ sub: 'u1' }));
@@ -97,6 +103,7 @@ describe('auth cookie: sign-in, user, sign-out', () => {
     assert.deepEqual(result, [signedAt, signedAt, true, false]);
     assert.equal((await new Jar(tessera).request((s) => s.signedInWithin(HOUR))).result, false, 'never signed in');
   });
+  }
 
   it('signOut clears the cookie and starts the session over; a copy of the auth cookie no longer verifies', async () => {
     const { tessera, events } = make();
@@ -120,7 +127,8 @@ describe('auth cookie: sign-in, user, sign-out', () => {
     const jar = new Jar(tessera);
     await jar.request((s) => s.signIn({ sub: 'u1' }));
     const copy = jar.clone();
-    await jar.request((s) => s.destroy());
+    const { res } = await jar.request((s) => s.destroy());
+    assert.ok(res.cookies.some((l) => /^__Host-tessera-auth=; Max-Age=0/.test(l)), 'the auth cookie is cleared too');
     assert.equal(await user(copy), null);
   });
 

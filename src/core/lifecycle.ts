@@ -216,6 +216,11 @@ export class Lifecycle implements SessionRuntime {
       if (clearCsrf !== null) sink.setCookie(clearCsrf);
       state.csrfCookie = 'none';
     }
+    // The auth cookie is bound to this session: it stops verifying now, and leaves the browser too.
+    const auth = this.#options.auth;
+    if (auth !== null && sink !== null && !state.ignored && sink.writable() && (state.authUser !== null || state.requestCookies?.includes(`${auth.cookie.name}=`))) {
+      sink.setCookie(clearCookie(auth.cookie));
+    }
     if (state.key !== null) this.#events.emit('destroyed', state.key);
     this.schedule(state);
   }
