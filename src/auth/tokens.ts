@@ -14,14 +14,31 @@
 import { createHash, KeyObject, type webcrypto } from 'node:crypto';
 
 type CryptoKey = webcrypto.CryptoKey;
-import { decodeProtectedHeader, jwtVerify, SignJWT, type JWTPayload } from 'jose';
 import { resolveCookieOptions, type ResolvedCookie } from '../cookie.js';
 import type { Keyring } from '../crypto/keyring.js';
 import { ConfigError } from '../errors.js';
+import { jose } from './jose.js';
 
-/** The claims a token carries: `sub` (the user) and whatever the app added at sign-in, plus the registered ones. */
-export interface AuthClaims extends JWTPayload {
+/**
+ * The claims a token carries: `sub` (the user) and whatever the app added at sign-in; verified
+ * tokens also carry the registered ones tessera set.
+ *
+ * @example
+ * ```ts
+ * const claims: AuthClaims = { sub: 'u1', role: 'admin' };
+ * ```
+ */
+export interface AuthClaims {
   readonly sub: string;
+  readonly iss?: string;
+  readonly aud?: string | string[];
+  readonly exp?: number;
+  readonly nbf?: number;
+  readonly iat?: number;
+  /** A hash of the session's store key: the session the token is bound to. */
+  readonly sid?: string;
+  /** The tenant of that session, if it has one. */
+  readonly tid?: string;
   readonly [claim: string]: unknown;
 }
 
@@ -158,8 +175,9 @@ export class AuthTokens {
    */
   async sign(claims: AuthClaims, at: { binding: string; tenant: string | null; now: number; exp: number }): Promise<string> {
     const seconds = Math.floor(at.now / 1000);
-    const payload: JWTPayload = { ...claims, sid: at.binding };
+    const payload: Record<string, unknown> = { ...claims, sid: at.binding };
     if (at.tenant !== null) payload.tid = at.tenant;
+    const { SignJWT } = await jose();
     const jwt = new SignJWT(payload)
       .setProtectedHeader({ alg: this.#signer.alg, kid: this.#signer.kid, typ: 'JWT' })
       .setSubject(claims.sub)
@@ -177,6 +195,7 @@ export class AuthTokens {
    */
   async verify(token: string, now: number): Promise<{ claims: AuthClaims } | { failure: AuthFailure }> {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return { failure: 'malformed' };
+    const { decodeProtectedHeader, jwtVerify } = await jose();
     let header: { alg?: string; kid?: string };
     try {
       header = decodeProtectedHeader(token);
@@ -196,7 +215,7 @@ export class AuthTokens {
         requiredClaims: ['sub', 'iat', 'nbf', 'exp', 'sid'],
       });
       if (typeof payload.sub !== 'string' || payload.sub === '' || typeof payload.sid !== 'string') return { failure: 'claims' };
-      return { claims: payload as AuthClaims };
+      return { claims: payload as unknown as AuthClaims };
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (code === 'ERR_JWT_EXPIRED') return { failure: 'expired' };
