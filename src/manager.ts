@@ -12,7 +12,7 @@ import { ValidAfter } from './auth/valid-after.js';
 import { isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
 import type { CsrfProtection } from './csrf.js';
-import { ConfigError, NotSupportedError, SessionNotFoundError, SessionStateError, type CsrfError } from './errors.js';
+import { ConfigError, NotSupportedError, SessionNotFoundError, SessionStateError, TenantError, type CsrfError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session, type SessionData } from './session.js';
 import { CookieStore } from './stores/cookie.js';
@@ -311,7 +311,7 @@ export class Tessera extends EventEmitter {
   async signOutEverywhere(userId: string, options: ByIdOptions = {}): Promise<number> {
     this.#assertOpen();
     if (typeof userId !== 'string' || userId === '') throw new TypeError('signOutEverywhere(userId): userId must be a non-empty string');
-    const tenant = options.tenant ?? null;
+    const tenant = tenantOf(options);
     if (this.#validAfter === null) throw new NotSupportedError('signOutEverywhere needs a place to record the time: CookieStore without `revocation: false`');
     const now = this.options.now();
     // Kept while anything issued before now could still be presented: no session, sealed cookie
@@ -327,7 +327,7 @@ export class Tessera extends EventEmitter {
     this.#backend.assertById('sessions cannot be read or changed by ID');
     if (typeof id !== 'string') throw new TypeError('session id must be a string');
     if (!isWellFormedId(id)) return null;
-    const state = await this.#backend.openById(id, options?.tenant ?? null);
+    const state = await this.#backend.openById(id, tenantOf(options));
     return state && new Session(state, this.#lifecycle);
   }
 
@@ -350,7 +350,7 @@ export class Tessera extends EventEmitter {
   async create(options: CreateOptions = {}): Promise<{ id: string; cookie: string; session: Session }> {
     this.#assertOpen();
     this.#backend.assertById('sessions cannot be created without a request');
-    const state = freshState(options.tenant ?? null, null, this.options.now(), options.ip ?? null, options.userAgent ?? null);
+    const state = freshState(tenantOf(options), null, this.options.now(), options.ip ?? null, options.userAgent ?? null);
     const session = new Session(state, this.#lifecycle);
     const id = session.id;
     // Through the Session API, so values, user and lifetime are validated as in a request. The
@@ -480,7 +480,13 @@ export class Tessera extends EventEmitter {
   destroy(id: string, options?: ByIdOptions): Promise<boolean> {
     this.#assertOpen();
     if (typeof id !== 'string') return Promise.reject(new TypeError('session id must be a string'));
-    return this.#backend.destroyById(id, options?.tenant ?? null);
+    let tenant: string | null;
+    try {
+      tenant = tenantOf(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#backend.destroyById(id, tenant);
   }
 
   /**
@@ -522,7 +528,7 @@ export class Tessera extends EventEmitter {
    */
   async listByUser(userId: string, options?: ByIdOptions): Promise<SessionInfo[]> {
     this.#assertOpen();
-    return this.#backend.listByUser(userId, options?.tenant ?? null);
+    return this.#backend.listByUser(userId, tenantOf(options));
   }
 
   /**
@@ -571,7 +577,7 @@ export class Tessera extends EventEmitter {
       throw new TypeError('destroyByHandle(handle, options): pass { userId } (the session must be that user\'s) or { anyUser: true } (admin tools)');
     }
     if (o.tenant !== undefined && o.tenant !== null && typeof o.tenant !== 'string') throw new TypeError('destroyByHandle: tenant must be a string or null');
-    return this.#backend.destroyByHandle(handle, { userId: o.userId, tenant: (o.tenant as string | null | undefined) ?? null });
+    return this.#backend.destroyByHandle(handle, { userId: o.userId, tenant: tenantOf({ tenant: o.tenant as string | null | undefined }) });
   }
 
   // ---------------------------------------------------------------- upkeep
@@ -624,3 +630,12 @@ export class Tessera extends EventEmitter {
   }
 }
 
+/**
+ * The tenant an operation by ID names: `null` for none. An empty name is refused, never taken as
+ * "no tenant" (it would reach the sessions without one).
+ */
+function tenantOf(options: { readonly tenant?: string | null } | undefined): string | null {
+  const tenant = options?.tenant ?? null;
+  if (tenant === '') throw new TenantError('the tenant name is empty: pass null (or leave it out) for sessions without a tenant');
+  return tenant;
+}

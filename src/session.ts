@@ -269,10 +269,12 @@ export class Session<Data extends SessionData = SessionData> {
       throw new SessionStateError('userId must be a non-empty string or null');
     }
     if (value === this.#state.userId) return;
-    // `loaded`: the ID came with the request (regenerate() clears it); a new session's ID is this request's own.
-    if (this.#state.loaded && this.#state.sink !== null) this.#rt.regenerate(this.#state, true);
-    else this.#rt.materialize(this.#state, true);
     const s = this.#state;
+    // The ID came with the request — a stored session's (`loaded`; regenerate() clears it), or a
+    // provisional one a CSRF token was issued with — so it may be known to someone else: a new
+    // one. A new session's ID is this request's own.
+    if ((s.loaded || (s.provisional && s.cookieSent)) && s.sink !== null) this.#rt.regenerate(s, true);
+    this.#rt.materialize(s, true);
     const { userId, metaChanged } = s;
     s.userId = value;
     s.metaChanged = true;

@@ -2,6 +2,7 @@
  * The demo app (examples/demo) over real HTTP: a browser-like client with a cookie jar against
  * `startDemo` on a free port, with a temporary data folder and SQLite store; then the counter on
  * every other store `STORE=` can pick (Redis and PostgreSQL skipped, saying so, when down).
+ * Signing in and the devices list: demo-accounts.test.ts.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -10,49 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { Redis } from 'ioredis';
-import pg from 'pg';
 import { storeKey } from '../src/crypto/ids.js';
 import { startDemo, type Demo } from '../examples/demo/app.js';
 import { demoSecret, pickStore } from '../examples/demo/config.js';
-import { PG_URL, REDIS_URL, serviceSkip } from './helpers/services.js';
-
-/** A browser, as far as cookies go: keeps what Set-Cookie gives, drops what it expires. */
-class Client {
-  cookie: string | undefined;
-  lastSetCookie: string[] = [];
-  constructor(readonly base: string) {}
-
-  async get(path: string, init: RequestInit = {}): Promise<{ status: number; body: string; headers: Headers }> {
-    const headers = new Headers(init.headers);
-    if (this.cookie) headers.set('cookie', this.cookie);
-    const res = await fetch(new URL(path, this.base), { ...init, headers, redirect: 'manual' });
-    this.lastSetCookie = res.headers.getSetCookie();
-    for (const line of this.lastSetCookie) {
-      const pair = line.split(';', 1)[0]!;
-      if (/;\s*Max-Age=0/i.test(line)) this.cookie = undefined;
-      else this.cookie = pair;
-    }
-    return { status: res.status, body: await res.text(), headers: res.headers };
-  }
-
-  /** GET /increment and read the counter off the page. */
-  async increment(): Promise<number> {
-    const { status, body } = await this.get('/increment');
-    assert.equal(status, 200);
-    const m = /<output id="count">(\d+)<\/output>/.exec(body);
-    assert.ok(m, 'the counter is on the page');
-    return Number(m[1]);
-  }
-
-  /** The session ID the cookie carries (`name=id.signature`). */
-  get sessionId(): string {
-    assert.ok(this.cookie, 'the client holds a session cookie');
-    return this.cookie.slice(this.cookie.indexOf('=') + 1).split('.')[0]!;
-  }
-}
-
-const ENV = { NODE_ENV: 'test' } as NodeJS.ProcessEnv;
+import { Client, ENV, STORE_CASES } from './helpers/demo.js';
 
 describe('demo app', () => {
   let dataDir: string;
@@ -293,60 +255,6 @@ describe('demo configuration', () => {
     }
   });
 });
-
-// ------------------------------------------------------------------ every store
-
-const redisSkip = await serviceSkip('Redis', REDIS_URL);
-const pgSkip = await serviceSkip('PostgreSQL', PG_URL);
-
-/** A store the counter runs on: its `STORE` value, what the home page calls it, and how to clean up. */
-interface StoreCase {
-  readonly name: string;
-  readonly store: (dataDir: string) => string;
-  readonly label: RegExp;
-  readonly skip: string | false;
-  readonly cleanup?: () => Promise<void>;
-}
-
-/** Keys and tables of this process only: other test processes may share the servers. */
-const redisPrefix = `tessera-demo-test:${process.pid}:`;
-const pgTable = `tessera_demo_test_${process.pid}`;
-
-const STORE_CASES: StoreCase[] = [
-  { name: 'memory', store: () => 'memory', label: /<strong>memory<\/strong>/, skip: false },
-  { name: 'file', store: (dir) => `file:${join(dir, 'file-sessions')}`, label: /<strong>files<\/strong>/, skip: false },
-  { name: 'cookie', store: () => 'cookie', label: /<strong>encrypted cookie<\/strong>/, skip: false },
-  {
-    name: 'Redis',
-    store: () => `${REDIS_URL}${REDIS_URL.includes('?') ? '&' : '?'}prefix=${encodeURIComponent(redisPrefix)}`,
-    label: /<strong>Redis<\/strong>/,
-    skip: redisSkip,
-    cleanup: async () => {
-      const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
-      try {
-        const keys = await client.keys(`${redisPrefix}*`);
-        if (keys.length > 0) await client.del(...keys);
-      } finally {
-        client.disconnect();
-      }
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    store: () => `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}table=${pgTable}`,
-    label: /<strong>PostgreSQL<\/strong>/,
-    skip: pgSkip,
-    cleanup: async () => {
-      const client = new pg.Client({ connectionString: PG_URL });
-      await client.connect();
-      try {
-        await client.query(`DROP TABLE IF EXISTS "${pgTable}"`);
-      } finally {
-        await client.end();
-      }
-    },
-  },
-];
 
 describe('demo on every store', () => {
   for (const c of STORE_CASES) {

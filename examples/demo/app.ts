@@ -1,7 +1,7 @@
 /**
- * The demo app: tessera on `node:http`, a counter per browser session. `startDemo` builds and
- * starts it; server.ts (what `npm start` runs) calls it, and so do the tests, on a free port with a
- * temporary data folder.
+ * The demo app: tessera on `node:http`, a counter per browser session, and signing in with a list
+ * of the user's devices. `startDemo` builds and starts it; server.ts (what `npm start` runs) calls
+ * it, and so do the tests, on a free port with a temporary data folder.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import { createTessera, type Tessera } from '../../src/index.js';
 import { nodeSessions } from '../../src/adapters/node.js';
 import { demoSecret, pickStore, type SecretSource, type StoreChoice } from './config.js';
 import { html, layout, send } from './page.js';
-import { routes, type DemoContext } from './routes.js';
+import { allowed, routes, type DemoContext } from './routes.js';
 
 /** Options of {@link startDemo}. */
 export interface DemoOptions {
@@ -87,17 +87,18 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       res.end();
       return;
     }
-    const route = routes.get(path);
-    if (route && req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('allow', 'GET, HEAD');
-      send(res, 405, layout({ title: 'Method not allowed', path, body: html`<p>${path} only answers GET.</p>` }));
-      return;
-    }
-    if (!route) {
+    const methods = routes.get(path);
+    if (!methods) {
       send(res, 404, layout({ title: 'Not found', path, body: html`<p>There is no page at <code>${path}</code>.</p>` }));
       return;
     }
-    const ctx: DemoContext = { req, res, session: () => sessions.load(req, res), store, cookieName: tessera.cookieName };
+    const route = req.method === 'GET' || req.method === 'HEAD' ? methods.GET : req.method === 'POST' ? methods.POST : undefined;
+    if (!route) {
+      res.setHeader('allow', allowed(methods));
+      send(res, 405, layout({ title: 'Method not allowed', path, body: html`<p>${path} only answers ${allowed(methods)}.</p>` }));
+      return;
+    }
+    const ctx: DemoContext = { req, res, session: () => sessions.load(req, res), tessera, store, cookieName: tessera.cookieName };
     await route(ctx);
   });
 

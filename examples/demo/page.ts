@@ -64,25 +64,49 @@ const STYLE = `
   .count { font-size: 3rem; font-weight: 700; }
   code { background: #f2f2f4; padding: 0 .25rem; border-radius: .2rem; }
   footer { margin-top: 2rem; color: #6e6e73; font-size: .9rem; }
+  form.inline { display: inline; margin: 0; }
+  button { font: inherit; padding: .3rem .8rem; border: 1px solid #0a58ca; border-radius: .4rem; background: #fff; color: #0a58ca; cursor: pointer; }
+  nav button { padding: .4rem .9rem; }
+  input[type=text] { font: inherit; padding: .3rem .5rem; }
+  table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
+  th, td { text-align: left; padding: .4rem .5rem; border-bottom: 1px solid #d2d2d7; vertical-align: top; }
+  .this-device { font-weight: 600; color: #1a7f37; }
+  .notice { padding: .5rem .9rem; border-radius: .4rem; background: #eef6ee; }
+  .error { padding: .5rem .9rem; border-radius: .4rem; background: #fdecec; }
 `;
 
 /**
- * A whole page: title, navigation to every route (the current one marked), body.
+ * Who is signed in, for the navigation bar: their name, and the CSRF field its sign-out form
+ * posts (`session.csrfField()`, markup the library escaped).
+ */
+export interface SignedIn {
+  readonly name: string;
+  readonly csrfField: string;
+}
+
+/**
+ * A whole page: title, navigation to every route (the current one marked), body. With `user`,
+ * the navigation links to the account page and has a sign-out button; without, a sign-in link.
  *
  * @example
  * ```ts
  * send(res, 200, layout({ title: 'Counter', path: '/increment', body: html`<p>1</p>` }));
  * ```
  */
-export function layout(options: { title: string; path: string; body: Html; footer?: Html }): Html {
+export function layout(options: { title: string; path: string; body: Html; footer?: Html; user?: SignedIn | null }): Html {
+  const user = options.user ?? null;
   const links: [string, string][] = [
     ['/', 'Home'],
     ['/increment', 'Increment'],
     ['/clear', 'Clear session'],
+    user ? ['/account', 'Your account'] : ['/sign-in', 'Sign in'],
   ];
   const nav = links.map(([href, text]) =>
     href === options.path ? html`<a href="${href}" aria-current="page">${text}</a>` : html`<a href="${href}">${text}</a>`,
   );
+  if (user) {
+    nav.push(html`<form class="inline" method="post" action="/sign-out">${new Html(user.csrfField)}<button id="sign-out">Sign out ${user.name}</button></form>`);
+  }
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -115,9 +139,31 @@ ${options.body}
 export function send(res: ServerResponse, status: number, page: Html): void {
   res.statusCode = status;
   res.setHeader('content-type', 'text/html; charset=utf-8');
+  securityHeaders(res);
+  res.end(page.value);
+}
+
+/**
+ * Answer a form's POST with `303 See Other` to `location` (a path of this site), so reloading the
+ * page that follows does not post the form again.
+ *
+ * @example
+ * ```ts
+ * redirect(res, '/account');
+ * ```
+ */
+export function redirect(res: ServerResponse, location: `/${string}`): void {
+  res.statusCode = 303;
+  res.setHeader('location', location);
+  res.setHeader('content-type', 'text/html; charset=utf-8');
+  securityHeaders(res);
+  res.end(html`<p>See <a href="${location}">${location}</a>.</p>`.value);
+}
+
+function securityHeaders(res: ServerResponse): void {
   res.setHeader('cache-control', 'no-store');
+  // form-action 'self': the demo's forms (sign-in, sign-out, revoke) post only to the demo itself.
   res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'");
   res.setHeader('x-content-type-options', 'nosniff');
   res.setHeader('referrer-policy', 'no-referrer');
-  res.end(page.value);
 }

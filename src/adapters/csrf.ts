@@ -40,7 +40,15 @@ export function pathOf(url: string | undefined): string {
   return query === -1 ? url : url.slice(0, query);
 }
 
-/** One value of a header that may come as a list: the first. */
+/**
+ * One value of a header that may come as a list: the first.
+ *
+ * @example
+ * ```ts
+ * firstHeader(req.headers['sec-fetch-site']); // 'same-origin'
+ * firstHeader(['a', 'b']);                    // 'a'
+ * ```
+ */
 export function firstHeader(value: string | readonly string[] | undefined): string | undefined {
   return Array.isArray(value) ? (value[0] as string | undefined) : (value as string | undefined);
 }

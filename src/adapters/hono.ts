@@ -23,7 +23,7 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { ConfigError } from '../errors.js';
+import { ConfigError, TesseraError } from '../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import { Tessera, type CsrfRequest } from '../manager.js';
 import { mustCheckCsrf } from './csrf.js';
@@ -283,6 +283,12 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
         ctx.release();
       }
       await downstream;
+      // A tessera error a handler threw (PayloadTooLargeError from session.set, say) reached Hono's
+      // default error handler, which answers 500 for anything but an HTTPException: answer it with
+      // its own status instead. An app's onError that answered otherwise is left alone.
+      if (c.error instanceof TesseraError && c.error.status !== 500 && c.res.status === 500) {
+        c.res = (toHttpError(c.error) as HTTPException).getResponse();
+      }
       const pending = handlerDone(ctx, false);
       if (pending !== undefined) {
         try {

@@ -143,6 +143,31 @@ function suite(label: string, express: typeof express5): void {
   }
 
   describe(`tessera/express on ${label}`, () => {
+    it('checks CSRF: req.csrfToken() as csurf gave it, a _csrf form field read before express.urlencoded(), which still parses the body', async () => {
+      const { browser } = await start(
+        (app) => {
+          app.use(express.urlencoded({ extended: false }));
+          app.get('/form', (req, res) => res.send(req.csrfToken()));
+          app.post('/note', (req, res) => {
+            (req.session as unknown as Record<string, unknown>).note = (req.body as { note: string }).note;
+            res.json(req.body);
+          });
+        },
+        { csrf: {} },
+      );
+      const b = browser();
+      const token = await (await b.fetch('/form')).text();
+      const form = (fields: string) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'same-origin' }, body: fields });
+      const refused = await b.fetch('/note', form('note=hi'));
+      assert.equal(refused.status, 403);
+      const ok = await b.fetch('/note', form(`note=hi&_csrf=${encodeURIComponent(token)}`));
+      assert.equal(ok.status, 200, await ok.clone().text());
+      assert.deepEqual(await ok.json(), { note: 'hi', _csrf: token }, 'the body is there for the route, parsed once');
+      const viaHeader = await b.fetch('/note', { method: 'POST', headers: { 'x-csrf-token': token, 'content-type': 'application/x-www-form-urlencoded' }, body: 'note=again' });
+      assert.equal(viaHeader.status, 200, 'express.urlencoded() parses a body tessera did not need to read');
+      assert.deepEqual(await viaHeader.json(), { note: 'again' });
+    });
+
     it('counts views on a store that answers with promises too (the route runs once the session is read)', async () => {
       const inner = new MemoryStore();
       const promisesOnly: SessionStore = { name: 'promises-only', get: (k, c) => inner.get(k, c), set: (k, r, v, c) => inner.set(k, r, v, c), delete: (k, c) => inner.delete(k, c) };

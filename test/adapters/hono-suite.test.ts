@@ -13,7 +13,6 @@ const honoHarness: AdapterHarness = {
   name: 'hono (app.request)',
   streams: true,
   answersCommitFailures: true,
-  answersThrownStatus: false,
   withholdsSecureCookieOverHttp: false,
   async start(tessera, hooks, options) {
     const app = new Hono();

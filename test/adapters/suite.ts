@@ -78,13 +78,6 @@ export interface AdapterHarness {
    */
   readonly answersCommitFailures: boolean;
   /**
-   * A tessera error a route throws (such as `PayloadTooLargeError` from `session.set`) is answered
-   * with its status by the framework's own error handling (node:http's `wrap`; Express and Fastify
-   * read `error.status`). `false` for Hono, whose default `onError` answers 500 for anything but an
-   * `HTTPException`: there such an error is the app's `onError`'s to answer. Default `true`.
-   */
-  readonly answersThrownStatus?: boolean;
-  /**
    * A `Secure` cookie is held back on a plain-HTTP request (express-session's rule, with the
    * `secure: true` an instance's Secure cookie gives `tessera/express`), not sent with a warning.
    */
@@ -322,7 +315,7 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       const cookie = pair((await app.request('POST', '/write?key=a&value=1')).setCookies[0]);
       // A value alone over the cap: refused by session.set, in the handler.
       const refused = await app.request('POST', `/write?key=big&value=${'x'.repeat(200)}`, { cookie });
-      assert.equal(refused.status, harness.answersThrownStatus === false ? 500 : 413);
+      assert.equal(refused.status, 413, 'from the handler: the framework answers the error with its status');
       const b = 'y'.repeat(60);
       assert.equal((await app.request('POST', `/write?key=b&value=${b}`, { cookie })).status, 200, '76 bytes: under the cap');
       // Each value under the cap, the session over it: refused by the write.
@@ -562,6 +555,24 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       assert.equal(untrusted.status, 403);
       const exempt = await app.request('POST', '/destroy', { cookie, 'sec-fetch-site': 'cross-site' });
       assert.equal(exempt.status, 200, 'an exempt route (a webhook) needs neither');
+    });
+
+    it('reads neither the session ID nor the CSRF token from the URL', async () => {
+      const { app, tessera, token, cookie, events } = await visit();
+      const field = tessera.csrf.field;
+      const inQuery = `key=a&value=1&${field}=${encodeURIComponent(token)}&${tessera.csrf.header}=${encodeURIComponent(token)}`;
+      const refused = await app.request('POST', `/write?${inQuery}`, sameOrigin(cookie));
+      assert.equal(refused.status, 403, 'a token in the query string is not taken');
+      assert.deepEqual(events.map((e) => e.reason), ['missing-token']);
+      assert.equal((await app.request('POST', '/write?key=a&value=1', sameOrigin(cookie, token))).status, 200);
+      const idPair = cookie.split('; ').find((p) => p.startsWith(`${tessera.cookieName}=`));
+      assert.ok(idPair, 'the browser holds the session cookie');
+      const [name, value] = [idPair.slice(0, idPair.indexOf('=')), idPair.slice(idPair.indexOf('=') + 1)];
+      for (const param of [name, 'sid', 'session', 'connect.sid']) {
+        const read = await app.request('GET', `/read?${encodeURIComponent(param)}=${encodeURIComponent(value)}`);
+        assert.deepEqual(JSON.parse(read.body), {}, `?${param}= names no session`);
+      }
+      assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { a: '1' }, 'the cookie does');
     });
 
     it('a token never validates under another tenant', async () => {

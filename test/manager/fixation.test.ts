@@ -36,6 +36,25 @@ matrix('fixation: a new user, a new session ID', (c) => {
     }
   });
 
+  it('signing in on a first visit whose form got a CSRF token (a provisional ID, nothing stored) gives a new ID too', async () => {
+    const { browser, tessera } = c.setup();
+    const { session: visit } = await browser.request((s) => s.csrfToken());
+    const planted = browser.cookie; // the provisional cookie an attacker could have fixed
+    assert.ok(planted, 'the first visit got an ID cookie with its token');
+    const oldId = visit.id;
+    const { session: after } = await browser.request((s) => {
+      s.userId = 'ann';
+      return s.id;
+    });
+    assert.notEqual(after.id, oldId, 'a new ID');
+    assert.deepEqual((await browser.request((s) => [s.userId, s.isNew])).result, ['ann', false]);
+    const attacker = new Browser(tessera);
+    attacker.cookie = planted;
+    const seen = (await attacker.request((s) => [s.userId, s.isNew])).result;
+    assert.equal(seen[0], null, 'the planted cookie does not open the signed-in session');
+    if (stopsOldCookie) assert.equal(seen[1], true, 'nor anything at all');
+  });
+
   it('signing out (userId = null) and switching user change the ID too', async () => {
     const { browser } = c.setup();
     await browser.request((s) => {

@@ -3,7 +3,9 @@
  * keeps no by-user index (its NotSupportedError is tested in test/stores/cookie.test.ts).
  */
 import assert from 'node:assert/strict';
-import { it } from 'node:test';
+import { describe, it } from 'node:test';
+import { Tessera } from '../../src/manager.js';
+import { MemoryStore } from '../../src/stores/memory.js';
 import { matrix } from './matrix.js';
 
 matrix(
@@ -85,3 +87,18 @@ matrix(
   },
   (c) => c.server,
 );
+
+describe('an empty tenant name in operations by ID', () => {
+  it('is refused with ERR_TENANT, never taken as "no tenant"', async () => {
+    const tessera = new Tessera({ secrets: ['users-test-secret-0123456789abcdefgh'], store: new MemoryStore(), cleanupInterval: 0, logger: {} });
+    const { id } = await tessera.create({ data: { a: 1 } });
+    const refused = (e: unknown) => (e as { code?: string }).code === 'ERR_TENANT';
+    await assert.rejects(tessera.get(id, 'a', { tenant: '' }), refused);
+    await assert.rejects(tessera.load(id, { tenant: '' }), refused);
+    await assert.rejects(tessera.destroy(id, { tenant: '' }), refused);
+    await assert.rejects(tessera.listByUser('u', { tenant: '' }), refused);
+    await assert.rejects(tessera.create({ tenant: '' }), refused);
+    await assert.rejects(tessera.destroyByHandle('x', { userId: 'u', tenant: '' }), refused);
+    assert.equal(await tessera.get(id, 'a'), 1, 'the session without a tenant is untouched');
+  });
+});

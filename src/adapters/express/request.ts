@@ -75,12 +75,25 @@ function exposeSessionId(req: ExpressRequest): void {
   const proto = Object.getPrototypeOf(req) as object | null;
   if (proto === null || proto === IncomingMessage.prototype || proto === Object.prototype) {
     Object.defineProperty(req, 'sessionID', SESSION_ID);
+    Object.defineProperty(req, 'csrfToken', CSRF_TOKEN);
     return;
   }
   if (WITH_SESSION_ID.has(proto)) return;
   WITH_SESSION_ID.add(proto);
   if (!Object.hasOwn(proto, 'sessionID')) Object.defineProperty(proto, 'sessionID', SESSION_ID);
+  if (!Object.hasOwn(proto, 'csrfToken')) Object.defineProperty(proto, 'csrfToken', CSRF_TOKEN);
 }
+
+/** `req.csrfToken()`, as csurf gave it: a fresh CSRF token of the request's session. */
+const CSRF_TOKEN: PropertyDescriptor = {
+  configurable: true,
+  writable: true,
+  value: function csrfToken(this: ExpressRequest): string {
+    const handle = requestSessionOf(this);
+    if (handle === undefined) throw new TypeError('req.csrfToken(): this request has no session (is session() mounted before this route?)');
+    return handle.core.csrfToken();
+  },
+};
 
 /**
  * One request's session: the core session behind `req.session`, its cookie, and change tracking.

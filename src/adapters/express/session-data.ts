@@ -31,6 +31,12 @@ declare global {
       sessionID: string;
       /** The tessera store sessions are kept in. Set by `tessera/express`. */
       sessionStore: SessionStore | CookieStore;
+      /**
+       * A fresh CSRF token of the request's session, as csurf's `req.csrfToken()` gave one: for a
+       * form's `_csrf` field or the `x-csrf-token` header, which `tessera/express` checks on every
+       * unsafe request. Set by `tessera/express`.
+       */
+      csrfToken(): string;
     }
   }
 }
