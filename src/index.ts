@@ -74,6 +74,8 @@ export {
   CsrfError,
 } from './errors.js';
 export { CsrfProtection, crossOriginVerdict } from './csrf.js';
+export { AuthTokens, sessionBinding } from './auth/tokens.js';
+export type { AuthOptions, AuthClaims, AuthKey, AuthFailure } from './auth/tokens.js';
 export type { CsrfOptions, CsrfFailure, CsrfRoute } from './csrf.js';
 export type { TesseraErrorCode } from './errors.js';
 export type { SessionStore, StoreRecord, StoreContext, KeyedRecord } from './stores/store.js';

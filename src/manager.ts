@@ -7,10 +7,12 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import type { AuthTokens } from './auth/tokens.js';
+import { ValidAfter } from './auth/valid-after.js';
 import { isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
 import type { CsrfProtection } from './csrf.js';
-import { ConfigError, SessionNotFoundError, SessionStateError, TenantError, type CsrfError, type NotSupportedError } from './errors.js';
+import { ConfigError, NotSupportedError, SessionNotFoundError, SessionStateError, TenantError, type CsrfError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session, type SessionData } from './session.js';
 import { CookieStore } from './stores/cookie.js';
@@ -26,7 +28,7 @@ import { StoreDriver } from './core/driver.js';
 import { Events } from './core/events.js';
 import { Lifecycle } from './core/lifecycle.js';
 import { RequestLoader } from './core/loader.js';
-import { policyOf } from './core/policy.js';
+import { policyFor, policyOf, type Policy } from './core/policy.js';
 import type { CookieSink, RequestInput } from './core/request.js';
 import { SealedCookies } from './core/sealed.js';
 import { SignedCookies } from './core/signed.js';
@@ -131,6 +133,9 @@ export class Tessera extends EventEmitter {
   readonly #loader: RequestLoader;
   readonly #lifecycle: Lifecycle;
   readonly #events: Events;
+  readonly #policy: Policy;
+  /** Users' "sign out everywhere" times: in the session store, or a cookie store's revocation store; `null` without one. */
+  readonly #validAfter: ValidAfter | null;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -145,7 +150,8 @@ export class Tessera extends EventEmitter {
     const store = options.store;
     if (store === undefined || store === null) throw new ConfigError('a store is required (createTessera() gives SQLite by default)');
     this.store = store;
-    const policy = policyOf(this.options);
+    const policy = (this.#policy = policyOf(this.options));
+    let validAfter: ValidAfter | null = null;
     const events = (this.#events = new Events(this, this.options.logger));
     const dataKeys = this.options.keyring.keys('data');
     this.#signed = new SignedCookies(this.options.keyring, this.options.cookie.name);
@@ -160,15 +166,18 @@ export class Tessera extends EventEmitter {
         );
       }
       const revocation = store.revocation === null ? null : new StoreDriver(store.revocation, this.options.storeTimeout);
-      backend = new CookieBackend({ options: this.options, policy, sealed, revocation, events });
+      validAfter = revocation === null ? null : new ValidAfter(revocation);
+      backend = new CookieBackend({ options: this.options, policy, sealed, revocation, validAfter, events });
     } else {
       const driver = new StoreDriver(store, this.options.storeTimeout);
+      validAfter = new ValidAfter(driver);
       const codec = new RecordCodec(policy, options.encryptData ? new Sealer(dataKeys) : null, driver.retainsRecords, this.options.maxDataBytes);
       backend = new ServerBackend({ options: this.options, policy, driver, codec, signed: this.#signed, events });
     }
     this.#backend = backend;
     this.sealsIntoCookie = store instanceof CookieStore;
-    this.#lifecycle = new Lifecycle(this.options, policy, backend, events, new Committer(backend, events));
+    this.#validAfter = validAfter;
+    this.#lifecycle = new Lifecycle(this.options, policy, backend, events, new Committer(backend, events), validAfter);
     const assertOpen = () => this.#assertOpen();
     this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen }, store.name);
     const interval = this.options.cleanupInterval;
@@ -269,6 +278,46 @@ export class Tessera extends EventEmitter {
    */
   checkCsrf(ctx: SessionContext, request: CsrfRequest): Step<CsrfError | null> {
     return checkCsrf(this.options.csrf, this.#events, ctx, request, this.#backend.synchronous);
+  }
+
+  /**
+   * The auth cookie's tokens and configuration (the `auth` option), or `null` with `auth: false`.
+   *
+   * @example
+   * ```ts
+   * tessera.auth?.cookie.name; // '__Host-tessera-auth' in production
+   * ```
+   */
+  get auth(): AuthTokens | null {
+    return this.options.auth;
+  }
+
+  /**
+   * Sign a user out everywhere: every session of theirs ends (server stores: destroyed, as
+   * {@link Tessera.destroyByUser}), and a "valid after" time is recorded for them, so every auth
+   * cookie issued before now and — with `CookieStore` — every sealed session they signed in to
+   * before now is refused from now on, wherever it is. Resolves how many server sessions were
+   * destroyed (`0` with `CookieStore`, whose sessions live in browsers). The request's own session
+   * is one of them: sign it out too (`session.signOut()`), or sign in again for a fresh one.
+   *
+   * @throws {@link NotSupportedError} with `CookieStore({ revocation: false })` (nowhere to record
+   * the time), or a server store without a by-user index (the time is recorded first).
+   * @example
+   * ```ts
+   * // "Sign out everywhere" on a password change:
+   * await tessera.signOutEverywhere(user.id, { tenant: session.meta.tenant });
+   * ```
+   */
+  async signOutEverywhere(userId: string, options: ByIdOptions = {}): Promise<number> {
+    this.#assertOpen();
+    if (typeof userId !== 'string' || userId === '') throw new TypeError('signOutEverywhere(userId): userId must be a non-empty string');
+    const tenant = tenantOf(options);
+    if (this.#validAfter === null) throw new NotSupportedError('signOutEverywhere needs a place to record the time: CookieStore without `revocation: false`');
+    const now = this.options.now();
+    // Kept while anything issued before now could still be presented: no session, sealed cookie
+    // or auth token lives longer than maxLifetime (plus the allowed clock skew).
+    await this.#validAfter.raise(userId, tenant, now, now + policyFor(this.#policy, tenant).maxLifetime + 300_000);
+    return this.sealsIntoCookie ? 0 : this.destroyByUser(userId, { tenant });
   }
 
   // ---------------------------------------------------------------- by ID

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { AuthTokens, type AuthOptions } from './auth/tokens.js';
 import { resolveCookieOptions, type CookieOptions, type ResolvedCookie } from './cookie.js';
 import type { BindingMode, IpPrefixes } from './core/binding.js';
 import { Keyring, type Secret } from './crypto/keyring.js';
@@ -131,6 +132,12 @@ export interface TesseraOptions {
    */
   csrf?: CsrfOptions | false;
   /**
+   * The auth cookie (`session.signIn`, `session.signOut`, `session.user()`): a JWT, HS256 under
+   * the secrets by default, bound to its session (see docs/auth.md). On by default (it costs
+   * nothing until a session signs in); `false` turns it off.
+   */
+  auth?: AuthOptions | false;
+  /**
    * How long (ms) a store may take to answer one call (a read, a write, a delete, a listing, a
    * cleanup) before it fails with `StoreUnavailableError`, which adapters answer with 503 and
    * operations by ID reject with: a store that never answers cannot hang a request. Default 15000:
@@ -198,6 +205,8 @@ export interface ResolvedOptions extends Lifetimes {
   readonly maxDataBytes: number;
   /** CSRF tokens, and whether adapters check them. */
   readonly csrf: CsrfProtection;
+  /** The auth cookie's tokens, or `null` with `auth: false`. */
+  readonly auth: AuthTokens | null;
   readonly storeTimeout: number;
   readonly now: () => number;
   readonly logger: Logger;
@@ -331,6 +340,10 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
   if (cookie.maxAge !== undefined && cookie.maxAge > base.maxLifetime) {
     throw new ConfigError(`cookie.maxAge (${cookie.maxAge} ms) must be at most maxLifetime (${base.maxLifetime} ms)`);
   }
+  const auth = options.auth === false ? null : new AuthTokens(keyring, options.auth ?? {}, cookie);
+  if (auth !== null && auth.lifetime !== null && auth.lifetime > base.maxLifetime) {
+    throw new ConfigError(`auth.lifetime (${auth.lifetime} ms) must be at most maxLifetime (${base.maxLifetime} ms)`);
+  }
   return {
     keyring,
     cookie,
@@ -346,6 +359,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     maxWriteAttempts,
     maxDataBytes,
     csrf: new CsrfProtection(keyring, options.csrf, cookie),
+    auth,
     storeTimeout,
     now: options.now ?? Date.now,
     logger,

@@ -32,6 +32,8 @@ export interface Payload {
   ua: string | null;
   /** Per-session cookie persistence override; absent when it follows the options. */
   pc?: boolean;
+  /** When the user signed in (`session.signIn`), ms since the epoch; absent when never. */
+  a?: number;
 }
 
 /**
@@ -126,6 +128,7 @@ function parse(json: string, sealed: boolean): Payload | null {
   if (typeof p.ip !== 'string') p.ip = null;
   if (typeof p.ua !== 'string') p.ua = null;
   if (p.pc !== undefined && typeof p.pc !== 'boolean') delete p.pc;
+  if (p.a !== undefined && !(typeof p.a === 'number' && Number.isFinite(p.a))) delete p.a;
   return p;
 }
 
@@ -199,13 +202,14 @@ export class PayloadEncoder {
   encode(p: Payload | SealedPayload, dataJson?: string): string {
     // A field of another shape (a record written elsewhere may lack `ip`, `ua` or `l`, which the
     // manager reads as they are): JSON.stringify itself, which leaves undefined fields out.
-    if (!isTextOrNull(p.ip) || !isTextOrNull(p.ua) || typeof p.c !== 'number' || typeof p.s !== 'number' || (p.l !== null && typeof p.l !== 'number') || (p.pc !== undefined && typeof p.pc !== 'boolean') || ('i' in p && (typeof p.i !== 'string' || !isTextOrNull(p.u)))) {
+    if (!isTextOrNull(p.ip) || !isTextOrNull(p.ua) || typeof p.c !== 'number' || typeof p.s !== 'number' || (p.l !== null && typeof p.l !== 'number') || (p.pc !== undefined && typeof p.pc !== 'boolean') || (p.a !== undefined && typeof p.a !== 'number') || ('i' in p && (typeof p.i !== 'string' || !isTextOrNull(p.u)))) {
       return JSON.stringify(p);
     }
     if (p.ip !== this.#ip) this.#ipJson = quote((this.#ip = p.ip));
     if (p.ua !== this.#ua) this.#uaJson = quote((this.#ua = p.ua));
     const head = 'i' in p ? `{"i":${JSON.stringify(p.i)},"u":${quote(p.u)},"d":` : '{"d":';
-    const tail = p.pc === undefined ? '}' : `,"pc":${p.pc}}`;
+    const auth = p.a === undefined ? '' : `,"a":${jsonNumber(p.a)}`;
+    const tail = p.pc === undefined ? `${auth}}` : `,"pc":${p.pc}${auth}}`;
     return `${head}${dataJson ?? JSON.stringify(p.d)},"c":${jsonNumber(p.c)},"s":${jsonNumber(p.s)},"l":${jsonNumber(p.l)},"ip":${this.#ipJson},"ua":${this.#uaJson}${tail}`;
   }
 }

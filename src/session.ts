@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { AuthClaims } from './auth/tokens.js';
 import { SessionStateError } from './errors.js';
 import type { Lifetimes } from './options.js';
 import { assertStorable, DELETED, NO_CHANGES, Update, type SessionState } from './core/state.js';
@@ -31,6 +32,8 @@ export interface SessionMeta {
   readonly lifetime: number | null;
   /** Max-Age (ms) the session cookie gets now, or `null` for a browser-session cookie. */
   readonly cookieMaxAge: number | null;
+  /** When the user signed in ({@link Session.signIn}), or `null`. */
+  readonly authenticatedAt: number | null;
 }
 
 /** @internal What a Session needs from the core (its lifecycle). */
@@ -65,6 +68,12 @@ export interface SessionRuntime {
   csrfToken(state: SessionState): string;
   /** Whether `token` is a CSRF token of this session. */
   verifyCsrfToken(state: SessionState, token: unknown): boolean;
+  /** Sign the session in: a new ID, the user, the time; the auth cookie's `Set-Cookie` line. */
+  signIn(state: SessionState, claims: AuthClaims): Promise<string>;
+  /** Sign the session out: the auth cookie's clearing line. */
+  signOut(state: SessionState): string;
+  /** The request's verified auth claims, or `null`. */
+  user(state: SessionState): Promise<AuthClaims | null>;
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -124,6 +133,7 @@ export class Session<Data extends SessionData = SessionData> {
       tenant: s.tenant,
       lifetime: s.lifetime,
       cookieMaxAge: this.#rt.cookieMaxAge(s),
+      authenticatedAt: s.authenticatedAt,
     };
   }
 
@@ -413,6 +423,83 @@ export class Session<Data extends SessionData = SessionData> {
    */
   verifyCsrfToken(token: unknown): boolean {
     return this.#rt.verifyCsrfToken(this.#state, token);
+  }
+
+  /**
+   * Sign the user in, as the Weave seed's `session/sign-in`: the session gets a new ID (keeping its
+   * data; the old ID, and any cookie naming it, stops working), `userId` becomes `claims.sub`, the
+   * time is recorded ({@link Session.authenticatedAt}), and the auth cookie — a JWT of `claims`,
+   * HttpOnly, bound to this session and tenant — goes on the response. Resolves its `Set-Cookie`
+   * line (already set: returned for frameworks that set cookies themselves). Await it before
+   * responding. `iss`, `aud`, `exp`, `nbf`, `iat`, `jti`, `sid` and `tid` are tessera's to set.
+   *
+   * @throws {@link SessionStateError} for claims without a `sub` (or with a reserved claim), a
+   * destroyed session, one opened by ID, or after the response headers went out.
+   * @throws {@link NotSupportedError} with `auth: false`.
+   * @example
+   * ```ts
+   * if (await checkPassword(user, form.password)) await session.signIn({ sub: user.id, role: user.role });
+   * ```
+   */
+  signIn(claims: AuthClaims): Promise<string> {
+    return this.#rt.signIn(this.#state, claims);
+  }
+
+  /**
+   * Sign the user out, as the Weave seed's `session/sign-out`: the auth cookie is cleared, and the
+   * session starts over — a new ID, no data, no user (as `regenerate({ keepData: false })`); its
+   * old record is deleted (revoked, with `CookieStore`), so a copy of the auth cookie no longer
+   * verifies anywhere. Returns the clearing `Set-Cookie` line (already set). The session stays
+   * usable in this request (a flash message can be written to it).
+   *
+   * @throws {@link SessionStateError} for a session opened by ID, or after the headers went out.
+   * @throws {@link NotSupportedError} with `auth: false`.
+   * @example
+   * ```ts
+   * session.signOut();
+   * session.set('flash', 'Signed out');
+   * ```
+   */
+  signOut(): string {
+    return this.#rt.signOut(this.#state);
+  }
+
+  /**
+   * The request's signed-in user: the auth cookie's claims (`sub` and what {@link Session.signIn}
+   * was given, with `iat`, `exp` ...), verified — signature, algorithm, `exp`, `nbf`, `iss`, `aud`,
+   * bound to this very session (loaded from the store, same user, same tenant), and issued after
+   * the user's last `tessera.signOutEverywhere`. `null` when there is none or it does not verify
+   * (then an `invalidAuth` event); never throws for a bad token. Cached for the request.
+   * Rejects only when the store fails (checking "sign out everywhere" reads it once).
+   *
+   * @example
+   * ```ts
+   * const user = await session.user();
+   * if (user === null) return redirect('/sign-in');
+   * res.end(`Hello ${user.sub}`);
+   * ```
+   */
+  user(): Promise<AuthClaims | null> {
+    return this.#rt.user(this.#state);
+  }
+
+  /** When the user signed in ({@link Session.signIn}) on this session, in ms since the epoch; `null` if never. */
+  get authenticatedAt(): number | null {
+    return this.#state.authenticatedAt;
+  }
+
+  /**
+   * Whether the user signed in within the last `ms` — for a "recent sign-in required" check before
+   * a sensitive action (change the password, pay): if not, ask for the password again.
+   *
+   * @example
+   * ```ts
+   * if (!session.signedInWithin(10 * 60_000)) return redirect('/confirm-password');
+   * ```
+   */
+  signedInWithin(ms: number): boolean {
+    const at = this.#state.authenticatedAt;
+    return at !== null && this.#state.userId !== null && this.#rt.now() - at <= ms;
   }
 
   /** Commit pending changes, then re-read the session from the store (picking up other requests' writes). */

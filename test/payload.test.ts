@@ -11,6 +11,8 @@ describe('PayloadEncoder', () => {
       base,
       { ...base, l: 2_592_000_000, pc: true },
       { ...base, pc: false },
+      { ...base, a: 1_767_225_600_000 },
+      { ...base, pc: true, a: 1_767_225_600_000 },
       { ...base, ip: null, ua: null },
       // Quotes, backslashes, control and non-ASCII characters, lone surrogates.
       { ...base, ip: '"::1"\\', ua: 'tab\there\nnewline \u0000 ünï 🙂 \ud800' },
@@ -20,6 +22,7 @@ describe('PayloadEncoder', () => {
       { ...base, d: {}, c: 0, s: 1.5, l: 0 },
       { i: 'AbC_-0123456789abcdefghijklmnopqrstuvwxyzAB', u: 'user "1"', ...base } as SealedPayload,
       { i: 'x', u: null, ...base, pc: false } as SealedPayload,
+      { i: 'x', u: 'u1', ...base, pc: false, a: 5 } as SealedPayload,
     ];
     for (const p of cases) {
       const json = encoder.encode(p);
@@ -36,6 +39,7 @@ describe('PayloadEncoder', () => {
       odd({ d: { n: 1 }, c: base.c, s: base.s, l: undefined, ip: undefined, ua: undefined }),
       odd({ ...base, ua: undefined }),
       odd({ ...base, l: '60000', pc: 'yes' }),
+      odd({ ...base, a: 'yesterday' }),
       odd({ i: 'x', u: undefined, ...base }),
     ];
     for (const p of cases) {
@@ -69,6 +73,8 @@ describe('parsePayload and parseSealedPayload', () => {
 
   it('gives missing or odd optional fields as null (a record written by another tool)', () => {
     assert.deepEqual(parsePayload('{"d":{"n":1},"c":5,"s":6,"l":"long","ip":7,"pc":"yes"}'), { d: { n: 1 }, c: 5, s: 6, l: null, ip: null, ua: null });
+    assert.deepEqual(parsePayload('{"d":{},"c":5,"s":6,"a":"soon"}'), { d: {}, c: 5, s: 6, l: null, ip: null, ua: null });
+    assert.deepEqual(parsePayload('{"d":{},"c":5,"s":6,"a":7}'), { d: {}, c: 5, s: 6, l: null, ip: null, ua: null, a: 7 });
     assert.deepEqual(parseSealedPayload('{"i":"x","d":{},"c":5,"s":6,"pc":false}'), { i: 'x', u: null, d: {}, c: 5, s: 6, l: null, ip: null, ua: null, pc: false });
   });
 });

@@ -31,7 +31,8 @@ export interface SessionEvent {
  * The events a `Tessera` emits (all with a {@link SessionEvent}, `commitError` with an error):
  * `created`, `expired`, `destroyed`, `regenerated`, `invalidCookie`, `bindingMismatch`, `conflict`,
  * `lostToConcurrentDestroy`, `csrfRejected` (its `reason`: `cross-site`, `cross-origin`,
- * `missing-token` or `invalid-token`), `commitError`.
+ * `missing-token` or `invalid-token`), `invalidAuth` (an auth cookie refused: its `reason` is an
+ * `AuthFailure`, such as `expired`, `signature` or `session`), `commitError`.
  *
  * @example
  * ```ts
@@ -48,6 +49,7 @@ export type TesseraEventName =
   | 'conflict'
   | 'lostToConcurrentDestroy'
   | 'csrfRejected'
+  | 'invalidAuth'
   | 'commitError';
 
 /**

@@ -6,6 +6,9 @@
  * @module
  * @internal
  */
+import { SessionAuth } from '../auth/session-auth.js';
+import type { AuthClaims } from '../auth/tokens.js';
+import type { ValidAfter } from '../auth/valid-after.js';
 import { clearCookie } from '../cookie.js';
 import { generateId, storeKey } from '../crypto/ids.js';
 import type { CsrfProtection } from '../csrf.js';
@@ -39,8 +42,9 @@ export class Lifecycle implements SessionRuntime {
   readonly #events: Events;
   readonly #runner: CommitRunner;
   readonly #csrf: CsrfProtection;
+  readonly #auth: SessionAuth;
 
-  constructor(options: ResolvedOptions, policy: Policy, backend: Backend, events: Events, runner: CommitRunner) {
+  constructor(options: ResolvedOptions, policy: Policy, backend: Backend, events: Events, runner: CommitRunner, validAfter: ValidAfter | null = null) {
     this.#options = options;
     this.#policy = policy;
     this.#backend = backend;
@@ -50,6 +54,19 @@ export class Lifecycle implements SessionRuntime {
     this.csrfFieldName = options.csrf.field;
     this.now = options.now;
     this.maxDataBytes = options.maxDataBytes;
+    this.#auth = new SessionAuth(options.auth, policy, events, validAfter, this);
+  }
+
+  signIn(state: SessionState, claims: AuthClaims): Promise<string> {
+    return this.#auth.signIn(state, claims);
+  }
+
+  signOut(state: SessionState): string {
+    return this.#auth.signOut(state);
+  }
+
+  user(state: SessionState): Promise<AuthClaims | null> {
+    return this.#auth.user(state);
   }
 
   lifetimes(state: SessionState): Pick<Lifetimes, 'rememberMeLifetime' | 'maxLifetime'> {
@@ -172,6 +189,7 @@ export class Lifecycle implements SessionRuntime {
       state.userId = null;
       state.lifetime = null;
       state.persistent = null;
+      state.authenticatedAt = null;
     }
     state.metaChanged = state.userId !== null || state.lifetime !== null;
     state.touchDue = this.#options.saveUninitialized;
@@ -197,6 +215,11 @@ export class Lifecycle implements SessionRuntime {
       const clearCsrf = state.csrfCookie === 'none' ? null : this.#csrf.clearLine();
       if (clearCsrf !== null) sink.setCookie(clearCsrf);
       state.csrfCookie = 'none';
+    }
+    // The auth cookie is bound to this session: it stops verifying now, and leaves the browser too.
+    const auth = this.#options.auth;
+    if (auth !== null && sink !== null && !state.ignored && sink.writable() && (state.authUser !== null || state.requestCookies?.includes(`${auth.cookie.name}=`))) {
+      sink.setCookie(clearCookie(auth.cookie));
     }
     if (state.key !== null) this.#events.emit('destroyed', state.key);
     this.schedule(state);

@@ -143,6 +143,7 @@ export class RequestLoader implements RequestRuntime {
       if (logged) lifecycle.touch(state);
       else lifecycle.touchIfDue(state, now);
     }
+    state.requestCookies = input.cookieHeader;
     ctx.state = state;
     const session = (ctx.session = new Session(state, lifecycle));
     // The load fails as a store read would when the store cannot end the session (the adapter answers 503).

@@ -89,6 +89,12 @@ export interface SessionState {
   lifetime: number | null;
   /** Per-session cookie persistence: `null` follows the options, `true`/`false` overrides them. */
   persistent: boolean | null;
+  /** When the user signed in (`session.signIn`), or `null`. */
+  authenticatedAt: number | null;
+  /** The request's `Cookie` header, read for the auth cookie only when `session.user()` asks. */
+  requestCookies: string | undefined;
+  /** `session.user()`'s answer for this request, for the store key it was given under. */
+  authUser: { readonly key: string; readonly claims: Promise<unknown> } | null;
   /** The browser has, or this response gives it, a cookie naming this session. */
   cookieIssued: boolean;
   /** userId or lifetime changed: a write is due even with no data change. */
@@ -149,6 +155,9 @@ export function freshState(tenant: string | null, sink: CookieSink | null, now: 
     tenant,
     lifetime: null,
     persistent: null,
+    authenticatedAt: null,
+    requestCookies: undefined,
+    authUser: null,
     cookieIssued: false,
     metaChanged: false,
     touchDue: false,
@@ -182,6 +191,7 @@ export function adoptPayload(state: SessionState, payload: Payload): void {
   state.lastSeenAt = payload.s;
   state.lifetime = payload.l;
   state.persistent = payload.pc ?? null;
+  state.authenticatedAt = payload.a ?? null;
   state.ip = payload.ip;
   state.userAgent = payload.ua;
 }
@@ -206,6 +216,7 @@ export function payloadOf(state: SessionState, now: number, data: SessionData = 
     ua: state.requestUserAgent ?? state.userAgent,
   };
   if (state.persistent !== null) payload.pc = state.persistent;
+  if (state.authenticatedAt !== null) payload.a = state.authenticatedAt;
   return payload;
 }
 

@@ -84,6 +84,23 @@ function expressHarness(name: string, express: typeof express5): AdapterHarness 
         }),
       );
       app.get('/untouched', (_req, res) => res.send('ok'));
+      app.post(
+        '/sign-in',
+        route(async (req, res) => {
+          await tesseraSession(req).signIn({ sub: param(req, 'user') });
+          res.send('ok');
+        }),
+      );
+      app.post('/sign-out', (req, res) => {
+        tesseraSession(req).signOut();
+        res.send('ok');
+      });
+      app.get(
+        '/me',
+        route(async (req, res) => {
+          res.send(JSON.stringify((await tesseraSession(req).user())?.sub ?? null));
+        }),
+      );
       app.get('/token', (req, res) => res.send(tesseraSession(req).csrfToken()));
 
       return serveOnLoopback(app);

@@ -47,6 +47,15 @@ async function suiteApp(tessera: Tessera, hooks: SuiteHooks, options: SuiteAdapt
     return reply;
   });
   app.get('/untouched', async () => 'ok');
+  app.post<{ Querystring: { user?: string } }>('/sign-in', async (request) => {
+    await request.session.signIn({ sub: request.query.user ?? '' });
+    return 'ok';
+  });
+  app.post('/sign-out', async (request) => {
+    request.session.signOut();
+    return 'ok';
+  });
+  app.get('/me', async (request) => JSON.stringify((await request.session.user())?.sub ?? null));
   app.get('/token', async (request) => request.session.csrfToken());
   // What @fastify/formbody does: URL-encoded bodies parsed into request.body.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {

@@ -47,6 +47,15 @@ const honoHarness: AdapterHarness = {
       });
     });
     app.get('/untouched', (c) => c.text('ok'));
+    app.post('/sign-in', async (c) => {
+      await c.get('session').signIn({ sub: param(c, 'user') });
+      return c.text('ok');
+    });
+    app.post('/sign-out', (c) => {
+      c.get('session').signOut();
+      return c.text('ok');
+    });
+    app.get('/me', async (c) => c.text(JSON.stringify((await c.get('session').user())?.sub ?? null)));
     app.get('/token', (c) => c.text(c.get('session').csrfToken()));
     return {
       request: async (method, path, headers = {}, onFirstChunk, body) => readReply(await app.request(path, { method, headers, body }), onFirstChunk),

@@ -44,6 +44,14 @@ const nodeHarness: AdapterHarness = {
             return res.end('two');
           case 'GET /untouched':
             return res.end('ok');
+          case 'POST /sign-in':
+            await (await sessions.load(req, res)).signIn({ sub: url.searchParams.get('user') ?? '' });
+            return res.end('ok');
+          case 'POST /sign-out':
+            (await sessions.load(req, res)).signOut();
+            return res.end('ok');
+          case 'GET /me':
+            return res.end(JSON.stringify((await (await sessions.load(req, res)).user())?.sub ?? null));
           case 'GET /token':
             return res.end((await sessions.load(req, res)).csrfToken());
           default:

@@ -12,6 +12,9 @@
  *   `hooks.firstChunkSeen()`, then sends `two` and ends — a streamed body the adapter must not buffer.
  * - `GET /untouched`: answers `ok` without using the session.
  * - `GET /token`: answers `session.csrfToken()`.
+ * - `POST /sign-in?user=U`: `await session.signIn({ sub: U })`; answers `ok`.
+ * - `POST /sign-out`: `session.signOut()`; answers `ok`.
+ * - `GET /me`: answers `JSON.stringify((await session.user())?.sub ?? null)`.
  *
  * Errors a route meets go to the framework's normal error path: the suite checks what the client
  * gets (a store outage is a 503, an empty tenant a 400).
@@ -417,6 +420,45 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       if (harness.streams) assert.ok(seen, 'the first chunk reached the client before the handler wrote the second');
       const cookie = pair(reply.setCookies[0]);
       assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { streamed: 'yes' });
+    });
+  });
+
+  describe(`auth cookie: ${harness.name}, on ${storeTitle}`, () => {
+    const cookies = (reply: Reply, jar: Map<string, string> = new Map()): Map<string, string> => {
+      for (const line of reply.setCookies) {
+        const [name, value] = pair(line).split('=') as [string, string];
+        if (/Max-Age=0/.test(line)) jar.delete(name);
+        else jar.set(name, value);
+      }
+      return jar;
+    };
+    const header = (jar: Map<string, string>) => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+
+    it('sign-in sets a new session cookie and the HttpOnly auth cookie; /me has the user; sign-out clears it', async () => {
+      const { app } = await start();
+      const jar = cookies(await app.request('POST', '/write?key=a&value=1'));
+      const before = jar.get('__Host-tessera');
+      const signedIn = await app.request('POST', '/sign-in?user=u1', { cookie: header(jar) });
+      assert.equal(signedIn.status, 200, signedIn.body);
+      const auth = signedIn.setCookies.find((l) => l.startsWith('__Host-tessera-auth='));
+      assert.match(auth ?? '', /; Path=\/; HttpOnly; Secure; SameSite=Lax$/);
+      cookies(signedIn, jar);
+      assert.notEqual(jar.get('__Host-tessera'), before, 'signing in rotated the session ID');
+      assert.equal((await app.request('GET', '/me', { cookie: header(jar) })).body, '"u1"');
+      assert.equal((await app.request('GET', '/me')).body, 'null', 'another browser');
+      const copy = header(jar);
+      const signedOut = await app.request('POST', '/sign-out', { cookie: header(jar) });
+      assert.ok(signedOut.setCookies.some((l) => /^__Host-tessera-auth=; Max-Age=0/.test(l)));
+      cookies(signedOut, jar);
+      assert.equal((await app.request('GET', '/me', { cookie: header(jar) })).body, 'null');
+      assert.equal((await app.request('GET', '/me', { cookie: copy })).body, 'null', 'a copy of the signed-in cookies');
+    });
+
+    it('an auth cookie is isolated per tenant', async () => {
+      const { app } = await start({}, { tenant: { header: 'x-tenant' } });
+      const jar = cookies(await app.request('POST', '/sign-in?user=u1', { 'x-tenant': 'acme' }));
+      assert.equal((await app.request('GET', '/me', { cookie: header(jar), 'x-tenant': 'acme' })).body, '"u1"');
+      assert.equal((await app.request('GET', '/me', { cookie: header(jar), 'x-tenant': 'globex' })).body, 'null');
     });
   });
 

@@ -74,6 +74,7 @@ matrix('expiry (fake clock)', (c) => {
       tenant: null,
       lifetime: null,
       cookieMaxAge: null,
+      authenticatedAt: null,
     });
   });
 

@@ -8,6 +8,7 @@
  * @module
  * @internal
  */
+import type { ValidAfter } from '../../auth/valid-after.js';
 import { readCookie, SESSION_COOKIE_VALUES_MAX } from '../../cookie.js';
 import { storeKey } from '../../crypto/ids.js';
 import { NotSupportedError, SessionStateError } from '../../errors.js';
@@ -30,6 +31,8 @@ export interface CookieParts {
   readonly sealed: SealedCookies;
   /** The revocation store, or `null`: then a copy of a signed-out cookie works until it expires. */
   readonly revocation: StoreDriver | null;
+  /** Users' "sign out everywhere" times (in the revocation store), or `null` without one. */
+  readonly validAfter?: ValidAfter | null;
   readonly events: Events;
 }
 
@@ -52,6 +55,7 @@ export class CookieBackend implements Backend {
   readonly #policy: Policy;
   readonly #sealed: SealedCookies;
   readonly #revocation: StoreDriver | null;
+  readonly #validAfter: ValidAfter | null;
   readonly #events: Events;
   /** Keys whose revocation failed (a destroy or regenerate whose commit nobody could retry): refused, revoked again later. */
   readonly #unrevoked = new Undeleted();
@@ -61,6 +65,7 @@ export class CookieBackend implements Backend {
     this.#policy = parts.policy;
     this.#sealed = parts.sealed;
     this.#revocation = parts.revocation;
+    this.#validAfter = parts.validAfter ?? null;
     this.#events = parts.events;
     this.synchronous = parts.revocation === null || parts.revocation.synchronous;
     this.cleansUp = parts.revocation?.cleansUp ?? false;
@@ -87,7 +92,8 @@ export class CookieBackend implements Backend {
       probe.cookieStale = this.#sealed.isStale(value);
       if (this.#revocation === null) return state;
       if (!this.#unrevoked.empty && this.#stillUnrevoked(state.key!, now)) return null;
-      return andThen(this.#revocation.get(state.key!, { now }), (record) => this.#unlessRevoked(state, record));
+      const live = andThen(this.#revocation.get(state.key!, { now }), (record) => this.#unlessRevoked(state, record));
+      return this.#validAfter === null ? live : andThen(live, (found) => this.#unlessSignedOut(found, now));
     }
     return null;
   }
@@ -120,6 +126,19 @@ export class CookieBackend implements Backend {
     if (record === null) return state;
     this.#events.emit('invalidCookie', state.key!, 'revoked');
     return null;
+  }
+
+  /**
+   * A sealed session, unless its user signed out everywhere after it signed in (or was created):
+   * one store read, for signed-in sessions only.
+   */
+  #unlessSignedOut(state: SessionState | null, now: number): Step<SessionState | null> {
+    if (state === null || state.userId === null) return state;
+    return andThen(this.#validAfter!.get(state.userId, state.tenant, now), (at) => {
+      if (at === null || (state.authenticatedAt ?? state.createdAt) >= at) return state;
+      this.#events.emit('invalidCookie', state.key!, 'signed-out-everywhere');
+      return null;
+    });
   }
 
   openById(): Promise<SessionState | null> {

@@ -405,5 +405,6 @@ function rebase(state: SessionState, base: SessionState, batch: Batch): void {
     state.userId = base.userId;
     state.lifetime = base.lifetime;
     state.persistent = base.persistent;
+    state.authenticatedAt = base.authenticatedAt;
   }
 }
