@@ -8,7 +8,7 @@ import { andThen, run, StoreDriver } from '../../src/core/driver.js';
 import { ConfigError, NotSupportedError, StoreUnavailableError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { SessionStore, StoreRecord } from '../../src/stores/store.js';
-import { CountingStore, CountingSyncStore } from '../helpers/browser.js';
+import { CountingStore, CountingSyncStore, HangingStore } from '../helpers/browser.js';
 
 const ctx = { now: Date.UTC(2026, 0, 1) };
 const record: StoreRecord = { data: '{}', version: 1, expiresAt: ctx.now + 60_000, userId: 'u', tenant: null };
@@ -92,38 +92,6 @@ describe('StoreDriver', () => {
 });
 
 describe('StoreDriver: a deadline on every answer given as a promise (storeTimeout)', () => {
-  /** A store answering with promises whose calls hang while `hang` is set, and answer when `answer()` is called. */
-  class HangingStore extends CountingStore {
-    hang = true;
-    readonly #waiting: Array<() => void> = [];
-    constructor() {
-      super(new MemoryStore());
-    }
-    #later<T>(call: () => Promise<T>): Promise<T> {
-      if (!this.hang) return call();
-      return new Promise<T>((resolve, reject) => this.#waiting.push(() => call().then(resolve, reject)));
-    }
-    /** Let every hung call through to the inner store now. */
-    answer(): void {
-      for (const go of this.#waiting.splice(0)) go();
-    }
-    override get(key: string, c: typeof ctx) {
-      return this.#later(() => super.get(key, c));
-    }
-    override set(key: string, r: StoreRecord, expected: number, c: typeof ctx) {
-      return this.#later(() => super.set(key, r, expected, c));
-    }
-    override delete(key: string, c: typeof ctx) {
-      return this.#later(() => super.delete(key, c));
-    }
-    override deleteExpired(c: typeof ctx) {
-      return this.#later(() => super.deleteExpired(c));
-    }
-    override listByUser(userId: string, tenant: string | null, c: typeof ctx) {
-      return this.#later(() => super.listByUser(userId, tenant, c));
-    }
-  }
-
   /** Whether `error` is the driver's timeout: StoreUnavailableError, its cause a TimeoutError naming the call. */
   const timedOut = (call: string) => (error: unknown) =>
     error instanceof StoreUnavailableError &&
@@ -133,7 +101,7 @@ describe('StoreDriver: a deadline on every answer given as a promise (storeTimeo
     (error.cause as Error).message.includes(`${call}()`);
 
   it('rejects a get, set, delete, listByUser and deleteExpired the store does not answer in time with StoreUnavailableError', async () => {
-    const driver = new StoreDriver(new HangingStore(), 20);
+    const driver = new StoreDriver(new HangingStore(true), 20);
     const started = Date.now();
     await Promise.all([
       assert.rejects(driver.get('k', ctx) as Promise<unknown>, timedOut('get')),
@@ -146,7 +114,7 @@ describe('StoreDriver: a deadline on every answer given as a promise (storeTimeo
   });
 
   it('passes on an answer that comes in time, and a failure as it is', async () => {
-    const store = new HangingStore();
+    const store = new HangingStore(true);
     store.hang = false;
     const driver = new StoreDriver(store, 1_000);
     assert.equal(await driver.set('k', record, 0, ctx), true);
@@ -156,7 +124,7 @@ describe('StoreDriver: a deadline on every answer given as a promise (storeTimeo
   });
 
   it('drops an answer that comes after the deadline: the call stays failed, and a late failure is not unhandled', async () => {
-    const store = new HangingStore();
+    const store = new HangingStore(true);
     const driver = new StoreDriver(store, 10);
     const write = driver.set('k', record, 0, ctx) as Promise<boolean>;
     await assert.rejects(write, StoreUnavailableError);

@@ -5,6 +5,7 @@
 import type { SessionContext, Tessera } from '../../src/manager.js';
 import type { CookieSink } from '../../src/core/request.js';
 import type { Session } from '../../src/session.js';
+import { MemoryStore } from '../../src/stores/memory.js';
 import { RETAINS_RECORDS, type SessionStore, type StoreContext, type StoreRecord } from '../../src/stores/store.js';
 
 export class FakeResponse {
@@ -143,5 +144,41 @@ export class GatedStore extends CountingStore {
     const gate = this.#gate;
     if (gate) await gate;
     return super.set(key, record, expected, ctx);
+  }
+}
+
+/**
+ * A {@link CountingStore} answering with promises whose calls wait while `hang` is set, until
+ * `answer()` lets them through to the inner store: a store that does not answer (in time).
+ */
+export class HangingStore extends CountingStore {
+  hang: boolean;
+  readonly #waiting: Array<() => void> = [];
+  constructor(hang = false) {
+    super(new MemoryStore());
+    this.hang = hang;
+  }
+  #later<T>(call: () => Promise<T>): Promise<T> {
+    if (!this.hang) return call();
+    return new Promise<T>((resolve, reject) => this.#waiting.push(() => call().then(resolve, reject)));
+  }
+  /** Let every hung call through to the inner store now. */
+  answer(): void {
+    for (const go of this.#waiting.splice(0)) go();
+  }
+  override get(key: string, ctx: StoreContext) {
+    return this.#later(() => super.get(key, ctx));
+  }
+  override set(key: string, record: StoreRecord, expected: number, ctx: StoreContext) {
+    return this.#later(() => super.set(key, record, expected, ctx));
+  }
+  override delete(key: string, ctx: StoreContext) {
+    return this.#later(() => super.delete(key, ctx));
+  }
+  override deleteExpired(ctx: StoreContext) {
+    return this.#later(() => super.deleteExpired(ctx));
+  }
+  override listByUser(userId: string, tenant: string | null, ctx: StoreContext) {
+    return this.#later(() => super.listByUser(userId, tenant, ctx));
   }
 }

@@ -10,37 +10,8 @@ import { Tessera } from '../../src/manager.js';
 import { DEFAULTS } from '../../src/options.js';
 import { CookieStore } from '../../src/stores/cookie.js';
 import { MemoryStore } from '../../src/stores/memory.js';
-import type { StoreContext, StoreRecord } from '../../src/stores/store.js';
-import { Browser, CountingStore } from '../helpers/browser.js';
+import { Browser, HangingStore } from '../helpers/browser.js';
 import { SECRET } from './matrix.js';
-
-/** A store answering with promises; while `hang` is set its calls wait, until `answer()` lets them through. */
-class HangingStore extends CountingStore {
-  hang = false;
-  readonly #waiting: Array<() => void> = [];
-  constructor() {
-    super(new MemoryStore());
-  }
-  #later<T>(call: () => Promise<T>): Promise<T> {
-    if (!this.hang) return call();
-    return new Promise<T>((resolve, reject) => this.#waiting.push(() => call().then(resolve, reject)));
-  }
-  answer(): void {
-    for (const go of this.#waiting.splice(0)) go();
-  }
-  override get(key: string, ctx: StoreContext) {
-    return this.#later(() => super.get(key, ctx));
-  }
-  override set(key: string, record: StoreRecord, expected: number, ctx: StoreContext) {
-    return this.#later(() => super.set(key, record, expected, ctx));
-  }
-  override delete(key: string, ctx: StoreContext) {
-    return this.#later(() => super.delete(key, ctx));
-  }
-  override listByUser(userId: string, tenant: string | null, ctx: StoreContext) {
-    return this.#later(() => super.listByUser(userId, tenant, ctx));
-  }
-}
 
 const managers: Tessera[] = [];
 after(async () => {
