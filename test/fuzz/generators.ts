@@ -7,6 +7,7 @@
  * Credential kinds are listed once, in {@link CREDENTIAL_KINDS}: a new kind of cookie (the JWT
  * auth cookie) is one more entry there, with its cookie name and its valid values per identity.
  */
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import type { FuzzRequest } from './apps.js';
 
@@ -19,6 +20,8 @@ export interface Identity {
   readonly cookies: Readonly<Record<string, string>>;
   /** CSRF tokens handed to this identity (the page's token and the readable cookie's). */
   readonly tokens: readonly string[];
+  /** The user signed in on this session (the `sub` of its auth cookie), or `null`. */
+  readonly user: string | null;
 }
 
 /** What the fuzzer knows of an app: its cookie names and the identities made on it. */
@@ -48,6 +51,38 @@ const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
 const b64char = fc.constantFrom(...B64URL);
 const b64 = (min: number, max: number) => fc.string({ unit: b64char, minLength: min, maxLength: max });
 
+/** A JWT segment: JSON as base64url. */
+const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+/** A key the app does not have: a token signed with it is well-formed and verifies nowhere. */
+const FOREIGN_KEY = 'fuzz-foreign-jwt-key-0123456789abcdefghij';
+
+/** JOSE headers a verifier must refuse or look further into: `none` in its spellings, other algorithms, odd `kid`s, no `kid`. */
+const jwtHeaderArb = fc.record(
+  {
+    alg: fc.constantFrom('none', 'None', 'NONE', 'HS256', 'HS512', 'RS256', 'ES256', 'EdDSA', '', 'nOnE'),
+    kid: fc.oneof(b64(0, 43), fc.constantFrom('', '0', '../../dev/null', '__proto__', 'constructor')),
+    typ: fc.constantFrom('JWT', 'jwt', 'at+jwt'),
+    crit: fc.constant(['exp']),
+    b64: fc.constant(false),
+  },
+  { requiredKeys: ['alg'] },
+);
+
+/** Claims: expired, not yet valid, a foreign issuer or audience, a `sub` of a seeded user, odd types. */
+const jwtClaimsArb = fc.record(
+  {
+    sub: fc.oneof(fc.constantFrom('user-none', 'user-acme', 'user-globex', '', 'admin'), fc.constant(42 as unknown as string)),
+    sid: b64(0, 43),
+    tid: fc.constantFrom('acme', 'globex', ''),
+    iat: fc.integer({ min: 0, max: 4_000_000_000 }),
+    nbf: fc.oneof(fc.integer({ min: 0, max: 4_000_000_000 }), fc.constant('0' as unknown as number)),
+    exp: fc.oneof(fc.integer({ min: 0, max: 1_700_000_000 }), fc.integer({ min: 1_700_000_000, max: 4_000_000_000 }), fc.constant(null as unknown as number)),
+    iss: fc.constantFrom('https://evil.example', '', 'tessera'),
+    aud: fc.constantFrom('evil', ['app', 'evil']),
+  },
+  { requiredKeys: [] },
+);
+
 /** Every credential kind fuzzed. */
 export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
   {
@@ -57,6 +92,21 @@ export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
       fc.tuple(b64(43, 43), fc.constantFrom('.', '~'), b64(43, 43)).map(([id, sep, sig]) => id + sep + sig),
       // A sealed box: format byte 2 or 1, a random rest.
       fc.tuple(fc.constantFrom(1, 2), fc.uint8Array({ minLength: 20, maxLength: 200 })).map(([format, rest]) => Buffer.concat([Buffer.of(format), rest]).toString('base64url')),
+    ),
+  },
+  {
+    // The JWT auth cookie (src/auth/): `header.payload.signature`, HS256 under a keyring subkey.
+    name: 'auth',
+    forged: fc.oneof(
+      // A whole JWT of chosen header and claims, signed with nothing, junk or a key of our own.
+      fc.tuple(jwtHeaderArb, jwtClaimsArb, fc.oneof(fc.constant(''), b64(0, 86), fc.constant('SIGN'))).map(([header, claims, signature]) => {
+        const head = `${segment(header)}.${segment(claims)}`;
+        return `${head}.${signature === 'SIGN' ? createHmac('sha256', FOREIGN_KEY).update(head).digest('base64url') : signature}`;
+      }),
+      // Header and payload swapped.
+      fc.tuple(jwtHeaderArb, jwtClaimsArb, b64(43, 43)).map(([header, claims, signature]) => `${segment(claims)}.${segment(header)}.${signature}`),
+      // Random base64url segments, three or not.
+      fc.array(b64(0, 60), { minLength: 1, maxLength: 5 }).map((parts) => parts.join('.')),
     ),
   },
 ];
@@ -309,7 +359,7 @@ export type Change =
 export interface MutatedSpec {
   shape: 'mutated';
   as: number;
-  route: 'read' | 'write';
+  route: 'read' | 'write' | 'me';
   tokenInForm: boolean;
   change: Change;
 }
@@ -319,7 +369,7 @@ const mutations = fc.array(mutationArb, { minLength: 1, maxLength: 2 });
 export const mutatedRequestArb: fc.Arbitrary<MutatedSpec> = fc.record({
   shape: fc.constant('mutated' as const),
   as: fc.nat(),
-  route: fc.constantFrom('read', 'write'),
+  route: fc.constantFrom('read', 'write', 'me'),
   tokenInForm: fc.boolean(),
   change: fc.oneof(
     { arbitrary: fc.constant({ what: 'none' as const }), weight: 1 },
@@ -339,7 +389,7 @@ export interface RequestSpec {
   as: number;
   /** Send the identity's own tenant, or {@link RequestSpec.tenant}. */
   ownTenant: boolean;
-  route: 'read' | 'write' | 'token';
+  route: 'read' | 'write' | 'token' | 'me';
   cookie: CookieHeaderSpec | null;
   token: TokenSpec | null;
   tenant: string | undefined;
@@ -351,7 +401,7 @@ export const randomRequestArb: fc.Arbitrary<RequestSpec> = fc.record({
   shape: fc.constant('random' as const),
   as: fc.nat(),
   ownTenant: fc.boolean(),
-  route: fc.constantFrom('read', 'read', 'write', 'write', 'token'),
+  route: fc.constantFrom('read', 'read', 'write', 'write', 'token', 'me', 'me'),
   cookie: cookieHeaderArb,
   token: tokenArb,
   tenant: tenantArb,
@@ -401,7 +451,7 @@ function resolveMutated(spec: MutatedSpec, world: World): FuzzRequest {
   if (fetch.origin !== undefined) headers.origin = wire(fetch.origin);
   if (fetch.secFetchSite !== undefined) headers['sec-fetch-site'] = wire(fetch.secFetchSite);
   if (tenant !== undefined) headers['x-tenant'] = wire(tenant);
-  if (spec.route === 'read') return { method: 'GET', path: '/read', headers };
+  if (spec.route !== 'write') return { method: 'GET', path: `/${spec.route}`, headers };
   if (!spec.tokenInForm) return { method: 'POST', path: '/write?key=k&value=fuzz', headers: { ...headers, 'x-csrf-token': wire(token) } };
   return {
     method: 'POST',
