@@ -22,6 +22,11 @@ export interface Identity {
   readonly tokens: readonly string[];
   /** The user signed in on this session (the `sub` of its auth cookie), or `null`. */
   readonly user: string | null;
+  /**
+   * Values signed with the app's own key that must still be refused, by credential kind name: auth
+   * tokens of this session expired, not yet valid, for another user or tenant, or bound to another session.
+   */
+  readonly signed?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** What the fuzzer knows of an app: its cookie names and the identities made on it. */
@@ -219,6 +224,7 @@ export type ValueChoice =
   | { from: 'valid'; identity: number; pick: number }
   | { from: 'mutated'; identity: number; pick: number; mutations: Mutation[] }
   | { from: 'forged'; value: string }
+  | { from: 'signed'; identity: number; pick: number }
   | { from: 'junk'; value: string };
 
 const junk = fc.oneof(
@@ -231,8 +237,10 @@ const junk = fc.oneof(
 /** Which identity a valid or mutated value is taken from, counted from the one the request acts as: mostly itself. */
 const identityOffset = fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.nat(), weight: 1 });
 
-function valueChoice(forged: fc.Arbitrary<string>): fc.Arbitrary<ValueChoice> {
+function valueChoice(forged: fc.Arbitrary<string>, signed = false): fc.Arbitrary<ValueChoice> {
+  const signedChoice = fc.record({ from: fc.constant('signed' as const), identity: identityOffset, pick: fc.nat() });
   return fc.oneof(
+    ...(signed ? [{ arbitrary: signedChoice as fc.Arbitrary<ValueChoice>, weight: 1 }] : []),
     { arbitrary: fc.record({ from: fc.constant('valid' as const), identity: identityOffset, pick: fc.nat() }), weight: 3 },
     { arbitrary: fc.record({ from: fc.constant('mutated' as const), identity: identityOffset, pick: fc.nat(), mutations: fc.array(mutationArb, { minLength: 1, maxLength: 3 }) }), weight: 6 },
     { arbitrary: fc.record({ from: fc.constant('forged' as const), value: forged }), weight: 1 },
@@ -244,8 +252,12 @@ function valueChoice(forged: fc.Arbitrary<string>): fc.Arbitrary<ValueChoice> {
  * The value a choice stands for: `pools` holds each identity's valid values of the kind, `self`
  * is the identity the request acts as.
  */
-export function resolveValue(choice: ValueChoice, pools: readonly (readonly string[])[], self: number): string {
+export function resolveValue(choice: ValueChoice, pools: readonly (readonly string[])[], self: number, signedPools: readonly (readonly string[])[] = []): string {
   switch (choice.from) {
+    case 'signed': {
+      const pool = signedPools.length === 0 ? [] : signedPools[(self + choice.identity) % signedPools.length]!;
+      return pool.length === 0 ? '' : pool[choice.pick % pool.length]!;
+    }
     case 'valid':
     case 'mutated': {
       const pool = pools[(self + choice.identity) % pools.length]!;
@@ -273,7 +285,7 @@ function cookiePart(): fc.Arbitrary<CookiePart> {
       kind: fc.constant('credential' as const),
       credential: fc.constant(kind.name),
       name: fc.constantFrom('exact', 'exact', 'exact', 'exact', 'case', 'spaced', 'prefixed'),
-      value: valueChoice(kind.forged),
+      value: valueChoice(kind.forged, kind.name === 'auth'),
       quoted: fc.boolean(),
     }),
   );
@@ -351,6 +363,7 @@ export type Change =
   | { what: 'none' }
   | { what: 'cookie'; kind: number; mutations: Mutation[] }
   | { what: 'token'; mutations: Mutation[] }
+  | { what: 'signed'; kind: number; pick: number }
   | { what: 'cookie-of'; other: number }
   | { what: 'token-of'; other: number }
   | { what: 'tenant'; tenant: string | undefined }
@@ -375,6 +388,7 @@ export const mutatedRequestArb: fc.Arbitrary<MutatedSpec> = fc.record({
     { arbitrary: fc.constant({ what: 'none' as const }), weight: 1 },
     { arbitrary: fc.record({ what: fc.constant('cookie' as const), kind: fc.nat(CREDENTIAL_KINDS.length - 1), mutations }), weight: 6 },
     { arbitrary: fc.record({ what: fc.constant('token' as const), mutations }), weight: 4 },
+    { arbitrary: fc.record({ what: fc.constant('signed' as const), kind: fc.nat(CREDENTIAL_KINDS.length - 1), pick: fc.nat() }), weight: 2 },
     { arbitrary: fc.record({ what: fc.constant('cookie-of' as const), other: fc.integer({ min: 1, max: 1000 }) }), weight: 1 },
     { arbitrary: fc.record({ what: fc.constant('token-of' as const), other: fc.integer({ min: 1, max: 1000 }) }), weight: 1 },
     { arbitrary: fc.record({ what: fc.constant('tenant' as const), tenant: tenantArb }), weight: 1 },
@@ -437,6 +451,8 @@ function resolveMutated(spec: MutatedSpec, world: World): FuzzRequest {
     let value = identity.cookies[kind.name];
     if (value === undefined) return [];
     if (change.what === 'cookie' && change.kind === index) value = change.mutations.reduce((v, m) => mutate(v, m, credentialPools(world, kind.name).flat()), value);
+    const signed = identity.signed?.[kind.name] ?? [];
+    if (change.what === 'signed' && change.kind === index && signed.length > 0) value = signed[change.pick % signed.length]!;
     return [`${world.cookieNames[kind.name]}=${value}`];
   });
   let token = tokenOwner.tokens[0]!;
@@ -488,6 +504,11 @@ function credentialPools(world: World, kind: string): string[][] {
   return world.identities.map((identity) => (identity.cookies[kind] === undefined ? [] : [identity.cookies[kind]]));
 }
 
+/** The values of one credential kind signed with the app's key that must be refused, by identity. */
+function signedPools(world: World, kind: string): string[][] {
+  return world.identities.map((identity) => [...(identity.signed?.[kind] ?? [])]);
+}
+
 function tokenPools(world: World): string[][] {
   return world.identities.map((identity) => [...identity.tokens]);
 }
@@ -497,7 +518,7 @@ function cookieHeader(spec: CookieHeaderSpec, world: World, self: number): strin
     switch (part.kind) {
       case 'credential': {
         const name = world.cookieNames[part.credential]!;
-        const value = resolveValue(part.value, credentialPools(world, part.credential), self);
+        const value = resolveValue(part.value, credentialPools(world, part.credential), self, signedPools(world, part.credential));
         const shown = part.name === 'exact' ? name : part.name === 'case' ? name.toUpperCase() : part.name === 'spaced' ? `${name} ` : `x${name}`;
         return `${shown}=${part.quoted ? `"${value}"` : value}`;
       }

@@ -12,6 +12,7 @@ import type { Identity, World } from './generators.js';
 
 export const SECRET = 'fuzz-secret-0123456789abcdefghijklmnopqrst';
 const OLD_SECRET = 'fuzz-old-secret-0123456789abcdefghijklmnop';
+const HOUR = 3_600_000;
 
 /** Where sessions live: a server-side store (signed session-ID cookies) or the cookie itself (sealed). */
 export type StoreMode = 'server' | 'sealed';
@@ -73,6 +74,22 @@ export async function makeWorld(target: FuzzTarget, mode: StoreMode): Promise<Fu
   };
   const header = (jar: Map<string, string>) => [...jar].map(([n, v]) => `${n}=${v}`).join('; ');
 
+  // Tokens signed with the app's own key, each wrong in one claim: the checks past the signature.
+  const refused = async (token: string, user: string, tenant: string | null): Promise<string[]> => {
+    const { sid } = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { sid: string };
+    const now = Date.now();
+    const sign = (sub: string, at: { binding?: string; tenant?: string | null; now: number; exp: number }) =>
+      tessera.auth!.sign({ sub }, { binding: at.binding ?? sid, tenant: at.tenant === undefined ? tenant : at.tenant, now: at.now, exp: at.exp });
+    return Promise.all([
+      sign(user, { now: now - 2 * HOUR, exp: now - HOUR }), // expired
+      sign(user, { now: now + HOUR, exp: now + 2 * HOUR }), // not yet valid
+      sign('admin', { now, exp: now + HOUR }), // another user on this session
+      sign(user, { tenant: tenant === 'acme' ? 'globex' : 'acme', now, exp: now + HOUR }), // another tenant
+      ...(tenant === null ? [] : [sign(user, { tenant: null, now, exp: now + HOUR })]), // no tenant
+      sign(user, { binding: 'A'.repeat(43), now, exp: now + HOUR }), // another session
+    ]);
+  };
+
   for (const tenant of [null, 'acme', 'globex']) {
     const label = `owner-${tenant ?? 'none'}`;
     // A visit, a write with its token: a stored session.
@@ -103,7 +120,7 @@ export async function makeWorld(target: FuzzTarget, mode: StoreMode): Promise<Fu
     assert.equal(JSON.parse(read.body).owner, label, `the seeded session of ${label} reads back on ${target.name}`);
     const me = await send({ method: 'GET', path: '/me', headers: { ...base(tenant), cookie: header(jar) } });
     assert.equal(JSON.parse(me.body)?.sub, user, `the signed-in user of ${label} reads back on ${target.name}`);
-    identities.push({ label, tenant, user, cookies: { session: stored, auth }, tokens: [after.body, jar.get(csrfCookieName)!].filter(Boolean) });
+    identities.push({ label, tenant, user, cookies: { session: stored, auth }, tokens: [after.body, jar.get(csrfCookieName)!].filter(Boolean), signed: { auth: await refused(auth, user, tenant) } });
 
     // A visit only: a provisional session (server store: `id~sig`).
     const visit = await send({ method: 'GET', path: '/token', headers: base(tenant) });
