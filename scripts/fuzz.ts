@@ -1,7 +1,7 @@
 /**
  * `npm run fuzz`: the adapter fuzzer of test/fuzz/ at length — by default 1,000,000 random and
  * mutated requests shared among every adapter on both store forms (signed session-ID cookies,
- * sealed cookies). Prints a progress line, then cases per second per target; exits 1 with the
+ * sealed cookies; the JWT auth cookie on both). Prints a progress line, then cases per second per target; exits 1 with the
  * shrunk counterexample on the first failure.
  *
  * Options: `FUZZ_CASES=n` (or `--cases n`) for the total; `FUZZ_SEED=n` (or `--seed n`) to
@@ -82,11 +82,11 @@ async function parent(): Promise<void> {
 }
 
 function report(rows: Row[], seconds: number): void {
-  console.log('\ntarget                              cases   seconds  cases/s  loaded  csrf-passed  refused(403/400)');
+  console.log('\ntarget                              cases   seconds  cases/s  loaded  csrf-passed  signed-in  refused(403/400)');
   for (const row of rows) {
-    const { loaded, 'csrf-passed': passed, 'csrf-refused': refused, 'tenant-refused': tenant } = row.tally;
+    const { loaded, 'csrf-passed': passed, 'signed-in': signedIn, 'csrf-refused': refused, 'tenant-refused': tenant } = row.tally;
     console.log(
-      `${row.name.padEnd(34)} ${String(row.cases).padStart(7)} ${row.seconds.toFixed(1).padStart(9)} ${String(Math.round(row.cases / row.seconds)).padStart(8)} ${String(loaded).padStart(7)} ${String(passed).padStart(12)}  ${refused}/${tenant}`,
+      `${row.name.padEnd(34)} ${String(row.cases).padStart(7)} ${row.seconds.toFixed(1).padStart(9)} ${String(Math.round(row.cases / row.seconds)).padStart(8)} ${String(loaded).padStart(7)} ${String(passed).padStart(12)} ${String(signedIn).padStart(10)}  ${refused}/${tenant}`,
     );
   }
   const cases = rows.reduce((sum, row) => sum + row.cases, 0);

@@ -165,6 +165,22 @@ describe('auth cookie: sign-in, user, sign-out', () => {
     assert.deepEqual(events.map((e) => e.reason), ['session', 'signature', 'malformed']);
   });
 
+  it('a token spelled otherwise (the unused low bits of a segment\'s last character set) is refused: one token, one spelling', async () => {
+    const { tessera, events } = make();
+    const jar = new Jar(tessera);
+    await jar.request((s) => s.signIn({ sub: 'u1' }));
+    const token = jar.auth;
+    // A 32-byte HS256 signature is 43 characters: the last one carries 2 unused bits.
+    const last = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'.indexOf(token.at(-1)!);
+    const respelled = token.slice(0, -1) + 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'[last ^ 1];
+    assert.deepEqual(Buffer.from(respelled.split('.')[2]!, 'base64url'), Buffer.from(token.split('.')[2]!, 'base64url'), 'the same signature bytes');
+    jar.cookies.set(tessera.auth!.cookie.name, respelled);
+    assert.equal(await user(jar), null);
+    jar.cookies.set(tessera.auth!.cookie.name, token);
+    assert.equal((await user(jar))?.sub, 'u1');
+    assert.deepEqual(events.map((e) => e.reason), ['malformed']);
+  });
+
   it('refuses claims it cannot sign, and signIn with auth: false', async () => {
     const { tessera } = make();
     for (const bad of [{ sub: '' }, { sub: 'u', exp: 1 }, { sub: 'u', sid: 'x' }, {}] as never[]) {

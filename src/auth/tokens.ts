@@ -195,6 +195,9 @@ export class AuthTokens {
    */
   async verify(token: string, now: number): Promise<{ claims: AuthClaims } | { failure: AuthFailure }> {
     if (typeof token !== 'string' || token.length > MAX_TOKEN_LENGTH) return { failure: 'malformed' };
+    // Decoding ignores the unused low bits of a segment's last character: insist on the one
+    // canonical spelling, so a token has one spelling (as session-ID signatures do).
+    if (!token.split('.').every((part) => Buffer.from(part, 'base64url').toString('base64url') === part)) return { failure: 'malformed' };
     const { decodeProtectedHeader, jwtVerify } = await jose();
     let header: { alg?: string; kid?: string };
     try {

@@ -20,7 +20,7 @@ describe('fuzzing the adapters with random and mutated credentials', () => {
         const world = await makeWorld(target, mode);
         try {
           const tally = await fuzz(world, { numRuns: RUNS });
-          assert.ok(tally.loaded > 0 && tally['csrf-refused'] > 0, `the requests reached both acceptance and refusal: ${JSON.stringify(tally)}`);
+          assert.ok(tally.loaded > 0 && tally['csrf-refused'] > 0 && tally['signed-in'] > 0 && tally.anonymous > 0, `the requests reached both acceptance and refusal: ${JSON.stringify(tally)}`);
         } finally {
           await world.app.close();
         }

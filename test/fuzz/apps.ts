@@ -1,6 +1,8 @@
 /**
  * The apps the fuzzer drives: one per adapter, each with the routes of the adapter suite it needs
- * (`GET /read`, `POST /write?key=K&value=V`, `GET /token`; see test/adapters/suite.ts), served
+ * (`GET /read`, `POST /write?key=K&value=V`, `GET /token`; see test/adapters/suite.ts), and the
+ * auth cookie's `POST /sign-in?user=X` (`session.signIn({ sub: X })`) and `GET /me` (the JSON of
+ * `session.user()`), served
  * without a socket where the framework allows: Fastify through `app.inject`, Hono through
  * `app.request`, node:http and Express through light-my-request (Fastify's own in-memory
  * request/response pair, which drives any `(req, res)` listener). CSRF protection is on (the
@@ -89,6 +91,11 @@ const nodeTarget: FuzzTarget = {
             return res.end('ok');
           case 'GET /token':
             return res.end((await sessions.load(req, res)).csrfToken());
+          case 'GET /me':
+            return res.end(JSON.stringify(await (await sessions.load(req, res)).user()));
+          case 'POST /sign-in':
+            await (await sessions.load(req, res)).signIn({ sub: url.searchParams.get('user') ?? '' });
+            return res.end('ok');
           default:
             res.statusCode = 404;
             return res.end();
@@ -116,6 +123,21 @@ function expressTarget(name: string, express: typeof express5): FuzzTarget {
         res.send('ok');
       });
       app.get('/token', (req, res) => res.send(tesseraSession(req).csrfToken()));
+      app.get('/me', async (req, res, next) => {
+        try {
+          res.send(JSON.stringify(await tesseraSession(req).user()));
+        } catch (error) {
+          next(error);
+        }
+      });
+      app.post('/sign-in', async (req, res, next) => {
+        try {
+          await tesseraSession(req).signIn({ sub: String(req.query.user ?? '') });
+          res.send('ok');
+        } catch (error) {
+          next(error);
+        }
+      });
       // Express's default handler would print a stack trace; the fuzzer reads the status.
       app.use((error: { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
         res.status(error.status ?? 500).send(String(error));
@@ -136,6 +158,11 @@ const fastifyTarget: FuzzTarget = {
       return 'ok';
     });
     app.get('/token', async (request) => request.session.csrfToken());
+    app.get('/me', async (request, reply) => reply.type('text/plain').send(JSON.stringify(await request.session.user())));
+    app.post<{ Querystring: { user?: string } }>('/sign-in', async (request) => {
+      await request.session.signIn({ sub: request.query.user ?? '' });
+      return 'ok';
+    });
     app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {
       done(null, Object.fromEntries(new URLSearchParams(body as string)));
     });
@@ -158,6 +185,11 @@ const honoTarget: FuzzTarget = {
       return c.text('ok');
     });
     app.get('/token', (c) => c.text(c.get('session').csrfToken()));
+    app.get('/me', async (c) => c.text(JSON.stringify(await c.get('session').user())));
+    app.post('/sign-in', async (c) => {
+      await c.get('session').signIn({ sub: c.req.query('user') ?? '' });
+      return c.text('ok');
+    });
     return {
       send: async ({ method, path, headers, body }) => {
         const res = await app.request(path, { method, headers, ...(body === undefined ? {} : { body }) });

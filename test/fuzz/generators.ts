@@ -7,6 +7,7 @@
  * Credential kinds are listed once, in {@link CREDENTIAL_KINDS}: a new kind of cookie (the JWT
  * auth cookie) is one more entry there, with its cookie name and its valid values per identity.
  */
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import type { FuzzRequest } from './apps.js';
 
@@ -19,6 +20,13 @@ export interface Identity {
   readonly cookies: Readonly<Record<string, string>>;
   /** CSRF tokens handed to this identity (the page's token and the readable cookie's). */
   readonly tokens: readonly string[];
+  /** The user signed in on this session (the `sub` of its auth cookie), or `null`. */
+  readonly user: string | null;
+  /**
+   * Values signed with the app's own key that must still be refused, by credential kind name: auth
+   * tokens of this session expired, not yet valid, for another user or tenant, or bound to another session.
+   */
+  readonly signed?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** What the fuzzer knows of an app: its cookie names and the identities made on it. */
@@ -48,6 +56,38 @@ const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_
 const b64char = fc.constantFrom(...B64URL);
 const b64 = (min: number, max: number) => fc.string({ unit: b64char, minLength: min, maxLength: max });
 
+/** A JWT segment: JSON as base64url. */
+const segment = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+/** A key the app does not have: a token signed with it is well-formed and verifies nowhere. */
+const FOREIGN_KEY = 'fuzz-foreign-jwt-key-0123456789abcdefghij';
+
+/** JOSE headers a verifier must refuse or look further into: `none` in its spellings, other algorithms, odd `kid`s, no `kid`. */
+const jwtHeaderArb = fc.record(
+  {
+    alg: fc.constantFrom('none', 'None', 'NONE', 'HS256', 'HS512', 'RS256', 'ES256', 'EdDSA', '', 'nOnE'),
+    kid: fc.oneof(b64(0, 43), fc.constantFrom('', '0', '../../dev/null', '__proto__', 'constructor')),
+    typ: fc.constantFrom('JWT', 'jwt', 'at+jwt'),
+    crit: fc.constant(['exp']),
+    b64: fc.constant(false),
+  },
+  { requiredKeys: ['alg'] },
+);
+
+/** Claims: expired, not yet valid, a foreign issuer or audience, a `sub` of a seeded user, odd types. */
+const jwtClaimsArb = fc.record(
+  {
+    sub: fc.oneof(fc.constantFrom('user-none', 'user-acme', 'user-globex', '', 'admin'), fc.constant(42 as unknown as string)),
+    sid: b64(0, 43),
+    tid: fc.constantFrom('acme', 'globex', ''),
+    iat: fc.integer({ min: 0, max: 4_000_000_000 }),
+    nbf: fc.oneof(fc.integer({ min: 0, max: 4_000_000_000 }), fc.constant('0' as unknown as number)),
+    exp: fc.oneof(fc.integer({ min: 0, max: 1_700_000_000 }), fc.integer({ min: 1_700_000_000, max: 4_000_000_000 }), fc.constant(null as unknown as number)),
+    iss: fc.constantFrom('https://evil.example', '', 'tessera'),
+    aud: fc.constantFrom('evil', ['app', 'evil']),
+  },
+  { requiredKeys: [] },
+);
+
 /** Every credential kind fuzzed. */
 export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
   {
@@ -57,6 +97,21 @@ export const CREDENTIAL_KINDS: readonly CredentialKind[] = [
       fc.tuple(b64(43, 43), fc.constantFrom('.', '~'), b64(43, 43)).map(([id, sep, sig]) => id + sep + sig),
       // A sealed box: format byte 2 or 1, a random rest.
       fc.tuple(fc.constantFrom(1, 2), fc.uint8Array({ minLength: 20, maxLength: 200 })).map(([format, rest]) => Buffer.concat([Buffer.of(format), rest]).toString('base64url')),
+    ),
+  },
+  {
+    // The JWT auth cookie (src/auth/): `header.payload.signature`, HS256 under a keyring subkey.
+    name: 'auth',
+    forged: fc.oneof(
+      // A whole JWT of chosen header and claims, signed with nothing, junk or a key of our own.
+      fc.tuple(jwtHeaderArb, jwtClaimsArb, fc.oneof(fc.constant(''), b64(0, 86), fc.constant('SIGN'))).map(([header, claims, signature]) => {
+        const head = `${segment(header)}.${segment(claims)}`;
+        return `${head}.${signature === 'SIGN' ? createHmac('sha256', FOREIGN_KEY).update(head).digest('base64url') : signature}`;
+      }),
+      // Header and payload swapped.
+      fc.tuple(jwtHeaderArb, jwtClaimsArb, b64(43, 43)).map(([header, claims, signature]) => `${segment(claims)}.${segment(header)}.${signature}`),
+      // Random base64url segments, three or not.
+      fc.array(b64(0, 60), { minLength: 1, maxLength: 5 }).map((parts) => parts.join('.')),
     ),
   },
 ];
@@ -169,6 +224,7 @@ export type ValueChoice =
   | { from: 'valid'; identity: number; pick: number }
   | { from: 'mutated'; identity: number; pick: number; mutations: Mutation[] }
   | { from: 'forged'; value: string }
+  | { from: 'signed'; identity: number; pick: number }
   | { from: 'junk'; value: string };
 
 const junk = fc.oneof(
@@ -181,8 +237,10 @@ const junk = fc.oneof(
 /** Which identity a valid or mutated value is taken from, counted from the one the request acts as: mostly itself. */
 const identityOffset = fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.nat(), weight: 1 });
 
-function valueChoice(forged: fc.Arbitrary<string>): fc.Arbitrary<ValueChoice> {
+function valueChoice(forged: fc.Arbitrary<string>, signed = false): fc.Arbitrary<ValueChoice> {
+  const signedChoice = fc.record({ from: fc.constant('signed' as const), identity: identityOffset, pick: fc.nat() });
   return fc.oneof(
+    ...(signed ? [{ arbitrary: signedChoice as fc.Arbitrary<ValueChoice>, weight: 1 }] : []),
     { arbitrary: fc.record({ from: fc.constant('valid' as const), identity: identityOffset, pick: fc.nat() }), weight: 3 },
     { arbitrary: fc.record({ from: fc.constant('mutated' as const), identity: identityOffset, pick: fc.nat(), mutations: fc.array(mutationArb, { minLength: 1, maxLength: 3 }) }), weight: 6 },
     { arbitrary: fc.record({ from: fc.constant('forged' as const), value: forged }), weight: 1 },
@@ -194,8 +252,12 @@ function valueChoice(forged: fc.Arbitrary<string>): fc.Arbitrary<ValueChoice> {
  * The value a choice stands for: `pools` holds each identity's valid values of the kind, `self`
  * is the identity the request acts as.
  */
-export function resolveValue(choice: ValueChoice, pools: readonly (readonly string[])[], self: number): string {
+export function resolveValue(choice: ValueChoice, pools: readonly (readonly string[])[], self: number, signedPools: readonly (readonly string[])[] = []): string {
   switch (choice.from) {
+    case 'signed': {
+      const pool = signedPools.length === 0 ? [] : signedPools[(self + choice.identity) % signedPools.length]!;
+      return pool.length === 0 ? '' : pool[choice.pick % pool.length]!;
+    }
     case 'valid':
     case 'mutated': {
       const pool = pools[(self + choice.identity) % pools.length]!;
@@ -223,7 +285,7 @@ function cookiePart(): fc.Arbitrary<CookiePart> {
       kind: fc.constant('credential' as const),
       credential: fc.constant(kind.name),
       name: fc.constantFrom('exact', 'exact', 'exact', 'exact', 'case', 'spaced', 'prefixed'),
-      value: valueChoice(kind.forged),
+      value: valueChoice(kind.forged, kind.name === 'auth'),
       quoted: fc.boolean(),
     }),
   );
@@ -301,6 +363,7 @@ export type Change =
   | { what: 'none' }
   | { what: 'cookie'; kind: number; mutations: Mutation[] }
   | { what: 'token'; mutations: Mutation[] }
+  | { what: 'signed'; kind: number; pick: number }
   | { what: 'cookie-of'; other: number }
   | { what: 'token-of'; other: number }
   | { what: 'tenant'; tenant: string | undefined }
@@ -309,7 +372,7 @@ export type Change =
 export interface MutatedSpec {
   shape: 'mutated';
   as: number;
-  route: 'read' | 'write';
+  route: 'read' | 'write' | 'me';
   tokenInForm: boolean;
   change: Change;
 }
@@ -319,12 +382,13 @@ const mutations = fc.array(mutationArb, { minLength: 1, maxLength: 2 });
 export const mutatedRequestArb: fc.Arbitrary<MutatedSpec> = fc.record({
   shape: fc.constant('mutated' as const),
   as: fc.nat(),
-  route: fc.constantFrom('read', 'write'),
+  route: fc.constantFrom('read', 'write', 'me'),
   tokenInForm: fc.boolean(),
   change: fc.oneof(
     { arbitrary: fc.constant({ what: 'none' as const }), weight: 1 },
     { arbitrary: fc.record({ what: fc.constant('cookie' as const), kind: fc.nat(CREDENTIAL_KINDS.length - 1), mutations }), weight: 6 },
     { arbitrary: fc.record({ what: fc.constant('token' as const), mutations }), weight: 4 },
+    { arbitrary: fc.record({ what: fc.constant('signed' as const), kind: fc.nat(CREDENTIAL_KINDS.length - 1), pick: fc.nat() }), weight: 2 },
     { arbitrary: fc.record({ what: fc.constant('cookie-of' as const), other: fc.integer({ min: 1, max: 1000 }) }), weight: 1 },
     { arbitrary: fc.record({ what: fc.constant('token-of' as const), other: fc.integer({ min: 1, max: 1000 }) }), weight: 1 },
     { arbitrary: fc.record({ what: fc.constant('tenant' as const), tenant: tenantArb }), weight: 1 },
@@ -339,7 +403,7 @@ export interface RequestSpec {
   as: number;
   /** Send the identity's own tenant, or {@link RequestSpec.tenant}. */
   ownTenant: boolean;
-  route: 'read' | 'write' | 'token';
+  route: 'read' | 'write' | 'token' | 'me';
   cookie: CookieHeaderSpec | null;
   token: TokenSpec | null;
   tenant: string | undefined;
@@ -351,7 +415,7 @@ export const randomRequestArb: fc.Arbitrary<RequestSpec> = fc.record({
   shape: fc.constant('random' as const),
   as: fc.nat(),
   ownTenant: fc.boolean(),
-  route: fc.constantFrom('read', 'read', 'write', 'write', 'token'),
+  route: fc.constantFrom('read', 'read', 'write', 'write', 'token', 'me', 'me'),
   cookie: cookieHeaderArb,
   token: tokenArb,
   tenant: tenantArb,
@@ -387,6 +451,8 @@ function resolveMutated(spec: MutatedSpec, world: World): FuzzRequest {
     let value = identity.cookies[kind.name];
     if (value === undefined) return [];
     if (change.what === 'cookie' && change.kind === index) value = change.mutations.reduce((v, m) => mutate(v, m, credentialPools(world, kind.name).flat()), value);
+    const signed = identity.signed?.[kind.name] ?? [];
+    if (change.what === 'signed' && change.kind === index && signed.length > 0) value = signed[change.pick % signed.length]!;
     return [`${world.cookieNames[kind.name]}=${value}`];
   });
   let token = tokenOwner.tokens[0]!;
@@ -401,7 +467,7 @@ function resolveMutated(spec: MutatedSpec, world: World): FuzzRequest {
   if (fetch.origin !== undefined) headers.origin = wire(fetch.origin);
   if (fetch.secFetchSite !== undefined) headers['sec-fetch-site'] = wire(fetch.secFetchSite);
   if (tenant !== undefined) headers['x-tenant'] = wire(tenant);
-  if (spec.route === 'read') return { method: 'GET', path: '/read', headers };
+  if (spec.route !== 'write') return { method: 'GET', path: `/${spec.route}`, headers };
   if (!spec.tokenInForm) return { method: 'POST', path: '/write?key=k&value=fuzz', headers: { ...headers, 'x-csrf-token': wire(token) } };
   return {
     method: 'POST',
@@ -438,6 +504,11 @@ function credentialPools(world: World, kind: string): string[][] {
   return world.identities.map((identity) => (identity.cookies[kind] === undefined ? [] : [identity.cookies[kind]]));
 }
 
+/** The values of one credential kind signed with the app's key that must be refused, by identity. */
+function signedPools(world: World, kind: string): string[][] {
+  return world.identities.map((identity) => [...(identity.signed?.[kind] ?? [])]);
+}
+
 function tokenPools(world: World): string[][] {
   return world.identities.map((identity) => [...identity.tokens]);
 }
@@ -447,7 +518,7 @@ function cookieHeader(spec: CookieHeaderSpec, world: World, self: number): strin
     switch (part.kind) {
       case 'credential': {
         const name = world.cookieNames[part.credential]!;
-        const value = resolveValue(part.value, credentialPools(world, part.credential), self);
+        const value = resolveValue(part.value, credentialPools(world, part.credential), self, signedPools(world, part.credential));
         const shown = part.name === 'exact' ? name : part.name === 'case' ? name.toUpperCase() : part.name === 'spaced' ? `${name} ` : `x${name}`;
         return `${shown}=${part.quoted ? `"${value}"` : value}`;
       }

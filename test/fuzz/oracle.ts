@@ -4,7 +4,9 @@
  * passed, only for a cookie value byte-identical to a valid one (after the cookie syntax's
  * optional quotes and surrounding whitespace, which a parser may strip) under the identity's own
  * tenant, and a token byte-identical to one handed to that identity, or another masking of it
- * (see {@link unmasked}). Where the frameworks read a
+ * (see {@link unmasked}). `GET /me` gives a user only for a request holding a signed-in
+ * identity's auth cookie and its session cookie, both byte-identical, under its tenant, and only
+ * that identity's user. Where the frameworks read a
  * request differently (undici strips the ends of header values, Node's parser does not), the
  * oracle allows the most lenient reading: it bounds what may be accepted, it does not predict
  * every refusal.
@@ -15,7 +17,7 @@ import type { Identity } from './generators.js';
 import type { FuzzWorld } from './world.js';
 
 /** How a request ended, for the statistics (that the fuzzer reaches acceptance as well as refusal). */
-export type Outcome = 'loaded' | 'fresh' | 'csrf-passed' | 'csrf-refused' | 'tenant-refused' | 'token';
+export type Outcome = 'loaded' | 'fresh' | 'csrf-passed' | 'csrf-refused' | 'tenant-refused' | 'token' | 'signed-in' | 'anonymous';
 
 const MAX_TENANT_LENGTH = 255;
 
@@ -117,6 +119,24 @@ export function verdict(world: FuzzWorld, request: FuzzRequest, reply: Reply, le
         return fail('POST /write passed the CSRF check without a valid session cookie and a token of that session, byte for byte, under its tenant');
       }
       return { violation: null, outcome: 'csrf-passed' };
+    }
+    case 'me': {
+      if (reply.status !== 200) return fail(`GET /me answered ${reply.status}: ${reply.body.slice(0, 200)}`);
+      let user: Record<string, unknown> | null;
+      try {
+        user = JSON.parse(reply.body) as Record<string, unknown> | null;
+      } catch {
+        return fail(`GET /me answered a body that is not JSON: ${reply.body.slice(0, 200)}`);
+      }
+      if (legitimate?.user && user?.sub !== legitimate.user) return fail(`GET /me did not give the user ${legitimate.user} for its own valid request: ${reply.body.slice(0, 200)}`);
+      if (user === null) return { violation: null, outcome: 'anonymous' };
+      // A user only with both cookies of one signed-in identity, byte for byte, under its tenant.
+      const tokens = cookieValues(request.headers.cookie, world.cookieNames.auth!);
+      const signedIn = holders.filter((identity) => identity.user !== null && tokens.includes(identity.cookies.auth!));
+      if (!signedIn.some((identity) => identity.user === user.sub)) {
+        return fail(`GET /me gave the user ${JSON.stringify(user)} to a request holding no signed-in identity's session and auth cookies, byte for byte, under its tenant, for that user`);
+      }
+      return { violation: null, outcome: 'signed-in' };
     }
     default:
       if (reply.status !== 200) return fail(`GET /${route} answered ${reply.status}: ${reply.body.slice(0, 200)}`);

@@ -12,7 +12,7 @@ import type { FuzzWorld } from './world.js';
 /** How many requests ended each way. */
 export type Tally = Record<Outcome, number>;
 
-export const emptyTally = (): Tally => ({ loaded: 0, fresh: 0, 'csrf-passed': 0, 'csrf-refused': 0, 'tenant-refused': 0, token: 0 });
+export const emptyTally = (): Tally => ({ loaded: 0, fresh: 0, 'csrf-passed': 0, 'csrf-refused': 0, 'tenant-refused': 0, token: 0, 'signed-in': 0, anonymous: 0 });
 
 /**
  * Send `numRuns` random requests to `world`; rejects with fast-check's report (seed, path,
