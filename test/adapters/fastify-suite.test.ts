@@ -8,8 +8,8 @@ import { PassThrough } from 'node:stream';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { sessions } from '../../src/adapters/fastify.js';
 import type { Tessera } from '../../src/manager.js';
-import { serveOnLoopback } from './http-client.js';
-import { adapterSuite, type AdapterHarness, type HarnessApp, type Reply, type SuiteAdapterOptions, type SuiteHooks } from './suite.js';
+import { injectedReply, serveOnLoopback } from './http-client.js';
+import { adapterSuite, type AdapterHarness, type HarnessApp, type SuiteAdapterOptions, type SuiteHooks } from './suite.js';
 
 interface KeyValue {
   Querystring: { key?: string; value?: string };
@@ -62,24 +62,6 @@ async function suiteApp(tessera: Tessera, hooks: SuiteHooks, options: SuiteAdapt
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   return app;
-}
-
-/**
- * A {@link Reply} from `app.inject`'s response.
- *
- * @example
- * ```ts
- * injectedReply(await app.inject('/read'));
- * ```
- */
-function injectedReply(res: { statusCode: number; headers: Record<string, unknown>; body: string }): Reply {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (name !== 'set-cookie' && value !== undefined) headers[name] = String(value);
-  }
-  const lines = res.headers['set-cookie'];
-  const setCookies = lines === undefined ? [] : Array.isArray(lines) ? lines.map(String) : [String(lines)];
-  return { status: res.statusCode, headers, setCookies, body: res.body };
 }
 
 const injectHarness: AdapterHarness = {

@@ -96,3 +96,21 @@ function requestWithHost(url: string, method: string, headers: Record<string, st
     req.end(body);
   });
 }
+
+/**
+ * A {@link Reply} from an injected response (Fastify's `app.inject`, light-my-request).
+ *
+ * @example
+ * ```ts
+ * injectedReply(await app.inject('/read'));
+ * ```
+ */
+export function injectedReply(res: { statusCode: number; headers: Record<string, unknown>; body: string }): Reply {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (name !== 'set-cookie' && value !== undefined) headers[name] = String(value);
+  }
+  const lines = res.headers['set-cookie'];
+  const setCookies = lines === undefined ? [] : Array.isArray(lines) ? lines.map(String) : [String(lines)];
+  return { status: res.statusCode, headers, setCookies, body: res.body };
+}

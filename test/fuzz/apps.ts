@@ -21,7 +21,7 @@ import { nodeSessions } from '../../src/adapters/node.js';
 import { tesseraSession } from '../../src/adapters/express.js';
 import type { Tessera } from '../../src/manager.js';
 import type { Reply } from '../adapters/suite.js';
-import { replyOf } from '../adapters/http-client.js';
+import { injectedReply, replyOf } from '../adapters/http-client.js';
 
 const require = createRequire(import.meta.url);
 const express4 = require('express4') as typeof express5;
@@ -57,16 +57,6 @@ export interface FuzzTarget {
 }
 
 const TENANT = { header: 'x-tenant' } as const;
-
-function injectedReply(res: InjectResponse): Reply {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (name !== 'set-cookie' && value !== undefined) headers[name] = String(value);
-  }
-  const lines = res.headers['set-cookie'];
-  const setCookies = lines === undefined ? [] : Array.isArray(lines) ? lines.map(String) : [String(lines)];
-  return { status: res.statusCode, headers, setCookies, body: res.body };
-}
 
 /** A `(req, res)` listener driven in memory. */
 function injecting(listener: RequestListener): FuzzApp {
