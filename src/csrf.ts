@@ -162,6 +162,7 @@ export class CsrfProtection {
   readonly #keys: readonly Buffer[];
   readonly #trusted: ReadonlySet<string>;
   readonly #exempt: ((route: CsrfRoute) => boolean) | null;
+  #last: { readonly key: string; readonly token: Buffer } | null = null;
 
   /** @throws {@link ConfigError} on bad options. */
   constructor(keyring: Keyring, options: CsrfOptions | false | undefined, sessionCookie: ResolvedCookie) {
@@ -218,7 +219,7 @@ export class CsrfProtection {
    * call gives different characters; all of them verify.
    */
   tokenFor(key: string): string {
-    const token = this.#raw(this.#keys[0]!, key);
+    const token = this.#current(key);
     const mask = randomBytes(TOKEN_BYTES);
     const out = Buffer.allocUnsafe(TOKEN_BYTES * 2);
     mask.copy(out, 0);
@@ -250,6 +251,15 @@ export class CsrfProtection {
   /** The `Set-Cookie` line removing the token cookie, or `null` when none is sent. */
   clearLine(): string | null {
     return this.cookie === null ? null : clearCookie(this.cookie);
+  }
+
+  /**
+   * The unmasked token of `key` under the current secret. The last one is kept: a response that
+   * hands out a token and the token cookie (or renders several forms) costs one HMAC, not one each.
+   */
+  #current(key: string): Buffer {
+    if (this.#last?.key !== key) this.#last = { key, token: this.#raw(this.#keys[0]!, key) };
+    return this.#last.token;
   }
 
   #raw(secret: Buffer, key: string): Buffer {
