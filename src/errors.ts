@@ -34,7 +34,9 @@ export type TesseraErrorCode =
   | 'ERR_PAYLOAD_TOO_LARGE'
   | 'ERR_NOT_SUPPORTED'
   | 'ERR_TENANT'
-  | 'ERR_CSRF';
+  | 'ERR_CSRF'
+  | 'ERR_BUS_UNAVAILABLE'
+  | 'ERR_LIVE';
 
 /**
  * Base class of every tessera error.
@@ -241,3 +243,36 @@ const CSRF_MESSAGES: Record<CsrfError['reason'], string> = {
   'missing-token': 'CSRF check failed: the request carries no CSRF token',
   'invalid-token': "CSRF check failed: the CSRF token is not this session's (it changes with the session: reload the page)",
 };
+
+/**
+ * A live push could not be handed to the bus that carries it to the other processes: the bus's
+ * service (Redis, PostgreSQL) is down or the bus was closed. The push is not delivered anywhere;
+ * streams stay open, and delivery resumes by itself when the service is back.
+ *
+ * @example
+ * ```ts
+ * try { await tessera.live.broadcast(session, { type: 'reload' }); }
+ * catch (err) { if ((err as TesseraError).code === 'ERR_BUS_UNAVAILABLE') log.warn('push lost: bus down'); }
+ * ```
+ */
+export class BusUnavailableError extends TesseraError<'ERR_BUS_UNAVAILABLE'> {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_BUS_UNAVAILABLE', message, { ...options, status: 503 });
+  }
+}
+
+/**
+ * A live-tabs call was given something it cannot use: an event of an unknown type, a tab ID that
+ * is not one the browser client makes, a cookie ticket that is forged, used or out of date.
+ * Adapters answer it with its `status` (400, or 403 for a ticket).
+ *
+ * @example
+ * ```ts
+ * await tessera.live.push(session, 'not a tab id', { type: 'reload' }); // LiveError, code ERR_LIVE
+ * ```
+ */
+export class LiveError extends TesseraError<'ERR_LIVE'> {
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super('ERR_LIVE', message, { cause: options?.cause, status: options?.status ?? 400 });
+  }
+}

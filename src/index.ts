@@ -72,6 +72,8 @@ export {
   NotSupportedError,
   TenantError,
   CsrfError,
+  BusUnavailableError,
+  LiveError,
 } from './errors.js';
 export { CsrfProtection, crossOriginVerdict } from './csrf.js';
 export { AuthTokens, sessionBinding } from './auth/tokens.js';

@@ -110,6 +110,21 @@ export class Session<Data extends SessionData = SessionData> {
     return this.#state.id!;
   }
 
+  /**
+   * The session's handle: its store key, a hash of its ID (and tenant). It names the session in
+   * live pushes, activity and listings without being a usable token: nothing can be loaded or
+   * signed in with it. The same as {@link SessionInfo.handle} in `tessera.listByUser`.
+   *
+   * @example
+   * ```ts
+   * await tessera.live.pushHtml(session.handle, tab, '#status', 'Saved');
+   * ```
+   */
+  get handle(): string {
+    this.#rt.materialize(this.#state, false);
+    return this.#state.key!;
+  }
+
   /** True when the session was not found in the store for this request (new or replaced). */
   get isNew(): boolean {
     return !this.#state.loaded;

@@ -4,6 +4,8 @@ import {
   ConfigError,
   CookieConfigError,
   CsrfError,
+  BusUnavailableError,
+  LiveError,
   NotSupportedError,
   PayloadTooLargeError,
   SecretError,
@@ -32,7 +34,10 @@ function describeCode(code: TesseraErrorCode): string {
     case 'ERR_TENANT':
       return 'runtime';
     case 'ERR_CSRF':
+    case 'ERR_LIVE':
       return 'request';
+    case 'ERR_BUS_UNAVAILABLE':
+      return 'live';
     default: {
       const unknown: never = code;
       return unknown;
@@ -53,6 +58,8 @@ describe('typed errors', () => {
     [new NotSupportedError('x'), 'ERR_NOT_SUPPORTED', 500],
     [new TenantError('x'), 'ERR_TENANT', 400],
     [new CsrfError('missing-token'), 'ERR_CSRF', 403],
+    [new BusUnavailableError('redis down'), 'ERR_BUS_UNAVAILABLE', 503],
+    [new LiveError('x'), 'ERR_LIVE', 400],
   ];
 
   it('each class carries its stable code, its HTTP status and its own name, and is a TesseraError', () => {
