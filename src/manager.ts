@@ -12,6 +12,7 @@ import { ValidAfter } from './auth/valid-after.js';
 import { isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
 import type { CsrfProtection } from './csrf.js';
+import { LiveHub } from './live/hub.js';
 import { ConfigError, NotSupportedError, SessionNotFoundError, SessionStateError, TenantError, type CsrfError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session, type SessionData } from './session.js';
@@ -136,6 +137,7 @@ export class Tessera extends EventEmitter {
   readonly #policy: Policy;
   /** Users' "sign out everywhere" times: in the session store, or a cookie store's revocation store; `null` without one. */
   readonly #validAfter: ValidAfter | null;
+  readonly #live: LiveHub | null = null;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -180,6 +182,16 @@ export class Tessera extends EventEmitter {
     this.#lifecycle = new Lifecycle(this.options, policy, backend, events, new Committer(backend, events), validAfter);
     const assertOpen = () => this.#assertOpen();
     this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen }, store.name);
+    if (this.options.live !== null) {
+      const hub = (this.#live = new LiveHub({
+        options: this.options.live,
+        now: this.options.now,
+        logger: this.options.logger,
+        expiryOf: (key) => backend.expiryByKey(key),
+        userKeys: async (userId, tenant) => (await this.listByUser(userId, { tenant })).map((info) => info.handle),
+      }));
+      events.sessions = hub;
+    }
     const interval = this.options.cleanupInterval;
     if (interval > 0 && backend.cleansUp) {
       this.#timer = setInterval(() => {
@@ -205,6 +217,20 @@ export class Tessera extends EventEmitter {
    */
   get loadsSynchronously(): boolean {
     return this.#backend.synchronous;
+  }
+
+  /**
+   * Live tabs: pushes and broadcasts to the browser tabs of a session or a user (see docs/live.md).
+   *
+   * @throws {@link NotSupportedError} when live tabs are off (`createTessera({ live: {} })` turns them on).
+   * @example
+   * ```ts
+   * await tessera.live.pushHtml(session, tab, '#status', 'Saved');
+   * ```
+   */
+  get live(): LiveHub {
+    if (this.#live === null) throw new NotSupportedError('live tabs are off: pass live: {} (or live options) to createTessera');
+    return this.#live;
   }
 
   // ---------------------------------------------------------------- requests
@@ -622,6 +648,7 @@ export class Tessera extends EventEmitter {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    await this.#live?.close();
     await this.#backend.close();
   }
 

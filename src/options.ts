@@ -9,6 +9,7 @@ import type { BindingMode, IpPrefixes } from './core/binding.js';
 import { Keyring, type Secret } from './crypto/keyring.js';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { ConfigError } from './errors.js';
+import { resolveLiveOptions, type LiveOptions, type ResolvedLiveOptions } from './live/options.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore } from './stores/store.js';
 
@@ -151,6 +152,11 @@ export interface TesseraOptions {
    * is lost — an `update()` may then run twice.
    */
   storeTimeout?: number;
+  /**
+   * Live tabs (`tessera.live`): an event stream per browser tab, pushes and broadcasts across
+   * processes (see docs/live.md). Off by default; `{}` or `true` turns it on with the defaults.
+   */
+  live?: LiveOptions | boolean;
   /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
   /**
@@ -208,6 +214,8 @@ export interface ResolvedOptions extends Lifetimes {
   /** The auth cookie's tokens, or `null` with `auth: false`. */
   readonly auth: AuthTokens | null;
   readonly storeTimeout: number;
+  /** Live tabs' options, or `null` when live tabs are off. */
+  readonly live: ResolvedLiveOptions | null;
   readonly now: () => number;
   readonly logger: Logger;
 }
@@ -361,6 +369,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     csrf: new CsrfProtection(keyring, options.csrf, cookie),
     auth,
     storeTimeout,
+    live: resolveLiveOptions(options.live),
     now: options.now ?? Date.now,
     logger,
   };

@@ -10,6 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { NotSupportedError } from '../errors.js';
 import { mustCheckCsrf, nodeCsrfRequest } from './csrf.js';
+import { liveRoute } from '../live/endpoint.js';
+import { serveNodeLive } from '../live/node.js';
 import type { CookieSink, SessionContext, Tessera } from '../manager.js';
 import type { Session } from '../session.js';
 import {
@@ -275,8 +277,23 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     isSecure,
     wrap(handler) {
       const run = runner(handler);
+      const live = tessera.options.live === null ? null : tessera.live;
       // An unsafe request passes the CSRF check first (which loads its session).
-      return (req, res) => (mustCheckCsrf(tessera, req.method ?? 'GET') ? guarded(req, res, run) : run(req, res));
+      const serve = (req: IncomingMessage, res: ServerResponse): Promise<void> => (mustCheckCsrf(tessera, req.method ?? 'GET') ? guarded(req, res, run) : run(req, res));
+      if (live === null) return serve;
+      // Live tabs on: their routes (under live.path) are answered here, before the app's handler.
+      return (req, res) => {
+        const route = liveRoute(live, req.url ?? '/');
+        if (route === null) return serve(req, res);
+        let ctx: SessionContext;
+        try {
+          ctx = context(req, res);
+        } catch (error) {
+          fail(res, error);
+          return RESOLVED;
+        }
+        return serveNodeLive(tessera, route, ctx, req, res).catch((error: unknown) => fail(res, error));
+      };
     },
   };
 }

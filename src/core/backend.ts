@@ -86,6 +86,11 @@ export interface Backend {
    * user in that tenant. Resolves whether it was destroyed.
    */
   destroyByHandle(handle: string, owner: HandleOwner | null): Promise<boolean>;
+  /**
+   * When the session under store key `key` expires now (ms), `null` when it is gone, `undefined`
+   * when only a request can tell (a sealed cookie's expiry is in the browser's newest cookie).
+   */
+  expiryByKey(key: string): Promise<number | null | undefined>;
   /** Remove expired records now; how many. */
   deleteExpired(): Promise<number>;
   /** Release the store. */

@@ -53,6 +53,20 @@ export type TesseraEventName =
   | 'commitError';
 
 /**
+ * @internal Who needs to know that a session ended (destroyed, signed out, expired) or moved to a
+ * new key (a new ID): the live hub.
+ *
+ * @example
+ * ```ts
+ * events.sessions = { ended: (key, reason) => hub.ended(key, reason), moved: (from, to) => hub.moved(from, to) };
+ * ```
+ */
+export interface SessionHooks {
+  ended(key: string, reason: 'destroyed' | 'expired' | 'signed-out'): void;
+  moved(from: string, to: string): void;
+}
+
+/**
  * @internal Emits session events on the manager and reports failures nobody awaited.
  *
  * @example
@@ -64,6 +78,8 @@ export type TesseraEventName =
 export class Events {
   readonly #emitter: EventEmitter;
   readonly #logger: Logger;
+  /** Told when a session ends or moves to a new key (the live hub, which closes or moves its streams). */
+  sessions: SessionHooks | null = null;
 
   constructor(emitter: EventEmitter, logger: Logger) {
     this.#emitter = emitter;
@@ -72,6 +88,7 @@ export class Events {
 
   /** Emit `event` for the session under store key `key` (only a prefix of it goes out). */
   emit(event: Exclude<TesseraEventName, 'commitError'>, key: string, reason?: string): void {
+    if (this.sessions !== null && (event === 'destroyed' || event === 'expired')) this.sessions.ended(key, event);
     if (this.#emitter.listenerCount(event) === 0 && !this.#logger.debug) return;
     const payload: SessionEvent = reason === undefined ? { ref: key.slice(0, 12) } : { ref: key.slice(0, 12), reason };
     this.#logger.debug?.(`tessera: ${event}`, { ...payload });

@@ -43,6 +43,8 @@ export class Lifecycle implements SessionRuntime {
   readonly #runner: CommitRunner;
   readonly #csrf: CsrfProtection;
   readonly #auth: SessionAuth;
+  /** `signOut` is regenerating: the old session's streams end instead of moving. */
+  #signingOut = false;
 
   constructor(options: ResolvedOptions, policy: Policy, backend: Backend, events: Events, runner: CommitRunner, validAfter: ValidAfter | null = null) {
     this.#options = options;
@@ -62,7 +64,15 @@ export class Lifecycle implements SessionRuntime {
   }
 
   signOut(state: SessionState): string {
-    return this.#auth.signOut(state);
+    const previous = state.key;
+    this.#signingOut = true;
+    try {
+      return this.#auth.signOut(state);
+    } finally {
+      this.#signingOut = false;
+      // The tabs of the old session are told (and their streams closed), not moved to the new one.
+      if (previous !== null && previous !== state.key) this.#events.sessions?.ended(previous, 'signed-out');
+    }
   }
 
   user(state: SessionState): Promise<AuthClaims | null> {
@@ -202,7 +212,10 @@ export class Lifecycle implements SessionRuntime {
       state.provisional = true;
     }
     if (state.csrfCookie !== 'none' && !state.ignored) this.#putCsrfCookie(state);
-    if (previous) this.#events.emit('regenerated', previous);
+    if (previous) {
+      this.#events.emit('regenerated', previous);
+      if (!this.#signingOut) this.#events.sessions?.moved(previous, state.key);
+    }
     this.schedule(state);
   }
 

@@ -16,7 +16,7 @@ export type Secret = string | Uint8Array;
  * `cookie` signs session-ID cookies, `csrf` derives CSRF tokens, `auth` signs auth tokens,
  * `data` encrypts session data at rest and in cookies.
  */
-export type KeyPurpose = 'cookie' | 'csrf' | 'auth' | 'data';
+export type KeyPurpose = 'cookie' | 'csrf' | 'auth' | 'data' | 'live';
 
 /** The shortest secret accepted, in bytes. */
 export const MIN_SECRET_BYTES = 32;
@@ -52,7 +52,7 @@ export class Keyring {
   private constructor(secrets: Uint8Array[], ephemeral: boolean) {
     this.ephemeral = ephemeral;
     this.#keys = new Map();
-    for (const purpose of ['cookie', 'csrf', 'auth', 'data'] as const) {
+    for (const purpose of ['cookie', 'csrf', 'auth', 'data', 'live'] as const) {
       this.#keys.set(
         purpose,
         secrets.map((s) => Buffer.from(hkdfSync('sha256', s, HKDF_SALT, `tessera/${purpose}`, 32))),

@@ -261,6 +261,10 @@ export class CookieBackend implements Backend {
     return Promise.reject(new NotSupportedError('the cookie store cannot list sessions by user'));
   }
 
+  async expiryByKey(): Promise<undefined> {
+    return undefined;
+  }
+
   destroyByHandle(): Promise<boolean> {
     return Promise.reject(new NotSupportedError('sessions in cookies have no server-side handle to destroy'));
   }

@@ -355,6 +355,17 @@ export class ServerBackend implements Backend {
     return true;
   }
 
+  async expiryByKey(key: string): Promise<number | null> {
+    const now = this.#options.now();
+    const record = await this.#driver.get(key, { now });
+    if (record === null) return null;
+    const state = freshState(record.tenant, null, now);
+    state.key = key;
+    if (!this.#codec.apply(state, record)) return null;
+    const expiresAt = expiry(this.#policy, state);
+    return now >= expiresAt ? null : expiresAt;
+  }
+
   /** Delete the keys whose delete failed (stopping at the first failure: the store is likely down), then expired records. */
   async deleteExpired(): Promise<number> {
     const now = this.#options.now();

@@ -1,0 +1,177 @@
+/**
+ * The live endpoint as every adapter serves it: which requests are live requests, and opening a
+ * tab's event stream — the checks (same origin, a tab ID, the session) and the stream itself, on
+ * a Node response (node:http, Express, Fastify) or as a Web `Response` body (Hono).
+ *
+ * @module
+ */
+import type { ServerResponse } from 'node:http';
+import { LiveError } from '../errors.js';
+import type { SessionContext } from '../core/context.js';
+import type { Tessera } from '../manager.js';
+import type { LiveHub } from './hub.js';
+import { isTabId } from './protocol.js';
+import type { StreamSink } from './tab.js';
+
+/**
+ * Which live route a request is for: the `stream`, the browser `client` script, a `cookie`
+ * ticket; `null` for any other request (the app's own).
+ *
+ * @example
+ * ```ts
+ * liveRoute(tessera.live, '/tessera/live?tab=abc'); // 'stream'
+ * liveRoute(tessera.live, '/cart');                 // null
+ * ```
+ */
+export type LiveRoute = 'stream' | 'client' | 'cookie';
+
+/**
+ * The live route `url` (path and query, as the request line has it) names, or `null`. One string
+ * comparison for requests that are not live ones.
+ *
+ * @example
+ * ```ts
+ * if (tessera.liveEnabled && liveRoute(tessera.live, req.url!) !== null) return serveLive(...);
+ * ```
+ */
+export function liveRoute(hub: LiveHub, url: string): LiveRoute | null {
+  const base = hub.options.path;
+  if (!url.startsWith(base)) return null;
+  const rest = url.length === base.length ? '' : url.slice(base.length);
+  const path = rest.split('?', 1)[0]!;
+  if (path === '') return 'stream';
+  if (path === '/client.js') return 'client';
+  if (path === '/cookie') return 'cookie';
+  return null;
+}
+
+/** A live request as the endpoint reads it: method, path with query, and headers. */
+export interface LiveRequest {
+  readonly method: string;
+  readonly url: string;
+  header(name: string): string | undefined;
+}
+
+/** A stream that may open: the tab and session it is for, and what the client last saw. */
+export interface StreamStart {
+  readonly key: string;
+  readonly tab: string;
+  readonly lastEventId: number | null;
+  readonly expiresAt: number;
+}
+
+/** The response headers of an event stream. */
+export const STREAM_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-accel-buffering': 'no',
+};
+
+/**
+ * Check a stream request and load its session: same origin (Fetch Metadata, else `Origin`), a
+ * valid tab ID in `?tab=`, a `Last-Event-ID` (header, or `?last=` from the client's own
+ * reconnects). A session that has no ID yet gets one, and its cookie (provisional, with the
+ * CSRF token's cookie), on this response.
+ *
+ * @throws {@link LiveError} (400, or 403 for another origin); store failures as the adapters answer them.
+ * @example
+ * ```ts
+ * const start = await prepareStream(tessera, ctx, request);
+ * ```
+ */
+export async function prepareStream(tessera: Tessera, ctx: SessionContext, request: LiveRequest): Promise<StreamStart> {
+  if (request.method !== 'GET') throw new LiveError('the live stream is opened with GET', { status: 405 });
+  const verdict = tessera.csrf.crossOrigin({ secFetchSite: request.header('sec-fetch-site'), origin: request.header('origin'), host: request.header('host') });
+  if (verdict !== null) throw new LiveError(`the live stream is for pages of this site (${verdict} request refused)`, { status: 403 });
+  const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
+  const tab = query.get('tab');
+  if (!isTabId(tab)) throw new LiveError('the live stream needs ?tab= with the tab ID the browser client made');
+  const session = await ctx.load();
+  // The tab's pushes are addressed by the session's handle: it must have an ID, and the browser its cookie.
+  session.csrfToken();
+  return { key: session.handle, tab, lastEventId: eventId(request.header('last-event-id') ?? query.get('last')), expiresAt: session.meta.expiresAt };
+}
+
+function eventId(value: string | null | undefined): number | null {
+  if (value === null || value === undefined || !/^\d{1,15}$/.test(value)) return null;
+  return Number(value);
+}
+
+/**
+ * Open the stream on a Node response: the head (with the session's cookies already on it), then
+ * the hub's messages until either side closes.
+ *
+ * @example
+ * ```ts
+ * const start = await prepareStream(tessera, ctx, request);
+ * openNodeStream(tessera.live, start, res);
+ * ```
+ */
+export function openNodeStream(hub: LiveHub, start: StreamStart, res: ServerResponse): void {
+  res.writeHead(200, STREAM_HEADERS);
+  res.flushHeaders();
+  // Streams are long: Node's default socket timeouts must not end them (heartbeats keep them busy anyway).
+  res.socket?.setTimeout(0);
+  res.socket?.setNoDelay(true);
+  const sink: StreamSink = {
+    write: (text) => res.write(text),
+    buffered: () => res.writableLength,
+    end: () => res.end(),
+    close: () => res.destroy(),
+  };
+  const detach = hub.attach(start.key, start.tab, sink, start.lastEventId, start.expiresAt);
+  res.once('close', detach);
+}
+
+/**
+ * Open the stream as a Web `Response` (Hono): a `ReadableStream` body the hub writes into.
+ *
+ * @example
+ * ```ts
+ * return webStream(tessera.live, await prepareStream(tessera, ctx, request), cookieLines);
+ * ```
+ */
+export function webStream(hub: LiveHub, start: StreamStart, setCookies: readonly string[]): Response {
+  const encoder = new TextEncoder();
+  let detach: (() => void) | null = null;
+  let open = true;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        const finish = (): void => {
+          if (!open) return;
+          open = false;
+          detach?.();
+          try {
+            controller.close();
+          } catch {
+            // Already closed by the reader.
+          }
+        };
+        const sink: StreamSink = {
+          write: (text) => {
+            if (open) controller.enqueue(encoder.encode(text));
+          },
+          // What waits unread beyond the queue's high-water mark.
+          buffered: () => Math.max(0, -(controller.desiredSize ?? 0)),
+          end: finish,
+          close: () => {
+            if (!open) return;
+            open = false;
+            detach?.();
+            controller.error(new Error('tessera: live stream dropped'));
+          },
+        };
+        detach = hub.attach(start.key, start.tab, sink, start.lastEventId, start.expiresAt);
+      },
+      cancel() {
+        open = false;
+        detach?.();
+      },
+    },
+    { highWaterMark: 16 * 1024, size: (chunk) => chunk.byteLength },
+  );
+  const headers = new Headers(STREAM_HEADERS);
+  for (const line of setCookies) headers.append('set-cookie', line);
+  return new Response(body, { status: 200, headers });
+}

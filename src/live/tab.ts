@@ -1,0 +1,141 @@
+/**
+ * One tab as a hub holds it: its open stream (if any), the sequence number of its events, and a
+ * bounded replay buffer for a reconnect with `Last-Event-ID`.
+ *
+ * @module
+ * @internal
+ */
+import { sseControl, sseMessage, type EndReason, type LiveEvent } from './protocol.js';
+
+/**
+ * Where a tab's stream is written: an adapter's response, as plain operations. `write` hands over
+ * one SSE message; `buffered` is how many bytes wait unsent (a client that does not read makes it
+ * grow); `end` finishes the response; `close` drops the connection at once.
+ *
+ * @example
+ * ```ts
+ * const sink: StreamSink = {
+ *   write: (text) => res.write(text),
+ *   buffered: () => res.writableLength,
+ *   end: () => res.end(),
+ *   close: () => res.destroy(),
+ * };
+ * ```
+ */
+export interface StreamSink {
+  write(text: string): unknown;
+  buffered(): number;
+  end(): void;
+  close(): void;
+}
+
+/** The limits a tab works within (from the live options). */
+export interface TabLimits {
+  readonly replay: number;
+  readonly maxBuffered: number;
+}
+
+/**
+ * A tab of a session in this process. Its stream comes and goes (reconnects); its sequence numbers
+ * go on, so `Last-Event-ID` names an event of this tab whichever stream carried it.
+ *
+ * @example
+ * ```ts
+ * const tab = new Tab('k3Jd9_aQ0xZ-7mNw1pLr2A', limits);
+ * tab.attach(sink, null, now);
+ * tab.send({ type: 'reload' }, Date.now());
+ * ```
+ */
+export class Tab {
+  readonly id: string;
+  readonly #limits: TabLimits;
+  #sink: StreamSink | null = null;
+  #seq = 0;
+  /** The last events sent, oldest first, as written (made on the first event: an idle tab holds none). */
+  #replay: string[] | null = null;
+  /** The sequence number of `#replay[0]`. */
+  #replayFrom = 1;
+  /** When the stream dropped (ms), or 0 while one is open. */
+  detachedAt = 0;
+
+  constructor(id: string, limits: TabLimits) {
+    this.id = id;
+    this.#limits = limits;
+  }
+
+  /** Whether a stream is open for this tab. */
+  get connected(): boolean {
+    return this.#sink !== null;
+  }
+
+  /**
+   * Take `sink` as this tab's stream (dropping an older one still open: the same tab reconnected,
+   * or its page was duplicated with its tab ID) and replay what it missed after `lastEventId`.
+   */
+  attach(sink: StreamSink, lastEventId: number | null, hello: object): void {
+    const previous = this.#sink;
+    this.#sink = sink;
+    this.detachedAt = 0;
+    if (previous !== null) previous.close();
+    sink.write(`retry: 2000\n${sseControl('hello', hello)}`);
+    if (lastEventId === null || this.#replay === null) return;
+    const start = Math.max(0, lastEventId + 1 - this.#replayFrom);
+    for (let i = start; i < this.#replay.length; i++) sink.write(this.#replay[i]!);
+  }
+
+  /** The stream `sink` closed: forget it, if it is still this tab's (`now` starts the reconnect window). */
+  detach(sink: StreamSink, now: number): boolean {
+    if (this.#sink !== sink) return false;
+    this.#sink = null;
+    this.detachedAt = now;
+    return true;
+  }
+
+  /** Send `event` (already checked), keeping it for a reconnect. Drops a stream that stopped reading. */
+  send(event: LiveEvent, now: number): void {
+    const id = ++this.#seq;
+    const text = sseMessage(id, event);
+    const keep = this.#limits.replay;
+    if (keep > 0) {
+      const replay = (this.#replay ??= []);
+      replay.push(text);
+      if (replay.length > keep) {
+        replay.shift();
+        this.#replayFrom++;
+      }
+    } else {
+      this.#replayFrom = id + 1;
+    }
+    const sink = this.#sink;
+    if (sink === null) return;
+    if (sink.buffered() > this.#limits.maxBuffered) {
+      // A client that does not read: never unbounded memory. It reconnects and replays.
+      this.#sink = null;
+      this.detachedAt = now;
+      sink.close();
+      return;
+    }
+    sink.write(text);
+  }
+
+  /** A heartbeat comment on an open stream (keeps proxies from closing it; finds dead sockets). */
+  ping(): void {
+    this.#sink?.write(': ping\n\n');
+  }
+
+  /** Tell the stream why it ends and end it: the client does not reconnect. */
+  end(reason: EndReason): void {
+    const sink = this.#sink;
+    this.#sink = null;
+    if (sink === null) return;
+    sink.write(sseControl('end', { reason }));
+    sink.end();
+  }
+
+  /** Finish the stream without `end` (the server shuts down, the session must be checked again): the client reconnects. */
+  drop(): void {
+    const sink = this.#sink;
+    this.#sink = null;
+    sink?.end();
+  }
+}

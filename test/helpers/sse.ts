@@ -1,0 +1,126 @@
+/**
+ * A server-sent events client for tests: opens a stream with node:http, parses its messages, and
+ * lets a test wait for the next one of a kind.
+ */
+import { request, type IncomingMessage } from 'node:http';
+
+export interface SseMessage {
+  readonly id: string | undefined;
+  readonly event: string;
+  readonly data: string;
+}
+
+export class SseClient {
+  readonly messages: SseMessage[] = [];
+  readonly comments: string[] = [];
+  closed = false;
+  #buffer = '';
+  #waiters: (() => void)[] = [];
+  #seen = 0;
+
+  private constructor(
+    readonly response: IncomingMessage,
+    readonly destroy: () => void,
+  ) {
+    response.setEncoding('utf8');
+    response.on('data', (chunk: string) => {
+      this.#buffer += chunk;
+      let end: number;
+      while ((end = this.#buffer.indexOf('\n\n')) !== -1) {
+        this.#parse(this.#buffer.slice(0, end));
+        this.#buffer = this.#buffer.slice(end + 2);
+      }
+      this.#wake();
+    });
+    const done = () => {
+      this.closed = true;
+      this.#wake();
+    };
+    response.on('end', done);
+    response.on('close', done);
+    response.on('error', done);
+  }
+
+  /** Open `url` (GET, with `headers`); resolves with the client once the head arrived. */
+  static open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+    return new Promise((resolve, reject) => {
+      const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => resolve(new SseClient(res, () => req.destroy())));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  get status(): number {
+    return this.response.statusCode ?? 0;
+  }
+
+  header(name: string): string | string[] | undefined {
+    return this.response.headers[name];
+  }
+
+  #parse(block: string): void {
+    let id: string | undefined;
+    let event = 'message';
+    const data: string[] = [];
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) this.comments.push(line.slice(1).trim());
+      else if (line.startsWith('id: ')) id = line.slice(4);
+      else if (line.startsWith('event: ')) event = line.slice(7);
+      else if (line.startsWith('data: ')) data.push(line.slice(6));
+    }
+    if (data.length > 0) this.messages.push({ id, event, data: data.join('\n') });
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** The next message not yet taken (of type `event`, when given); rejects after `ms`. */
+  async next(event?: string, ms = 3_000): Promise<SseMessage> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      while (this.#seen < this.messages.length) {
+        const m = this.messages[this.#seen++]!;
+        if (event === undefined || m.event === event) return m;
+      }
+      if (this.closed) throw new Error(`stream closed before ${event ?? 'a message'} came`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no ${event ?? 'message'} within ${ms} ms (got ${JSON.stringify(this.messages.map((m) => m.event))})`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Resolves when the server ended the stream. */
+  async ended(ms = 3_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!this.closed) {
+      if (Date.now() > deadline) throw new Error('the stream is still open');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 50);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Nothing more arrives within `ms` (for "this tab got nothing"). */
+  async quiet(ms = 200): Promise<void> {
+    const before = this.messages.length;
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    if (this.messages.length !== before) throw new Error(`unexpected ${JSON.stringify(this.messages.slice(before))}`);
+  }
+
+  close(): void {
+    this.destroy();
+  }
+}
