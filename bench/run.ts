@@ -14,6 +14,11 @@
  *   npm run bench -- --only memory-read            # one scenario (and its baseline)
  *   npm run bench -- --json > bench.json           # machine-readable, progress on stderr
  *   npm run bench -- --out bench.json              # the table, and the JSON saved to a file
+ *   npm run bench -- --live                        # live streams only: N = 2,000, 6,000, 18,000
+ *
+ * The default run ends with the live bench at a small N (bench/lib/live.ts): one server holding
+ * N open event streams opened by load-generator processes, its memory per stream, and how fast a
+ * broadcast and a push from another process reach them.
  *
  * @module
  */
@@ -22,7 +27,9 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildForBench } from './lib/build.js';
 import { ServerProcess, type LoadOptions, type RoundResult } from './lib/harness.js';
-import { caveats, peerLines, renderTable, summarise } from './lib/report.js';
+import { caveats, peerLines, renderTable, summarise, type ScenarioSummary } from './lib/report.js';
+import { runLiveBench, stopLiveChildren, type LiveResult } from './lib/live.js';
+import { LIVE_TARGETS, liveNotes, liveVerdicts, renderLiveTables } from './lib/live-report.js';
 import { scenarios, type Scenario } from './scenarios.js';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -39,6 +46,9 @@ const HELP = `Usage: npm run bench -- [options]
                     (read them with: node --import tsx bench/profile.ts FILE)
   --node-flags "…"  extra node flags for the server processes (e.g. "--max-semi-space-size=32")
   --tsx             run the servers' TypeScript under the tsx loader instead of compiling first
+  --live            only the live bench: open event streams at N = 2,000, 6,000 and 18,000
+                    (the default run does N = 2,000 after the scenarios; --only leaves it out)
+  --live-n a,b      only the live bench, at these N (at most 18,000: a process may hold 20,000 files)
   --list            list the scenarios and exit
   --help            this text`;
 
@@ -66,10 +76,26 @@ const { values: flags } = parseArgs({
     profile: { type: 'string' },
     tsx: { type: 'boolean', default: false },
     'node-flags': { type: 'string' },
+    live: { type: 'boolean', default: false },
+    'live-n': { type: 'string' },
     list: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
+
+/** The live bench's N in the default run; `--live` runs {@link LIVE_NS}. */
+const DEFAULT_LIVE_N = 2_000;
+const LIVE_NS = [2_000, 6_000, 18_000];
+/** Most streams one server may hold here: a process may have 20,000 open files, and needs a few of its own. */
+const MAX_LIVE_N = 18_000;
+const liveOnly = flags.live || flags['live-n'] !== undefined;
+const liveNs = flags['live-n'] !== undefined ? flags['live-n'].split(',').map((v) => numberFlag('live-n', v.trim(), 0, 'integer')) : liveOnly ? LIVE_NS : flags.only ? [] : [DEFAULT_LIVE_N];
+for (const n of liveNs) {
+  if (n > MAX_LIVE_N) {
+    console.error(`--live-n: ${n} streams is more than one process may hold here (at most ${MAX_LIVE_N}: the limit of open files is 20,000)`);
+    process.exit(2);
+  }
+}
 
 if (flags.help) {
   console.log(HELP);
@@ -80,6 +106,7 @@ if (flags.list) {
     const vs = s.baseline ? `  vs ${s.baseline}${s.target !== undefined ? `, target ≥ ${s.target}` : ''}` : '';
     console.log(`${s.name.padEnd(20)} ${s.title}${vs}${s.optional ? '  (only with --only)' : ''}`);
   }
+  console.log(`${'live'.padEnd(20)} N open event streams on node:http (--live, --live-n; N = ${DEFAULT_LIVE_N} in the default run)`);
   process.exit(0);
 }
 
@@ -186,18 +213,8 @@ function machine() {
   };
 }
 
-async function main(): Promise<void> {
-  const list = await select();
-  if (list.length === 0) {
-    say('nothing to run');
-    return;
-  }
-  const started = Date.now();
-  const before = machine();
-  say(
-    `tessera bench — node ${before.node}, ${before.platform}, ${before.cpus} CPUs (${before.cpuModel}), ` +
-      `load average ${before.loadAverage.join(' ')}`,
-  );
+/** The request/response scenarios: run them, print their table, return their summaries. */
+async function runScenarios(list: readonly Scenario[], compiled: string | undefined, before: ReturnType<typeof machine>): Promise<ScenarioSummary[]> {
   const plans = new Map<string, string[]>();
   for (const s of list) {
     const plan = `${roundsOf(s)} rounds × ${loadOf(s).duration} s`;
@@ -210,9 +227,6 @@ async function main(): Promise<void> {
   );
   if (before.cpus < 2) say('! fewer than 2 CPUs: the load generator and the server share one, so ratios understate overhead');
 
-  // Servers run tsc's JavaScript, as users do (see lib/build.ts), unless --tsx.
-  if (!flags.tsx) progress('  compiling src/ and bench/ to JavaScript…');
-  const compiled = flags.tsx ? undefined : buildForBench();
   const servers = list.map((s) => new ServerProcess(s));
   const stopAll = () => Promise.allSettled(servers.map((s) => s.stop()));
   process.once('SIGINT', () => void stopAll().finally(() => process.exit(130)));
@@ -251,8 +265,6 @@ async function main(): Promise<void> {
     }
 
     const summaries = summarise(list, results, new Map(servers.map((s) => [s.scenario.name, s.description])), brackets);
-    const after = machine();
-    const seconds = (Date.now() - started) / 1000;
     say();
     say(renderTable(summaries));
     say();
@@ -264,30 +276,77 @@ async function main(): Promise<void> {
     if (before.loadAverage[0]! > before.cpus) notes.unshift(`the machine was busy when the bench started (load average ${before.loadAverage[0]} on ${before.cpus} CPUs): expect noise.`);
     for (const line of peerLines(summaries)) say(line);
     for (const note of notes) say(`! ${note}`);
-    say(`done in ${seconds.toFixed(0)} s; load average now ${after.loadAverage.join(' ')}. A measurement, not a test: the exit code is 0 whatever the verdicts.`);
-
-    const json = {
-      tool: 'tessera bench',
-      date: new Date(started).toISOString(),
-      seconds,
-      machine: { ...before, loadAverageAfter: after.loadAverage },
-      options: {
-        rounds,
-        warmup,
-        ...load,
-        runtime: flags.tsx ? 'tsx' : 'compiled',
-        perScenario: Object.fromEntries(list.map((s) => [s.name, { rounds: roundsOf(s), duration: loadOf(s).duration }])),
-      },
-      scenarios: summaries,
-    };
-    const text = `${JSON.stringify(json, null, 2)}\n`;
-    if (flags.json) process.stdout.write(text);
-    if (flags.out) {
-      writeFileSync(flags.out, text);
-      say(`JSON written to ${flags.out}`);
-    }
+    return summaries;
   } finally {
     await stopAll();
+  }
+}
+
+/** The live bench at each N (bench/lib/live.ts): run, print its tables, return the results. */
+async function runLive(compiled: string | undefined): Promise<LiveResult[]> {
+  say();
+  say(`live streams: N = ${liveNs.map((n) => n.toLocaleString('en-US')).join(', ')}; one server process, generators of at most 6,000 streams each, loopback only`);
+  const results: LiveResult[] = [];
+  for (const n of liveNs) {
+    const serverFlags = (flags['node-flags'] ?? '').split(/\s+/).filter(Boolean);
+    if (flags.profile) serverFlags.push('--cpu-prof', `--cpu-prof-dir=${flags.profile}/live-${n}`);
+    const result = await runLiveBench({ n, compiled, serverFlags, progress });
+    const v = liveVerdicts(result);
+    progress(
+      `  live N=${n.toLocaleString('en-US')}: RSS ${(result.rssPerStream / 1024).toFixed(1)} KB and heap ${(result.heapPerStream / 1024).toFixed(1)} KB per stream; ` +
+        `broadcast p99 ${result.broadcast.p99.toFixed(0)} ms; ${'skipped' in result.push ? 'push skipped' : `push p99 ${result.push.p99.toFixed(2)} ms`} (${v.open ? 'all open' : 'NOT all open'})`,
+    );
+    results.push(result);
+  }
+  say();
+  say(renderLiveTables(results));
+  say();
+  for (const line of liveNotes(results)) say(line);
+  return results;
+}
+
+async function main(): Promise<void> {
+  const list = liveOnly ? [] : await select();
+  if (list.length === 0 && liveNs.length === 0) {
+    say('nothing to run');
+    return;
+  }
+  const started = Date.now();
+  const before = machine();
+  say(
+    `tessera bench — node ${before.node}, ${before.platform}, ${before.cpus} CPUs (${before.cpuModel}), ` +
+      `load average ${before.loadAverage.join(' ')}`,
+  );
+  process.once('SIGINT', () => void stopLiveChildren().finally(() => process.exit(130)));
+  // Servers run tsc's JavaScript, as users do (see lib/build.ts), unless --tsx.
+  if (!flags.tsx) progress('  compiling src/ and bench/ to JavaScript…');
+  const compiled = flags.tsx ? undefined : buildForBench();
+  const summaries = list.length > 0 ? await runScenarios(list, compiled, before) : [];
+  const live = liveNs.length > 0 ? await runLive(compiled) : [];
+  const after = machine();
+  const seconds = (Date.now() - started) / 1000;
+  say(`done in ${seconds.toFixed(0)} s; load average now ${after.loadAverage.join(' ')}. A measurement, not a test: the exit code is 0 whatever the verdicts.`);
+
+  const json = {
+    tool: 'tessera bench',
+    date: new Date(started).toISOString(),
+    seconds,
+    machine: { ...before, loadAverageAfter: after.loadAverage },
+    options: {
+      rounds,
+      warmup,
+      ...load,
+      runtime: flags.tsx ? 'tsx' : 'compiled',
+      perScenario: Object.fromEntries(list.map((s) => [s.name, { rounds: roundsOf(s), duration: loadOf(s).duration }])),
+    },
+    scenarios: summaries,
+    live: live.length === 0 ? null : { targets: LIVE_TARGETS, results: live.map((r) => ({ ...r, verdicts: liveVerdicts(r) })) },
+  };
+  const text = `${JSON.stringify(json, null, 2)}\n`;
+  if (flags.json) process.stdout.write(text);
+  if (flags.out) {
+    writeFileSync(flags.out, text);
+    say(`JSON written to ${flags.out}`);
   }
 }
 

@@ -59,7 +59,16 @@ export type ServerMessage =
       description: string;
     }
   | { type: 'measured'; memory: MemorySnapshot; streams: number; sessions: number }
-  | { type: 'broadcasted'; round: number; callMs: number }
+  | {
+      type: 'broadcasted';
+      round: number;
+      /** How long the `broadcastAll` call ran (every stream's write made). */
+      callMs: number;
+      /** Until the event loop's next turn: the responses' corked writes sent too. */
+      flushMs: number;
+      /** The server's CPU time over `flushMs`. */
+      cpuMs: number;
+    }
   | { type: 'failed'; error: string };
 
 export type ToServer = { type: 'measure' } | { type: 'broadcast'; round: number };

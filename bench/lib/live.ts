@@ -80,7 +80,7 @@ export interface LiveResult {
   rssPerStream: number;
   heapPerStream: number;
   /** Per round: deliveries, latencies, and how long `broadcastAll` took in the server (ms). */
-  broadcastRounds: (LatencySummary & { round: number; callMs: number })[];
+  broadcastRounds: (LatencySummary & { round: number; callMs: number; flushMs: number; cpuMs: number })[];
   /** Every round's deliveries together. */
   broadcast: LatencySummary;
   /** The pushes from another process, or why they were not measured. */
@@ -276,11 +276,11 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
     server.send({ type: 'measure' });
     const after = await server.next<Extract<ServerMessage, { type: 'measured' }>>('measured', 30_000);
 
-    const callMs = new Map<number, number>();
+    const calls = new Map<number, { callMs: number; flushMs: number; cpuMs: number }>();
     for (let round = 1; round <= rounds; round++) {
       server.send({ type: 'broadcast', round });
       const done = await server.next<Extract<ServerMessage, { type: 'broadcasted' }>>('broadcasted', 30_000, (m) => m.round === round);
-      callMs.set(round, done.callMs);
+      calls.set(round, { callMs: done.callMs, flushMs: done.flushMs, cpuMs: done.cpuMs });
       // Each generator says when all its streams got the round; a missing one is counted below.
       await Promise.all(
         gens.map((g, i) => (opens[i]!.opened === 0 ? undefined : g.next<Extract<GeneratorMessage, { type: 'round' }>>('round', 30_000, (m) => m.round === round).catch(() => undefined))),
@@ -305,7 +305,7 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
     const reports = await Promise.all(gens.map((g) => g.next<Extract<GeneratorMessage, { type: 'latencies' }>>('latencies', 30_000)));
     const broadcastRounds = Array.from({ length: rounds }, (_, k) => {
       const round = k + 1;
-      return { round, callMs: callMs.get(round) ?? Number.NaN, ...summarise(reports.flatMap((r) => r.broadcasts[String(round)] ?? [])) };
+      return { round, ...(calls.get(round) ?? { callMs: Number.NaN, flushMs: Number.NaN, cpuMs: Number.NaN }), ...summarise(reports.flatMap((r) => r.broadcasts[String(round)] ?? [])) };
     });
     if ('sent' in push) push = { sent: push.sent, errors: push.errors, ...summarise(reports.flatMap((r) => r.pushes)) };
     return {

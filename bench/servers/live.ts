@@ -82,12 +82,20 @@ async function main(): Promise<void> {
       const memory = memoryNow();
       send({ type: 'measured', memory, streams: tessera.live.streams, sessions: tessera.live.sessions });
     } else if (message.type === 'broadcast') {
+      const cpu = process.cpuUsage();
       const t = process.hrtime.bigint().toString();
       const started = performance.now();
-      tessera.live.broadcastAll({ type: 'event', name: BROADCAST_EVENT, detail: { t, r: message.round } }).then(
-        () => send({ type: 'broadcasted', round: message.round, callMs: performance.now() - started }),
-        (error: unknown) => send({ type: 'failed', error: `broadcastAll: ${String(error)}` }),
-      );
+      const sent = tessera.live.broadcastAll({ type: 'event', name: BROADCAST_EVENT, detail: { t, r: message.round } });
+      // Delivered here synchronously; the responses' corked writes go out on the next tick.
+      const callMs = performance.now() - started;
+      setImmediate(() => {
+        const spent = process.cpuUsage(cpu);
+        const flushMs = performance.now() - started;
+        sent.then(
+          () => send({ type: 'broadcasted', round: message.round, callMs, flushMs, cpuMs: (spent.user + spent.system) / 1000 }),
+          (error: unknown) => send({ type: 'failed', error: `broadcastAll: ${String(error)}` }),
+        );
+      });
     }
   });
   process.on('SIGINT', () => {});
