@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { buildForBench } from './lib/build.js';
@@ -43,12 +43,15 @@ const HELP = `Usage: npm run bench -- [options]
   --json            print the results as JSON on stdout (progress goes to stderr)
   --out FILE        also write the JSON results to FILE
   --profile DIR     run each server with --cpu-prof, writing .cpuprofile files to DIR/<scenario>/
-                    (read them with: node --import tsx bench/profile.ts FILE)
+                    (read them with: node --import tsx bench/profile.ts FILE); the live server also
+                    writes heap snapshots before and after its streams open (DIR/live-<N>-*.heapsnapshot;
+                    compare them with: node --import tsx bench/heap.ts BEFORE AFTER)
   --node-flags "…"  extra node flags for the server processes (e.g. "--max-semi-space-size=32")
   --tsx             run the servers' TypeScript under the tsx loader instead of compiling first
   --live            only the live bench: open event streams at N = 2,000, 6,000 and 18,000
                     (the default run does N = 2,000 after the scenarios; --only leaves it out)
   --live-n a,b      only the live bench, at these N (at most 18,000: a process may hold 20,000 files)
+  --live-bare       with --live: also the reference at each N, bare node:http holding the streams
   --list            list the scenarios and exit
   --help            this text`;
 
@@ -77,6 +80,7 @@ const { values: flags } = parseArgs({
     tsx: { type: 'boolean', default: false },
     'node-flags': { type: 'string' },
     live: { type: 'boolean', default: false },
+    'live-bare': { type: 'boolean', default: false },
     'live-n': { type: 'string' },
     list: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -290,13 +294,15 @@ async function runLive(compiled: string | undefined): Promise<LiveResult[]> {
   for (const n of liveNs) {
     const serverFlags = (flags['node-flags'] ?? '').split(/\s+/).filter(Boolean);
     if (flags.profile) serverFlags.push('--cpu-prof', `--cpu-prof-dir=${flags.profile}/live-${n}`);
-    const result = await runLiveBench({ n, compiled, serverFlags, progress });
+    if (flags.profile) mkdirSync(flags.profile, { recursive: true });
+    const result = await runLiveBench({ n, compiled, serverFlags, progress, ...(flags.profile ? { heapSnapshots: flags.profile } : {}) });
+    if (flags['live-bare']) results.push(await runLiveBench({ n, mode: 'bare', compiled, progress }));
     const v = liveVerdicts(result);
     progress(
       `  live N=${n.toLocaleString('en-US')}: RSS ${(result.rssPerStream / 1024).toFixed(1)} KB and heap ${(result.heapPerStream / 1024).toFixed(1)} KB per stream; ` +
         `broadcast p99 ${result.broadcast.p99.toFixed(0)} ms; ${'skipped' in result.push ? 'push skipped' : `push p99 ${result.push.p99.toFixed(2)} ms`} (${v.open ? 'all open' : 'NOT all open'})`,
     );
-    results.push(result);
+    results.splice(flags['live-bare'] ? results.length - 1 : results.length, 0, result);
   }
   say();
   say(renderLiveTables(results));

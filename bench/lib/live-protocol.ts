@@ -4,7 +4,8 @@
  * opening them, and the pusher pushing from another process through Redis.
  *
  *   server    → parent  `ready`        listening; the sessions made for the streams
- *   parent    → server  `measure`      force a GC, report memory and the hub's stream count
+ *   parent    → server  `measure`      force a GC, report memory and the hub's stream count (and
+ *                                      write a heap snapshot, when asked)
  *   server    → parent  `measured`
  *   parent    → server  `broadcast`    `tessera.live.broadcastAll` one stamped event
  *   server    → parent  `broadcasted`  how long the call took in the server
@@ -71,7 +72,7 @@ export type ServerMessage =
     }
   | { type: 'failed'; error: string };
 
-export type ToServer = { type: 'measure' } | { type: 'broadcast'; round: number };
+export type ToServer = { type: 'measure'; heapSnapshot?: string } | { type: 'broadcast'; round: number };
 
 export type GeneratorMessage =
   | { type: 'ready' }

@@ -56,6 +56,7 @@ export function liveVerdicts(r: LiveResult): LiveVerdicts {
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '-');
 const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(0)) : '-');
 const kb = (bytes: number) => (Number.isFinite(bytes) ? `${(bytes / 1024).toFixed(1)} KB` : '-');
+const label = (r: LiveResult) => `${int(r.n)}${r.mode === 'bare' ? ' (bare)' : ''}`;
 const word = (pass: boolean | null) => (pass === null ? 'SKIP' : pass ? 'PASS' : 'FAIL');
 
 function table(header: readonly string[], rows: readonly (readonly string[])[], left = 1): string {
@@ -87,7 +88,7 @@ export function renderLiveTables(results: readonly LiveResult[]): string {
       };
       const push = 'skipped' in r.push ? null : r.push;
       return [
-        int(r.n),
+        label(r),
         String(r.generators),
         (r.openMs / 1000).toFixed(1),
         int(r.opened),
@@ -107,7 +108,7 @@ export function renderLiveTables(results: readonly LiveResult[]): string {
   const verdicts = results.map(liveVerdicts);
   const row = (title: string, cell: (r: LiveResult, v: LiveVerdicts) => string) => [title, ...results.map((r, i) => cell(r, verdicts[i]!))];
   const targets = table(
-    ['target', ...results.map((r) => `N = ${int(r.n)}`)],
+    ['target', ...results.map((r) => `N = ${label(r)}`)],
     [
       row('every stream open (= N)', (r, v) => `${int(Math.min(r.opened, r.hubStreams))} ${word(v.open)}`),
       row(`RSS per idle stream < ${LIVE_TARGETS.bytesPerStream / 1024} KB`, (r, v) => `${kb(r.rssPerStream)} ${word(v.rss)}`),
@@ -135,6 +136,7 @@ export function liveNotes(results: readonly LiveResult[]): string[] {
     'of broadcastAll to every stream (all rounds), stamped with process.hrtime in the server and read in the generators.',
     'server ms / CPU ms: median over rounds of the broadcast in the server (call + its writes) and the CPU it took.',
     'push: a process with its own tessera pushing by handle to single tabs through a RedisBus, stamped likewise.',
+    '(bare): the reference, bare node:http holding the same streams in a Set (no sessions, no hub): what Node itself costs.',
   ];
   for (const r of results) {
     const short = r.broadcastRounds.filter((b) => b.count < r.opened);
@@ -145,7 +147,7 @@ export function liveNotes(results: readonly LiveResult[]): string[] {
   }
   const skipped = results.find((r) => 'skipped' in r.push);
   if (skipped && 'skipped' in skipped.push) out.push(`! pushes from another process skipped: ${skipped.push.skipped}`);
-  const big = results.reduce<LiveResult | undefined>((a, r) => (a === undefined || r.n > a.n ? r : a), undefined);
+  const big = results.filter((r) => r.mode === 'tessera').reduce<LiveResult | undefined>((a, r) => (a === undefined || r.n > a.n ? r : a), undefined);
   if (big !== undefined && big.n >= 1_000) {
     const at = 50_000;
     const rss = big.memoryBefore.rss + big.rssPerStream * at;

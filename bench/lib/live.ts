@@ -33,6 +33,8 @@ const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
 export interface LiveBenchOptions {
   /** Streams to open (one session each). */
   n: number;
+  /** `bare`: the reference server — bare node:http holding the streams, no sessions, no hub, no pushes. */
+  mode?: 'tessera' | 'bare';
   /** Load-generator processes (default: one per 6,000 streams, at least 1). */
   generators?: number;
   /** `broadcastAll` rounds measured (default 3). */
@@ -45,6 +47,8 @@ export interface LiveBenchOptions {
   concurrency?: number;
   /** The folder from `buildForBench()`: children run compiled JavaScript. Without it, TypeScript under tsx. */
   compiled?: string;
+  /** Write heap snapshots of the server before and after the streams open into this folder (`live-<N>-before.heapsnapshot`, `-after`). */
+  heapSnapshots?: string;
   /** Extra node flags for the server (e.g. `--cpu-prof`). */
   serverFlags?: readonly string[];
   /** Progress lines. */
@@ -62,6 +66,7 @@ export interface LatencySummary {
 /** What one live run measured. */
 export interface LiveResult {
   n: number;
+  mode: 'tessera' | 'bare';
   generators: number;
   description: string;
   /** `redis` or `local`, and why. */
@@ -238,13 +243,14 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
   const runtime = { compiled: options.compiled };
   const started = performance.now();
   const channel = `${BENCH_PREFIX}${process.pid}_${randomBytes(4).toString('hex')}:live`;
-  const pushSkip = pushes === 0 ? 'no pushes asked for' : await redisBusUnavailable();
+  const bare = options.mode === 'bare';
+  const pushSkip = bare ? 'the bare reference has no hub' : pushes === 0 ? 'no pushes asked for' : await redisBusUnavailable();
 
   const children: Child<unknown, unknown>[] = [];
   const track = <C extends Child<never, unknown>>(c: C): C => (children.push(c as unknown as Child<unknown, unknown>), c);
   try {
     const server = track(
-      new Child<ToServer, ServerMessage>('live server', 'servers/live.ts', [`--sessions=${n}`, `--channel=${channel}`, `--bus=${pushSkip === undefined ? 'redis' : 'local'}`], {
+      new Child<ToServer, ServerMessage>('live server', 'servers/live.ts', [`--sessions=${n}`, `--channel=${channel}`, `--bus=${pushSkip === undefined ? 'redis' : 'local'}`, `--mode=${bare ? 'bare' : 'tessera'}`], {
         ...runtime,
         flags: ['--expose-gc', ...(options.serverFlags ?? [])],
       }),
@@ -256,8 +262,9 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
     const tabs = sessions.map((_, i) => `benchtab-${i.toString(36).padStart(6, '0')}`);
     progress(`  live N=${n.toLocaleString('en-US')}: server up (${ready.busNote}), ${n.toLocaleString('en-US')} sessions made; opening streams from ${generators} generator(s)…`);
 
-    server.send({ type: 'measure' });
-    const before = await server.next<Extract<ServerMessage, { type: 'measured' }>>('measured', 30_000);
+    const snapshot = (when: string) => (options.heapSnapshots === undefined ? {} : { heapSnapshot: join(options.heapSnapshots, `live-${n}-${when}.heapsnapshot`) });
+    server.send({ type: 'measure', ...snapshot('before') });
+    const before = await server.next<Extract<ServerMessage, { type: 'measured' }>>('measured', 120_000);
 
     // Open: generator g gets streams g, g + G, g + 2G, …
     const openStart = performance.now();
@@ -273,8 +280,8 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
     progress(`  live N=${n.toLocaleString('en-US')}: ${opened.toLocaleString('en-US')} streams open in ${(openMs / 1000).toFixed(1)} s${failed > 0 ? `, ${failed} failed (${opens.flatMap((o) => o.errors).slice(0, 3).join('; ')})` : ''}`);
 
     await sleep(1_000);
-    server.send({ type: 'measure' });
-    const after = await server.next<Extract<ServerMessage, { type: 'measured' }>>('measured', 30_000);
+    server.send({ type: 'measure', ...snapshot('after') });
+    const after = await server.next<Extract<ServerMessage, { type: 'measured' }>>('measured', 120_000);
 
     const calls = new Map<number, { callMs: number; flushMs: number; cpuMs: number }>();
     for (let round = 1; round <= rounds; round++) {
@@ -310,6 +317,7 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
     if ('sent' in push) push = { sent: push.sent, errors: push.errors, ...summarise(reports.flatMap((r) => r.pushes)) };
     return {
       n,
+      mode: bare ? 'bare' : 'tessera',
       generators,
       description: ready.description,
       bus: ready.busNote,

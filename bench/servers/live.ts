@@ -5,16 +5,19 @@
  *
  * Arguments: `--sessions=N` sessions to make (one per stream, made up front with
  * `tessera.create`, so the memory measured around the streams' opening is the streams' own);
- * `--channel=NAME` the RedisBus channel of this run; `--bus=redis|local`.
+ * `--channel=NAME` the RedisBus channel of this run; `--bus=redis|local`; `--mode=bare` the
+ * reference: bare node:http holding the same streams, without sessions or hub.
  *
  * @module
  */
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { writeHeapSnapshot } from 'node:v8';
 import { createTessera } from '../../src/index.js';
 import { nodeSessions } from '../../src/adapters/node.js';
 import { LocalBus, type LiveBus } from '../../src/live/bus.js';
+import { STREAM_HEADERS } from '../../src/live/endpoint.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { redisBus } from '../lib/live-bus.js';
 import { BROADCAST_EVENT, LIVE_BENCH_SECRET, type MemorySnapshot, type ServerMessage, type ToServer } from '../lib/live-protocol.js';
@@ -42,6 +45,32 @@ function memoryNow(): MemorySnapshot {
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
+/**
+ * The reference: an event stream on bare node:http, as the hub's endpoint opens one (same head,
+ * socket settings and hello), held in a Set until it closes. No session, no hub.
+ */
+function holdBare(req: IncomingMessage, res: ServerResponse, held: Set<ServerResponse>): void {
+  if (!req.url?.startsWith('/tessera/live?')) {
+    res.statusCode = 404;
+    res.end();
+    return;
+  }
+  res.writeHead(200, STREAM_HEADERS);
+  res.flushHeaders();
+  res.socket?.setTimeout(0);
+  res.socket?.setNoDelay(true);
+  res.write(`retry: 2000\nevent: hello\ndata: {}\n\n`);
+  held.add(res);
+  res.once('close', () => held.delete(res));
+}
+
+let bareSeq = 0;
+/** The reference broadcast: one message, serialised once, written to every held response. */
+async function broadcastBare(held: Set<ServerResponse>, event: object): Promise<void> {
+  const text = `id: ${++bareSeq}\nevent: event\ndata: ${JSON.stringify(event)}\n\n`;
+  for (const res of held) res.write(text);
+}
+
 async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/servers/live.ts is started by the live bench (npm run bench -- --live)');
   const a = args();
@@ -58,11 +87,15 @@ async function main(): Promise<void> {
   }
   const tessera = createTessera({ secrets: [LIVE_BENCH_SECRET], store: new MemoryStore({ maxEntries: count + 1_000 }), cookie: { secure: false }, live: { bus } });
   const sessions = nodeSessions(tessera);
+  const bare = a.mode === 'bare';
+  const held = new Set<ServerResponse>();
   const server = createServer(
-    sessions.wrap((_req, res) => {
-      res.statusCode = 404;
-      res.end();
-    }),
+    bare
+      ? (req, res) => holdBare(req, res, held)
+      : sessions.wrap((_req, res) => {
+          res.statusCode = 404;
+          res.end();
+        }),
   );
   // The hub subscribes on the first stream; subscribe now, so the first push is not racing it.
   await tessera.live.start();
@@ -80,12 +113,14 @@ async function main(): Promise<void> {
   process.on('message', (message: ToServer) => {
     if (message.type === 'measure') {
       const memory = memoryNow();
-      send({ type: 'measured', memory, streams: tessera.live.streams, sessions: tessera.live.sessions });
+      if (message.heapSnapshot !== undefined) writeHeapSnapshot(message.heapSnapshot);
+      send({ type: 'measured', memory, streams: bare ? held.size : tessera.live.streams, sessions: bare ? held.size : tessera.live.sessions });
     } else if (message.type === 'broadcast') {
       const cpu = process.cpuUsage();
       const t = process.hrtime.bigint().toString();
       const started = performance.now();
-      const sent = tessera.live.broadcastAll({ type: 'event', name: BROADCAST_EVENT, detail: { t, r: message.round } });
+      const event = { type: 'event', name: BROADCAST_EVENT, detail: { t, r: message.round } } as const;
+      const sent = bare ? broadcastBare(held, event) : tessera.live.broadcastAll(event);
       // Delivered here synchronously; the responses' corked writes go out on the next tick.
       const callMs = performance.now() - started;
       setImmediate(() => {
@@ -111,7 +146,9 @@ async function main(): Promise<void> {
     sessions: made.splice(0),
     bus: bus instanceof LocalBus ? 'local' : 'redis',
     busNote,
-    description: `node:http + nodeSessions(createTessera({ store: MemoryStore, live: { bus: ${busNote} } })).wrap, one session per stream`,
+    description: bare
+      ? 'bare node:http holding each response open in a Set (the reference: no sessions, no hub)'
+      : `node:http + nodeSessions(createTessera({ store: MemoryStore, live: { bus: ${busNote} } })).wrap, one session per stream`,
   });
 }
 
