@@ -292,7 +292,13 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
           fail(res, error);
           return RESOLVED;
         }
-        return serveNodeLive(tessera, route, ctx, req, res).catch((error: unknown) => fail(res, error));
+        return serveNodeLive(tessera, route, ctx, req, res).then(
+          () => {
+            // An open stream needs no session (the hub holds its handle): let the context go with it.
+            if (route === 'stream') (req as WithContext)[kContext] = undefined;
+          },
+          (error: unknown) => fail(res, error),
+        );
       };
     },
   };
