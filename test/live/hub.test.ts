@@ -435,6 +435,24 @@ describe('live hub: expiry, processes, outages', () => {
     }
   });
 
+  it('a process at maxStreams answers further streams 503 (Retry-After), and takes them again once one closed', async () => {
+    const app = await startApp({ live: { maxStreams: 1 } });
+    try {
+      const one = await new Browser(app).stream(TAB_A);
+      await one.next('hello');
+      const two = await new Browser(app).stream(TAB_B);
+      assert.equal(two.status, 503);
+      assert.equal(two.header('retry-after'), '1');
+      one.close();
+      for (let i = 0; i < 50 && app.tessera.live.streams !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const three = await new Browser(app).stream(TAB_B);
+      assert.equal(three.status, 200);
+      three.close();
+    } finally {
+      await app.close();
+    }
+  });
+
   it('live tabs are off unless asked for', async () => {
     const tessera = createTessera({ secrets: [SECRET], store: new MemoryStore() });
     assert.throws(() => tessera.live, NotSupportedError);
