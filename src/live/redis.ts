@@ -134,10 +134,9 @@ export class RedisBus implements LiveBus {
     // Loaded here, not at import, so apps using another bus never load ioredis.
     const ioredis = loadPeer<typeof import('ioredis')>('ioredis', 'RedisBus');
     this.client = new ioredis.Redis(url!, {
-      // A publish made while the first connection is opening waits for it; once a connection
-      // fails, what is queued or in flight is rejected at once, and later publishes are refused
-      // while ioredis reconnects (see publish): nothing is delivered late.
-      enableOfflineQueue: true,
+      // A publish is sent only on a ready connection (see #ready); once a connection fails, what
+      // is in flight is rejected at once: nothing is delivered late.
+      enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: this.#timeout,
       commandTimeout: this.#timeout,
@@ -186,8 +185,7 @@ export class RedisBus implements LiveBus {
   async publish(message: string): Promise<void> {
     if (typeof message !== 'string') throw new TypeError('RedisBus.publish takes a string');
     if (this.#closed) throw new BusUnavailableError('the Redis bus was closed');
-    const status = this.client.status;
-    if (DOWN.has(status)) throw this.#unavailable(`the Redis connection is ${status}`);
+    await this.#ready();
     try {
       if (this.client.isCluster) await this.client.spublish(this.channel, message);
       else await this.client.publish(this.channel, message);
@@ -210,6 +208,31 @@ export class RedisBus implements LiveBus {
     this.#closed = true;
     this.#delivers.clear();
     await Promise.all([this.#subscriber && end(this.#subscriber), this.#owned && end(this.client)]);
+  }
+
+  /**
+   * Wait until the publishing client is connected: at once when it is, up to `timeout` while it
+   * makes its first connection, and not at all (refused) while it is reconnecting. A publish is
+   * never left in ioredis's offline queue, to go out late.
+   */
+  async #ready(): Promise<void> {
+    const client = this.client;
+    if (client.status === 'ready') return;
+    if (DOWN.has(client.status)) throw this.#unavailable(`the Redis connection is ${client.status}`);
+    if (client.status === 'wait') client.connect().catch(() => {}); // lazyConnect: the error is reported below
+    let timer: NodeJS.Timeout | undefined;
+    let listener: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener = resolve;
+        client.once('ready', listener);
+        timer = setTimeout(() => reject(this.#unavailable(`not connected within ${this.#timeout} ms`)), this.#timeout);
+      });
+    } finally {
+      clearTimeout(timer);
+      client.off('ready', listener!);
+    }
+    if (this.#closed) throw new BusUnavailableError('the Redis bus was closed');
   }
 
   /** A plain Redis: a duplicate that subscribes again on every (re)connection. */
