@@ -275,8 +275,11 @@ export class RedisBus implements LiveBus {
     });
     this.#subscriber = sub;
     this.#watch(sub);
+    // ioredis puts the client's keyPrefix in front of a shard channel (a key, to Redis), both
+    // ways, and hands it back with the message.
+    const shardChannel = `${client.options.keyPrefix ?? ''}${this.channel}`;
     sub.on('smessage', (channel: string, message: string) => {
-      if (channel === this.channel) this.#deliver(message);
+      if (channel === shardChannel) this.#deliver(message);
     });
     return new Promise<void>((resolve) => {
       // ioredis remembers the channel and subscribes again whenever its subscriber reconnects or

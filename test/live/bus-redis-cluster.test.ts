@@ -86,6 +86,23 @@ describe('RedisBus on a cluster', { skip }, () => {
     }
   });
 
+  it("works with a client that has a keyPrefix (ioredis prefixes shard channels, which are keys)", async () => {
+    const channel = `tessera-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const client = new Cluster([cluster!.nodes[2]!], { keyPrefix: 'app:' });
+    clients.push(client);
+    const bus = new RedisBus({ client, channel });
+    const got: string[] = [];
+    try {
+      await bus.subscribe((m) => got.push(m));
+      await bus.publish('prefixed');
+      const end = Date.now() + 5_000;
+      while (got.length === 0 && Date.now() < end) await sleep(10);
+      assert.deepEqual(got, ['prefixed']);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('rejects publish with BusUnavailableError while the node owning the channel is down, and delivers again once it is back', async () => {
     const channel = `tessera-test-${process.pid}-${randomBytes(4).toString('hex')}`;
     const publisher = new RedisBus({ client: clusterClient(cluster!.nodes[0]!), channel, timeout: 1_000 });
