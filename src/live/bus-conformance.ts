@@ -23,6 +23,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BusUnavailableError } from '../errors.js';
 import { MAX_BUS_MESSAGE_BYTES, type LiveBus } from './bus.js';
 
+// The contract the kit checks, for those who implement it.
+export type { LiveBus } from './bus.js';
+
 /**
  * What a test of the kit gets from the runner: node:test's context, or any object whose `skip`
  * marks the test skipped with a reason.
