@@ -221,16 +221,23 @@ export class RedisBus implements LiveBus {
     if (DOWN.has(client.status)) throw this.#unavailable(`the Redis connection is ${client.status}`);
     if (client.status === 'wait') client.connect().catch(() => {}); // lazyConnect: the error is reported below
     let timer: NodeJS.Timeout | undefined;
-    let listener: (() => void) | undefined;
+    let ready: (() => void) | undefined;
+    let failed: (() => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
-        listener = resolve;
-        client.once('ready', listener);
+        ready = resolve;
+        // The first connection failed (ioredis now waits to try again): refuse now, not at the timeout.
+        failed = () => reject(this.#unavailable('could not connect'));
+        client.once('ready', ready);
+        client.once('reconnecting', failed);
+        client.once('end', failed);
         timer = setTimeout(() => reject(this.#unavailable(`not connected within ${this.#timeout} ms`)), this.#timeout);
       });
     } finally {
       clearTimeout(timer);
-      client.off('ready', listener!);
+      client.off('ready', ready!);
+      client.off('reconnecting', failed!);
+      client.off('end', failed!);
     }
     if (this.#closed) throw new BusUnavailableError('the Redis bus was closed');
   }

@@ -85,6 +85,17 @@ describe('RedisBus', { skip }, () => {
     }
   });
 
+  it('rejects a publish waiting for the first connection as soon as that connection fails, not at the timeout', async () => {
+    const bus = new RedisBus({ url: `redis://127.0.0.1:${await freePort()}`, timeout: 5_000 });
+    try {
+      const started = Date.now();
+      await assert.rejects(bus.publish('x'), { code: 'ERR_BUS_UNAVAILABLE' });
+      assert.ok(Date.now() - started < 1_000, `refused in ${Date.now() - started} ms`);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('rejects subscribe with BusUnavailableError after `timeout` when Redis cannot be reached', async () => {
     const bus = new RedisBus({ url: `redis://127.0.0.1:${await freePort()}`, timeout: 300 });
     try {
