@@ -7,6 +7,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import { ActivityTracker } from './activity.js';
 import type { AuthTokens } from './auth/tokens.js';
 import { ValidAfter } from './auth/valid-after.js';
 import { isWellFormedId, storeKey } from './crypto/ids.js';
@@ -128,6 +129,8 @@ export class Tessera extends EventEmitter {
    * cookie at once, and operations by ID are limited to `destroy` (revocation).
    */
   readonly sealsIntoCookie: boolean;
+  /** Per-tab activity: who is online, and idle sign-out (the `activity` option; docs/activity.md). */
+  readonly activity: ActivityTracker;
   readonly #backend: Backend;
   readonly #signed: SignedCookies;
   readonly #loader: RequestLoader;
@@ -156,6 +159,7 @@ export class Tessera extends EventEmitter {
     const dataKeys = this.options.keyring.keys('data');
     this.#signed = new SignedCookies(this.options.keyring, this.options.cookie.name);
     let backend: Backend;
+    let driver: StoreDriver | null = null;
     if (store instanceof CookieStore) {
       const sealed = new SealedCookies(new Sealer(dataKeys), this.options.cookie, policy, store.maxBytes, this.options.maxDataBytes);
       if (store.revocation === null && !warnedNoRevocation.has(store)) {
@@ -169,7 +173,7 @@ export class Tessera extends EventEmitter {
       validAfter = revocation === null ? null : new ValidAfter(revocation);
       backend = new CookieBackend({ options: this.options, policy, sealed, revocation, validAfter, events });
     } else {
-      const driver = new StoreDriver(store, this.options.storeTimeout);
+      driver = new StoreDriver(store, this.options.storeTimeout);
       validAfter = new ValidAfter(driver);
       const codec = new RecordCodec(policy, options.encryptData ? new Sealer(dataKeys) : null, driver.retainsRecords, this.options.maxDataBytes);
       backend = new ServerBackend({ options: this.options, policy, driver, codec, signed: this.#signed, events });
@@ -179,7 +183,10 @@ export class Tessera extends EventEmitter {
     this.#validAfter = validAfter;
     this.#lifecycle = new Lifecycle(this.options, policy, backend, events, new Committer(backend, events), validAfter);
     const assertOpen = () => this.#assertOpen();
-    this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen }, store.name);
+    const { now, logger, idleTimeout, cleanupInterval } = this.options;
+    const destroy = (handle: string) => this.destroyByHandle(handle, { anyUser: true });
+    const activity = (this.activity = new ActivityTracker({ driver, options: options.activity, now, logger, idleTimeout, cleanupInterval, destroy }));
+    this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen, activity }, store.name);
     const interval = this.options.cleanupInterval;
     if (interval > 0 && backend.cleansUp) {
       this.#timer = setInterval(() => {
@@ -622,6 +629,7 @@ export class Tessera extends EventEmitter {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    this.activity.close();
     await this.#backend.close();
   }
 
