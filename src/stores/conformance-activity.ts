@@ -94,12 +94,15 @@ export const ACTIVITY_ABILITIES: ReadonlyArray<readonly [string, (store: Session
       await store.set('e', record(now, { expiresAt: now + 10_000 }), 0, ctx);
       await store.recordActivity!('e', 'tab-short', now, now + 5_000, ctx);
       await store.recordActivity!('e', 'tab-long1', now, now + 10_000, ctx);
+      await store.set('g', record(now), 0, ctx);
+      await store.recordActivity!('g', 'tab-gggg', now, now + 5_000, ctx); // a live session whose only tab expires
       const later = at(now + 6_000);
       assert.deepEqual(await store.activityOf!('e', later), { 'tab-long1': now });
-      assert.deepEqual((await store.listActivity!(ALL, later))[0]?.tabs, { 'tab-long1': now });
+      assert.deepEqual(await store.listActivity!(ALL, later), [{ key: 'e', userId: null, tenant: null, tabs: { 'tab-long1': now } }]);
       const gone = at(now + 11_000);
       assert.deepEqual(await store.activityOf!('e', gone), {});
       assert.deepEqual(await store.listActivity!(ALL, gone), []);
+      await store.delete('g', ctx);
       // A later expiresAt extends the entry; an earlier one does not shorten it.
       await store.recordActivity!('f', 'tab-ffff', now, now + 5_000, ctx);
       await store.recordActivity!('f', 'tab-ffff', now, now + 20_000, ctx);

@@ -55,7 +55,7 @@ export class MemoryActivity {
       if (record === undefined || isExpired(record, ctx.now) || (query.tenant !== null && record.tenant !== query.tenant)) continue;
       const tabs = this.of(key, ctx);
       const last = lastOf(tabs);
-      if (last >= query.since && last < query.before) found.push({ key, userId: record.userId, tenant: record.tenant, tabs, last });
+      if (last !== -Infinity && last >= query.since && last < query.before) found.push({ key, userId: record.userId, tenant: record.tenant, tabs, last });
     }
     found.sort((a, b) => b.last - a.last || (a.key < b.key ? -1 : 1));
     return found.slice(0, query.limit).map(({ key, userId, tenant, tabs }) => ({ key, userId, tenant, tabs }));
