@@ -40,7 +40,7 @@ export interface LoaderParts {
  *
  * @example
  * ```ts
- * const loader = new RequestLoader({ options, policy, backend, lifecycle, events, assertOpen });
+ * const loader = new RequestLoader({ options, policy, backend, lifecycle, events, assertOpen, activity }, store.name);
  * const ctx = new SessionContext(loader, input, sink);
  * ```
  */
