@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { requestInput } from '../src/adapters/kit.js';
 import { nodeSessions } from '../src/adapters/node.js';
 import { ConfigError, NotSupportedError, TenantError } from '../src/errors.js';
 import { TAB_HEADER } from '../src/live/protocol.js';
@@ -157,6 +158,12 @@ describe('activity from requests', () => {
     const [online] = await tessera.activity.activeSessions({ since: t0 });
     assert.equal(online?.handle, handle);
     await tessera.close();
+  });
+
+  it("the adapter kit takes the header's value as the request's tab; a repeated header names none", () => {
+    assert.equal(requestInput(undefined, null, null, null, TAB_A).tab, TAB_A);
+    assert.equal(requestInput(undefined, null, null, null, [TAB_A, TAB_B]).tab, null);
+    assert.equal(requestInput(undefined, null, null, null).tab, null);
   });
 
   it('a store failure goes to the logger, never to the request', async () => {
