@@ -10,6 +10,8 @@
  *   parent    → server  `broadcast`    `tessera.live.broadcastAll` one stamped event
  *   server    → parent  `broadcasted`  how long the call took in the server
  *   gen       → parent  `ready`        listening for messages
+ *   parent    → server  `lag`          the event loop's delay since the last `measure` or `lag`
+ *   server    → parent  `lagged`
  *   parent    → gen     `open`         open these streams (cookie and tab each) from this address
  *   gen       → parent  `opened`       how many opened (their `hello` came), how long, why not
  *   gen       → parent  `round`        every stream of this generator got broadcast `round`
@@ -70,9 +72,11 @@ export type ServerMessage =
       /** The server's CPU time over `flushMs`. */
       cpuMs: number;
     }
+  /** The event loop's delay since the last `measure` or `lag` (ms): what held pushes up. */
+  | { type: 'lagged'; p99Ms: number; maxMs: number }
   | { type: 'failed'; error: string };
 
-export type ToServer = { type: 'measure'; heapSnapshot?: string } | { type: 'broadcast'; round: number };
+export type ToServer = { type: 'measure'; heapSnapshot?: string } | { type: 'broadcast'; round: number } | { type: 'lag' };
 
 export type GeneratorMessage =
   | { type: 'ready' }

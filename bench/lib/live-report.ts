@@ -79,7 +79,7 @@ function table(header: readonly string[], rows: readonly (readonly string[])[], 
  */
 export function renderLiveTables(results: readonly LiveResult[]): string {
   const figures = table(
-    ['N', 'gens', 'open s', 'open', 'RSS/stream', 'heap/stream', 'bcast p50', 'p99', 'max ms', 'server ms', 'CPU ms', 'push p50', 'p99', 'max ms'],
+    ['N', 'gens', 'open s', 'open', 'RSS/stream', 'heap/stream', 'bcast p50', 'p99', 'max ms', 'server ms', 'CPU ms', 'push p50', 'p99', 'max ms', 'loop max ms'],
     results.map((r) => {
       const calls = r.broadcastRounds;
       const median = (f: (b: (typeof calls)[number]) => number) => {
@@ -102,6 +102,7 @@ export function renderLiveTables(results: readonly LiveResult[]): string {
         push ? ms(push.p50) : 'skipped',
         push ? ms(push.p99) : '',
         push ? ms(push.max) : '',
+        push ? ms(push.loopDelayMaxMs) : '',
       ];
     }),
   );
@@ -135,7 +136,8 @@ export function liveNotes(results: readonly LiveResult[]): string[] {
     'server\'s RSS and V8 heap (after a forced GC) from before the streams opened to after, ÷ N. bcast: delivery latency',
     'of broadcastAll to every stream (all rounds), stamped with process.hrtime in the server and read in the generators.',
     'server ms / CPU ms: median over rounds of the broadcast in the server (call + its writes) and the CPU it took.',
-    'push: a process with its own tessera pushing by handle to single tabs through a RedisBus, stamped likewise.',
+    'push: a process with its own tessera pushing by handle to single tabs through a RedisBus, stamped likewise; loop max:',
+    'the server\'s longest event-loop delay while they ran (a heartbeat pings every stream in one pass, and holds pushes up).',
     '(bare): the reference, bare node:http holding the same streams in a Set (no sessions, no hub): what Node itself costs.',
   ];
   for (const r of results) {

@@ -89,7 +89,7 @@ export interface LiveResult {
   /** Every round's deliveries together. */
   broadcast: LatencySummary;
   /** The pushes from another process, or why they were not measured. */
-  push: (LatencySummary & { sent: number; errors: string[] }) | { skipped: string };
+  push: (LatencySummary & { sent: number; errors: string[]; loopDelayP99Ms: number; loopDelayMaxMs: number }) | { skipped: string };
   /** Streams that closed during the run (should be 0). */
   closed: number;
   /** Open files of each generator once its streams were open. */
@@ -299,13 +299,17 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
     if (pushSkip === undefined && opened > 0) {
       const pusher = track(new Child<ToPusher, PusherMessage>('pusher', 'servers/live-push.ts', [`--channel=${channel}`], runtime));
       await pusher.next('ready', 30_000);
+      server.send({ type: 'lag' });
+      await server.next('lagged', 30_000);
       // Tabs spread over every generator: every (N / pushes)-th stream.
       const step = Math.max(1, Math.floor(n / pushes));
       const targets = Array.from({ length: Math.min(pushes, n) }, (_, k) => ({ handle: sessions[(k * step) % n]!.handle, tab: tabs[(k * step) % n]! }));
       pusher.send({ type: 'push', targets, count: pushes, intervalMs });
       const pushed = await pusher.next<Extract<PusherMessage, { type: 'pushed' }>>('pushed', pushes * intervalMs + 60_000);
       await sleep(500);
-      push = { sent: pushed.sent, errors: pushed.errors, ...summarise([]) };
+      server.send({ type: 'lag' });
+      const lag = await server.next<Extract<ServerMessage, { type: 'lagged' }>>('lagged', 30_000);
+      push = { sent: pushed.sent, errors: pushed.errors, loopDelayP99Ms: lag.p99Ms, loopDelayMaxMs: lag.maxMs, ...summarise([]) };
     }
 
     for (const g of gens) g.send({ type: 'report' });
@@ -314,7 +318,7 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
       const round = k + 1;
       return { round, ...(calls.get(round) ?? { callMs: Number.NaN, flushMs: Number.NaN, cpuMs: Number.NaN }), ...summarise(reports.flatMap((r) => r.broadcasts[String(round)] ?? [])) };
     });
-    if ('sent' in push) push = { sent: push.sent, errors: push.errors, ...summarise(reports.flatMap((r) => r.pushes)) };
+    if ('sent' in push) push = { ...push, ...summarise(reports.flatMap((r) => r.pushes)) };
     return {
       n,
       mode: bare ? 'bare' : 'tessera',

@@ -3,6 +3,8 @@
  * streams the load generators open (see bench/lib/live.ts). Run with `--expose-gc`: memory is read
  * after a forced GC.
  *
+ * The hub's `maxStreams` is raised to N (its default, 10,000, would refuse the rest with 503).
+ *
  * Arguments: `--sessions=N` sessions to make (one per stream, made up front with
  * `tessera.create`, so the memory measured around the streams' opening is the streams' own);
  * `--channel=NAME` the RedisBus channel of this run; `--bus=redis|local`; `--mode=bare` the
@@ -12,7 +14,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { writeHeapSnapshot } from 'node:v8';
 import { createTessera } from '../../src/index.js';
 import { nodeSessions } from '../../src/adapters/node.js';
@@ -85,7 +87,7 @@ async function main(): Promise<void> {
       busNote = `RedisBus, channel ${a.channel}`;
     } else busNote = `LocalBus (${made.reason})`;
   }
-  const tessera = createTessera({ secrets: [LIVE_BENCH_SECRET], store: new MemoryStore({ maxEntries: count + 1_000 }), cookie: { secure: false }, live: { bus } });
+  const tessera = createTessera({ secrets: [LIVE_BENCH_SECRET], store: new MemoryStore({ maxEntries: count + 1_000 }), cookie: { secure: false }, live: { bus, maxStreams: count + 100 } });
   const sessions = nodeSessions(tessera);
   const bare = a.mode === 'bare';
   const held = new Set<ServerResponse>();
@@ -110,11 +112,18 @@ async function main(): Promise<void> {
     server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve);
   });
 
+  // How long the event loop was held up (heartbeat sweeps, broadcasts): for the pushes' figures.
+  const lag = monitorEventLoopDelay({ resolution: 1 });
+  lag.enable();
   process.on('message', (message: ToServer) => {
     if (message.type === 'measure') {
       const memory = memoryNow();
       if (message.heapSnapshot !== undefined) writeHeapSnapshot(message.heapSnapshot);
+      lag.reset();
       send({ type: 'measured', memory, streams: bare ? held.size : tessera.live.streams, sessions: bare ? held.size : tessera.live.sessions });
+    } else if (message.type === 'lag') {
+      send({ type: 'lagged', p99Ms: lag.percentile(99) / 1e6, maxMs: lag.max / 1e6 });
+      lag.reset();
     } else if (message.type === 'broadcast') {
       const cpu = process.cpuUsage();
       const t = process.hrtime.bigint().toString();
