@@ -5,7 +5,26 @@
  * @module
  * @internal
  */
-import { sseControl, sseMessage, type EndReason, type LiveEvent } from './protocol.js';
+import { sseControl, type EndReason, type LiveEvent } from './protocol.js';
+
+let lastEvent: LiveEvent | null = null;
+let lastTail = '';
+
+/**
+ * The SSE message of `event` without its `id:` line (`sseMessage(id, event)` is `id: ${id}\n` and
+ * this), made once per event: a broadcast hands one event object to every tab, so its tabs share
+ * one string, serialised once and kept in their replay buffers by reference. (With a string of its
+ * own per tab, each kept event cost about 180 bytes per tab: 11 KB per stream once 64 were kept;
+ * the live bench, docs/benchmarks.md.) An event is a new object per push (`checkEvent`, or the
+ * bus's JSON), so the last one's identity is a safe key.
+ */
+function messageTail(event: LiveEvent): string {
+  if (event !== lastEvent) {
+    lastTail = `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+    lastEvent = event;
+  }
+  return lastTail;
+}
 
 /**
  * Where a tab's stream is written: an adapter's response, as plain operations. `write` hands over
@@ -51,7 +70,10 @@ export class Tab {
   readonly #limits: TabLimits;
   #sink: StreamSink | null = null;
   #seq = 0;
-  /** The last events sent, oldest first, as written (made on the first event: an idle tab holds none). */
+  /**
+   * The last events sent, oldest first, as written after their `id:` line (made on the first
+   * event: an idle tab holds none). Entry `i` is event `#replayFrom + i`.
+   */
   #replay: string[] | null = null;
   /** The sequence number of `#replay[0]`. */
   #replayFrom = 1;
@@ -80,7 +102,7 @@ export class Tab {
     sink.write(`retry: 2000\n${sseControl('hello', hello)}`);
     if (lastEventId === null || this.#replay === null) return;
     const start = Math.max(0, lastEventId + 1 - this.#replayFrom);
-    for (let i = start; i < this.#replay.length; i++) sink.write(this.#replay[i]!);
+    for (let i = start; i < this.#replay.length; i++) sink.write(`id: ${this.#replayFrom + i}\n${this.#replay[i]!}`);
   }
 
   /** The stream `sink` closed: forget it, if it is still this tab's (`now` starts the reconnect window). */
@@ -94,11 +116,11 @@ export class Tab {
   /** Send `event` (already checked), keeping it for a reconnect. Drops a stream that stopped reading. */
   send(event: LiveEvent, now: number): void {
     const id = ++this.#seq;
-    const text = sseMessage(id, event);
+    const tail = messageTail(event);
     const keep = this.#limits.replay;
     if (keep > 0) {
       const replay = (this.#replay ??= []);
-      replay.push(text);
+      replay.push(tail);
       if (replay.length > keep) {
         replay.shift();
         this.#replayFrom++;
@@ -115,7 +137,7 @@ export class Tab {
       sink.close();
       return;
     }
-    sink.write(text);
+    sink.write(`id: ${id}\n${tail}`);
   }
 
   /** A heartbeat comment on an open stream (keeps proxies from closing it; finds dead sockets). */

@@ -118,3 +118,28 @@ describe('live options', () => {
     assert.throws(() => resolveLiveOptions({ bus: {} as never }), ConfigError);
   });
 });
+
+describe('Tab messages', () => {
+  it('one event sent to several tabs: each writes it under its own id, as sseMessage does, and replays it the same', async () => {
+    const { sseMessage } = await import('../../src/live/protocol.js');
+    const a = new Tab('tab-msg-000001', options);
+    const b = new Tab('tab-msg-000002', options);
+    const sa = new FakeSink();
+    const sb = new FakeSink();
+    a.attach(sa, null, {});
+    b.attach(sb, null, {});
+    a.send(html(0), 0); // a is one event ahead of b
+    const event = { type: 'event', name: 'n', detail: { count: 1 } } as const;
+    a.send(event, 0);
+    b.send(event, 0);
+    assert.equal(sa.written.at(-1), sseMessage(2, event));
+    assert.equal(sb.written.at(-1), sseMessage(1, event));
+    // A new event object with other content is serialised anew, never taken for the last one.
+    b.send({ type: 'event', name: 'n', detail: { count: 2 } }, 0);
+    assert.equal(sb.written.at(-1), sseMessage(2, { type: 'event', name: 'n', detail: { count: 2 } }));
+    a.detach(sa, 0);
+    const again = new FakeSink();
+    a.attach(again, 0, {});
+    assert.deepEqual(again.written.slice(1), [sseMessage(1, html(0)), sseMessage(2, event)]);
+  });
+});
