@@ -105,7 +105,10 @@ async function main(): Promise<void> {
   const made: { cookie: string; handle: string }[] = [];
   for (let i = 0; i < count; i++) {
     const { cookie, session } = await tessera.create({ data: { n: i } });
-    made.push({ cookie: `${tessera.cookieName}=${cookie}`, handle: session.handle });
+    // What a browser sends once its page loaded: the session cookie and the CSRF token's cookie
+    // (without it, every stream's response would set it again, and keep the line in its head).
+    const csrf = tessera.csrf.cookieLine(session.handle)?.split(';', 1)[0];
+    made.push({ cookie: `${tessera.cookieName}=${cookie}${csrf === undefined ? '' : `; ${csrf}`}`, handle: session.handle });
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
