@@ -10,6 +10,7 @@ import type { SessionContext } from '../core/context.js';
 import type { Tessera } from '../manager.js';
 import { openNodeStream, prepareStream, type LiveRequest, type LiveRoute } from './endpoint.js';
 import { LiveError } from '../errors.js';
+import { serveNodeClient } from './client-route.js';
 
 /**
  * A Node request as the live endpoint reads it.
@@ -53,6 +54,9 @@ export async function serveNodeLive(tessera: Tessera, route: LiveRoute, ctx: Ses
       openNodeStream(hub, start, res);
       return;
     }
+    case 'client':
+      serveNodeClient(req, res);
+      return;
     default:
       throw new LiveError(`the live ${route} route is not served yet`, { status: 404 });
   }
