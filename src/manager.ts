@@ -13,6 +13,8 @@ import { isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
 import type { CsrfProtection } from './csrf.js';
 import { LiveHub } from './live/hub.js';
+import { CookieTickets } from './live/tickets.js';
+import { clearCookie } from './cookie.js';
 import { ConfigError, NotSupportedError, SessionNotFoundError, SessionStateError, TenantError, type CsrfError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session, type SessionData } from './session.js';
@@ -189,6 +191,19 @@ export class Tessera extends EventEmitter {
         logger: this.options.logger,
         expiryOf: (key) => backend.expiryByKey(key),
         userKeys: async (userId, tenant) => (await this.listByUser(userId, { tenant })).map((info) => info.handle),
+        tickets: new CookieTickets({
+          keys: this.options.keyring.keys('live'),
+          lifetime: this.options.live.ticketLifetime,
+          now: this.options.now,
+          claimOnce: (mark, until) => backend.claimOnce(mark, until),
+        }),
+        openByKey: async (key, sink) => {
+          const state = await backend.openByKey(key, sink);
+          return state && new Session(state, this.#lifecycle);
+        },
+        signOutLines: () => signOutLines(this.options),
+        csrfCookie: this.options.csrf.clearLine() !== null,
+        destroyByKey: (key) => this.destroyByHandle(key, { anyUser: true }),
       }));
       events.sessions = hub;
     }
@@ -665,4 +680,13 @@ function tenantOf(options: { readonly tenant?: string | null } | undefined): str
   const tenant = options?.tenant ?? null;
   if (tenant === '') throw new TenantError('the tenant name is empty: pass null (or leave it out) for sessions without a tenant');
   return tenant;
+}
+
+/** The `Set-Cookie` lines that take tessera's cookies (session, CSRF token, auth) out of a browser. */
+function signOutLines(options: ResolvedOptions): string[] {
+  const lines = [clearCookie(options.cookie)];
+  const csrf = options.csrf.clearLine();
+  if (csrf !== null) lines.push(csrf);
+  if (options.auth !== null) lines.push(clearCookie(options.auth.cookie));
+  return lines;
 }

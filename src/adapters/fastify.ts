@@ -60,6 +60,9 @@ import {
   type SetCookieHeaders,
 } from './kit.js';
 import { firstHeader, mustCheckCsrf, pathOf } from './csrf.js';
+import { liveRoute, redeemTicket, type LiveRoute } from '../live/endpoint.js';
+import { serveNodeLive } from '../live/node.js';
+import { respondWithError } from './node.js';
 
 /**
  * The shape of your session data, for TypeScript: augment it and `request.session.get('views')`
@@ -273,6 +276,8 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
   if (tessera.csrf.enforced) {
     fastify.addHook('preHandler', (request, reply, done) => {
       if (!mustCheckCsrf(tessera, request.method)) return done();
+      // A cookie ticket is its own proof (see redeemTicket): no token asked for.
+      if (live !== null && liveRoute(live, request.url) === 'cookie') return done();
       const slots = request as SlottedRequest;
       if (slots[kLoadFailure] !== null) return done(slots[kLoadFailure] as Error);
       const ctx = slots[kContext] ?? begin(slots, reply);
@@ -298,6 +303,30 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
         return typeof value === 'string' ? value : undefined;
       },
     };
+  }
+
+  const live = tessera.options.live === null ? null : tessera.live;
+  if (live !== null) {
+    // Live tabs: the stream and the client script on the raw response (hijacked: Fastify lets go
+    // of it), the cookie ticket as an ordinary route.
+    const getLive = (route: LiveRoute) => async (request: FastifyRequest, reply: FastifyReply) => {
+      const slots = request as SlottedRequest;
+      if (slots[kLoadFailure] !== null) throw slots[kLoadFailure];
+      const ctx = slots[kContext] ?? begin(slots, reply);
+      reply.hijack();
+      await serveNodeLive(tessera, route, ctx, request.raw, reply.raw).catch((error: unknown) => respondWithError(reply.raw, error));
+    };
+    fastify.get(live.options.path, getLive('stream'));
+    fastify.get(`${live.options.path}/client.js`, getLive('client'));
+    fastify.post(`${live.options.path}/cookie`, async (request, reply) => {
+      const headers = request.headers;
+      const lines = await redeemTicket(
+        tessera,
+        { method: request.method, url: request.url, header: (h) => firstHeader(headers[h]) },
+        typeof request.body === 'string' ? request.body : '',
+      );
+      reply.header('set-cookie', lines).header('cache-control', 'no-store').code(204).send();
+    });
   }
 
   fastify.addHook('onSend', (request, _reply, _payload, done) => {

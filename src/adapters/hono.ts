@@ -23,9 +23,11 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { ConfigError, TesseraError } from '../errors.js';
+import { ConfigError, LiveError, TesseraError } from '../errors.js';
+import { clientScriptReply } from '../live/client-route.js';
+import { liveRoute, MAX_TICKET_BYTES, prepareStream, redeemTicket, webStream, type LiveRequest, type LiveRoute } from '../live/endpoint.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
-import { Tessera, type CsrfRequest } from '../manager.js';
+import { Tessera, type CsrfRequest, type SessionContext } from '../manager.js';
 import { mustCheckCsrf } from './csrf.js';
 import type { Session, SessionData } from '../session.js';
 import {
@@ -225,6 +227,7 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
     const encrypted = incoming !== undefined ? incoming.socket?.encrypted === true : c.req.url.startsWith('https:');
     return requestIsSecure(encrypted, hops > 0 ? (c.req.raw.headers.get('x-forwarded-proto') ?? undefined) : undefined, hops);
   };
+  const live = tessera.options.live === null ? null : tessera.live;
   const plainHttp = new PlainHttpWarning(tessera, 'tessera/hono', isSecure, 'pass trustProxy so its X-Forwarded-Proto is believed');
 
   /** A session failure as Hono expects it: an HTTPException with the right status, or the error itself. */
@@ -254,6 +257,20 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
       throw toHttpError(error);
     }
     const ctx = tessera.begin(requestInput(header('cookie'), ip, header('user-agent'), tenantName), cookieSink(outgoing, name, plainHttp, c));
+    if (live !== null) {
+      // Live tabs on: their routes (under live.path) are answered here; the app's handlers never see them.
+      const url = HONO_REQUEST_PARTS.path(c);
+      const route = liveRoute(live, url);
+      if (route !== null) {
+        try {
+          return await serveHonoLive(route, ctx, { method: c.req.method, url, header }, c, outgoing);
+        } catch (error) {
+          throw toHttpError(error);
+        } finally {
+          outgoing.left = true;
+        }
+      }
+    }
     try {
       let session: Session;
       try {
@@ -304,6 +321,25 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
   };
 
   return Object.assign(middleware, { tessera, isSecure });
+
+  /** Answer a live route with a Web Response: the stream, a redeemed cookie ticket, or the client script. */
+  async function serveHonoLive(route: LiveRoute, ctx: SessionContext, request: LiveRequest, c: Context, outgoing: PendingSetCookie): Promise<Response> {
+    if (route === 'stream') {
+      const start = await prepareStream(tessera, ctx, request);
+      const pending = handlerDone(ctx, false);
+      if (pending !== undefined) await pending;
+      return webStream(live!, start, outgoing.lines);
+    }
+    if (route === 'cookie') {
+      const body = request.method === 'POST' ? await c.req.text() : '';
+      if (body.length > MAX_TICKET_BYTES) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
+      const headers = new Headers({ 'cache-control': 'no-store' });
+      for (const line of await redeemTicket(tessera, request, body)) headers.append('set-cookie', line);
+      return new Response(null, { status: 204, headers });
+    }
+    const reply = clientScriptReply(request.method, request.header('if-none-match'));
+    return new Response(reply.body || null, { status: reply.status, headers: reply.headers });
+  }
 
   /** The CSRF check's view of a Hono request; the form field is read through Hono's (cached) body parser. */
   function honoCsrfRequest(c: Context, header: (name: string) => string | undefined): CsrfRequest {

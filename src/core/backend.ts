@@ -51,6 +51,16 @@ export interface Backend {
   open(header: string | undefined, tenant: string | null, sink: CookieSink, now: number, probe: CookieProbe): Step<SessionState | null>;
   /** The live session `id` of `tenant`, or `null`, for an operation by ID. */
   openById(id: string, tenant: string | null): Promise<SessionState | null>;
+  /**
+   * The live session under store key `key` (its ID unknown: it gets a new one before a cookie can
+   * name it), writing its cookies to `sink`; `null` when there is none. For live sign-in by handle.
+   */
+  openByKey(key: string, sink: CookieSink): Promise<SessionState | null>;
+  /**
+   * Use the one-time mark `key` (a cookie ticket's): `true` the first time in any process, `false`
+   * after; the mark lasts until `expiresAt`.
+   */
+  claimOnce(key: string, expiresAt: number): Promise<boolean>;
   /** Throw `NotSupportedError` when sessions cannot be handled without a request (`what` says what was tried). */
   assertById(what: string): void;
 

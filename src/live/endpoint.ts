@@ -10,7 +10,7 @@ import { LiveError } from '../errors.js';
 import type { SessionContext } from '../core/context.js';
 import type { Tessera } from '../manager.js';
 import type { LiveHub } from './hub.js';
-import { isTabId } from './protocol.js';
+import { isTabId, TAB_HEADER } from './protocol.js';
 import type { StreamSink } from './tab.js';
 
 /**
@@ -175,3 +175,25 @@ export function webStream(hub: LiveHub, start: StreamStart, setCookies: readonly
   for (const line of setCookies) headers.append('set-cookie', line);
   return new Response(body, { status: 200, headers });
 }
+
+/**
+ * Check a cookie-ticket request (`POST {path}/cookie`, the ticket as its body) and redeem the
+ * ticket: the `Set-Cookie` lines to answer with. The ticket is the proof (one-time, for this tab,
+ * sealed), so no CSRF token is asked for — the tab's token may be of the session the ticket
+ * replaces — but the request must come from a page of this site.
+ *
+ * @throws {@link LiveError} (405, 403).
+ * @example
+ * ```ts
+ * const lines = await redeemTicket(tessera, request, await readBody(req));
+ * ```
+ */
+export async function redeemTicket(tessera: Tessera, request: LiveRequest, body: string): Promise<string[]> {
+  if (request.method !== 'POST') throw new LiveError('cookie tickets are posted', { status: 405 });
+  const verdict = tessera.csrf.crossOrigin({ secFetchSite: request.header('sec-fetch-site'), origin: request.header('origin'), host: request.header('host') });
+  if (verdict !== null) throw new LiveError(`cookie tickets are posted by pages of this site (${verdict} request refused)`, { status: 403 });
+  return tessera.live.redeem(body, request.header(TAB_HEADER));
+}
+
+/** The longest cookie-ticket body read (bytes). */
+export const MAX_TICKET_BYTES = 16 * 1024;

@@ -8,13 +8,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isWellFormedId } from '../crypto/ids.js';
-import { BusUnavailableError, LiveError, TesseraError } from '../errors.js';
+import type { AuthClaims } from '../auth/tokens.js';
+import type { CookieSink } from '../core/request.js';
+import { BusUnavailableError, LiveError, SessionNotFoundError, TesseraError } from '../errors.js';
 import type { Logger } from '../options.js';
 import type { Session } from '../session.js';
 import { LocalBus, MAX_BUS_MESSAGE_BYTES, type LiveBus } from './bus.js';
 import type { ResolvedLiveOptions } from './options.js';
 import { checkEvent, isTabId, type EndReason, type HtmlMode, type LiveEvent } from './protocol.js';
-import { Tab, type StreamSink } from './tab.js';
+import { StreamRegistry, type HubMessage } from './registry.js';
+import type { StreamSink } from './tab.js';
+import { checkCookieLines, type CookieTickets } from './tickets.js';
 
 /**
  * A session a push is for: the `Session` of a request, or its handle (`session.handle`,
@@ -37,22 +41,17 @@ export interface HubParts {
   readonly expiryOf: (key: string) => Promise<number | null | undefined>;
   /** The handles of a user's live sessions; throws NotSupportedError when the store cannot list them. */
   readonly userKeys: (userId: string, tenant: string | null) => Promise<string[]>;
+  /** Cookie tickets, sealed under the live subkey. */
+  readonly tickets: CookieTickets;
+  /** The live session under `key`, its cookies written to `sink`; `null` when there is none. */
+  readonly openByKey: (key: string, sink: CookieSink) => Promise<Session | null>;
+  /** The lines that take the session, CSRF and auth cookies out of a browser. */
+  readonly signOutLines: () => string[];
+  /** The CSRF token is also a readable cookie. */
+  readonly csrfCookie: boolean;
+  /** Destroy the session under `key` (whoever's it is). */
+  readonly destroyByKey: (key: string) => Promise<boolean>;
 }
-
-/** A session with streams in this process. */
-interface Entry {
-  readonly tabs: Map<string, Tab>;
-  /** Known expiry (ms); checked again with the store when it passes. */
-  expiresAt: number;
-}
-
-/** A message between hubs, as JSON on the bus. */
-type Message =
-  | { h: string; op: 'tab'; k: string; t: string; e: LiveEvent }
-  | { h: string; op: 'session'; ks: string[]; e: LiveEvent }
-  | { h: string; op: 'all'; e: LiveEvent }
-  | { h: string; op: 'end'; k: string; r: EndReason }
-  | { h: string; op: 'move'; k: string; to: string };
 
 /**
  * Live tabs of one manager: `tessera.live`. Pushes resolve once delivered here and handed to the
@@ -72,8 +71,8 @@ export class LiveHub {
   readonly #parts: HubParts;
   readonly #bus: LiveBus;
   readonly #id = randomBytes(6).toString('base64url');
-  readonly #sessions = new Map<string, Entry>();
-  #streams = 0;
+  readonly #registry: StreamRegistry;
+  readonly #tickets: CookieTickets;
   #subscribed: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
@@ -82,6 +81,8 @@ export class LiveHub {
     this.#parts = parts;
     this.options = parts.options;
     this.#bus = parts.options.bus ?? new LocalBus();
+    this.#registry = new StreamRegistry(parts.options, parts.now);
+    this.#tickets = parts.tickets;
   }
 
   /** The bus this hub publishes on. */
@@ -91,12 +92,12 @@ export class LiveHub {
 
   /** Open streams in this process. */
   get streams(): number {
-    return this.#streams;
+    return this.#registry.streams;
   }
 
   /** Sessions with at least one tab (open or within its reconnect window) in this process. */
   get sessions(): number {
-    return this.#sessions.size;
+    return this.#registry.sessions;
   }
 
   // ---------------------------------------------------------------- pushes
@@ -112,7 +113,7 @@ export class LiveHub {
    */
   async push(target: LiveTarget, tab: string, event: LiveEvent): Promise<void> {
     const key = keyOf(target);
-    if (!isTabId(tab)) throw new LiveError('not a tab ID (the browser client sends its own in x-tessera-tab)');
+    checkTab(tab);
     const e = checkEvent(event);
     await this.#send({ h: this.#id, op: 'tab', k: key, t: tab, e });
   }
@@ -208,13 +209,86 @@ export class LiveHub {
     return this.push(target, tab, { type: 'navigate', path });
   }
 
-  async #send(message: Message): Promise<void> {
+  // ---------------------------------------------------------------- cookies
+
+  /**
+   * Set cookies in one tab's browser from anywhere — a background job, another tab's request —
+   * HttpOnly ones included (the seed's `set-cookie!`): the tab gets a one-time ticket, posts it
+   * back, and that response sets `lines` (whole `Set-Cookie` values, as `serializeCookie` makes).
+   *
+   * @throws {@link LiveError} on a line that is not a cookie, or a bad tab or handle.
+   * @example
+   * ```ts
+   * await tessera.live.setCookie(session, tab, 'theme=dark; Path=/; Max-Age=31536000; HttpOnly; Secure; SameSite=Lax');
+   * ```
+   */
+  async setCookie(target: LiveTarget, tab: string, lines: string | readonly string[]): Promise<void> {
+    const key = keyOf(target);
+    await this.push(key, tab, { type: 'cookie', ticket: this.#tickets.issue(checkTab(tab), checkCookieLines(lines)) });
+  }
+
+  /**
+   * Sign a waiting tab's session in from elsewhere (a sign-in approved on a phone, say): the
+   * session gets a new ID and the user, as `session.signIn` does in a request, and the tab gets the
+   * new session cookie and the HttpOnly auth cookie through a ticket. The session's other tabs keep
+   * their streams. Resolves the session's new handle.
+   *
+   * @throws {@link SessionNotFoundError} when the session is not stored (nothing was ever written
+   * to it); {@link NotSupportedError} with `CookieStore`.
+   * @example
+   * ```ts
+   * // The phone approved the QR code shown in `tab` of the waiting session:
+   * await tessera.live.signIn(waiting.handle, waiting.tab, { sub: user.id });
+   * ```
+   */
+  async signIn(target: LiveTarget, tab: string, claims: AuthClaims): Promise<string> {
+    const key = keyOf(target);
+    checkTab(tab);
+    const lines = new Map<string, string>();
+    const session = await this.#parts.openByKey(key, collect(lines));
+    if (session === null) throw new SessionNotFoundError();
+    await session.signIn(claims);
+    // The page's CSRF token was the old ID's: the readable token cookie (if on) comes with the ticket.
+    if (this.#parts.csrfCookie) session.csrfToken();
+    await session.save();
+    const handle = session.handle;
+    await this.push(handle, tab, { type: 'cookie', ticket: this.#tickets.issue(tab, [...lines.values()]) });
+    return handle;
+  }
+
+  /**
+   * Sign a session out from elsewhere: `tab` gets a ticket that takes the session, CSRF and auth
+   * cookies out of its browser, then every tab of the session is told (`end`, `signed-out`) and
+   * the session is destroyed.
+   *
+   * @example
+   * ```ts
+   * await tessera.live.signOut(session, tab);
+   * ```
+   */
+  async signOut(target: LiveTarget, tab: string): Promise<void> {
+    const key = keyOf(target);
+    await this.push(key, tab, { type: 'cookie', ticket: this.#tickets.issue(checkTab(tab), this.#parts.signOutLines()) });
+    this.ended(key, 'signed-out');
+    await this.#parts.destroyByKey(key);
+  }
+
+  /**
+   * The `Set-Cookie` lines of a ticket `tab` posted back; for the adapters' cookie route.
+   *
+   * @throws {@link LiveError} (403) for a forged, expired or used ticket, or another tab's.
+   */
+  redeem(ticket: unknown, tab: string | undefined): Promise<string[]> {
+    return this.#tickets.redeem(ticket, tab);
+  }
+
+  async #send(message: HubMessage): Promise<void> {
     if (this.#closed) throw new BusUnavailableError('tessera.live was closed');
     const text = JSON.stringify(message);
     if (text.length > MAX_BUS_MESSAGE_BYTES / 3 && Buffer.byteLength(text) > MAX_BUS_MESSAGE_BYTES) {
       throw new LiveError(`the push is ${Buffer.byteLength(text)} bytes, over the ${MAX_BUS_MESSAGE_BYTES}-byte limit: push a smaller fragment`, { status: 413 });
     }
-    this.#apply(message);
+    this.#registry.apply(message);
     await this.#publish(text);
   }
 
@@ -235,19 +309,19 @@ export class LiveHub {
    * and close them. For the core's hooks; failures to publish are logged.
    */
   ended(key: string, reason: EndReason): void {
-    const message: Message = { h: this.#id, op: 'end', k: key, r: reason };
-    this.#apply(message);
+    const message: HubMessage = { h: this.#id, op: 'end', k: key, r: reason };
+    this.#registry.apply(message);
     this.#publishQuietly(message);
   }
 
   /** The session under `from` now lives under `to` (a new ID): its streams follow, everywhere. */
   moved(from: string, to: string): void {
-    const message: Message = { h: this.#id, op: 'move', k: from, to };
-    this.#apply(message);
+    const message: HubMessage = { h: this.#id, op: 'move', k: from, to };
+    this.#registry.apply(message);
     this.#publishQuietly(message);
   }
 
-  #publishQuietly(message: Message): void {
+  #publishQuietly(message: HubMessage): void {
     if (this.#closed) return;
     this.#publish(JSON.stringify(message)).catch((error: unknown) => {
       this.#parts.logger.warn?.(`tessera: live ${message.op} not published to other processes`, { error: String(error) });
@@ -258,7 +332,8 @@ export class LiveHub {
 
   /**
    * Hold `sink` as the stream of `tab` in session `key` (whose expiry is known to be `expiresAt`),
-   * replaying events after `lastEventId`. Returns what to call when the connection closes.
+   * replaying events after `lastEventId`. Returns what to call when the connection closes. For
+   * the adapters' stream route.
    */
   attach(key: string, tab: string, sink: StreamSink, lastEventId: number | null, expiresAt: number): () => void {
     if (this.#closed) {
@@ -267,86 +342,20 @@ export class LiveHub {
     }
     void this.start().catch(() => {});
     this.#startTimer();
-    let entry = this.#sessions.get(key);
-    if (entry === undefined) this.#sessions.set(key, (entry = { tabs: new Map(), expiresAt }));
-    else entry.expiresAt = Math.max(entry.expiresAt, expiresAt);
-    let t = entry.tabs.get(tab);
-    if (t === undefined) {
-      if (entry.tabs.size >= this.options.maxTabsPerSession) this.#evictOldest(entry);
-      entry.tabs.set(tab, (t = new Tab(tab, this.options)));
-    } else {
-      // Moved to the end: the map's order is the tabs' order of last connection.
-      entry.tabs.delete(tab);
-      entry.tabs.set(tab, t);
-    }
-    if (!t.connected) this.#streams++;
-    t.attach(sink, lastEventId, { tab, heartbeat: this.options.heartbeat });
-    const tabRef = t;
-    return () => {
-      if (tabRef.detach(sink, this.#parts.now())) this.#streams--;
-    };
-  }
-
-  #evictOldest(entry: Entry): void {
-    const [oldest] = entry.tabs.values();
-    if (oldest === undefined) return;
-    if (oldest.connected) this.#streams--;
-    oldest.drop();
-    entry.tabs.delete(oldest.id);
-  }
-
-  /** A message from this hub or another: deliver it to the streams held here. */
-  #apply(message: Message): void {
-    const now = this.#parts.now();
-    switch (message.op) {
-      case 'tab':
-        this.#sessions.get(message.k)?.tabs.get(message.t)?.send(message.e, now);
-        return;
-      case 'session':
-        for (const key of message.ks) {
-          const entry = this.#sessions.get(key);
-          if (entry !== undefined) for (const tab of entry.tabs.values()) tab.send(message.e, now);
-        }
-        return;
-      case 'all':
-        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(message.e, now);
-        return;
-      case 'end':
-        this.#endLocal(message.k, message.r);
-        return;
-      case 'move': {
-        const entry = this.#sessions.get(message.k);
-        if (entry === undefined || message.to === message.k) return;
-        this.#sessions.delete(message.k);
-        const target = this.#sessions.get(message.to);
-        if (target === undefined) this.#sessions.set(message.to, entry);
-        else for (const [id, tab] of entry.tabs) if (!target.tabs.has(id)) target.tabs.set(id, tab);
-        return;
-      }
-    }
-  }
-
-  #endLocal(key: string, reason: EndReason): void {
-    const entry = this.#sessions.get(key);
-    if (entry === undefined) return;
-    this.#sessions.delete(key);
-    for (const tab of entry.tabs.values()) {
-      if (tab.connected) this.#streams--;
-      tab.end(reason);
-    }
+    return this.#registry.attach(key, tab, sink, lastEventId, expiresAt);
   }
 
   #receive = (text: string): void => {
-    let message: Message;
+    let message: HubMessage;
     try {
-      message = JSON.parse(text) as Message;
+      message = JSON.parse(text) as HubMessage;
     } catch {
       this.#parts.logger.warn?.('tessera: an unreadable message on the live bus was ignored');
       return;
     }
     if (message === null || typeof message !== 'object' || message.h === this.#id) return;
     try {
-      this.#apply(message);
+      this.#registry.apply(message);
     } catch (error) {
       this.#parts.logger.warn?.('tessera: a live bus message could not be delivered', { error: String(error) });
     }
@@ -383,16 +392,7 @@ export class LiveHub {
    * ```
    */
   async tick(): Promise<void> {
-    const now = this.#parts.now();
-    const due: string[] = [];
-    for (const [key, entry] of this.#sessions) {
-      for (const tab of entry.tabs.values()) {
-        if (tab.connected) tab.ping();
-        else if (now - tab.detachedAt >= this.options.reconnectWindow) entry.tabs.delete(tab.id);
-      }
-      if (entry.tabs.size === 0) this.#sessions.delete(key);
-      else if (entry.expiresAt <= now) due.push(key);
-    }
+    const due = this.#registry.sweep();
     if (this.#subscribed === null && !this.#closed) this.start().catch(() => {});
     for (const key of due) {
       let expiresAt: number | null | undefined;
@@ -401,17 +401,10 @@ export class LiveHub {
       } catch {
         continue; // The store is down: try again next time.
       }
-      const entry = this.#sessions.get(key);
-      if (entry === undefined) continue;
-      if (expiresAt === null) this.#endLocal(key, 'expired');
-      else if (expiresAt === undefined) {
-        // Only the browser's current cookie can tell: it reconnects with it.
-        this.#sessions.delete(key);
-        for (const tab of entry.tabs.values()) {
-          if (tab.connected) this.#streams--;
-          tab.drop();
-        }
-      } else entry.expiresAt = expiresAt;
+      // Gone: told. Only the browser's newest cookie can tell (a sealed session): it reconnects with it.
+      if (expiresAt === null) this.#registry.end(key, 'expired');
+      else if (expiresAt === undefined) this.#registry.end(key, null);
+      else this.#registry.extend(key, expiresAt);
     }
   }
 
@@ -428,9 +421,7 @@ export class LiveHub {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer !== null) clearInterval(this.#timer);
-    for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.drop();
-    this.#sessions.clear();
-    this.#streams = 0;
+    this.#registry.dropAll();
     await this.#bus.close();
   }
 }
@@ -440,4 +431,21 @@ function keyOf(target: LiveTarget): string {
   const key = typeof target === 'string' ? target : target?.handle;
   if (typeof key !== 'string' || !isWellFormedId(key)) throw new LiveError('a push names a session by its Session or its handle (session.handle)');
   return key;
+}
+
+function checkTab(tab: string): string {
+  if (!isTabId(tab)) throw new LiveError('not a tab ID (the browser client sends its own in x-tessera-tab)');
+  return tab;
+}
+
+/** A cookie sink that keeps the lines (by cookie name) for a ticket. */
+function collect(lines: Map<string, string>): CookieSink {
+  return {
+    writable: () => true,
+    setCookie: (line) => {
+      lines.set(line.slice(0, line.indexOf('=')), line);
+      return true;
+    },
+    withdrawCookie: () => lines.clear(),
+  };
 }

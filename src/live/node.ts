@@ -8,7 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionContext } from '../core/context.js';
 import type { Tessera } from '../manager.js';
-import { openNodeStream, prepareStream, type LiveRequest, type LiveRoute } from './endpoint.js';
+import { MAX_TICKET_BYTES, openNodeStream, prepareStream, redeemTicket, type LiveRequest, type LiveRoute } from './endpoint.js';
 import { LiveError } from '../errors.js';
 import { serveNodeClient } from './client-route.js';
 
@@ -57,7 +57,30 @@ export async function serveNodeLive(tessera: Tessera, route: LiveRoute, ctx: Ses
     case 'client':
       serveNodeClient(req, res);
       return;
+    case 'cookie': {
+      const lines = await redeemTicket(tessera, nodeLiveRequest(req), await readBody(req));
+      const existing = res.getHeader('set-cookie');
+      res.setHeader('set-cookie', [...(Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)]), ...lines]);
+      res.setHeader('cache-control', 'no-store');
+      res.statusCode = 204;
+      res.end();
+      return;
+    }
     default:
       throw new LiveError(`the live ${route} route is not served yet`, { status: 404 });
   }
+}
+
+/** The request body as text, up to {@link MAX_TICKET_BYTES} (a body already read by a framework's parser: its text). */
+async function readBody(req: IncomingMessage & { body?: unknown }): Promise<string> {
+  if (typeof req.body === 'string') return req.body;
+  if (req.readableEnded) return '';
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_TICKET_BYTES) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -89,6 +89,7 @@ const socketHarness: AdapterHarness = {
     const served = await serveOnLoopback((req, res) => app.routing(req, res));
     return {
       request: served.request,
+      open: served.open,
       close: async () => {
         await served.close();
         await app.close();

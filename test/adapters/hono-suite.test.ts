@@ -59,6 +59,7 @@ const honoHarness: AdapterHarness = {
     app.get('/token', (c) => c.text(c.get('session').csrfToken()));
     return {
       request: async (method, path, headers = {}, onFirstChunk, body) => readReply(await app.request(path, { method, headers, body }), onFirstChunk),
+      open: async (path, headers = {}) => app.request(path, { headers }),
       close: async () => {},
     };
   },

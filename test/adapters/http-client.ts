@@ -25,6 +25,7 @@ export async function serveOnLoopback(listener: RequestListener): Promise<Harnes
       if ('host' in headers) return requestWithHost(base + path, method, headers, onFirstChunk, body);
       return readReply(await fetch(base + path, { method, headers, body }), onFirstChunk);
     },
+    open: (path, headers = {}) => fetch(base + path, { headers }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -44,8 +45,9 @@ export async function serveOnLoopback(listener: RequestListener): Promise<Harnes
  */
 export async function readReply(res: Response, onFirstChunk?: () => void): Promise<Reply> {
   let body = '';
+  if (res.body === null) return replyOf(res, body);
   const decoder = new TextDecoder();
-  const reader = res.body!.getReader();
+  const reader = res.body.getReader();
   for (let first = true; ; first = false) {
     const { done, value } = await reader.read();
     if (done) break;

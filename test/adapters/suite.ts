@@ -31,6 +31,7 @@ import type { TesseraOptions } from '../../src/options.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { SessionStore, StoreContext, StoreRecord } from '../../src/stores/store.js';
 import type { TenantResolver } from '../../src/adapters/kit.js';
+import { liveCases } from './live-cases.js';
 
 /** What the client gets back. */
 export interface Reply {
@@ -56,6 +57,8 @@ export interface HarnessApp {
    * for clients that read a body as it comes; others leave it uncalled.
    */
   request(method: 'GET' | 'POST', path: string, headers?: Record<string, string>, onFirstChunk?: () => void, body?: string): Promise<Reply>;
+  /** The response as soon as its head is in, its body unread (for event streams); absent where responses only come whole (Fastify's inject). */
+  open?(path: string, headers?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -198,6 +201,7 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
     // Behind the TLS-terminating proxy: HTTPS unless the test says otherwise.
     const app: HarnessApp = {
       request: (method, path, headers = {}, onFirstChunk, body) => served.request(method, path, { 'x-forwarded-proto': 'https', ...headers }, onFirstChunk, body),
+      open: served.open && ((path, headers = {}) => served.open!(path, { 'x-forwarded-proto': 'https', ...headers })),
       close: () => served.close(),
     };
     const slowWriters = (count: number) => (arrived >= count ? Promise.resolve() : new Promise<void>((resolve) => arrivals.push({ count, resolve })));
@@ -422,6 +426,8 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
       assert.deepEqual(JSON.parse((await app.request('GET', '/read', { cookie })).body), { streamed: 'yes' });
     });
   });
+
+  liveCases(harness, storeTitle, start);
 
   describe(`auth cookie: ${harness.name}, on ${storeTitle}`, () => {
     const cookies = (reply: Reply, jar: Map<string, string> = new Map()): Map<string, string> => {

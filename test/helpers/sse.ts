@@ -19,43 +19,75 @@ export class SseClient {
   #seen = 0;
 
   private constructor(
-    readonly response: IncomingMessage,
+    readonly status: number,
+    readonly header: (name: string) => string | string[] | undefined,
+    feed: (chunk: (text: string) => void, done: () => void) => void,
     readonly destroy: () => void,
   ) {
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => {
-      this.#buffer += chunk;
-      let end: number;
-      while ((end = this.#buffer.indexOf('\n\n')) !== -1) {
-        this.#parse(this.#buffer.slice(0, end));
-        this.#buffer = this.#buffer.slice(end + 2);
-      }
-      this.#wake();
-    });
-    const done = () => {
-      this.closed = true;
-      this.#wake();
-    };
-    response.on('end', done);
-    response.on('close', done);
-    response.on('error', done);
+    feed(
+      (chunk) => {
+        this.#buffer += chunk;
+        let end: number;
+        while ((end = this.#buffer.indexOf('\n\n')) !== -1) {
+          this.#parse(this.#buffer.slice(0, end));
+          this.#buffer = this.#buffer.slice(end + 2);
+        }
+        this.#wake();
+      },
+      () => {
+        this.closed = true;
+        this.#wake();
+      },
+    );
   }
 
   /** Open `url` (GET, with `headers`); resolves with the client once the head arrived. */
   static open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => resolve(new SseClient(res, () => req.destroy())));
+      const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => resolve(SseClient.#ofIncoming(res, () => req.destroy())));
       req.on('error', reject);
       req.end();
     });
   }
 
-  get status(): number {
-    return this.response.statusCode ?? 0;
+  static #ofIncoming(res: IncomingMessage, destroy: () => void): SseClient {
+    return new SseClient(
+      res.statusCode ?? 0,
+      (name) => res.headers[name],
+      (chunk, done) => {
+        res.setEncoding('utf8');
+        res.on('data', chunk);
+        res.on('end', done);
+        res.on('close', done);
+        res.on('error', done);
+      },
+      destroy,
+    );
   }
 
-  header(name: string): string | string[] | undefined {
-    return this.response.headers[name];
+  /** Read a Web `Response` (Hono's `app.request`, `fetch`) as a stream. */
+  static ofResponse(res: Response): SseClient {
+    const reader = res.body?.getReader();
+    return new SseClient(
+      res.status,
+      (name) => (name === 'set-cookie' ? res.headers.getSetCookie() : (res.headers.get(name) ?? undefined)),
+      (chunk, done) => {
+        if (reader === undefined) return done();
+        const decoder = new TextDecoder();
+        const pump = (): void => {
+          reader.read().then(
+            ({ done: finished, value }) => {
+              if (finished) return done();
+              chunk(decoder.decode(value, { stream: true }));
+              pump();
+            },
+            () => done(),
+          );
+        };
+        pump();
+      },
+      () => void reader?.cancel().catch(() => {}),
+    );
   }
 
   #parse(block: string): void {

@@ -41,6 +41,7 @@ async function startApp(options: { clock?: FakeClock; bus?: LiveBus; store?: Mem
       else if (req.url === '/regenerate') session.regenerate();
       else if (req.url!.startsWith('/sign-in')) await session.signIn({ sub: new URL(req.url!, 'http://x').searchParams.get('u') ?? 'u1' });
       else if (req.url === '/sign-out') session.signOut();
+      else if (req.url === '/user') return void res.end(JSON.stringify({ userId: session.userId, sub: (await session.user())?.sub ?? null }));
       res.end(session.isDestroyed ? 'gone' : session.handle);
     }),
   );
@@ -76,6 +77,17 @@ class Browser {
     const res = await fetch(this.app.base + path, { headers: this.cookie ? { cookie: this.cookie } : {} });
     this.#keep(res.headers.getSetCookie());
     return res.text();
+  }
+  /** Post a cookie ticket back, as the client does; keeps the cookies it sets. */
+  async redeem(ticket: string, tab: string): Promise<{ status: number; setCookie: string[] }> {
+    const res = await fetch(this.app.base + '/tessera/live/cookie', {
+      method: 'POST',
+      body: ticket,
+      headers: { 'x-tessera-tab': tab, 'sec-fetch-site': 'same-origin', 'content-type': 'text/plain', ...(this.cookie ? { cookie: this.cookie } : {}) },
+    });
+    const setCookie = res.headers.getSetCookie();
+    this.#keep(setCookie);
+    return { status: res.status, setCookie };
   }
   async stream(tab: string, headers: Record<string, string> = {}, query = ''): Promise<SseClient> {
     const client = await SseClient.open(`${this.app.base}/tessera/live?tab=${tab}${query}`, { 'sec-fetch-site': 'same-origin', ...(this.cookie ? { cookie: this.cookie } : {}), ...headers });
@@ -238,6 +250,75 @@ describe('live hub on node:http', () => {
     stream.close();
     for (let i = 0; i < 50 && app.tessera.live.streams !== before; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(app.tessera.live.streams, before);
+  });
+});
+
+describe('cookies from pushes: tickets, live sign-in and sign-out', () => {
+  let app: App;
+  let clock: FakeClock;
+  before(async () => {
+    clock = new FakeClock(Date.now());
+    app = await startApp({ clock });
+  });
+  after(() => app.close());
+
+  it('setCookie pushes a one-time ticket; posting it back sets the cookie, once, for that tab only', async () => {
+    const browser = new Browser(app);
+    await browser.get('/write');
+    const handle = await browser.get('/');
+    const stream = await browser.stream(TAB_A);
+    await stream.next('hello');
+    await app.tessera.live.setCookie(handle, TAB_A, 'theme=dark; Path=/; HttpOnly; SameSite=Lax');
+    const { ticket } = JSON.parse((await stream.next('cookie')).data) as { ticket: string };
+    assert.ok(!ticket.includes('theme'), 'the cookie is sealed in the ticket');
+    assert.equal((await browser.redeem(ticket, TAB_B)).status, 403, 'another tab cannot use it');
+    const used = await browser.redeem(ticket, TAB_A);
+    assert.equal(used.status, 204);
+    assert.deepEqual(used.setCookie, ['theme=dark; Path=/; HttpOnly; SameSite=Lax']);
+    assert.equal((await browser.redeem(ticket, TAB_A)).status, 403, 'used once');
+    assert.equal((await browser.redeem(ticket.slice(0, -2) + 'AA', TAB_A)).status, 403, 'forged');
+    await app.tessera.live.setCookie(handle, TAB_A, ['a=1; Path=/']);
+    const late = JSON.parse((await stream.next('cookie')).data).ticket as string;
+    clock.advance(61_000);
+    assert.equal((await browser.redeem(late, TAB_A)).status, 403, 'expired');
+    await assert.rejects(app.tessera.live.setCookie(handle, TAB_A, 'not a cookie'), LiveError);
+    stream.close();
+  });
+
+  it('signIn by handle: the tab gets the new session cookie and the HttpOnly auth cookie; its stream stays', async () => {
+    const browser = new Browser(app);
+    await browser.get('/write');
+    const waiting = await browser.get('/');
+    const stream = await browser.stream(TAB_A);
+    await stream.next('hello');
+    const handle = await app.tessera.live.signIn(waiting, TAB_A, { sub: 'u9' });
+    assert.notEqual(handle, waiting, 'a new ID');
+    const { ticket } = JSON.parse((await stream.next('cookie')).data) as { ticket: string };
+    const { status, setCookie } = await browser.redeem(ticket, TAB_A);
+    assert.equal(status, 204);
+    const auth = setCookie.find((line) => line.startsWith('tessera-auth=') || line.startsWith('__Host-tessera-auth='));
+    assert.ok(auth, `an auth cookie in ${JSON.stringify(setCookie)}`);
+    assert.match(auth!, /HttpOnly/);
+    assert.deepEqual(JSON.parse(await browser.get('/user')), { userId: 'u9', sub: 'u9' });
+    assert.equal(await browser.get('/'), handle);
+    await app.tessera.live.pushReload(handle, TAB_A);
+    assert.equal((await stream.next()).event, 'reload', 'the stream followed the session to its new ID');
+    stream.close();
+  });
+
+  it('signOut by handle: the ticket clears the cookies, the streams end with signed-out, the session is gone', async () => {
+    const browser = new Browser(app);
+    await browser.get('/sign-in?u=u10');
+    const handle = await browser.get('/');
+    const stream = await browser.stream(TAB_A);
+    await stream.next('hello');
+    await app.tessera.live.signOut(handle, TAB_A);
+    const { ticket } = JSON.parse((await stream.next('cookie')).data) as { ticket: string };
+    assert.deepEqual(JSON.parse((await stream.next('end')).data), { reason: 'signed-out' });
+    const { setCookie } = await browser.redeem(ticket, TAB_A);
+    assert.ok(setCookie.length >= 2 && setCookie.every((line) => /Max-Age=0|Expires=Thu, 01 Jan 1970/i.test(line)), JSON.stringify(setCookie));
+    assert.equal(await app.tessera.isValid('x'.repeat(43)), false);
+    assert.deepEqual(JSON.parse(await browser.get('/user')), { userId: null, sub: null });
   });
 });
 

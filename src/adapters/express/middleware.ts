@@ -9,6 +9,8 @@
  * @module
  * @internal
  */
+import { liveRoute } from '../../live/endpoint.js';
+import { serveNodeLive } from '../../live/node.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInput, SessionContext, Tessera } from '../../manager.js';
 import type { Session } from '../../session.js';
@@ -77,6 +79,8 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     "set proxy: true or Express's trust proxy",
   );
 
+  const live = tessera.options.live === null ? null : tessera.live;
+
   /** The session is loaded: give it to the request and run the next handlers, holding the commit while they run synchronously. */
   function proceed(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean): void {
     const handle = new RequestSession(settings, req, res, core, isSecure);
@@ -113,6 +117,14 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
       return next(error);
     }
     const ctx = tessera.begin(input, secureCookies.sink(responseCookieSink(res, name, plainHttp, req), isSecure));
+    if (live !== null) {
+      // Live tabs on: their routes (under live.path) are answered here; the app never sees them.
+      const route = liveRoute(live, req.originalUrl ?? req.url ?? '/');
+      if (route !== null) {
+        serveNodeLive(tessera, route, ctx, req, res).catch((error: unknown) => fail(res, next, ctx, error));
+        return;
+      }
+    }
     // Held from the load until the next handlers' synchronous code returns: what the load queues
     // (a touch, a new session stored) and what a synchronous route changes make one commit,
     // started when `next()` returns — and written by then on a store that answers synchronously.

@@ -59,6 +59,8 @@ export class CookieBackend implements Backend {
   readonly #events: Events;
   /** Keys whose revocation failed (a destroy or regenerate whose commit nobody could retry): refused, revoked again later. */
   readonly #unrevoked = new Undeleted();
+  /** One-time marks used in this process, when there is no revocation store to keep them (mark → until). */
+  readonly #claimed = new Map<string, number>();
 
   constructor(parts: CookieParts) {
     this.#options = parts.options;
@@ -139,6 +141,22 @@ export class CookieBackend implements Backend {
       this.#events.emit('invalidCookie', state.key!, 'signed-out-everywhere');
       return null;
     });
+  }
+
+  openByKey(): Promise<SessionState | null> {
+    return Promise.reject(new NotSupportedError('sessions sealed in cookies live in the browser: they cannot be opened by handle'));
+  }
+
+  async claimOnce(key: string, expiresAt: number): Promise<boolean> {
+    const now = this.#options.now();
+    if (this.#revocation === null) {
+      // No shared store: one-time in this process (the marks expire with their tickets).
+      for (const [mark, until] of this.#claimed) if (until <= now) this.#claimed.delete(mark);
+      if (this.#claimed.has(key)) return false;
+      this.#claimed.set(key, expiresAt);
+      return true;
+    }
+    return this.#revocation.set(key, { data: '', version: 1, expiresAt, userId: null, tenant: null }, 0, { now });
   }
 
   openById(): Promise<SessionState | null> {

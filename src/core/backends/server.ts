@@ -114,6 +114,18 @@ export class ServerBackend implements Backend {
     return this.#fromRecord(id, tenant, null, key, await this.#driver.get(key, { now }), now);
   }
 
+  async openByKey(key: string, sink: CookieSink): Promise<SessionState | null> {
+    const now = this.#options.now();
+    if (!this.#undeleted.empty && this.#stillUndeleted(key, now)) return null;
+    const record = await this.#driver.get(key, { now });
+    return record === null ? null : this.#fromRecord(null, record.tenant, sink, key, record, now);
+  }
+
+  async claimOnce(key: string, expiresAt: number): Promise<boolean> {
+    // An empty record: no session reads it (it decodes to nothing), and it expires with the ticket.
+    return this.#driver.set(key, { data: '', version: 1, expiresAt, userId: null, tenant: null }, 0, { now: this.#options.now() });
+  }
+
   /**
    * Whether `key` is one the session stopped using and whose delete failed: then it is refused
    * (its session is gone, whatever the store still holds) and deleted again, in the background.
@@ -134,7 +146,7 @@ export class ServerBackend implements Backend {
   assertById(): void {}
 
   /** The live session in `record` (read at `now`), or `null` (missing, unreadable or expired). */
-  #fromRecord(id: string, tenant: string | null, sink: CookieSink | null, key: string, record: StoreRecord | null, now: number): SessionState | null {
+  #fromRecord(id: string | null, tenant: string | null, sink: CookieSink | null, key: string, record: StoreRecord | null, now: number): SessionState | null {
     if (record === null) return null;
     const state = freshState(tenant, sink, now);
     state.id = id;

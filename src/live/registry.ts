@@ -1,0 +1,172 @@
+/**
+ * The streams one process holds: session handle → tab → {@link Tab}, and what the hub's messages
+ * do to them (deliver, end, move), with the heartbeat's upkeep. No bus, no public API: the hub
+ * (hub.ts) puts those around it.
+ *
+ * @module
+ * @internal
+ */
+import type { ResolvedLiveOptions } from './options.js';
+import type { EndReason, LiveEvent } from './protocol.js';
+import { Tab, type StreamSink } from './tab.js';
+
+/** A session with streams in this process. */
+interface Entry {
+  readonly tabs: Map<string, Tab>;
+  /** Known expiry (ms); checked again with the store when it passes. */
+  expiresAt: number;
+}
+
+/**
+ * A message between hubs, as JSON on the bus: `h` the hub that sent it, `op` what it does.
+ *
+ * @example
+ * ```ts
+ * const message: HubMessage = { h: 'a1b2', op: 'tab', k: session.handle, t: tab, e: { type: 'reload' } };
+ * ```
+ */
+export type HubMessage =
+  | { h: string; op: 'tab'; k: string; t: string; e: LiveEvent }
+  | { h: string; op: 'session'; ks: string[]; e: LiveEvent }
+  | { h: string; op: 'all'; e: LiveEvent }
+  | { h: string; op: 'end'; k: string; r: EndReason }
+  | { h: string; op: 'move'; k: string; to: string };
+
+/**
+ * The streams of this process, by session handle and tab.
+ *
+ * @example
+ * ```ts
+ * const registry = new StreamRegistry(options, Date.now);
+ * const detach = registry.attach(key, tab, sink, null, expiresAt);
+ * registry.apply({ h: 'x', op: 'session', ks: [key], e: { type: 'reload' } });
+ * ```
+ */
+export class StreamRegistry {
+  readonly #options: ResolvedLiveOptions;
+  readonly #now: () => number;
+  readonly #sessions = new Map<string, Entry>();
+  #streams = 0;
+
+  constructor(options: ResolvedLiveOptions, now: () => number) {
+    this.#options = options;
+    this.#now = now;
+  }
+
+  /** Open streams. */
+  get streams(): number {
+    return this.#streams;
+  }
+
+  /** Sessions with at least one tab (open, or within its reconnect window). */
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  /**
+   * Hold `sink` as the stream of `tab` in session `key` (whose expiry is known to be `expiresAt`),
+   * replaying events after `lastEventId`. Returns what to call when the connection closes.
+   */
+  attach(key: string, tab: string, sink: StreamSink, lastEventId: number | null, expiresAt: number): () => void {
+    let entry = this.#sessions.get(key);
+    if (entry === undefined) this.#sessions.set(key, (entry = { tabs: new Map(), expiresAt }));
+    else entry.expiresAt = Math.max(entry.expiresAt, expiresAt);
+    let t = entry.tabs.get(tab);
+    if (t === undefined) {
+      if (entry.tabs.size >= this.#options.maxTabsPerSession) this.#evictOldest(entry);
+      entry.tabs.set(tab, (t = new Tab(tab, this.#options)));
+    } else {
+      // Moved to the end: the map's order is the tabs' order of last connection.
+      entry.tabs.delete(tab);
+      entry.tabs.set(tab, t);
+    }
+    if (!t.connected) this.#streams++;
+    t.attach(sink, lastEventId, { tab, heartbeat: this.#options.heartbeat });
+    const held = t;
+    return () => {
+      if (held.detach(sink, this.#now())) this.#streams--;
+    };
+  }
+
+  #evictOldest(entry: Entry): void {
+    const [oldest] = entry.tabs.values();
+    if (oldest === undefined) return;
+    if (oldest.connected) this.#streams--;
+    oldest.drop();
+    entry.tabs.delete(oldest.id);
+  }
+
+  /** Deliver a message (from this hub or another) to the streams held here. */
+  apply(message: HubMessage): void {
+    const now = this.#now();
+    switch (message.op) {
+      case 'tab':
+        this.#sessions.get(message.k)?.tabs.get(message.t)?.send(message.e, now);
+        return;
+      case 'session':
+        for (const key of message.ks) {
+          const entry = this.#sessions.get(key);
+          if (entry !== undefined) for (const tab of entry.tabs.values()) tab.send(message.e, now);
+        }
+        return;
+      case 'all':
+        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(message.e, now);
+        return;
+      case 'end':
+        this.end(message.k, message.r);
+        return;
+      case 'move': {
+        const entry = this.#sessions.get(message.k);
+        if (entry === undefined || message.to === message.k) return;
+        this.#sessions.delete(message.k);
+        const target = this.#sessions.get(message.to);
+        if (target === undefined) this.#sessions.set(message.to, entry);
+        else for (const [id, tab] of entry.tabs) if (!target.tabs.has(id)) target.tabs.set(id, tab);
+        return;
+      }
+    }
+  }
+
+  /** End the streams of session `key`, telling them why (`reason`), or without `end` (`null`: they reconnect). */
+  end(key: string, reason: EndReason | null): void {
+    const entry = this.#sessions.get(key);
+    if (entry === undefined) return;
+    this.#sessions.delete(key);
+    for (const tab of entry.tabs.values()) {
+      if (tab.connected) this.#streams--;
+      if (reason === null) tab.drop();
+      else tab.end(reason);
+    }
+  }
+
+  /**
+   * The heartbeat's pass: a ping on every open stream, tabs past their reconnect window forgotten.
+   * Returns the sessions whose known expiry passed, to be checked with the store.
+   */
+  sweep(): string[] {
+    const now = this.#now();
+    const due: string[] = [];
+    for (const [key, entry] of this.#sessions) {
+      for (const tab of entry.tabs.values()) {
+        if (tab.connected) tab.ping();
+        else if (now - tab.detachedAt >= this.#options.reconnectWindow) entry.tabs.delete(tab.id);
+      }
+      if (entry.tabs.size === 0) this.#sessions.delete(key);
+      else if (entry.expiresAt <= now) due.push(key);
+    }
+    return due;
+  }
+
+  /** The store says session `key` expires at `expiresAt` (when it is still held here). */
+  extend(key: string, expiresAt: number): void {
+    const entry = this.#sessions.get(key);
+    if (entry !== undefined) entry.expiresAt = expiresAt;
+  }
+
+  /** Finish every stream without `end` (their clients reconnect) and forget them all. */
+  dropAll(): void {
+    for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.drop();
+    this.#sessions.clear();
+    this.#streams = 0;
+  }
+}
