@@ -45,7 +45,7 @@ export interface LiveClientOptions {
   /**
    * The server's CSRF names, when its `csrf` options changed them: the request `header` (default
    * `x-csrf-token`), the form `field` (`_csrf`) and the readable `cookie` (`__Host-tessera-csrf`,
-   * or `tessera-csrf`). The token is taken from `<meta name="csrf-token">` first, else the cookie.
+   * or `tessera-csrf`). The token is taken from that cookie, else from `<meta name="csrf-token">`.
    */
   csrf?: { header?: string; field?: string; cookie?: string };
 }
@@ -121,8 +121,9 @@ export function tabId(): string {
 }
 
 /**
- * The CSRF token of this page: `<meta name="csrf-token" content>` if the page has one, else the
- * readable token cookie; `null` when neither is there yet.
+ * The CSRF token of this page: from the readable token cookie, which follows the session when its
+ * ID changes (a live sign-in, another tab's), else `<meta name="csrf-token" content>`; `null` when
+ * neither is there.
  *
  * @example
  * ```ts
@@ -130,14 +131,12 @@ export function tabId(): string {
  * ```
  */
 export function csrfToken(): string | null {
-  const meta = document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content;
-  if (meta) return meta;
   const names = csrfNames.cookie ? [csrfNames.cookie] : ['__Host-tessera-csrf', 'tessera-csrf'];
   for (const pair of document.cookie.split('; ')) {
     const at = pair.indexOf('=');
     if (names.includes(pair.slice(0, at))) return decodeURIComponent(pair.slice(at + 1));
   }
-  return null;
+  return document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content || null;
 }
 
 function sameOrigin(url: string): boolean {
