@@ -313,10 +313,10 @@ export function connect(options: LiveClientOptions = {}): LiveClient {
   return client;
 }
 
-// `<script type="module" src="/tessera/live/client.js" data-tessera-live></script>` connects by itself,
-// with the path the script came from (or `data-path`); `data-reload-on-end="false"` turns off the reload.
+// `<script type="module" src="/tessera/live/client.js" data-auto></script>` connects by itself, with
+// the path the script came from (or `data-path`); `data-reload-on-end="false"` turns off the reload.
 if (typeof document !== 'undefined') {
-  const script = document.querySelector<HTMLScriptElement>('script[data-tessera-live]');
+  const script = document.querySelector<HTMLScriptElement>('script[data-auto][src*="client.js"]');
   if (script) {
     connect({
       path: script.dataset.path || new URL(script.src, location.href).pathname.replace(/\/client\.js$/, ''),

@@ -57,6 +57,15 @@ describe('live tabs in Chromium', { skip }, () => {
     assert.deepEqual(await text(stranger.page, '#status'), ['initial']);
   });
 
+  it('connects by itself when loaded with data-auto; connect() then returns that client', async () => {
+    const streams = app.tessera.live.streams;
+    const { page, tab, handle } = await visit('/?auto');
+    assert.equal(app.tessera.live.streams, streams + 1, 'one stream for the tab');
+    await app.tessera.live.pushHtml(handle, tab, '#status', 'auto');
+    await page.waitForFunction(() => document.querySelector('#status').textContent === 'auto');
+    assert.equal((await seen(page, 'tessera:open')).length, 1);
+  });
+
   it('applies html in every mode on every match, dispatches app events, and follows navigate', async () => {
     const { page, tab, handle } = await visit();
     const push = (event: Parameters<LiveApp['tessera']['live']['push']>[2]) => app.tessera.live.push(handle, tab, event);

@@ -4,9 +4,10 @@
  * the client tells `document` in `window.seen`.
  *
  * Routes: `GET /` (and any other GET) a page (`?retry=ms` the client's first reconnect delay,
- * `?reload=0` no reload on `end`); `POST /api/echo` the tab header and user it got; `POST /form`
- * (a form post) the `_tab` field it got; `POST /push` pushes `pushed` into `#status` of the tab
- * that asked; `POST /destroy` destroys the session.
+ * `?reload=0` no reload on `end`, `?auto` the client started by `data-auto`); `POST /api/echo`
+ * the tab header and user it got; `POST /form` (a form post) the `_tab` field it got;
+ * `POST /push` pushes `pushed` into `#status` of the tab that asked; `POST /destroy` destroys
+ * the session.
  *
  * Run as a program (`node --import tsx test/helpers/live-app.ts PORT DB`), it serves on PORT with
  * a SQLite store in the file DB (sessions outlive the process) and prints `listening` when ready.
@@ -43,14 +44,21 @@ function page(handle: string, csrf: string, query: URLSearchParams): string {
 <ul id="list"><li class="item">one</li><li class="item">two</li></ul>
 <div class="box">a</div><div class="box">b</div>
 <form id="form" method="post" action="/form"><input name="note" value="hi"><button>send</button></form>
-<script type="module">
-  import { connect } from '/tessera/live/client.js';
+<script>
   window.seen = [];
   for (const name of ['tessera:open', 'tessera:end', 'tessera:error', 'app:ping']) {
     document.addEventListener(name, (e) => window.seen.push({ name, detail: e.detail }));
   }
-  window.live = connect({ retry: { min: ${retry}, max: ${retry * 2} }, reloadOnEnd: ${reload} });
 </script>
+${
+  query.has('auto')
+    ? `<script type="module" src="/tessera/live/client.js" data-auto></script>
+<script type="module">import { connect } from '/tessera/live/client.js'; window.live = connect();</script>`
+    : `<script type="module">
+  import { connect } from '/tessera/live/client.js';
+  window.live = connect({ retry: { min: ${retry}, max: ${retry * 2} }, reloadOnEnd: ${reload} });
+</script>`
+}
 </body></html>`;
 }
 
