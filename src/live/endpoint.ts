@@ -86,6 +86,8 @@ export async function prepareStream(tessera: Tessera, ctx: SessionContext, reque
   const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
   const tab = query.get('tab');
   if (!isTabId(tab)) throw new LiveError('the live stream needs ?tab= with the tab ID the browser client made');
+  const hub = tessera.live;
+  if (hub.streams >= hub.options.maxStreams) throw new LiveError(`this process holds its most streams (live.maxStreams = ${hub.options.maxStreams})`, { status: 503 });
   const session = await ctx.load();
   // The tab's pushes are addressed by the session's handle: it must have an ID, and the browser its cookie.
   session.csrfToken();

@@ -42,6 +42,12 @@ export interface LiveOptions {
   maxBuffered?: number;
   /** Most streams one session may hold open in this process (tabs); the oldest goes first. Default 32. */
   maxTabsPerSession?: number;
+  /**
+   * Most streams this process holds open; a stream asked for beyond it is answered 503, so
+   * streams cannot take every file descriptor the process may open from its other requests.
+   * Default 10,000 (each stream is a socket: raise the process's open-file limit to go higher).
+   */
+  maxStreams?: number;
   /** How long (ms) a cookie ticket (`live.setCookie`) may wait to be used. Default 60 s. */
   ticketLifetime?: number;
 }
@@ -55,6 +61,7 @@ export interface ResolvedLiveOptions {
   readonly reconnectWindow: number;
   readonly maxBuffered: number;
   readonly maxTabsPerSession: number;
+  readonly maxStreams: number;
   readonly ticketLifetime: number;
 }
 
@@ -73,6 +80,7 @@ export const LIVE_DEFAULTS = {
   reconnectWindow: 30_000,
   maxBuffered: 256 * 1024,
   maxTabsPerSession: 32,
+  maxStreams: 10_000,
   ticketLifetime: 60_000,
 } as const;
 
@@ -117,6 +125,7 @@ export function resolveLiveOptions(live: LiveOptions | boolean | undefined): Res
     reconnectWindow: whole('reconnectWindow', given.reconnectWindow, LIVE_DEFAULTS.reconnectWindow, 0, 3_600_000),
     maxBuffered: whole('maxBuffered', given.maxBuffered, LIVE_DEFAULTS.maxBuffered, 1_024, 1024 ** 3),
     maxTabsPerSession: whole('maxTabsPerSession', given.maxTabsPerSession, LIVE_DEFAULTS.maxTabsPerSession, 1, 10_000),
+    maxStreams: whole('maxStreams', given.maxStreams, LIVE_DEFAULTS.maxStreams, 1, 10_000_000),
     ticketLifetime: whole('ticketLifetime', given.ticketLifetime, LIVE_DEFAULTS.ticketLifetime, 1_000, 3_600_000),
   };
 }

@@ -8,6 +8,7 @@ import { LocalBus, type LiveBus } from '../../src/live/bus.js';
 import { nodeSessions } from '../../src/adapters/node.js';
 import type { Tessera } from '../../src/manager.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import { CookieStore } from '../../src/stores/cookie.js';
 import { FakeClock } from '../helpers/clock.js';
 import { SseClient } from '../helpers/sse.js';
 
@@ -23,7 +24,7 @@ interface App {
 }
 
 /** An app on a real socket: the live routes, and a few routes to act on the session. */
-async function startApp(options: { clock?: FakeClock; bus?: LiveBus; store?: MemoryStore; live?: object } = {}): Promise<App> {
+async function startApp(options: { clock?: FakeClock; bus?: LiveBus; store?: MemoryStore | CookieStore; live?: object } = {}): Promise<App> {
   const tessera = createTessera({
     secrets: [SECRET],
     store: options.store ?? new MemoryStore(),
@@ -41,6 +42,7 @@ async function startApp(options: { clock?: FakeClock; bus?: LiveBus; store?: Mem
       else if (req.url === '/regenerate') session.regenerate();
       else if (req.url!.startsWith('/sign-in')) await session.signIn({ sub: new URL(req.url!, 'http://x').searchParams.get('u') ?? 'u1' });
       else if (req.url === '/sign-out') session.signOut();
+      else if (req.url === '/id') return void res.end(session.id);
       else if (req.url === '/user') return void res.end(JSON.stringify({ userId: session.userId, sub: (await session.user())?.sub ?? null }));
       res.end(session.isDestroyed ? 'gone' : session.handle);
     }),
@@ -409,6 +411,43 @@ describe('live hub: expiry, processes, outages', () => {
       assert.equal(stream.closed, false);
       assert.equal((await stream.next()).event, 'reload');
       stream.close();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('with CookieStore: streams work, and revoking the session ends them', async () => {
+    const app = await startApp({ store: new CookieStore({ revocation: new MemoryStore() }) });
+    try {
+      const browser = new Browser(app);
+      await browser.get('/write');
+      const id = await browser.get('/id');
+      const handle = await browser.get('/');
+      const stream = await browser.stream(TAB_A);
+      await stream.next('hello');
+      await app.tessera.live.pushHtml(handle, TAB_A, '#x', 'y');
+      assert.equal((await stream.next()).event, 'html');
+      assert.equal(await app.tessera.destroy(id), true);
+      assert.deepEqual(JSON.parse((await stream.next('end')).data), { reason: 'destroyed' });
+      await assert.rejects(app.tessera.live.broadcastUser('u1', { type: 'reload' }), NotSupportedError);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a process at maxStreams answers further streams 503 (Retry-After), and takes them again once one closed', async () => {
+    const app = await startApp({ live: { maxStreams: 1 } });
+    try {
+      const one = await new Browser(app).stream(TAB_A);
+      await one.next('hello');
+      const two = await new Browser(app).stream(TAB_B);
+      assert.equal(two.status, 503);
+      assert.equal(two.header('retry-after'), '1');
+      one.close();
+      for (let i = 0; i < 50 && app.tessera.live.streams !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+      const three = await new Browser(app).stream(TAB_B);
+      assert.equal(three.status, 200);
+      three.close();
     } finally {
       await app.close();
     }

@@ -272,7 +272,11 @@ export class CookieBackend implements Backend {
     if (revocation === null) throw new NotSupportedError('revoking a cookie session by ID needs a revocation store (CookieStore({ revocation }))');
     const now = this.#options.now();
     const record = { data: '', version: 1, expiresAt: revokeByIdUntil(this.#policy, now, tenant), userId: null, tenant };
-    return revocation.set(storeKey(id, tenant), record, 0, { now });
+    const key = storeKey(id, tenant);
+    const revoked = await revocation.set(key, record, 0, { now });
+    // Its live streams (if any) are told and closed, as for a server store's destroy.
+    if (revoked) this.#events.emit('destroyed', key);
+    return revoked;
   }
 
   listByUser(): Promise<never> {

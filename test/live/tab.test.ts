@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { resolveLiveOptions } from '../../src/live/options.js';
+import { StreamRegistry } from '../../src/live/registry.js';
+import { Tab, type StreamSink } from '../../src/live/tab.js';
+import { ConfigError } from '../../src/errors.js';
+
+/** A stream sink that keeps what was written and can pretend its client stopped reading. */
+class FakeSink implements StreamSink {
+  readonly written: string[] = [];
+  unread = 0;
+  ended = false;
+  closed = false;
+  constructor(readonly stalls = false) {}
+  write(text: string): boolean {
+    this.written.push(text);
+    if (this.stalls) this.unread += Buffer.byteLength(text);
+    return true;
+  }
+  buffered(): number {
+    return this.unread;
+  }
+  end(): void {
+    this.ended = true;
+  }
+  close(): void {
+    this.closed = true;
+  }
+  events(): string[] {
+    return this.written.filter((w) => w.startsWith('id: ')).map((w) => JSON.parse(w.slice(w.indexOf('data: ') + 6)).html as string);
+  }
+}
+
+const options = resolveLiveOptions({ replay: 3, maxBuffered: 1_024, maxTabsPerSession: 2 })!;
+const html = (n: number) => ({ type: 'html', target: '#x', html: String(n) }) as const;
+
+describe('Tab', () => {
+  it('keeps the last `replay` events and replays those after Last-Event-ID, in order', () => {
+    const tab = new Tab('tab-0000001', options);
+    const first = new FakeSink();
+    tab.attach(first, null, {});
+    for (let n = 1; n <= 5; n++) tab.send(html(n), 0);
+    assert.deepEqual(first.events(), ['1', '2', '3', '4', '5']);
+    assert.ok(tab.detach(first, 0));
+    const again = new FakeSink();
+    tab.attach(again, 3, {});
+    assert.deepEqual(again.events(), ['4', '5']);
+    const late = new FakeSink();
+    tab.attach(late, 1, {}); // 2 fell out of the buffer: what is kept (3, 4, 5) comes
+    assert.deepEqual(late.events(), ['3', '4', '5']);
+    assert.ok(again.closed, 'a second stream for the same tab replaces the first');
+  });
+
+  it('gathers events pushed while it is disconnected, for its reconnect', () => {
+    const tab = new Tab('tab-0000002', options);
+    const sink = new FakeSink();
+    tab.attach(sink, null, {});
+    tab.send(html(1), 0);
+    tab.detach(sink, 10);
+    assert.equal(tab.connected, false);
+    tab.send(html(2), 20);
+    const back = new FakeSink();
+    tab.attach(back, 1, {});
+    assert.deepEqual(back.events(), ['2']);
+  });
+
+  it('drops a client that stopped reading once maxBuffered bytes wait for it: memory stays bounded', () => {
+    const tab = new Tab('tab-0000003', options);
+    const sink = new FakeSink(true);
+    tab.attach(sink, null, {});
+    let n = 0;
+    while (!sink.closed && n < 1_000) tab.send({ type: 'html', target: '#x', html: 'y'.repeat(100) }, n++);
+    assert.ok(sink.closed, 'dropped');
+    assert.ok(sink.unread <= 1_024 + 200, `at most the limit and one message waited (${sink.unread})`);
+    assert.equal(tab.connected, false);
+  });
+
+  it('end tells the reason and finishes the response; drop finishes it silently', () => {
+    const tab = new Tab('tab-0000004', options);
+    const sink = new FakeSink();
+    tab.attach(sink, null, {});
+    tab.end('expired');
+    assert.match(sink.written.at(-1)!, /^event: end\ndata: \{"reason":"expired"\}\n\n$/);
+    assert.ok(sink.ended);
+  });
+});
+
+describe('StreamRegistry', () => {
+  it('counts streams, caps tabs per session (the oldest goes), moves a session to a new handle', () => {
+    const registry = new StreamRegistry(options, () => 0);
+    const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];
+    registry.attach('k1', 'tab-aaaaaaa', sinks[0]!, null, 1e15);
+    registry.attach('k1', 'tab-bbbbbbb', sinks[1]!, null, 1e15);
+    registry.attach('k1', 'tab-ccccccc', sinks[2]!, null, 1e15);
+    assert.equal(registry.streams, 2);
+    assert.ok(sinks[0]!.ended, 'the oldest tab went');
+    registry.apply({ h: 'x', op: 'move', k: 'k1', to: 'k2' });
+    registry.apply({ h: 'x', op: 'session', ks: ['k2'], e: html(7) });
+    assert.deepEqual([sinks[1]!.events(), sinks[2]!.events()], [['7'], ['7']]);
+    registry.apply({ h: 'x', op: 'session', ks: ['k1'], e: html(8) });
+    assert.deepEqual(sinks[1]!.events(), ['7'], 'nothing under the old handle');
+    registry.end('k2', 'destroyed');
+    assert.equal(registry.streams, 0);
+    assert.equal(registry.sessions, 0);
+  });
+});
+
+describe('live options', () => {
+  it('refuses unknown options and values out of range at start-up', () => {
+    assert.equal(resolveLiveOptions(undefined), null);
+    assert.equal(resolveLiveOptions(false), null);
+    assert.equal(resolveLiveOptions(true)!.path, '/tessera/live');
+    assert.throws(() => resolveLiveOptions({ heartbeat: 10 }), ConfigError);
+    assert.throws(() => resolveLiveOptions({ path: 'live/' }), ConfigError);
+    assert.throws(() => resolveLiveOptions({ path: '/live/' }), ConfigError);
+    assert.throws(() => resolveLiveOptions({ replay: -1 }), ConfigError);
+    assert.throws(() => resolveLiveOptions({ bogus: 1 } as never), ConfigError);
+    assert.throws(() => resolveLiveOptions({ bus: {} as never }), ConfigError);
+  });
+});
