@@ -7,6 +7,7 @@
  * @module
  */
 import { EventEmitter } from 'node:events';
+import { ActivityTracker } from './activity.js';
 import type { AuthTokens } from './auth/tokens.js';
 import { ValidAfter } from './auth/valid-after.js';
 import { isWellFormedId, storeKey } from './crypto/ids.js';
@@ -131,6 +132,8 @@ export class Tessera extends EventEmitter {
    * cookie at once, and operations by ID are limited to `destroy` (revocation).
    */
   readonly sealsIntoCookie: boolean;
+  /** Per-tab activity: who is online, and idle sign-out (the `activity` option; docs/activity.md). */
+  readonly activity: ActivityTracker;
   readonly #backend: Backend;
   readonly #signed: SignedCookies;
   readonly #loader: RequestLoader;
@@ -160,6 +163,7 @@ export class Tessera extends EventEmitter {
     const dataKeys = this.options.keyring.keys('data');
     this.#signed = new SignedCookies(this.options.keyring, this.options.cookie.name);
     let backend: Backend;
+    let driver: StoreDriver | null = null;
     if (store instanceof CookieStore) {
       const sealed = new SealedCookies(new Sealer(dataKeys), this.options.cookie, policy, store.maxBytes, this.options.maxDataBytes);
       if (store.revocation === null && !warnedNoRevocation.has(store)) {
@@ -173,7 +177,7 @@ export class Tessera extends EventEmitter {
       validAfter = revocation === null ? null : new ValidAfter(revocation);
       backend = new CookieBackend({ options: this.options, policy, sealed, revocation, validAfter, events });
     } else {
-      const driver = new StoreDriver(store, this.options.storeTimeout);
+      driver = new StoreDriver(store, this.options.storeTimeout);
       validAfter = new ValidAfter(driver);
       const codec = new RecordCodec(policy, options.encryptData ? new Sealer(dataKeys) : null, driver.retainsRecords, this.options.maxDataBytes);
       backend = new ServerBackend({ options: this.options, policy, driver, codec, signed: this.#signed, events });
@@ -183,7 +187,14 @@ export class Tessera extends EventEmitter {
     this.#validAfter = validAfter;
     this.#lifecycle = new Lifecycle(this.options, policy, backend, events, new Committer(backend, events), validAfter);
     const assertOpen = () => this.#assertOpen();
-    this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen }, store.name);
+    const { now, logger, idleTimeout, cleanupInterval } = this.options;
+    const destroy = (handle: string) => {
+      // Its streams are told why first (`idle`), then closed with the session.
+      this.#live?.ended(handle, 'idle');
+      return this.destroyByHandle(handle, { anyUser: true });
+    };
+    const activity = (this.activity = new ActivityTracker({ driver, options: options.activity, now, logger, idleTimeout, cleanupInterval, destroy }));
+    this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen, activity }, store.name);
     if (this.options.live !== null) {
       const hub = (this.#live = new LiveHub({
         options: this.options.live,
@@ -664,6 +675,7 @@ export class Tessera extends EventEmitter {
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
     await this.#live?.close();
+    this.activity.close();
     await this.#backend.close();
   }
 

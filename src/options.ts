@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ActivityOptions } from './activity.js';
 import { AuthTokens, type AuthOptions } from './auth/tokens.js';
 import { resolveCookieOptions, type CookieOptions, type ResolvedCookie } from './cookie.js';
 import type { BindingMode, IpPrefixes } from './core/binding.js';
@@ -138,6 +139,13 @@ export interface TesseraOptions {
    * nothing until a session signs in); `false` turns it off.
    */
   auth?: AuthOptions | false;
+  /**
+   * Per-tab activity (see docs/activity.md): `interval`, the least time (ms) between two writes
+   * of one tab's activity by one process (default 30 000), and `signOutIdleAfter`, a limit (ms)
+   * past which sessions with no activity in any tab are signed out (default: off). Recorded for
+   * requests that carry the `x-tessera-tab` header, in stores that keep activity.
+   */
+  activity?: ActivityOptions;
   /**
    * How long (ms) a store may take to answer one call (a read, a write, a delete, a listing, a
    * cleanup) before it fails with `StoreUnavailableError`, which adapters answer with 503 and

@@ -22,10 +22,11 @@
  * `DATABASE_URL` set. Every server it starts listens on a free port of 127.0.0.1 whatever port it
  * names. It passes when it runs to the end, its server (if any) answers the requests its marker
  * lists, and every `Tessera` or store it holds at top level stores, reads back and destroys a
- * session. A block that imports `node:test` or `tessera/stores/conformance` is a test file: its
+ * session. A block that imports `node:test`, `tessera/stores/conformance` or
+ * `tessera/live/bus-conformance` is a test file: its
  * tests must run and pass.
  *
- * Services: a block that makes a `PostgresStore`, `RedisStore`, `pg.Pool` or ioredis client runs
+ * Services: a block that makes a `PostgresStore`, `PostgresBus`, `RedisStore`, `RedisBus`, `pg.Pool` or ioredis client runs
  * against the local servers (test/helpers/services.ts) and is skipped, saying why, when its server
  * is down — a failure with TESSERA_REQUIRE_SERVICES=1. Its `DATABASE_URL` sets a `search_path` to a
  * schema of this run and its `REDIS_URL` an ioredis `keyPrefix` of this run; both are dropped at
@@ -172,10 +173,10 @@ const snippets = ['README.md', ...markdownFiles('docs')].flatMap((file) => snipp
 const name = (s: Snippet) => `${s.file}:${s.line} (${s.heading})`;
 const slug = (s: Snippet) => `${s.file.replace(/\.md$/, '').replace(/[^\w]+/g, '-').toLowerCase()}-${s.line}`;
 const augments = (s: Snippet) => /^\s*declare\s+(?:module\s+['"]|global\b)/m.test(s.code);
-const tests = (s: Snippet) => /from\s+['"](?:node:test|tessera\/stores\/conformance)['"]/.test(s.code);
+const tests = (s: Snippet) => /from\s+['"](?:node:test|tessera\/stores\/conformance|tessera\/live\/bus-conformance)['"]/.test(s.code);
 const needs = (s: Snippet): Array<'PostgreSQL' | 'Redis'> => [
-  ...(/\bnew\s+(?:PostgresStore|pg\.Pool|pg\.Client|Pool)\b/.test(s.code) ? ['PostgreSQL' as const] : []),
-  ...(/\bnew\s+(?:RedisStore|Redis|Cluster)\b/.test(s.code) ? ['Redis' as const] : []),
+  ...(/\bnew\s+(?:PostgresStore|PostgresBus|pg\.Pool|pg\.Client|Pool)\b/.test(s.code) ? ['PostgreSQL' as const] : []),
+  ...(/\bnew\s+(?:RedisStore|RedisBus|Redis|Cluster)\b/.test(s.code) ? ['Redis' as const] : []),
 ];
 
 // ------------------------------------------------------------------ services of this run

@@ -233,11 +233,15 @@ export const live: (options?: { path?: string }) => LiveClient = connect;
 const PEERS_APP = (esm: boolean) => `
 import { RedisStore } from 'tessera/stores/redis';
 import { PostgresStore } from 'tessera/stores/postgres';
+import { RedisBus } from 'tessera/live/redis';
+import { PostgresBus } from 'tessera/live/postgres';
+import { busConformance } from 'tessera/live/bus-conformance';
 import { Redis } from 'ioredis';
 ${esm ? "import pg from 'pg';" : "import pg = require('pg');"}
 export const redis = new RedisStore({ client: new Redis({ lazyConnect: true }) });
 export const postgres = new PostgresStore({ pool: new pg.Pool() });
 export const configured = new PostgresStore({ connectionString: 'postgres://localhost/app', poolConfig: { max: 4 } });
+export const buses = [new RedisBus({ client: new Redis({ lazyConnect: true }) }), new PostgresBus({ pool: new pg.Pool() }), busConformance];
 `;
 
 /** The framework adapters, for a consumer that installed Fastify and Hono (their optional peers). */
@@ -326,6 +330,10 @@ async function main() {
     error instanceof ConfigError && error.code === 'ERR_CONFIG' && error.message.includes('npm install ' + name);
   assert.throws(() => new RedisStore({ url: 'redis://127.0.0.1:6379' }), missing('ioredis'));
   assert.throws(() => new PostgresStore({ connectionString: 'postgres://127.0.0.1/x' }), missing('pg'));
+  const { RedisBus } = require('tessera/live/redis');
+  const { PostgresBus } = require('tessera/live/postgres');
+  assert.throws(() => new RedisBus({ url: 'redis://127.0.0.1:6379' }), missing('ioredis'));
+  assert.throws(() => new PostgresBus({ connectionString: 'postgres://127.0.0.1/x' }), missing('pg'));
   console.log('cjs ok');
 }
 main().catch((error) => {
@@ -353,6 +361,10 @@ const missing = (name) => (error) =>
   error instanceof ConfigError && error.code === 'ERR_CONFIG' && error.message.includes('npm install ' + name);
 assert.throws(() => new RedisStore({ url: 'redis://127.0.0.1:6379' }), missing('ioredis'));
 assert.throws(() => new PostgresStore({ connectionString: 'postgres://127.0.0.1/x' }), missing('pg'));
+const { RedisBus } = await import('tessera/live/redis');
+const { PostgresBus } = await import('tessera/live/postgres');
+assert.throws(() => new RedisBus({ url: 'redis://127.0.0.1:6379' }), missing('ioredis'));
+assert.throws(() => new PostgresBus({ connectionString: 'postgres://127.0.0.1/x' }), missing('pg'));
 // The browser client: its module loads (it starts nothing outside a browser), and the ES module build serves it.
 assert.equal(typeof (await import('tessera/live/client')).connect, 'function');
 const { nodeSessions } = await import('tessera/node');
@@ -490,7 +502,7 @@ describe('the published package', { timeout: 180_000 }, () => {
   it('type-checks for consumers under every module setting, with no package they lack', async () => {
     // A new subpath needs a consumer here (and, if it needs a package, a decision on who installs it).
     const sources = [BARE_APP(false), BARE_APP(true), CJS_APP, ESM_APP, PEERS_APP(false), PEERS_APP(true), FRAMEWORKS_APP(false), FRAMEWORKS_APP(true)].join('\n');
-    const imported = new Set([...sources.matchAll(/'tessera(\/[\w/]+)?'/g)].map((m) => `.${m[1] ?? ''}`));
+    const imported = new Set([...sources.matchAll(/'tessera(\/[\w/-]+)?'/g)].map((m) => `.${m[1] ?? ''}`));
     const exported = Object.keys(manifest.exports).filter((s) => s !== './package.json');
     assert.deepEqual([...imported].sort(), exported.sort(), 'every subpath is type-checked by a consumer');
 

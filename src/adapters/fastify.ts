@@ -63,6 +63,7 @@ import { firstHeader, mustCheckCsrf, pathOf } from './csrf.js';
 import { liveRoute, redeemTicket, type LiveRoute } from '../live/endpoint.js';
 import { serveNodeLive } from '../live/node.js';
 import { respondWithError } from './node.js';
+import { TAB_HEADER } from '../live/protocol.js';
 
 /**
  * The shape of your session data, for TypeScript: augment it and `request.session.get('views')`
@@ -214,7 +215,7 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
     if (reply === null) {
       throw new SessionStateError("request.session was read before tessera/fastify's onRequest hook ran: register the plugin before the hooks that read the session");
     }
-    const input = requestInput(request.headers.cookie, ipOf(request), request.headers['user-agent'], tenant?.(request));
+    const input = requestInput(request.headers.cookie, ipOf(request), request.headers['user-agent'], tenant?.(request), request.headers[TAB_HEADER]);
     return (request[kContext] = tessera.begin(input, replyCookieSink(reply, name, plainHttp)));
   }
 

@@ -44,6 +44,7 @@ import {
   type RequestParts,
   type SetCookieHeaders,
 } from './kit.js';
+import { TAB_HEADER } from '../live/protocol.js';
 
 /**
  * The context variables {@link sessions} sets: `session`, the request's {@link Session}. Put it in
@@ -256,7 +257,7 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
       // An empty tenant: TenantError (400), answered as an HTTPException. A resolver that threw: app.onError.
       throw toHttpError(error);
     }
-    const ctx = tessera.begin(requestInput(header('cookie'), ip, header('user-agent'), tenantName), cookieSink(outgoing, name, plainHttp, c));
+    const ctx = tessera.begin(requestInput(header('cookie'), ip, header('user-agent'), tenantName, header(TAB_HEADER)), cookieSink(outgoing, name, plainHttp, c));
     if (live !== null) {
       // Live tabs on: their routes (under live.path) are answered here; the app's handlers never see them.
       const url = HONO_REQUEST_PARTS.path(c);

@@ -130,11 +130,18 @@ export function requestIsSecure(encrypted: boolean, forwardedProto: string | rea
  *
  * @example
  * ```ts
- * const input = requestInput(req.headers.cookie, clientIp(req.headers['x-forwarded-for'], req.socket.remoteAddress, hops), req.headers['user-agent'], null);
+ * const input = requestInput(req.headers.cookie, clientIp(req.headers['x-forwarded-for'], req.socket.remoteAddress, hops), req.headers['user-agent'], null, req.headers[TAB_HEADER]);
  * ```
  */
-export function requestInput(cookieHeader: string | undefined, ip: string | null, userAgent: string | undefined | null, tenant: string | null | undefined): RequestInput {
-  return { cookieHeader, ip, userAgent: userAgent ?? null, tenant: tenant ?? null };
+export function requestInput(
+  cookieHeader: string | undefined,
+  ip: string | null,
+  userAgent: string | undefined | null,
+  tenant: string | null | undefined,
+  tab?: string | readonly string[] | null,
+): RequestInput {
+  // A repeated header (an array) names no tab.
+  return { cookieHeader, ip, userAgent: userAgent ?? null, tenant: tenant ?? null, tab: typeof tab === 'string' ? tab : null };
 }
 
 /**

@@ -30,6 +30,7 @@ import {
   type RequestParts,
   type SetCookieHeaders,
 } from './kit.js';
+import { TAB_HEADER } from '../live/protocol.js';
 
 /**
  * Options of {@link nodeSessions}: `trustProxy` and `tenant` (see the adapter kit).
@@ -183,7 +184,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     if (ctx === undefined) {
       const ip = clientIp(req.headers['x-forwarded-for'], req.socket?.remoteAddress, hops);
       // The tenant first: an empty one throws TenantError (400) before anything is begun.
-      const input = requestInput(req.headers.cookie, ip, req.headers['user-agent'], tenant?.(req));
+      const input = requestInput(req.headers.cookie, ip, req.headers['user-agent'], tenant?.(req), req.headers[TAB_HEADER]);
       ctx = tessera.begin(input, responseCookieSink(res, name, plainHttp, req));
       (req as WithContext)[kContext] = ctx;
       // Made while `wrap` runs this request's handler: held until the handler returns.

@@ -8,7 +8,7 @@
  * @internal
  */
 import { ConfigError, NotSupportedError, StoreUnavailableError } from '../errors.js';
-import { RETAINS_RECORDS, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from '../stores/store.js';
+import { RETAINS_RECORDS, type ActivityQuery, type KeyedRecord, type SessionActivity, type SessionStore, type StoreContext, type StoreRecord } from '../stores/store.js';
 import type { Step } from './queue.js';
 
 /**
@@ -48,6 +48,8 @@ export class StoreDriver {
   readonly listsByUser: boolean;
   /** The store removes expired records on request (a cleanup timer is useful). */
   readonly cleansUp: boolean;
+  /** The store keeps per-tab activity (`recordActivity`, `activityOf`, `listActivity`). */
+  readonly tracksActivity: boolean;
   readonly get: (key: string, ctx: StoreContext) => Step<StoreRecord | null>;
   readonly set: (key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext) => Step<boolean>;
   readonly delete: (key: string, ctx: StoreContext) => Step<void>;
@@ -72,6 +74,11 @@ export class StoreDriver {
     this.retainsRecords = (store as { [RETAINS_RECORDS]?: boolean })[RETAINS_RECORDS] === true;
     this.listsByUser = typeof store.listByUser === 'function';
     this.cleansUp = typeof store.deleteExpired === 'function';
+    const activity = [store.recordActivity, store.activityOf, store.listActivity].filter((f) => typeof f === 'function').length;
+    if (activity !== 0 && activity !== 3) {
+      throw new ConfigError(`the ${store.name} store has some of recordActivity, activityOf and listActivity: a store offers all three or none`);
+    }
+    this.tracksActivity = activity === 3;
     if (this.synchronous) {
       this.get = (key, ctx) => store.getSync!(key, ctx);
       this.set = (key, record, expectedVersion, ctx) => store.setSync!(key, record, expectedVersion, ctx);
@@ -92,6 +99,30 @@ export class StoreDriver {
   listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     if (!this.listsByUser) throw new NotSupportedError(`the ${this.store.name} store cannot list sessions by user`);
     return Promise.resolve(within(this.store.listByUser!(userId, tenant, ctx), this.timeout, String(this.store.name), 'listByUser'));
+  }
+
+  /** Record a tab's activity. @throws {@link NotSupportedError} when the store keeps none. */
+  recordActivity(key: string, tab: string, at: number, expiresAt: number, ctx: StoreContext): Promise<void> {
+    return this.#activity('recordActivity', () => this.store.recordActivity!(key, tab, at, expiresAt, ctx));
+  }
+
+  /** The live tabs of `key`. @throws {@link NotSupportedError} when the store keeps no activity. */
+  activityOf(key: string, ctx: StoreContext): Promise<Record<string, number>> {
+    return this.#activity('activityOf', () => this.store.activityOf!(key, ctx));
+  }
+
+  /** Sessions by last activity. @throws {@link NotSupportedError} when the store keeps no activity. */
+  listActivity(query: ActivityQuery, ctx: StoreContext): Promise<SessionActivity[]> {
+    return this.#activity('listActivity', () => this.store.listActivity!(query, ctx));
+  }
+
+  #activity<T>(call: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.tracksActivity) return Promise.reject(new NotSupportedError(`the ${this.store.name} store keeps no activity`));
+    try {
+      return Promise.resolve(within(fn(), this.timeout, String(this.store.name), call));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**

@@ -7,7 +7,9 @@
  * @module
  * @internal
  */
+import type { ActivityTracker } from '../activity.js';
 import { NotSupportedError } from '../errors.js';
+import { isTabId } from '../live/protocol.js';
 import type { ResolvedOptions } from '../options.js';
 import { Session } from '../session.js';
 import type { Backend } from './backend.js';
@@ -15,7 +17,7 @@ import type { RequestRuntime, SessionContext } from './context.js';
 import { isThenable } from './driver.js';
 import type { Events } from './events.js';
 import type { Lifecycle } from './lifecycle.js';
-import { bindingMismatch, type Policy } from './policy.js';
+import { bindingMismatch, expiry, type Policy } from './policy.js';
 import type { Step } from './queue.js';
 import type { CookieSink, RequestInput } from './request.js';
 import { freshState, type SessionState } from './state.js';
@@ -29,6 +31,8 @@ export interface LoaderParts {
   readonly events: Events;
   /** Throws when the manager was closed. */
   readonly assertOpen: () => void;
+  /** Where a request that names its tab records the tab's activity. */
+  readonly activity: ActivityTracker;
 }
 
 /**
@@ -36,7 +40,7 @@ export interface LoaderParts {
  *
  * @example
  * ```ts
- * const loader = new RequestLoader({ options, policy, backend, lifecycle, events, assertOpen });
+ * const loader = new RequestLoader({ options, policy, backend, lifecycle, events, assertOpen, activity }, store.name);
  * const ctx = new SessionContext(loader, input, sink);
  * ```
  */
@@ -47,6 +51,7 @@ export class RequestLoader implements RequestRuntime {
   readonly #lifecycle: Lifecycle;
   readonly #events: Events;
   readonly #assertOpen: () => void;
+  readonly #activity: ActivityTracker;
   readonly #storeName: string;
 
   constructor(parts: LoaderParts, storeName: string) {
@@ -56,6 +61,7 @@ export class RequestLoader implements RequestRuntime {
     this.#lifecycle = parts.lifecycle;
     this.#events = parts.events;
     this.#assertOpen = parts.assertOpen;
+    this.#activity = parts.activity;
     this.#storeName = storeName;
   }
 
@@ -90,6 +96,13 @@ export class RequestLoader implements RequestRuntime {
     // The synchronous case without a closure: it is every request's path on memory and SQLite.
     if (!isThenable(found)) return this.#enter(ctx, input, sink, tenant, found, now);
     return Promise.resolve(found).then((state) => this.#enter(ctx, input, sink, tenant, state, now));
+  }
+
+  /** Record the activity of the request's tab, if it is a tab ID; expiring as the session would, touched now. */
+  #recordTab(state: SessionState, tab: string, now: number): void {
+    if (!isTabId(tab)) return;
+    const expiresAt = expiry(this.#policy, { createdAt: state.createdAt, lastSeenAt: now, lifetime: state.lifetime, tenant: state.tenant });
+    this.#activity.record(state.key!, tab, now, expiresAt);
   }
 
   /** The request's session once read: `found`, or a fresh one when there is none (or it may not be used). */
@@ -142,6 +155,8 @@ export class RequestLoader implements RequestRuntime {
       // A logged mismatch is reported once: the touch records the new address (or User-Agent).
       if (logged) lifecycle.touch(state);
       else lifecycle.touchIfDue(state, now);
+      // Only a request that names its tab pays for this (one property read for the others).
+      if (input.tab != null) this.#recordTab(state, input.tab, now);
     }
     state.requestCookies = input.cookieHeader;
     ctx.state = state;

@@ -22,6 +22,11 @@ export interface RequestInput {
   userAgent?: string | null | undefined;
   /** Tenant of the request; sessions of one tenant are invisible to another. */
   tenant?: string | null | undefined;
+  /**
+   * The tab the request names (the `x-tessera-tab` header the live client sends): a request with
+   * a valid tab ID records that tab's activity. Anything that is not a tab ID is ignored.
+   */
+  tab?: string | null | undefined;
 }
 
 /**

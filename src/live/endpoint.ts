@@ -91,7 +91,11 @@ export async function prepareStream(tessera: Tessera, ctx: SessionContext, reque
   const session = await ctx.load();
   // The tab's pushes are addressed by the session's handle: it must have an ID, and the browser its cookie.
   session.csrfToken();
-  return { key: session.handle, tab, lastEventId: eventId(request.header('last-event-id') ?? query.get('last')), expiresAt: session.meta.expiresAt };
+  const key = session.handle;
+  const expiresAt = session.meta.expiresAt;
+  // Opening (or reopening) the stream is the tab's activity, as a request naming it is.
+  if (!session.isNew) tessera.activity.record(key, tab, tessera.options.now(), expiresAt);
+  return { key, tab, lastEventId: eventId(request.header('last-event-id') ?? query.get('last')), expiresAt };
 }
 
 function eventId(value: string | null | undefined): number | null {

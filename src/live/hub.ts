@@ -294,7 +294,7 @@ export class LiveHub {
 
   async #publish(text: string): Promise<void> {
     try {
-      await this.start();
+      void this.start().catch(() => {});
       await this.#bus.publish(text);
     } catch (error) {
       if (error instanceof TesseraError) throw error;
@@ -363,12 +363,16 @@ export class LiveHub {
 
   // ---------------------------------------------------------------- upkeep
 
-  /** Subscribe to the bus (once; again after a failed attempt). Resolves when subscribed. */
+  /**
+   * Subscribe to the bus, once: a bus that cannot reach its service yet keeps trying by itself, so
+   * a rejection means "not yet" (it is logged) and is never retried here — subscribing again
+   * would deliver every message twice. Resolves when subscribed.
+   */
   start(): Promise<void> {
     if (this.#subscribed === null) {
-      this.#subscribed = this.#bus.subscribe(this.#receive).catch((error: unknown) => {
-        this.#subscribed = null;
-        throw new BusUnavailableError(`could not subscribe to the ${this.#bus.name} bus: ${String(error)}`, { cause: error });
+      this.#subscribed = this.#bus.subscribe(this.#receive);
+      this.#subscribed.catch((error: unknown) => {
+        this.#parts.logger.warn?.(`tessera: the ${this.#bus.name} bus is not subscribed yet (it keeps trying)`, { error: String(error) });
       });
     }
     return this.#subscribed;
@@ -393,7 +397,6 @@ export class LiveHub {
    */
   async tick(): Promise<void> {
     const due = this.#registry.sweep();
-    if (this.#subscribed === null && !this.#closed) this.start().catch(() => {});
     for (const key of due) {
       let expiresAt: number | null | undefined;
       try {

@@ -3,7 +3,7 @@
  * registers tests with `node:test` by default; pass `describe`/`it` of another runner to use that.
  *
  * The required contract (`get`, `set`, `delete`) is checked by one test each. Each optional
- * ability (`deleteExpired`, `listByUser`, the synchronous forms) has its own test, which skips,
+ * ability (`deleteExpired`, `listByUser`, activity, the synchronous forms) has its own test, which skips,
  * saying why, when the store does not offer it.
  *
  * @example
@@ -17,6 +17,7 @@
 import assert from 'node:assert/strict';
 import { describe as nodeDescribe, it as nodeIt } from 'node:test';
 import { Tessera } from '../manager.js';
+import { ACTIVITY_ABILITIES } from './conformance-activity.js';
 import type { SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /**
@@ -206,6 +207,7 @@ const ABILITIES: ReadonlyArray<readonly [string, (store: SessionStore) => string
     assert.equal(await store.set('c', record({ userId: null, version: 2 }, now), 1, at(now)), true);
     assert.deepEqual(await keys('u2', null), ['b']);
   }],
+  ...ACTIVITY_ABILITIES,
 ];
 
 /** Why a store's synchronous forms cannot be checked, or `null` when it has all three. */
@@ -230,6 +232,9 @@ function throughSyncForms(store: SessionStore): SessionStore {
     delete: async (key, ctx) => deleteSync!.call(store, key, ctx),
     deleteExpired: store.deleteExpired?.bind(store),
     listByUser: store.listByUser?.bind(store),
+    recordActivity: store.recordActivity?.bind(store),
+    activityOf: store.activityOf?.bind(store),
+    listActivity: store.listActivity?.bind(store),
     close: store.close?.bind(store),
   };
 }

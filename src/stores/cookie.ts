@@ -36,7 +36,8 @@ export interface CookieStoreOptions {
  * Limits, by design: writing more than `maxBytes` throws `PayloadTooLargeError` at `session.set`
  * (never a silently dropped cookie); operations by ID and by user need server state and throw
  * `NotSupportedError` (except `destroy(id)`, which revokes); two concurrent requests that both
- * write cannot be merged — the browser keeps the last cookie.
+ * write cannot be merged — the browser keeps the last cookie. No activity is kept: sessions live
+ * in the browsers, so `tessera.activity` reads reject with `NotSupportedError` (docs/activity.md).
  *
  * @example
  * ```ts

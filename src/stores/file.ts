@@ -11,6 +11,7 @@
  * users/<sha256(userId)>/<sha256(key)>            empty marker: the by-user index
  * locks/<sha256(key)>.lock                        a key's cross-process lock, while held: a symlink
  *                                                 whose target names the holder (never followed)
+ * activity/<sha256(key)>                          the session's tab activity (see activity/file.ts)
  * ```
  *
  * `<owner>` is `<host>-<pid>-<threadId>` of the writing thread, where `<host>` is the first 8 hex
@@ -29,8 +30,9 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { threadId } from 'node:worker_threads';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { FileActivity } from './activity/file.js';
 import { makePrivateDir } from './private.js';
-import { isExpired, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
+import { isExpired, type ActivityQuery, type KeyedRecord, type SessionActivity, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
 
 /**
  * Options of {@link FileStore}.
@@ -322,6 +324,7 @@ export class FileStore implements SessionStore {
   readonly #users: string;
   readonly #locks: string;
   readonly #pending = new Set<Promise<unknown>>();
+  readonly #activity: FileActivity;
 
   constructor(options: FileStoreOptions = {}) {
     const dir = options.dir ?? './data/sessions';
@@ -341,10 +344,11 @@ export class FileStore implements SessionStore {
       this.#sessions = join(this.dir, 'sessions');
       this.#users = join(this.dir, 'users');
       this.#locks = join(this.dir, 'locks');
-      for (const sub of [this.#sessions, this.#users, this.#locks]) makePrivateDir(sub);
+      for (const sub of [this.#sessions, this.#users, this.#locks, join(this.dir, 'activity')]) makePrivateDir(sub);
     } catch (error) {
       throw new ConfigError(`FileStore cannot use the directory ${JSON.stringify(dir)}: ${(error as Error).message}`);
     }
+    this.#activity = new FileActivity(join(this.dir, 'activity'), (hash, fn) => this.#locked(hash, fn), (key, ctx) => this.get(key, ctx));
   }
 
   async get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
@@ -361,6 +365,7 @@ export class FileStore implements SessionStore {
   async delete(key: string, _ctx?: StoreContext): Promise<void> {
     const hash = sha256(key);
     await this.#locked(hash, async () => {
+      await this.#activity.forget(hash);
       const current = await this.#read(hash);
       if (!(await unlinkIfThere(join(this.#sessions, hash)))) return;
       if (this.fsync) await syncDir(this.#sessions);
@@ -382,6 +387,7 @@ export class FileStore implements SessionStore {
         if (this.crossProcess) {
           for await (const entry of await opendir(this.#locks)) await this.#sweepLock(entry.name);
         }
+        await this.#activity.deleteExpired(ctx);
         return removed;
       })().catch(unavailable),
     );
@@ -412,6 +418,19 @@ export class FileStore implements SessionStore {
         return out;
       })().catch(unavailable),
     );
+  }
+
+  /** Per-tab activity: a file per session under `activity/` (see docs/activity.md). */
+  recordActivity(key: string, tab: string, at: number, expiresAt: number, ctx: StoreContext): Promise<void> {
+    return this.#track(this.#activity.record(key, tab, at, expiresAt, ctx));
+  }
+
+  activityOf(key: string, ctx: StoreContext): Promise<Record<string, number>> {
+    return this.#track(this.#activity.of(key, ctx));
+  }
+
+  listActivity(query: ActivityQuery, ctx: StoreContext): Promise<SessionActivity[]> {
+    return this.#track(this.#activity.list(query, ctx));
   }
 
   /** Waits for the operations in flight (so none is cut short at shutdown). Holds no handles otherwise. */

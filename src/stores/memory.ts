@@ -5,7 +5,8 @@
  * @module
  */
 import { ConfigError } from '../errors.js';
-import { isExpired, RETAINS_RECORDS, SynchronousStore, type KeyedRecord, type StoreContext, type StoreRecord } from './store.js';
+import { MemoryActivity } from './activity/memory.js';
+import { isExpired, RETAINS_RECORDS, SynchronousStore, type ActivityQuery, type KeyedRecord, type SessionActivity, type StoreContext, type StoreRecord } from './store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -49,6 +50,7 @@ export class MemoryStore extends SynchronousStore {
   readonly #records = new Map<string, Entry>();
   readonly #byUser = new Map<string, Set<string>>();
   readonly #window: number;
+  readonly #activity = new MemoryActivity((key) => this.#records.get(key)?.record);
   #clock = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -68,7 +70,7 @@ export class MemoryStore extends SynchronousStore {
     const entry = this.#records.get(key);
     if (entry === undefined) return null;
     if (isExpired(entry.record, ctx.now)) {
-      this.#remove(key, entry.record);
+      this.#drop(key, entry.record);
       return null;
     }
     this.#use(key, entry);
@@ -91,24 +93,25 @@ export class MemoryStore extends SynchronousStore {
     this.#records.set(key, { record, stamp: ++this.#clock });
     if (this.#records.size > this.maxEntries) {
       const [oldestKey, oldest] = this.#records.entries().next().value as [string, Entry];
-      this.#remove(oldestKey, oldest.record);
+      this.#drop(oldestKey, oldest.record);
     }
     return true;
   }
 
   deleteSync(key: string): void {
     const entry = this.#records.get(key);
-    if (entry !== undefined) this.#remove(key, entry.record);
+    if (entry !== undefined) this.#drop(key, entry.record);
   }
 
   async deleteExpired(ctx: StoreContext): Promise<number> {
     let removed = 0;
     for (const [key, { record }] of this.#records) {
       if (isExpired(record, ctx.now)) {
-        this.#remove(key, record);
+        this.#drop(key, record);
         removed++;
       }
     }
+    this.#activity.deleteExpired(ctx);
     return removed;
   }
 
@@ -119,6 +122,19 @@ export class MemoryStore extends SynchronousStore {
       if (record && !isExpired(record, ctx.now) && (tenant === null || record.tenant === tenant)) out.push({ key, record });
     }
     return out;
+  }
+
+  /** Per-tab activity, kept beside the records and dropped with them (see docs/activity.md). */
+  async recordActivity(key: string, tab: string, at: number, expiresAt: number): Promise<void> {
+    this.#activity.record(key, tab, at, expiresAt);
+  }
+
+  async activityOf(key: string, ctx: StoreContext): Promise<Record<string, number>> {
+    return this.#activity.of(key, ctx);
+  }
+
+  async listActivity(query: ActivityQuery, ctx: StoreContext): Promise<SessionActivity[]> {
+    return this.#activity.list(query, ctx);
   }
 
   async close(): Promise<void> {
@@ -140,6 +156,13 @@ export class MemoryStore extends SynchronousStore {
     return keys;
   }
 
+  /** Remove the record and its activity (delete, expiry, eviction). */
+  #drop(key: string, record: StoreRecord): void {
+    this.#remove(key, record);
+    this.#activity.forget(key);
+  }
+
+  /** Remove the record (and its index entry), keeping its activity: a write may be putting it back. */
   #remove(key: string, record: StoreRecord): void {
     this.#records.delete(key);
     if (record.userId !== null) {

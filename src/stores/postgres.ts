@@ -24,8 +24,9 @@
 import { createHash } from 'node:crypto';
 import type * as Pg from 'pg';
 import { ConfigError, SessionStateError, StoreUnavailableError } from '../errors.js';
+import { activityMigrationSql, activityNames, PostgresActivity, type ActivityNames } from './activity/postgres.js';
 import { loadPeer } from './peer.js';
-import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './store.js';
+import type { ActivityQuery, KeyedRecord, SessionActivity, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -177,8 +178,10 @@ interface Names {
   expires: string;
   user: string;
   tenant: string;
-  /** The same four, qualified, as text for `to_regclass`. */
-  regclasses: [string, string, string, string];
+  /** The same four and the activity table, qualified, as text for `to_regclass`. */
+  regclasses: [string, string, string, string, string];
+  /** The activity table (`<table>_act`) and its indexes. */
+  activity: ActivityNames;
   /** Key of the advisory lock that serialises concurrent migrations of this table. */
   lockKey: bigint;
 }
@@ -194,13 +197,15 @@ function names(options: PostgresMigrationOptions, owner: string): Names {
   }
   const prefix = schema === undefined ? '' : `${quote(schema)}.`;
   const qualified = (name: string): string => `${prefix}${quote(name)}`;
+  const activity = activityNames(table, prefix);
   const lockKey = createHash('sha256').update(`tessera migration ${schema ?? ''}.${table}`).digest().readBigInt64BE(0);
   return {
     table: qualified(table),
     expires: quote(`${table}_expires`),
     user: quote(`${table}_user`),
     tenant: quote(`${table}_tenant`),
-    regclasses: [qualified(table), qualified(`${table}_expires`), qualified(`${table}_user`), qualified(`${table}_tenant`)],
+    regclasses: [qualified(table), qualified(`${table}_expires`), qualified(`${table}_user`), qualified(`${table}_tenant`), activity.regclass],
+    activity,
     lockKey,
   };
 }
@@ -220,7 +225,7 @@ CREATE TABLE IF NOT EXISTS ${n.table} (
 CREATE INDEX IF NOT EXISTS ${n.expires} ON ${n.table} (expires_at);
 CREATE INDEX IF NOT EXISTS ${n.user} ON ${n.table} (user_id, tenant) WHERE user_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ${n.tenant} ON ${n.table} (tenant) WHERE tenant IS NOT NULL;
-COMMIT;
+${activityMigrationSql(n.activity)}COMMIT;
 `;
 }
 
@@ -335,6 +340,7 @@ export class PostgresStore implements SessionStore {
     byUserTenant: Statement;
     exists: Statement;
   };
+  readonly #activity: PostgresActivity;
   /** Rejects with the error {@link PostgresStore.#translate} makes of a failed query (one function, not one per call). */
   readonly #fail = (error: unknown): never => {
     throw this.#translate(error);
@@ -409,7 +415,8 @@ export class PostgresStore implements SessionStore {
       // the version no longer matches, so it changes nothing and reports 0 rows.
       update: hot(`UPDATE ${n.table} SET data = $1, version = $2, expires_at = $3, user_id = $4, tenant = $5
         WHERE key = $6 AND version = $7 AND expires_at > $8`),
-      delete: hot(`DELETE FROM ${n.table} WHERE key = $1`),
+      // The session's activity goes with it, in the same statement.
+      delete: hot(`WITH a AS (DELETE FROM ${n.activity.table} WHERE key = $1) DELETE FROM ${n.table} WHERE key = $1`),
       // The rest run rarely, and their best plan may depend on the values (how many rows are
       // expired, how many sessions a user has): unnamed, so each call is planned for its values.
       // One short statement per batch; rows another transaction holds are skipped, not waited for.
@@ -418,8 +425,10 @@ export class PostgresStore implements SessionStore {
       byUser: once(`SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND expires_at > $2`),
       byUserTenant: once(`SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND tenant = $2 AND expires_at > $3`),
       exists: once(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
-        AND to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AS ready`),
+        AND to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AND to_regclass($5) IS NOT NULL AS ready`),
     };
+    const run = <R extends Pg.QueryResultRow>(statement: Statement, values: unknown[]) => this.#query<R>(statement, values);
+    this.#activity = new PostgresActivity(n.activity, n.table, (text, isHot) => (isHot ? hot(text) : once(text)), run, this.#batch);
   }
 
   /**
@@ -495,6 +504,7 @@ export class PostgresStore implements SessionStore {
    * ```
    */
   async deleteExpired(ctx: StoreContext): Promise<number> {
+    await this.#activity.deleteExpired(ctx);
     let total = 0;
     for (;;) {
       const { rowCount } = await this.#query(this.#sql.deleteExpired, [whole(ctx.now), this.#batch]);
@@ -510,6 +520,19 @@ export class PostgresStore implements SessionStore {
         ? await this.#query<Row & { key: string }>(this.#sql.byUser, [userId, whole(ctx.now)])
         : await this.#query<Row & { key: string }>(this.#sql.byUserTenant, [userId, tenant, whole(ctx.now)]);
     return rows.map((row) => ({ key: row.key, record: toRecord(row) }));
+  }
+
+  /** Per-tab activity, in the table `<table>_act` (see docs/activity.md). */
+  recordActivity(key: string, tab: string, at: number, expiresAt: number): Promise<void> {
+    return this.#activity.record(key, tab, at, expiresAt);
+  }
+
+  activityOf(key: string, ctx: StoreContext): Promise<Record<string, number>> {
+    return this.#activity.of(key, ctx);
+  }
+
+  listActivity(query: ActivityQuery, ctx: StoreContext): Promise<SessionActivity[]> {
+    return this.#activity.list(query, ctx);
   }
 
   /**

@@ -13,6 +13,8 @@
  *   `t1:3:1767225600000:::{"d":{...}}`.
  * - `<prefix>u:<userId>` — the user's index: a sorted set of record keys scored by `expiresAt`,
  *   living as long as its longest-lived member.
+ * - `<prefix>a:<key>`, `<prefix>{activity}:recent` and `<prefix>{activity}:expiry` — per-tab
+ *   activity (see `activity/redis.ts` and docs/activity.md).
  *
  * A value that is not in this format — such as the hash records of earlier versions of this
  * store, which `GET` answers with `WRONGTYPE` — reads as no session, and a write replaces it.
@@ -30,8 +32,9 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { RedisActivity } from './activity/redis.js';
 import { loadPeer } from './peer.js';
-import type { KeyedRecord, SessionStore, StoreContext, StoreRecord } from './store.js';
+import type { ActivityQuery, KeyedRecord, SessionActivity, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /**
  * Options of {@link RedisStore}: give either `client` or `url`.
@@ -70,7 +73,7 @@ export interface RedisStoreOptions {
 /** The scripts {@link RedisStore} defines on its client (run with EVALSHA). */
 interface Scripts {
   tesseraSet(key: string, ...args: string[]): Promise<number>;
-  tesseraDelete(key: string, indexBase: string, member: string): Promise<number>;
+  tesseraDelete(key: string, indexBase: string, member: string, activity: string): Promise<number>;
   tesseraIndex(index: string, score: string, member: string, ttl: string, now: string): Promise<number>;
 }
 type Client = (Redis | Cluster) & Scripts;
@@ -127,8 +130,10 @@ end
 return 1
 `;
 
-// KEYS[1] record. ARGV: 1 index base ('' = leave the index to listByUser), 2 member.
+// KEYS[1] record. ARGV: 1 index base ('' = leave the index to listByUser), 2 member, 3 the
+// session's activity hash ('' = the caller deletes it).
 const DELETE_LUA = `${HEADER_FN}
+if ARGV[3] ~= '' then redis.call('DEL', ARGV[3]) end
 if ARGV[1] ~= '' then
   local _, _, user = header(KEYS[1])
   if user then redis.call('ZREM', ARGV[1] .. user, ARGV[2]) end
@@ -260,6 +265,9 @@ export class RedisStore implements SessionStore {
   readonly #indexBase: string;
   /** `<prefix>s:`, the start of every record key (the client adds its own `keyPrefix` to keys). */
   readonly #recordBase: string;
+  readonly #activity: RedisActivity;
+  /** `<prefix>a:` with the client's `keyPrefix`, as the delete script sees the activity hash. */
+  readonly #activityBase: string;
   #lastError: unknown = null;
   #closed = false;
 
@@ -310,10 +318,12 @@ export class RedisStore implements SessionStore {
     }
     this.#indexBase = `${this.client.options.keyPrefix ?? ''}${this.prefix}u:`;
     this.#recordBase = `${this.prefix}s:`;
+    this.#activityBase = `${this.client.options.keyPrefix ?? ''}${this.prefix}a:`;
     this.client.defineCommand('tesseraSet', { lua: SET_LUA, numberOfKeys: 1 });
     this.client.defineCommand('tesseraDelete', { lua: DELETE_LUA, numberOfKeys: 1 });
     this.client.defineCommand('tesseraIndex', { lua: INDEX_LUA, numberOfKeys: 1 });
     this.#scripts = this.client as Client;
+    this.#activity = new RedisActivity(this.client, this.prefix, (call) => this.#run(call), (keys, ctx) => this.#read(keys, ctx));
   }
 
   /**
@@ -391,7 +401,23 @@ export class RedisStore implements SessionStore {
    * ```
    */
   async delete(key: string): Promise<void> {
-    await this.#run(() => this.#scripts.tesseraDelete(this.#recordKey(key), this.atomicIndex ? this.#indexBase : '', key));
+    // With atomicIndex the script deletes the session's activity too; otherwise a DEL beside it.
+    const [indexBase, activity] = this.atomicIndex ? [this.#indexBase, this.#activityBase + key] : ['', ''];
+    const deleted = this.#run(() => this.#scripts.tesseraDelete(this.#recordKey(key), indexBase, key, activity));
+    await (this.atomicIndex ? deleted : Promise.all([deleted, this.#activity.forget(key)]));
+  }
+
+  /** Per-tab activity: a hash per session and two sorted sets (see the module comment). */
+  recordActivity(key: string, tab: string, at: number, expiresAt: number, ctx: StoreContext): Promise<void> {
+    return this.#activity.record(key, tab, at, expiresAt, ctx);
+  }
+
+  activityOf(key: string, ctx: StoreContext): Promise<Record<string, number>> {
+    return this.#activity.of(key, ctx);
+  }
+
+  listActivity(query: ActivityQuery, ctx: StoreContext): Promise<SessionActivity[]> {
+    return this.#activity.list(query, ctx);
   }
 
   /**

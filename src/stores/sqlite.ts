@@ -8,7 +8,8 @@ import { dirname } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { loadPeer } from './peer.js';
 import { createPrivateFile, makePrivateDir } from './private.js';
-import { SynchronousStore, type KeyedRecord, type StoreContext, type StoreRecord } from './store.js';
+import { SqliteActivity } from './activity/sqlite.js';
+import { SynchronousStore, type ActivityQuery, type KeyedRecord, type SessionActivity, type StoreContext, type StoreRecord } from './store.js';
 
 /**
  * What {@link SqliteStore} uses of a `better-sqlite3` statement. Declared here, not taken from
@@ -92,6 +93,7 @@ export class SqliteStore extends SynchronousStore {
   readonly #deleteExpired: SqliteStatement<[number, number]>;
   readonly #byUser: SqliteStatement<[string, number], Row & { key: string }>;
   readonly #byUserTenant: SqliteStatement<[string, string, number], Row & { key: string }>;
+  readonly #activity: SqliteActivity;
 
   constructor(options: SqliteStoreOptions = {}) {
     super();
@@ -153,6 +155,7 @@ export class SqliteStore extends SynchronousStore {
     );
     this.#byUser = prepare(db, `SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND expires_at > ?`);
     this.#byUserTenant = prepare(db, `SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND tenant = ? AND expires_at > ?`);
+    this.#activity = new SqliteActivity(db, table);
   }
 
   getSync(key: string, ctx: StoreContext): StoreRecord | null {
@@ -171,9 +174,11 @@ export class SqliteStore extends SynchronousStore {
 
   deleteSync(key: string): void {
     this.#delete.run(key);
+    this.#activity.forget(key);
   }
 
   async deleteExpired(ctx: StoreContext): Promise<number> {
+    this.#activity.deleteExpired(ctx);
     let total = 0;
     for (;;) {
       const { changes } = this.#deleteExpired.run(ctx.now, this.#batch);
@@ -187,6 +192,19 @@ export class SqliteStore extends SynchronousStore {
   async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     const rows = tenant === null ? this.#byUser.all(userId, ctx.now) : this.#byUserTenant.all(userId, tenant, ctx.now);
     return rows.map((row) => ({ key: row.key, record: toRecord(row) }));
+  }
+
+  /** Per-tab activity, in the table `<table>_activity` (see docs/activity.md). */
+  async recordActivity(key: string, tab: string, at: number, expiresAt: number): Promise<void> {
+    this.#activity.record(key, tab, at, expiresAt);
+  }
+
+  async activityOf(key: string, ctx: StoreContext): Promise<Record<string, number>> {
+    return this.#activity.of(key, ctx);
+  }
+
+  async listActivity(query: ActivityQuery, ctx: StoreContext): Promise<SessionActivity[]> {
+    return this.#activity.list(query, ctx);
   }
 
   async close(): Promise<void> {

@@ -104,6 +104,75 @@ export interface SessionStore {
   listByUser?(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]>;
   /** Optional: release connections, file handles and timers. */
   close?(): Promise<void>;
+
+  // Optional, all three or none: per-tab activity (see {@link SessionActivity}). tessera records
+  // it, throttled, for requests and streams that name their tab; docs/activity.md.
+
+  /**
+   * Optional: note that tab `tab` of the session under `key` was active at `at`. An upsert that
+   * keeps the later time (an earlier `at` never moves it back); the entry lives until `expiresAt`
+   * (later writes may extend it, never shorten it), and goes with the session: `delete(key)` and
+   * `deleteExpired` remove it. The session's record need not exist.
+   */
+  recordActivity?(key: string, tab: string, at: number, expiresAt: number, ctx: StoreContext): Promise<void>;
+  /** Optional (with {@link SessionStore.recordActivity}): the live tabs of `key`, tab → last activity (ms); `{}` when none. */
+  activityOf?(key: string, ctx: StoreContext): Promise<Record<string, number>>;
+  /**
+   * Optional (with {@link SessionStore.recordActivity}): the sessions whose last activity (the
+   * latest of their tabs) is in `[since, before)` and whose record is live, most recent first, at
+   * most `limit`; each with all its live tabs.
+   */
+  listActivity?(query: ActivityQuery, ctx: StoreContext): Promise<SessionActivity[]>;
+}
+
+/**
+ * What {@link SessionStore.listActivity} is asked.
+ *
+ * @example
+ * ```ts
+ * const online = await store.listActivity!({ since: now - 60_000, before: Infinity, tenant: null, limit: 100 }, { now });
+ * ```
+ */
+export interface ActivityQuery {
+  /** Sessions last active at or after this time (ms). */
+  readonly since: number;
+  /** ...and before this time (ms, exclusive; `Infinity`: no bound). */
+  readonly before: number;
+  /** Only the sessions of this tenant; `null`: of every tenant. */
+  readonly tenant: string | null;
+  /** At most this many sessions (a positive integer). */
+  readonly limit: number;
+}
+
+/**
+ * One session's activity, as {@link SessionStore.listActivity} lists it: its key, the user and
+ * tenant of its record, and its tabs.
+ *
+ * @example
+ * ```ts
+ * const entry: SessionActivity = { key, userId: 'u1', tenant: null, tabs: { k3Jd9_aQ0xZ: 1767225600000 } };
+ * ```
+ */
+export interface SessionActivity {
+  readonly key: string;
+  readonly userId: string | null;
+  readonly tenant: string | null;
+  /** Tab → last activity (ms since the epoch). */
+  readonly tabs: Readonly<Record<string, number>>;
+}
+
+/**
+ * The latest time of a session's tabs; `-Infinity` for none. Stores use it to order sessions.
+ *
+ * @example
+ * ```ts
+ * lastOf({ a: 1_000, b: 3_000 }); // 3_000
+ * ```
+ */
+export function lastOf(tabs: Readonly<Record<string, number>>): number {
+  let last = -Infinity;
+  for (const tab in tabs) if (tabs[tab]! > last) last = tabs[tab]!;
+  return last;
 }
 
 /**

@@ -113,7 +113,9 @@ describe('FileStore', () => {
     }
     for (const [i, key] of keys.entries()) assert.equal((await store.get(key, ctx))?.data, `v${i}`, JSON.stringify(key.slice(0, 20)));
     assert.deepEqual(readdirSync(base), ['store'], 'nothing was written next to the store');
-    assert.deepEqual(readdirSync(dir).sort(), ['locks', 'sessions', 'users']);
+    await store.recordActivity('../escape', 'tab-evil', ctx.now, ctx.now + 60_000, ctx);
+    assert.deepEqual(readdirSync(dir).sort(), ['activity', 'locks', 'sessions', 'users']);
+    assert.deepEqual(readdirSync(join(dir, 'activity')), [sha256('../escape')], 'activity files are named by hashes');
     const sessions = readdirSync(join(dir, 'sessions'));
     assert.equal(sessions.length, keys.length);
     assert.ok(sessions.every(isHash), 'session files are named by hashes');

@@ -22,6 +22,7 @@ import { SecureCookieRule } from './cookie.js';
 import { resolveSettings, type ExpressSessionOptions } from './options.js';
 import { expressClientIp, expressRequestIsSecure } from './proxy.js';
 import { RequestSession, requestSessionOf, type ExpressRequest } from './request.js';
+import { TAB_HEADER } from '../../live/protocol.js';
 
 export type { ExpressCookieOptions, ExpressSessionOptions } from './options.js';
 export type { SessionCookieData, SessionCookie } from './cookie.js';
@@ -111,7 +112,7 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     const isSecure = (): boolean => (secure ??= expressRequestIsSecure(req, proxy));
     let input: RequestInput;
     try {
-      input = requestInput(req.headers.cookie, expressClientIp(req, proxy), req.headers['user-agent'], tenant?.(req));
+      input = requestInput(req.headers.cookie, expressClientIp(req, proxy), req.headers['user-agent'], tenant?.(req), req.headers[TAB_HEADER]);
     } catch (error) {
       // An empty tenant (TenantError, status 400) or a resolver that threw: Express's error handlers answer it.
       return next(error);

@@ -1,0 +1,107 @@
+/**
+ * RedisBus against the real Redis at REDIS_URL (skipped with a reason when it is not reachable, a
+ * failure with TESSERA_REQUIRE_SERVICES=1): the bus conformance kit, with the bus's connections
+ * killed by name (`CLIENT KILL ID`) for the outage test and a port nothing listens on for the
+ * unreachable one; then what the kit cannot see (options, a given client).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { ConfigError } from '../../src/errors.js';
+import { busConformance } from '../../src/live/bus-conformance.js';
+import type { LiveBus } from '../../src/live/bus.js';
+import { RedisBus } from '../../src/live/redis.js';
+import { substitutePeer } from '../../src/stores/peer.js';
+import { freePort } from '../helpers/ports.js';
+import { REDIS_URL, serviceSkip } from '../helpers/services.js';
+
+const skip = await serviceSkip('Redis', REDIS_URL);
+const admin = skip ? null : new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+after(() => admin?.disconnect());
+
+/** The connection name of each bus the kit made: unique, so a kill hits that bus alone. */
+const names = new WeakMap<LiveBus, string>();
+
+/** Kill every connection named `name` (the bus's publisher and subscriber); how many there were. */
+async function killConnections(name: string): Promise<number> {
+  const list = (await admin!.client('LIST')) as string;
+  const ids = list
+    .split('\n')
+    .filter((line) => line.includes(` name=${name} `))
+    .map((line) => /\bid=(\d+)/.exec(line)![1]!);
+  for (const id of ids) await admin!.client('KILL', 'ID', id);
+  return ids.length;
+}
+
+busConformance({
+  name: 'redis',
+  skip,
+  create(channel) {
+    const name = `tessera-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const bus = new RedisBus({ url: REDIS_URL, channel, connectionName: name });
+    names.set(bus, name);
+    return bus;
+  },
+  async interrupt(bus) {
+    assert.equal(await killConnections(names.get(bus)!), 2, 'the publisher and the subscriber were killed');
+  },
+  createUnreachable: async (channel) => new RedisBus({ url: `redis://127.0.0.1:${await freePort()}`, channel, timeout: 500 }),
+});
+
+describe('RedisBus', { skip }, () => {
+  it('refuses bad options at construction with ConfigError', () => {
+    for (const options of [{}, { url: REDIS_URL, client: admin! }, { url: 'http://x' }, { url: REDIS_URL, channel: '' }, { url: REDIS_URL, timeout: 0 }, { url: REDIS_URL, connectionName: 'a b' }]) {
+      assert.throws(() => new RedisBus(options), ConfigError, JSON.stringify(Object.keys(options)));
+    }
+  });
+
+  it('says which package to install when ioredis is missing', () => {
+    substitutePeer('ioredis', 'tessera-test-not-installed');
+    try {
+      assert.throws(() => new RedisBus({ url: REDIS_URL }), { code: 'ERR_CONFIG', message: /npm install ioredis/ });
+    } finally {
+      substitutePeer('ioredis', undefined);
+    }
+  });
+
+  it('publishes with a given client, subscribes on a duplicate of it, and leaves the client open on close', async () => {
+    const client = new Redis(REDIS_URL);
+    try {
+      const channel = `tessera-test-${process.pid}-${randomBytes(4).toString('hex')}`;
+      const bus = new RedisBus({ client, channel });
+      const got: string[] = [];
+      await bus.subscribe((m) => got.push(m));
+      assert.equal(await client.publish(channel, 'from outside'), 1, 'one subscriber: the bus');
+      await bus.publish('from the bus');
+      const end = Date.now() + 5_000;
+      while (got.length < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got, ['from outside', 'from the bus']);
+      await bus.close();
+      assert.equal(client.status, 'ready');
+      assert.equal(await client.publish(channel, 'nobody'), 0, 'the subscriber connection is gone');
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('rejects a publish waiting for the first connection as soon as that connection fails, not at the timeout', async () => {
+    const bus = new RedisBus({ url: `redis://127.0.0.1:${await freePort()}`, timeout: 5_000 });
+    try {
+      const started = Date.now();
+      await assert.rejects(bus.publish('x'), { code: 'ERR_BUS_UNAVAILABLE' });
+      assert.ok(Date.now() - started < 1_000, `refused in ${Date.now() - started} ms`);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('rejects subscribe with BusUnavailableError after `timeout` when Redis cannot be reached', async () => {
+    const bus = new RedisBus({ url: `redis://127.0.0.1:${await freePort()}`, timeout: 300 });
+    try {
+      await assert.rejects(bus.subscribe(() => {}), { code: 'ERR_BUS_UNAVAILABLE' });
+    } finally {
+      await bus.close();
+    }
+  });
+});
