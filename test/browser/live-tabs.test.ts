@@ -171,7 +171,7 @@ describe('live tabs in Chromium', { skip }, () => {
 
     const reloads = await visit();
     const other = await reloads.context.newPage();
-    await openLive(other, `${app.base}/`);
+    await openLive(other, `${app.base}/?reload=0`); // this tab stays, to see its request through
     const loaded = reloads.page.waitForEvent('load');
     await other.evaluate(() => fetch('/destroy', { method: 'POST' }));
     await loaded;
