@@ -5,7 +5,7 @@
  * @module
  * @internal
  */
-import { sseControl, sseMessage, type EndReason, type LiveEvent } from './protocol.js';
+import { sseControl, sseMessage, type EndReason } from './protocol.js';
 
 /**
  * Where a tab's stream is written: an adapter's response, as plain operations. `write` hands over
@@ -43,7 +43,7 @@ export interface TabLimits {
  * ```ts
  * const tab = new Tab('k3Jd9_aQ0xZ-7mNw1pLr2A', limits);
  * tab.attach(sink, null, now);
- * tab.send({ type: 'reload' }, Date.now());
+ * tab.send(sseBody({ type: 'reload' }), Date.now());
  * ```
  */
 export class Tab {
@@ -91,10 +91,13 @@ export class Tab {
     return true;
   }
 
-  /** Send `event` (already checked), keeping it for a reconnect. Drops a stream that stopped reading. */
-  send(event: LiveEvent, now: number): void {
+  /**
+   * Send an event — its `sseBody`, made once for every tab it goes to — keeping it for a
+   * reconnect. Drops a stream that stopped reading.
+   */
+  send(body: string, now: number): void {
     const id = ++this.#seq;
-    const text = sseMessage(id, event);
+    const text = sseMessage(id, body);
     const keep = this.#limits.replay;
     if (keep > 0) {
       const replay = (this.#replay ??= []);
