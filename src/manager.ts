@@ -13,9 +13,8 @@ import { ValidAfter } from './auth/valid-after.js';
 import { isWellFormedId, storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
 import type { CsrfProtection } from './csrf.js';
-import { LiveHub } from './live/hub.js';
-import { CookieTickets } from './live/tickets.js';
-import { clearCookie } from './cookie.js';
+import type { LiveHub } from './live/hub.js';
+import { liveHubOf } from './live/assemble.js';
 import { ConfigError, NotSupportedError, SessionNotFoundError, SessionStateError, TenantError, type CsrfError } from './errors.js';
 import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session, type SessionData } from './session.js';
@@ -196,26 +195,7 @@ export class Tessera extends EventEmitter {
     const activity = (this.activity = new ActivityTracker({ driver, options: options.activity, now, logger, idleTimeout, cleanupInterval, destroy }));
     this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen, activity }, store.name);
     if (this.options.live !== null) {
-      const hub = (this.#live = new LiveHub({
-        options: this.options.live,
-        now: this.options.now,
-        logger: this.options.logger,
-        expiryOf: (key) => backend.expiryByKey(key),
-        userKeys: async (userId, tenant) => (await this.listByUser(userId, { tenant })).map((info) => info.handle),
-        tickets: new CookieTickets({
-          keys: this.options.keyring.keys('live'),
-          lifetime: this.options.live.ticketLifetime,
-          now: this.options.now,
-          claimOnce: (mark, until) => backend.claimOnce(mark, until),
-        }),
-        openByKey: async (key, sink) => {
-          const state = await backend.openByKey(key, sink);
-          return state && new Session(state, this.#lifecycle);
-        },
-        signOutLines: () => signOutLines(this.options),
-        csrfCookie: this.options.csrf.clearLine() !== null,
-        destroyByKey: (key) => this.destroyByHandle(key, { anyUser: true }),
-      }));
+      const hub = (this.#live = liveHubOf(this.options, this.options.live, backend, (state) => new Session(state, this.#lifecycle), this));
       events.sessions = hub;
     }
     const interval = this.options.cleanupInterval;
@@ -694,11 +674,3 @@ function tenantOf(options: { readonly tenant?: string | null } | undefined): str
   return tenant;
 }
 
-/** The `Set-Cookie` lines that take tessera's cookies (session, CSRF token, auth) out of a browser. */
-function signOutLines(options: ResolvedOptions): string[] {
-  const lines = [clearCookie(options.cookie)];
-  const csrf = options.csrf.clearLine();
-  if (csrf !== null) lines.push(csrf);
-  if (options.auth !== null) lines.push(clearCookie(options.auth.cookie));
-  return lines;
-}

@@ -220,11 +220,13 @@ import { MemoryStore } from 'tessera/stores/memory';
 import { FileStore } from 'tessera/stores/file';
 import { CookieStore } from 'tessera/stores/cookie';
 import { storeConformance } from 'tessera/stores/conformance';
+import { connect, type LiveClient } from 'tessera/live/client';
 
 declare const database: SqliteDatabase;
 export const middleware = session({ secret: '${SECRET}', resave: false, saveUninitialized: false });
 export const sessions = nodeSessions(createTessera({ secrets: ['${SECRET}'], store: new SqliteStore({ database }) }));
 export const used = [MemoryStore, FileStore, CookieStore, storeConformance];
+export const live: (options?: { path?: string }) => LiveClient = connect;
 `;
 
 /** The optional peers' subpaths, for a consumer that installed the peers (and @types/pg: pg has no types of its own). */
@@ -302,6 +304,23 @@ async function main() {
     server.close();
   }
 
+  // The browser client: its module loads (it starts nothing outside a browser), and the CommonJS
+  // build serves it.
+  assert.equal(typeof require('tessera/live/client').connect, 'function');
+  const { nodeSessions } = require('tessera/node');
+  const { MemoryStore } = require('tessera/stores/memory');
+  const live = createTessera({ secrets: ['${SECRET}'], store: new MemoryStore(), live: {} });
+  const liveServer = require('node:http').createServer(nodeSessions(live).wrap((req, res) => res.end()));
+  await new Promise((ok) => liveServer.listen(0, '127.0.0.1', ok));
+  try {
+    const script = await fetch('http://127.0.0.1:' + liveServer.address().port + '/tessera/live/client.js');
+    assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
+    assert.match(await script.text(), /EventSource/);
+  } finally {
+    liveServer.close();
+    await live.close();
+  }
+
   // better-sqlite3 comes with tessera; the optional peers are not installed here.
   const { SqliteStore } = require('tessera/stores/sqlite');
   await new SqliteStore({ path: ':memory:' }).close();
@@ -346,6 +365,19 @@ const { RedisBus } = await import('tessera/live/redis');
 const { PostgresBus } = await import('tessera/live/postgres');
 assert.throws(() => new RedisBus({ url: 'redis://127.0.0.1:6379' }), missing('ioredis'));
 assert.throws(() => new PostgresBus({ connectionString: 'postgres://127.0.0.1/x' }), missing('pg'));
+// The browser client: its module loads (it starts nothing outside a browser), and the ES module build serves it.
+assert.equal(typeof (await import('tessera/live/client')).connect, 'function');
+const { nodeSessions } = await import('tessera/node');
+const { MemoryStore } = await import('tessera/stores/memory');
+const { createServer } = await import('node:http');
+const live = createTessera({ secrets: ['${SECRET}'], store: new MemoryStore(), live: {} });
+const liveServer = createServer(nodeSessions(live).wrap((req, res) => res.end()));
+await new Promise((ok) => liveServer.listen(0, '127.0.0.1', ok));
+const script = await fetch('http://127.0.0.1:' + liveServer.address().port + '/tessera/live/client.js');
+assert.equal(script.headers.get('content-type'), 'text/javascript; charset=utf-8');
+assert.match(await script.text(), /EventSource/);
+liveServer.close();
+await live.close();
 console.log('esm ok');
 `;
 

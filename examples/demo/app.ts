@@ -13,6 +13,7 @@ import { nodeSessions } from '../../src/adapters/node.js';
 import { demoSecret, pickStore, type SecretSource, type StoreChoice } from './config.js';
 import { html, layout, send } from './page.js';
 import { allowed, routes, type DemoContext } from './routes.js';
+import { refreshOnline } from './routes/live.js';
 
 /** Options of {@link startDemo}. */
 export interface DemoOptions {
@@ -73,6 +74,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
       // In production, behind HTTPS, keep the default (Secure, and the name gets the __Host- prefix).
       secure: production,
     },
+    // Live tabs (the /live page): an event stream per tab; tabs' activity kept every 5 s at most.
+    live: {},
+    activity: { interval: 5_000 },
     logger: {
       warn: (message, fields) => log(`warning: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
       error: (message, fields) => log(`error: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
@@ -120,6 +124,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     throw error;
   }
 
+  // Every open /live page's "who's online" panel, pushed every 5 s.
+  const stopRefresh = refreshOnline(tessera, 5_000);
   const { port } = server.address() as AddressInfo;
   const shownHost = !options.host || options.host === '0.0.0.0' || options.host === '::' ? 'localhost' : options.host;
   const url = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${port}/`;
@@ -127,6 +133,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   let closing: Promise<void> | null = null;
   const close = (graceMs = 5_000): Promise<void> =>
     (closing ??= (async () => {
+      stopRefresh();
+      // Streams first: finished without `end`, so their tabs reconnect to the next server.
+      await tessera.live.close();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       timer.unref();
       await new Promise<void>((resolve) => {

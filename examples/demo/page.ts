@@ -1,5 +1,5 @@
 /**
- * The demo's HTML: one page layout, no external assets, no scripts.
+ * The demo's HTML: one page layout, no external assets; scripts only on the live page.
  *
  * @module
  */
@@ -99,6 +99,7 @@ export function layout(options: { title: string; path: string; body: Html; foote
     ['/', 'Home'],
     ['/increment', 'Increment'],
     ['/clear', 'Clear session'],
+    ['/live', 'Live tabs'],
     user ? ['/account', 'Your account'] : ['/sign-in', 'Sign in'],
   ];
   const nav = links.map(([href, text]) =>
@@ -129,17 +130,18 @@ ${options.body}
 
 /**
  * Send an HTML page. Pages show per-session state, so they are never cached, and the headers
- * forbid scripts, framing and content sniffing.
+ * forbid framing, content sniffing and scripts — except the demo's own on a page that asks for
+ * them (`scripts: true`, the live page).
  *
  * @example
  * ```ts
  * send(res, 404, layout({ title: 'Not found', path: '', body: html`<p>No such page.</p>` }));
  * ```
  */
-export function send(res: ServerResponse, status: number, page: Html): void {
+export function send(res: ServerResponse, status: number, page: Html, options: { scripts?: boolean } = {}): void {
   res.statusCode = status;
   res.setHeader('content-type', 'text/html; charset=utf-8');
-  securityHeaders(res);
+  securityHeaders(res, options.scripts === true);
   res.end(page.value);
 }
 
@@ -160,10 +162,12 @@ export function redirect(res: ServerResponse, location: `/${string}`): void {
   res.end(html`<p>See <a href="${location}">${location}</a>.</p>`.value);
 }
 
-function securityHeaders(res: ServerResponse): void {
+function securityHeaders(res: ServerResponse, scripts = false): void {
   res.setHeader('cache-control', 'no-store');
   // form-action 'self': the demo's forms (sign-in, sign-out, revoke) post only to the demo itself.
-  res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'");
+  // The live page runs the demo's own scripts (the live client, demo-live.js) and its stream; no other page runs any.
+  const live = scripts ? " script-src 'self'; connect-src 'self';" : '';
+  res.setHeader('content-security-policy', `default-src 'none';${live} style-src 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'`);
   res.setHeader('x-content-type-options', 'nosniff');
   res.setHeader('referrer-policy', 'no-referrer');
 }

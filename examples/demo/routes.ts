@@ -8,6 +8,7 @@
 import { accountRoutes } from './routes/account.js';
 import type { Methods } from './routes/context.js';
 import { counterRoutes } from './routes/counter.js';
+import { liveRoutes } from './routes/live.js';
 
 export type { DemoContext, Methods, Route } from './routes/context.js';
 
@@ -19,7 +20,7 @@ export type { DemoContext, Methods, Route } from './routes/context.js';
  * routes.get('/account')?.GET; // the account page's handler
  * ```
  */
-export const routes: ReadonlyMap<string, Methods> = new Map<string, Methods>([...counterRoutes, ...accountRoutes]);
+export const routes: ReadonlyMap<string, Methods> = new Map<string, Methods>([...counterRoutes, ...accountRoutes, ...liveRoutes]);
 
 /**
  * The `Allow` header of a path's routes, e.g. `GET, HEAD` or `GET, HEAD, POST`.

@@ -24,6 +24,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ConfigError, LiveError, TesseraError } from '../errors.js';
+import { clientScriptReply } from '../live/client-route.js';
 import { liveRoute, MAX_TICKET_BYTES, prepareStream, redeemTicket, webStream, type LiveRequest, type LiveRoute } from '../live/endpoint.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import { Tessera, type CsrfRequest, type SessionContext } from '../manager.js';
@@ -322,7 +323,7 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
 
   return Object.assign(middleware, { tessera, isSecure });
 
-  /** Answer a live route with a Web Response: the stream, or a redeemed cookie ticket. */
+  /** Answer a live route with a Web Response: the stream, a redeemed cookie ticket, or the client script. */
   async function serveHonoLive(route: LiveRoute, ctx: SessionContext, request: LiveRequest, c: Context, outgoing: PendingSetCookie): Promise<Response> {
     if (route === 'stream') {
       const start = await prepareStream(tessera, ctx, request);
@@ -337,7 +338,8 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
       for (const line of await redeemTicket(tessera, request, body)) headers.append('set-cookie', line);
       return new Response(null, { status: 204, headers });
     }
-    throw new LiveError(`the live ${route} route is not served yet`, { status: 404 });
+    const reply = clientScriptReply(request.method, request.header('if-none-match'));
+    return new Response(reply.body || null, { status: reply.status, headers: reply.headers });
   }
 
   /** The CSRF check's view of a Hono request; the form field is read through Hono's (cached) body parser. */

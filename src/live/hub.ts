@@ -6,17 +6,17 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { isWellFormedId } from '../crypto/ids.js';
 import type { AuthClaims } from '../auth/tokens.js';
 import type { CookieSink } from '../core/request.js';
-import { BusUnavailableError, LiveError, SessionNotFoundError, TesseraError } from '../errors.js';
+import { LiveError, SessionNotFoundError, type BusUnavailableError } from '../errors.js';
 import type { Logger } from '../options.js';
 import type { Session } from '../session.js';
-import { LocalBus, MAX_BUS_MESSAGE_BYTES, type LiveBus } from './bus.js';
+import { LocalBus, type LiveBus } from './bus.js';
+import { HubTransport } from './transport.js';
 import type { ResolvedLiveOptions } from './options.js';
 import { checkEvent, isTabId, type EndReason, type HtmlMode, type LiveEvent } from './protocol.js';
-import { StreamRegistry, type HubMessage } from './registry.js';
+import { StreamRegistry } from './registry.js';
 import type { StreamSink } from './tab.js';
 import { checkCookieLines, type CookieTickets } from './tickets.js';
 
@@ -69,25 +69,22 @@ export class LiveHub {
   /** The validated live options. */
   readonly options: ResolvedLiveOptions;
   readonly #parts: HubParts;
-  readonly #bus: LiveBus;
-  readonly #id = randomBytes(6).toString('base64url');
   readonly #registry: StreamRegistry;
+  readonly #transport: HubTransport;
   readonly #tickets: CookieTickets;
-  #subscribed: Promise<void> | null = null;
   #timer: NodeJS.Timeout | null = null;
-  #closed = false;
 
   constructor(parts: HubParts) {
     this.#parts = parts;
     this.options = parts.options;
-    this.#bus = parts.options.bus ?? new LocalBus();
     this.#registry = new StreamRegistry(parts.options, parts.now);
+    this.#transport = new HubTransport(parts.options.bus ?? new LocalBus(), this.#registry, parts.logger);
     this.#tickets = parts.tickets;
   }
 
   /** The bus this hub publishes on. */
   get bus(): LiveBus {
-    return this.#bus;
+    return this.#transport.bus;
   }
 
   /** Open streams in this process. */
@@ -115,7 +112,7 @@ export class LiveHub {
     const key = keyOf(target);
     checkTab(tab);
     const e = checkEvent(event);
-    await this.#send({ h: this.#id, op: 'tab', k: key, t: tab, e });
+    await this.#transport.send({ op: 'tab', k: key, t: tab, e });
   }
 
   /**
@@ -127,7 +124,7 @@ export class LiveHub {
    * ```
    */
   async broadcast(target: LiveTarget, event: LiveEvent): Promise<void> {
-    await this.#send({ h: this.#id, op: 'session', ks: [keyOf(target)], e: checkEvent(event) });
+    await this.#transport.send({ op: 'session', ks: [keyOf(target)], e: checkEvent(event) });
   }
 
   /**
@@ -144,7 +141,7 @@ export class LiveHub {
     if (typeof userId !== 'string' || userId === '') throw new LiveError('broadcastUser(userId): userId must be a non-empty string');
     const e = checkEvent(event);
     const keys = await this.#parts.userKeys(userId, options.tenant ?? null);
-    if (keys.length > 0) await this.#send({ h: this.#id, op: 'session', ks: keys, e });
+    if (keys.length > 0) await this.#transport.send({ op: 'session', ks: keys, e });
     return keys.length;
   }
 
@@ -157,7 +154,7 @@ export class LiveHub {
    * ```
    */
   async broadcastAll(event: LiveEvent): Promise<void> {
-    await this.#send({ h: this.#id, op: 'all', e: checkEvent(event) });
+    await this.#transport.send({ op: 'all', e: checkEvent(event) });
   }
 
   /**
@@ -282,26 +279,6 @@ export class LiveHub {
     return this.#tickets.redeem(ticket, tab);
   }
 
-  async #send(message: HubMessage): Promise<void> {
-    if (this.#closed) throw new BusUnavailableError('tessera.live was closed');
-    const text = JSON.stringify(message);
-    if (text.length > MAX_BUS_MESSAGE_BYTES / 3 && Buffer.byteLength(text) > MAX_BUS_MESSAGE_BYTES) {
-      throw new LiveError(`the push is ${Buffer.byteLength(text)} bytes, over the ${MAX_BUS_MESSAGE_BYTES}-byte limit: push a smaller fragment`, { status: 413 });
-    }
-    this.#registry.apply(message);
-    await this.#publish(text);
-  }
-
-  async #publish(text: string): Promise<void> {
-    try {
-      void this.start().catch(() => {});
-      await this.#bus.publish(text);
-    } catch (error) {
-      if (error instanceof TesseraError) throw error;
-      throw new BusUnavailableError(`the ${this.#bus.name} bus could not take the push: ${String(error)}`, { cause: error });
-    }
-  }
-
   // ---------------------------------------------------------------- sessions ending, moving
 
   /**
@@ -309,23 +286,12 @@ export class LiveHub {
    * and close them. For the core's hooks; failures to publish are logged.
    */
   ended(key: string, reason: EndReason): void {
-    const message: HubMessage = { h: this.#id, op: 'end', k: key, r: reason };
-    this.#registry.apply(message);
-    this.#publishQuietly(message);
+    this.#transport.sendQuietly({ op: 'end', k: key, r: reason });
   }
 
   /** The session under `from` now lives under `to` (a new ID): its streams follow, everywhere. */
   moved(from: string, to: string): void {
-    const message: HubMessage = { h: this.#id, op: 'move', k: from, to };
-    this.#registry.apply(message);
-    this.#publishQuietly(message);
-  }
-
-  #publishQuietly(message: HubMessage): void {
-    if (this.#closed) return;
-    this.#publish(JSON.stringify(message)).catch((error: unknown) => {
-      this.#parts.logger.warn?.(`tessera: live ${message.op} not published to other processes`, { error: String(error) });
-    });
+    this.#transport.sendQuietly({ op: 'move', k: from, to });
   }
 
   // ---------------------------------------------------------------- streams
@@ -336,7 +302,7 @@ export class LiveHub {
    * the adapters' stream route.
    */
   attach(key: string, tab: string, sink: StreamSink, lastEventId: number | null, expiresAt: number): () => void {
-    if (this.#closed) {
+    if (this.#transport.closed) {
       sink.end();
       return () => {};
     }
@@ -345,41 +311,24 @@ export class LiveHub {
     return this.#registry.attach(key, tab, sink, lastEventId, expiresAt);
   }
 
-  #receive = (text: string): void => {
-    let message: HubMessage;
-    try {
-      message = JSON.parse(text) as HubMessage;
-    } catch {
-      this.#parts.logger.warn?.('tessera: an unreadable message on the live bus was ignored');
-      return;
-    }
-    if (message === null || typeof message !== 'object' || message.h === this.#id) return;
-    try {
-      this.#registry.apply(message);
-    } catch (error) {
-      this.#parts.logger.warn?.('tessera: a live bus message could not be delivered', { error: String(error) });
-    }
-  };
-
   // ---------------------------------------------------------------- upkeep
 
   /**
-   * Subscribe to the bus, once: a bus that cannot reach its service yet keeps trying by itself, so
-   * a rejection means "not yet" (it is logged) and is never retried here — subscribing again
-   * would deliver every message twice. Resolves when subscribed.
+   * Subscribe to the bus (once; a bus that cannot reach its service yet keeps trying by itself).
+   * Resolves when subscribed. Attaching the first stream does it; a process that only pushes
+   * need not.
+   *
+   * @example
+   * ```ts
+   * await tessera.live.start(); // before taking traffic, to know the bus is there
+   * ```
    */
   start(): Promise<void> {
-    if (this.#subscribed === null) {
-      this.#subscribed = this.#bus.subscribe(this.#receive);
-      this.#subscribed.catch((error: unknown) => {
-        this.#parts.logger.warn?.(`tessera: the ${this.#bus.name} bus is not subscribed yet (it keeps trying)`, { error: String(error) });
-      });
-    }
-    return this.#subscribed;
+    return this.#transport.start();
   }
 
   #startTimer(): void {
-    if (this.#timer !== null || this.#closed) return;
+    if (this.#timer !== null || this.#transport.closed) return;
     this.#timer = setInterval(() => this.tick(), this.options.heartbeat);
     this.#timer.unref();
   }
@@ -421,11 +370,10 @@ export class LiveHub {
    * ```
    */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#transport.closed) return;
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#registry.dropAll();
-    await this.#bus.close();
+    await this.#transport.close();
   }
 }
 

@@ -10,6 +10,7 @@ import type { SessionContext } from '../core/context.js';
 import type { Tessera } from '../manager.js';
 import { MAX_TICKET_BYTES, openNodeStream, prepareStream, redeemTicket, type LiveRequest, type LiveRoute } from './endpoint.js';
 import { LiveError } from '../errors.js';
+import { serveNodeClient } from './client-route.js';
 
 /**
  * A Node request as the live endpoint reads it.
@@ -53,6 +54,9 @@ export async function serveNodeLive(tessera: Tessera, route: LiveRoute, ctx: Ses
       openNodeStream(hub, start, res);
       return;
     }
+    case 'client':
+      serveNodeClient(req, res);
+      return;
     case 'cookie': {
       const lines = await redeemTicket(tessera, nodeLiveRequest(req), await readBody(req));
       const existing = res.getHeader('set-cookie');

@@ -19,6 +19,7 @@ import type * as Pg from 'pg';
 import { BusUnavailableError, ConfigError } from '../errors.js';
 import { loadPeer } from '../stores/peer.js';
 import type { LiveBus } from './bus.js';
+import { within } from './bus.js';
 import { Reassembler, splitMessage } from './postgres-chunks.js';
 
 /**
@@ -184,15 +185,7 @@ export class PostgresBus implements LiveBus {
       });
       void this.#listen();
     }
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.#unavailable(`could not listen within ${this.#timeout} ms (still trying)`)), this.#timeout);
-    });
-    try {
-      await Promise.race([this.#subscribed, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(this.#subscribed, this.#timeout, () => this.#unavailable(`could not listen within ${this.#timeout} ms (still trying)`));
   }
 
   /**

@@ -117,16 +117,30 @@ export function checkEvent(event: LiveEvent): LiveEvent {
 }
 
 /**
- * One SSE message as written on the stream: `id`, `event` (the type) and `data` (the JSON).
- * The JSON has no line breaks (JSON.stringify escapes them), so `data` is one line.
+ * An event as an SSE message without its `id:` line: `event:` (the type) and `data:` (the JSON).
+ * Made once per push, however many tabs it goes to; each tab puts its own `id:` line in front
+ * ({@link sseMessage}). The JSON has no line breaks (JSON.stringify escapes them), so `data` is
+ * one line.
  *
  * @example
  * ```ts
- * sseMessage(7, { type: 'reload' }); // 'id: 7\nevent: reload\ndata: {"type":"reload"}\n\n'
+ * sseBody({ type: 'reload' }); // 'event: reload\ndata: {"type":"reload"}\n\n'
  * ```
  */
-export function sseMessage(id: number, event: LiveEvent): string {
-  return `id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+export function sseBody(event: LiveEvent): string {
+  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
+
+/**
+ * One SSE message as written on a tab's stream: its `id:` line, then the event's {@link sseBody}.
+ *
+ * @example
+ * ```ts
+ * sseMessage(7, sseBody({ type: 'reload' })); // 'id: 7\nevent: reload\ndata: {"type":"reload"}\n\n'
+ * ```
+ */
+export function sseMessage(id: number, body: string): string {
+  return `id: ${id}\n${body}`;
 }
 
 /**

@@ -18,6 +18,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { BusUnavailableError, ConfigError } from '../errors.js';
 import { loadPeer } from '../stores/peer.js';
 import type { LiveBus } from './bus.js';
+import { within } from './bus.js';
 
 /**
  * Options of {@link RedisBus}: give either `client` or `url`.
@@ -162,15 +163,7 @@ export class RedisBus implements LiveBus {
     if (this.#closed) throw new BusUnavailableError('the Redis bus was closed');
     this.#delivers.add(deliver);
     this.#subscribed ??= this.client.isCluster ? this.#subscribeSharded(this.client as Cluster) : this.#subscribePlain(this.client as Redis);
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.#unavailable(`could not subscribe within ${this.#timeout} ms (still trying)`)), this.#timeout);
-    });
-    try {
-      await Promise.race([this.#subscribed, late]);
-    } finally {
-      clearTimeout(timer);
-    }
+    await within(this.#subscribed, this.#timeout, () => this.#unavailable(`could not subscribe within ${this.#timeout} ms (still trying)`));
   }
 
   /**

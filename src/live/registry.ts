@@ -7,7 +7,7 @@
  * @internal
  */
 import type { ResolvedLiveOptions } from './options.js';
-import type { EndReason, LiveEvent } from './protocol.js';
+import { sseBody, type EndReason, type LiveEvent } from './protocol.js';
 import { Tab, type StreamSink } from './tab.js';
 
 /** A session with streams in this process. */
@@ -101,17 +101,21 @@ export class StreamRegistry {
     const now = this.#now();
     switch (message.op) {
       case 'tab':
-        this.#sessions.get(message.k)?.tabs.get(message.t)?.send(message.e, now);
+        this.#sessions.get(message.k)?.tabs.get(message.t)?.send(sseBody(message.e), now);
         return;
-      case 'session':
+      case 'session': {
+        let body: string | undefined;
         for (const key of message.ks) {
           const entry = this.#sessions.get(key);
-          if (entry !== undefined) for (const tab of entry.tabs.values()) tab.send(message.e, now);
+          if (entry !== undefined) for (const tab of entry.tabs.values()) tab.send((body ??= sseBody(message.e)), now);
         }
         return;
-      case 'all':
-        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(message.e, now);
+      }
+      case 'all': {
+        const body = sseBody(message.e);
+        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(body, now);
         return;
+      }
       case 'end':
         this.end(message.k, message.r);
         return;

@@ -5,26 +5,7 @@
  * @module
  * @internal
  */
-import { sseControl, type EndReason, type LiveEvent } from './protocol.js';
-
-let lastEvent: LiveEvent | null = null;
-let lastTail = '';
-
-/**
- * The SSE message of `event` without its `id:` line (`sseMessage(id, event)` is `id: ${id}\n` and
- * this), made once per event: a broadcast hands one event object to every tab, so its tabs share
- * one string, serialised once and kept in their replay buffers by reference. (With a string of its
- * own per tab, each kept event cost about 180 bytes per tab: 11 KB per stream once 64 were kept;
- * the live bench, docs/benchmarks.md.) An event is a new object per push (`checkEvent`, or the
- * bus's JSON), so the last one's identity is a safe key.
- */
-function messageTail(event: LiveEvent): string {
-  if (event !== lastEvent) {
-    lastTail = `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-    lastEvent = event;
-  }
-  return lastTail;
-}
+import { sseControl, sseMessage, type EndReason } from './protocol.js';
 
 /**
  * Where a tab's stream is written: an adapter's response, as plain operations. `write` hands over
@@ -62,7 +43,7 @@ export interface TabLimits {
  * ```ts
  * const tab = new Tab('k3Jd9_aQ0xZ-7mNw1pLr2A', limits);
  * tab.attach(sink, null, now);
- * tab.send({ type: 'reload' }, Date.now());
+ * tab.send(sseBody({ type: 'reload' }), Date.now());
  * ```
  */
 export class Tab {
@@ -71,8 +52,8 @@ export class Tab {
   #sink: StreamSink | null = null;
   #seq = 0;
   /**
-   * The last events sent, oldest first, as written after their `id:` line (made on the first
-   * event: an idle tab holds none). Entry `i` is event `#replayFrom + i`.
+   * The bodies (`sseBody`) of the last events sent, oldest first; entry `i` went out as event
+   * `#replayFrom + i`. Made on the first event: an idle tab holds none.
    */
   #replay: string[] | null = null;
   /** The sequence number of `#replay[0]`. */
@@ -102,7 +83,7 @@ export class Tab {
     sink.write(`retry: 2000\n${sseControl('hello', hello)}`);
     if (lastEventId === null || this.#replay === null) return;
     const start = Math.max(0, lastEventId + 1 - this.#replayFrom);
-    for (let i = start; i < this.#replay.length; i++) sink.write(`id: ${this.#replayFrom + i}\n${this.#replay[i]!}`);
+    for (let i = start; i < this.#replay.length; i++) sink.write(sseMessage(this.#replayFrom + i, this.#replay[i]!));
   }
 
   /** The stream `sink` closed: forget it, if it is still this tab's (`now` starts the reconnect window). */
@@ -113,14 +94,18 @@ export class Tab {
     return true;
   }
 
-  /** Send `event` (already checked), keeping it for a reconnect. Drops a stream that stopped reading. */
-  send(event: LiveEvent, now: number): void {
+  /**
+   * Send an event — its `sseBody`, made once for every tab it goes to — keeping it for a
+   * reconnect. Drops a stream that stopped reading.
+   */
+  send(body: string, now: number): void {
     const id = ++this.#seq;
-    const tail = messageTail(event);
     const keep = this.#limits.replay;
     if (keep > 0) {
+      // The body, not the message: every tab an event reached keeps the one string (a message of
+      // its own per tab cost ~180 bytes per kept event: 11 KB per stream once 64 were kept).
       const replay = (this.#replay ??= []);
-      replay.push(tail);
+      replay.push(body);
       if (replay.length > keep) {
         replay.shift();
         this.#replayFrom++;
@@ -137,7 +122,7 @@ export class Tab {
       sink.close();
       return;
     }
-    sink.write(`id: ${id}\n${tail}`);
+    sink.write(sseMessage(id, body));
   }
 
   /** A heartbeat comment on an open stream (keeps proxies from closing it; finds dead sockets). */

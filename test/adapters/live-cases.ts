@@ -1,11 +1,12 @@
 /**
- * Live tabs in the adapter suite: the live routes (the stream, cookie tickets) as each adapter
- * serves them, with `live: {}`. Run by {@link adapterSuite} for every adapter whose harness can
+ * Live tabs in the adapter suite: the live routes (the stream, cookie tickets, the client
+ * script) as each adapter serves them, with `live: {}`. Run by {@link adapterSuite} for every adapter whose harness can
  * read a response as it streams (`HarnessApp.open`).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { storeKey } from '../../src/crypto/ids.js';
+import { CLIENT_SCRIPT } from '../../src/live/client-script.js';
 import type { Tessera } from '../../src/manager.js';
 import type { TesseraOptions } from '../../src/options.js';
 import type { SessionStore } from '../../src/stores/store.js';
@@ -94,6 +95,17 @@ export function liveCases(harness: AdapterHarness, storeTitle: string, start: St
       assert.deepEqual(used.setCookies, ['theme=dark; Path=/; HttpOnly; Secure; SameSite=Lax']);
       assert.equal((await post('same-origin')).status, 403, 'used once');
       first.close();
+    });
+
+    it('serves the browser client script, revalidated by its ETag', async () => {
+      const { app } = await start({ live: {} });
+      const script = await app.request('GET', '/tessera/live/client.js');
+      assert.equal(script.status, 200);
+      assert.equal(script.headers['content-type'], 'text/javascript; charset=utf-8');
+      assert.equal(script.body, CLIENT_SCRIPT);
+      assert.deepEqual(script.setCookies, []);
+      const again = await app.request('GET', '/tessera/live/client.js', { 'if-none-match': script.headers.etag! });
+      assert.equal(again.status, 304);
     });
 
     it('refuses a stream from another site, or without a tab ID', async (t) => {
