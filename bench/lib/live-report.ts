@@ -140,6 +140,13 @@ export function liveNotes(results: readonly LiveResult[]): string[] {
     'the server\'s longest event-loop delay while they ran (a heartbeat pings every stream in one pass, and holds pushes up).',
     '(bare): the reference, bare node:http holding the same streams in a Set (no sessions, no hub): what Node itself costs.',
   ];
+  const kept = results.filter((r) => Number.isFinite(r.heapPerKeptEvent));
+  if (kept.length > 0) {
+    out.push(
+      `replay: each tab keeps its last events for a reconnect; heap per kept event per stream after the broadcasts: ` +
+        kept.map((r) => `${Math.round(r.heapPerKeptEvent)} B (N=${label(r)})`).join(', ') + '.',
+    );
+  }
   for (const r of results) {
     const short = r.broadcastRounds.filter((b) => b.count < r.opened);
     if (short.length > 0) out.push(`! N=${int(r.n)}: broadcast rounds ${short.map((b) => `${b.round} reached ${int(b.count)}`).join(', ')} of ${int(r.opened)} streams.`);

@@ -84,6 +84,10 @@ export interface LiveResult {
   /** (after − before) / N, bytes. */
   rssPerStream: number;
   heapPerStream: number;
+  /** The server's memory once the broadcasts were delivered: each tab now keeps them for a reconnect. */
+  memoryAfterBroadcasts: MemorySnapshot;
+  /** (heap after the broadcasts − heap with idle streams) / N / rounds: what one kept event costs per tab, bytes. */
+  heapPerKeptEvent: number;
   /** Per round: deliveries, latencies, and how long `broadcastAll` took in the server (ms). */
   broadcastRounds: (LatencySummary & { round: number; callMs: number; flushMs: number; cpuMs: number })[];
   /** Every round's deliveries together. */
@@ -295,6 +299,9 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
       await sleep(300);
     }
 
+    server.send({ type: 'measure' });
+    const afterBroadcasts = await server.next<Extract<ServerMessage, { type: 'measured' }>>('measured', 120_000);
+
     let push: LiveResult['push'] = { skipped: pushSkip ?? '' };
     if (pushSkip === undefined && opened > 0) {
       const pusher = track(new Child<ToPusher, PusherMessage>('pusher', 'servers/live-push.ts', [`--channel=${channel}`], runtime));
@@ -334,6 +341,8 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
       memoryAfter: after.memory,
       rssPerStream: (after.memory.rss - before.memory.rss) / n,
       heapPerStream: (after.memory.heapUsed - before.memory.heapUsed) / n,
+      memoryAfterBroadcasts: afterBroadcasts.memory,
+      heapPerKeptEvent: rounds === 0 ? Number.NaN : (afterBroadcasts.memory.heapUsed - after.memory.heapUsed) / n / rounds,
       broadcastRounds,
       broadcast: summarise(reports.flatMap((r) => Object.values(r.broadcasts).flat())),
       push,
