@@ -302,7 +302,7 @@ export async function runLiveBench(options: LiveBenchOptions): Promise<LiveResul
     server.send({ type: 'measure' });
     const afterBroadcasts = await server.next<Extract<ServerMessage, { type: 'measured' }>>('measured', 120_000);
 
-    let push: LiveResult['push'] = { skipped: pushSkip ?? '' };
+    let push: LiveResult['push'] = { skipped: pushSkip ?? 'no stream opened' };
     if (pushSkip === undefined && opened > 0) {
       const pusher = track(new Child<ToPusher, PusherMessage>('pusher', 'servers/live-push.ts', [`--channel=${channel}`], runtime));
       await pusher.next('ready', 30_000);
