@@ -7,7 +7,7 @@
  * @internal
  */
 import type { ResolvedLiveOptions } from './options.js';
-import { sseBody, type EndReason, type LiveEvent } from './protocol.js';
+import { sseBody, sseMessage, type EndReason, type LiveEvent } from './protocol.js';
 import { Tab, type StreamSink } from './tab.js';
 
 /** A session with streams in this process. */
@@ -47,6 +47,12 @@ export class StreamRegistry {
   readonly #now: () => number;
   readonly #sessions = new Map<string, Entry>();
   #streams = 0;
+  /**
+   * The last event ID given out. Event IDs go up across every tab of this process (one message
+   * string per event, however many tabs it reaches), from the clock at start, so the IDs of a
+   * restarted process are above its predecessor's and a tab's `Last-Event-ID` from before misses nothing.
+   */
+  #seq = Date.now();
 
   constructor(options: ResolvedLiveOptions, now: () => number) {
     this.#options = options;
@@ -100,20 +106,24 @@ export class StreamRegistry {
   apply(message: HubMessage): void {
     const now = this.#now();
     switch (message.op) {
-      case 'tab':
-        this.#sessions.get(message.k)?.tabs.get(message.t)?.send(sseBody(message.e), now);
+      case 'tab': {
+        const tab = this.#sessions.get(message.k)?.tabs.get(message.t);
+        if (tab !== undefined) this.#send([tab], message.e, now);
         return;
+      }
       case 'session': {
-        let body: string | undefined;
+        const tabs: Tab[] = [];
         for (const key of message.ks) {
           const entry = this.#sessions.get(key);
-          if (entry !== undefined) for (const tab of entry.tabs.values()) tab.send((body ??= sseBody(message.e)), now);
+          if (entry !== undefined) for (const tab of entry.tabs.values()) tabs.push(tab);
         }
+        if (tabs.length > 0) this.#send(tabs, message.e, now);
         return;
       }
       case 'all': {
-        const body = sseBody(message.e);
-        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(body, now);
+        const id = ++this.#seq;
+        const text = sseMessage(id, sseBody(message.e));
+        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(id, text, now);
         return;
       }
       case 'end':
@@ -129,6 +139,13 @@ export class StreamRegistry {
         return;
       }
     }
+  }
+
+  /** Send `event` to `tabs`: one event ID, one message string for all of them. */
+  #send(tabs: readonly Tab[], event: LiveEvent, now: number): void {
+    const id = ++this.#seq;
+    const text = sseMessage(id, sseBody(event));
+    for (const tab of tabs) tab.send(id, text, now);
   }
 
   /** End the streams of session `key`, telling them why (`reason`), or without `end` (`null`: they reconnect). */

@@ -5,7 +5,7 @@
  * @module
  * @internal
  */
-import { sseControl, sseMessage, type EndReason } from './protocol.js';
+import { sseControl, type EndReason } from './protocol.js';
 
 /**
  * Where a tab's stream is written: an adapter's response, as plain operations. `write` hands over
@@ -36,28 +36,26 @@ export interface TabLimits {
 }
 
 /**
- * A tab of a session in this process. Its stream comes and goes (reconnects); its sequence numbers
- * go on, so `Last-Event-ID` names an event of this tab whichever stream carried it.
+ * A tab of a session in this process. Its stream comes and goes (reconnects); its replay buffer
+ * stays, so `Last-Event-ID` finds what it missed whichever of its streams carried the rest.
  *
  * @example
  * ```ts
  * const tab = new Tab('k3Jd9_aQ0xZ-7mNw1pLr2A', limits);
  * tab.attach(sink, null, now);
- * tab.send(sseBody({ type: 'reload' }), Date.now());
+ * tab.send(1, sseMessage(1, sseBody({ type: 'reload' })), Date.now());
  * ```
  */
 export class Tab {
   readonly id: string;
   readonly #limits: TabLimits;
   #sink: StreamSink | null = null;
-  #seq = 0;
   /**
-   * The bodies (`sseBody`) of the last events sent, oldest first; entry `i` went out as event
-   * `#replayFrom + i`. Made on the first event: an idle tab holds none.
+   * The last messages sent (whole, as written: every tab an event reached keeps the one string),
+   * oldest first, and their event IDs. Made on the first event: an idle tab holds none.
    */
   #replay: string[] | null = null;
-  /** The sequence number of `#replay[0]`. */
-  #replayFrom = 1;
+  #replayIds: number[] | null = null;
   /** When the stream dropped (ms), or 0 while one is open. */
   detachedAt = 0;
 
@@ -82,8 +80,8 @@ export class Tab {
     if (previous !== null) previous.close();
     sink.write(`retry: 2000\n${sseControl('hello', hello)}`);
     if (lastEventId === null || this.#replay === null) return;
-    const start = Math.max(0, lastEventId + 1 - this.#replayFrom);
-    for (let i = start; i < this.#replay.length; i++) sink.write(sseMessage(this.#replayFrom + i, this.#replay[i]!));
+    const ids = this.#replayIds!;
+    for (let i = 0; i < ids.length; i++) if (ids[i]! > lastEventId) sink.write(this.#replay[i]!);
   }
 
   /** The stream `sink` closed: forget it, if it is still this tab's (`now` starts the reconnect window). */
@@ -95,23 +93,20 @@ export class Tab {
   }
 
   /**
-   * Send an event — its `sseBody`, made once for every tab it goes to — keeping it for a
-   * reconnect. Drops a stream that stopped reading.
+   * Send the message of event `id` (`sseMessage`, made once for every tab it goes to), keeping it
+   * for a reconnect. Drops a stream that stopped reading.
    */
-  send(body: string, now: number): void {
-    const id = ++this.#seq;
+  send(id: number, message: string, now: number): void {
     const keep = this.#limits.replay;
     if (keep > 0) {
-      // The body, not the message: every tab an event reached keeps the one string (a message of
-      // its own per tab cost ~180 bytes per kept event: 11 KB per stream once 64 were kept).
       const replay = (this.#replay ??= []);
-      replay.push(body);
+      const ids = (this.#replayIds ??= []);
+      replay.push(message);
+      ids.push(id);
       if (replay.length > keep) {
         replay.shift();
-        this.#replayFrom++;
+        ids.shift();
       }
-    } else {
-      this.#replayFrom = id + 1;
     }
     const sink = this.#sink;
     if (sink === null) return;
@@ -122,7 +117,7 @@ export class Tab {
       sink.close();
       return;
     }
-    sink.write(sseMessage(id, body));
+    sink.write(message);
   }
 
   /** A heartbeat comment on an open stream (keeps proxies from closing it; finds dead sockets). */
