@@ -123,7 +123,7 @@ export class StreamRegistry {
       case 'all': {
         const id = ++this.#seq;
         const text = sseMessage(id, sseBody(message.e));
-        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(id, text, now);
+        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(text, now);
         return;
       }
       case 'end':
@@ -145,7 +145,7 @@ export class StreamRegistry {
   #send(tabs: readonly Tab[], event: LiveEvent, now: number): void {
     const id = ++this.#seq;
     const text = sseMessage(id, sseBody(event));
-    for (const tab of tabs) tab.send(id, text, now);
+    for (const tab of tabs) tab.send(text, now);
   }
 
   /** End the streams of session `key`, telling them why (`reason`), or without `end` (`null`: they reconnect). */

@@ -43,7 +43,7 @@ export interface TabLimits {
  * ```ts
  * const tab = new Tab('k3Jd9_aQ0xZ-7mNw1pLr2A', limits);
  * tab.attach(sink, null, now);
- * tab.send(1, sseMessage(1, sseBody({ type: 'reload' })), Date.now());
+ * tab.send(sseMessage(1, sseBody({ type: 'reload' })), Date.now());
  * ```
  */
 export class Tab {
@@ -51,11 +51,10 @@ export class Tab {
   readonly #limits: TabLimits;
   #sink: StreamSink | null = null;
   /**
-   * The last messages sent (whole, as written: every tab an event reached keeps the one string),
-   * oldest first, and their event IDs. Made on the first event: an idle tab holds none.
+   * The last messages sent, oldest first, whole as written (`id: N` first): every tab an event
+   * reached keeps the one string. Made on the first event: an idle tab holds none.
    */
   #replay: string[] | null = null;
-  #replayIds: number[] | null = null;
   /** When the stream dropped (ms), or 0 while one is open. */
   detachedAt = 0;
 
@@ -80,8 +79,7 @@ export class Tab {
     if (previous !== null) previous.close();
     sink.write(`retry: 2000\n${sseControl('hello', hello)}`);
     if (lastEventId === null || this.#replay === null) return;
-    const ids = this.#replayIds!;
-    for (let i = 0; i < ids.length; i++) if (ids[i]! > lastEventId) sink.write(this.#replay[i]!);
+    for (const message of this.#replay) if (idOf(message) > lastEventId) sink.write(message);
   }
 
   /** The stream `sink` closed: forget it, if it is still this tab's (`now` starts the reconnect window). */
@@ -93,20 +91,15 @@ export class Tab {
   }
 
   /**
-   * Send the message of event `id` (`sseMessage`, made once for every tab it goes to), keeping it
-   * for a reconnect. Drops a stream that stopped reading.
+   * Send an event's message (`sseMessage`, made once for every tab it goes to), keeping it for a
+   * reconnect. Drops a stream that stopped reading.
    */
-  send(id: number, message: string, now: number): void {
+  send(message: string, now: number): void {
     const keep = this.#limits.replay;
     if (keep > 0) {
       const replay = (this.#replay ??= []);
-      const ids = (this.#replayIds ??= []);
       replay.push(message);
-      ids.push(id);
-      if (replay.length > keep) {
-        replay.shift();
-        ids.shift();
-      }
+      if (replay.length > keep) replay.shift();
     }
     const sink = this.#sink;
     if (sink === null) return;
@@ -140,4 +133,9 @@ export class Tab {
     this.#sink = null;
     sink?.end();
   }
+}
+
+/** The event ID of a message (`id: N` is its first line). */
+function idOf(message: string): number {
+  return Number(message.slice(4, message.indexOf('\n')));
 }

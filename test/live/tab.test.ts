@@ -41,7 +41,7 @@ describe('Tab', () => {
     const tab = new Tab('tab-0000001', options);
     const first = new FakeSink();
     tab.attach(first, null, {});
-    for (let n = 1; n <= 5; n++) tab.send(n, message(n), 0);
+    for (let n = 1; n <= 5; n++) tab.send(message(n), 0);
     assert.deepEqual(first.events(), ['1', '2', '3', '4', '5']);
     assert.ok(tab.detach(first, 0));
     const again = new FakeSink();
@@ -57,10 +57,10 @@ describe('Tab', () => {
     const tab = new Tab('tab-0000002', options);
     const sink = new FakeSink();
     tab.attach(sink, null, {});
-    tab.send(1, message(1), 0);
+    tab.send(message(1), 0);
     tab.detach(sink, 10);
     assert.equal(tab.connected, false);
-    tab.send(2, message(2), 20);
+    tab.send(message(2), 20);
     const back = new FakeSink();
     tab.attach(back, 1, {});
     assert.deepEqual(back.events(), ['2']);
@@ -71,7 +71,7 @@ describe('Tab', () => {
     const sink = new FakeSink(true);
     tab.attach(sink, null, {});
     let n = 0;
-    while (!sink.closed && n < 1_000) tab.send(++n, sseMessage(n, sseBody({ type: 'html', target: '#x', html: 'y'.repeat(100) })), n);
+    while (!sink.closed && n < 1_000) tab.send(sseMessage(++n, sseBody({ type: 'html', target: '#x', html: 'y'.repeat(100) })), n);
     assert.ok(sink.closed, 'dropped');
     assert.ok(sink.unread <= 1_024 + 200, `at most the limit and one message waited (${sink.unread})`);
     assert.equal(tab.connected, false);
@@ -130,10 +130,10 @@ describe('Tab messages', () => {
     a.attach(sa, null, {});
     b.attach(sb, null, {});
     const first = sseMessage(7, sseBody({ type: 'reload' }));
-    a.send(7, first, 0); // only a got event 7
+    a.send(first, 0); // only a got event 7
     const shared = sseMessage(8, sseBody({ type: 'event', name: 'n', detail: { count: 1 } }));
-    a.send(8, shared, 0);
-    b.send(8, shared, 0);
+    a.send(shared, 0);
+    b.send(shared, 0);
     assert.equal(sa.written.at(-1), shared);
     assert.equal(sb.written.at(-1), shared);
     a.detach(sa, 0);
