@@ -114,6 +114,11 @@ function eventId(value: string | null | undefined): number | null {
  * ```
  */
 export function openNodeStream(hub: LiveHub, start: StreamStart, res: ServerResponse): void {
+  // No chunked framing: the stream's body runs until the connection closes (HTTP/1.1's response
+  // without a declared length, RFC 9112 §6.3), so each event is one plain write to the socket —
+  // a broadcast to 18,000 streams took about a fifth less server time (docs/benchmarks.md).
+  res.removeHeader('transfer-encoding');
+  res.setHeader('connection', 'close');
   res.writeHead(200, STREAM_HEADERS);
   res.flushHeaders();
   // Streams are long: Node's default socket timeouts must not end them (heartbeats keep them busy anyway).
