@@ -114,37 +114,46 @@ function eventId(value: string | null | undefined): number | null {
  * ```
  */
 export function openNodeStream(hub: LiveHub, start: StreamStart, res: ServerResponse): void {
-  // No chunked framing: the stream's body runs until the connection closes (HTTP/1.1's response
-  // without a declared length, RFC 9112 §6.3), so each event is one plain write to the socket —
-  // a broadcast to 18,000 streams took about a fifth less server time (docs/benchmarks.md).
-  res.removeHeader('transfer-encoding');
-  res.setHeader('connection', 'close');
+  const socket = res.socket;
+  // HTTP/1.x: no chunked framing — the body runs until the connection closes (a response without a
+  // declared length, RFC 9112 §6.3) — and each event is written to the socket as is. A broadcast
+  // to 18,000 streams took about 40 % less server time so (docs/benchmarks.md). HTTP/2 (whose
+  // compatibility response has no socket of its own to write to) keeps its framing.
+  const plain = res.req?.httpVersionMajor === 1 && socket !== null;
+  if (plain) {
+    res.removeHeader('transfer-encoding');
+    res.setHeader('connection', 'close');
+  }
   res.writeHead(200, STREAM_HEADERS);
   res.flushHeaders();
   // Streams are long: Node's default socket timeouts must not end them (heartbeats keep them busy anyway).
-  res.socket?.setTimeout(0);
-  res.socket?.setNoDelay(true);
-  const detach = hub.attach(start.key, start.tab, new NodeSink(res), start.lastEventId, start.expiresAt);
+  socket?.setTimeout(0);
+  socket?.setNoDelay(true);
+  const detach = hub.attach(start.key, start.tab, new NodeSink(res, plain ? socket : res), start.lastEventId, start.expiresAt);
   res.once('close', detach);
 }
 
-/**
- * A stream's sink on a Node response: one small object per open stream, where an object of four
- * closures cost about 300 bytes more (the live bench's heap snapshots, docs/benchmarks.md).
- */
+/** Where a Node stream's events are written: the socket itself (HTTP/1.x) or the response. */
+interface EventWriter {
+  write(text: string): boolean;
+  readonly writableLength: number;
+}
+
 class NodeSink implements StreamSink {
   readonly #res: ServerResponse;
+  readonly #out: EventWriter;
 
-  constructor(res: ServerResponse) {
+  constructor(res: ServerResponse, out: EventWriter) {
     this.#res = res;
+    this.#out = out;
   }
 
   write(text: string): boolean {
-    return this.#res.write(text);
+    return this.#out.write(text);
   }
 
   buffered(): number {
-    return this.#res.writableLength;
+    return this.#out.writableLength;
   }
 
   end(): void {

@@ -453,6 +453,33 @@ describe('live hub: expiry, processes, outages', () => {
     }
   });
 
+  it('streams over HTTP/2 (node:http2 compatibility API) keep its framing, and carry pushes', async () => {
+    const { createServer: createH2, connect } = await import('node:http2');
+    const tessera = createTessera({ secrets: [SECRET], store: new MemoryStore(), cookie: { secure: false }, csrf: false, live: {} });
+    const sessions = nodeSessions(tessera);
+    const server = createH2(sessions.wrap((_req, res) => void res.end('app')) as never);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    try {
+      const stream = client.request({ ':path': `/tessera/live?tab=${TAB_A}`, 'sec-fetch-site': 'same-origin' });
+      let text = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk: string) => (text += chunk));
+      const head = await new Promise<Record<string, unknown>>((resolve) => stream.once('response', resolve));
+      assert.equal(head[':status'], 200);
+      assert.equal(head.connection, undefined, 'no connection-specific header on HTTP/2');
+      for (let i = 0; i < 100 && !text.includes('event: hello'); i++) await new Promise((r) => setTimeout(r, 10));
+      await tessera.live.broadcastAll({ type: 'reload' });
+      for (let i = 0; i < 100 && !text.includes('event: reload'); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.match(text, /event: hello[\s\S]*event: reload/);
+      stream.close();
+    } finally {
+      client.close();
+      await tessera.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('live tabs are off unless asked for', async () => {
     const tessera = createTessera({ secrets: [SECRET], store: new MemoryStore() });
     assert.throws(() => tessera.live, NotSupportedError);
