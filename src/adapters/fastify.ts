@@ -315,7 +315,11 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
       if (slots[kLoadFailure] !== null) throw slots[kLoadFailure];
       const ctx = slots[kContext] ?? begin(slots, reply);
       reply.hijack();
-      await serveNodeLive(tessera, route, ctx, request.raw, reply.raw).catch((error: unknown) => respondWithError(reply.raw, error));
+      await serveNodeLive(tessera, route, ctx, request.raw, reply.raw).then(
+        // An open stream needs no session (the hub holds its handle): let the context go with it.
+        () => void (route === 'stream' && (slots[kContext] = null)),
+        (error: unknown) => respondWithError(reply.raw, error),
+      );
     };
     fastify.get(live.options.path, getLive('stream'));
     fastify.get(`${live.options.path}/client.js`, getLive('client'));

@@ -73,6 +73,7 @@ export class LiveHub {
   readonly #transport: HubTransport;
   readonly #tickets: CookieTickets;
   #timer: NodeJS.Timeout | null = null;
+  #ticking = false;
 
   constructor(parts: HubParts) {
     this.#parts = parts;
@@ -345,7 +346,18 @@ export class LiveHub {
    * ```
    */
   async tick(): Promise<void> {
-    const due = this.#registry.sweep();
+    // One pass at a time: a pass over many streams yields to the event loop, and may outlast the interval.
+    if (this.#ticking) return;
+    this.#ticking = true;
+    try {
+      await this.#expire(await this.#registry.sweep());
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  /** Check with the store the sessions whose known expiry passed; end the streams of those gone. */
+  async #expire(due: readonly string[]): Promise<void> {
     for (const key of due) {
       let expiresAt: number | null | undefined;
       try {

@@ -10,6 +10,9 @@ import type { ResolvedLiveOptions } from './options.js';
 import { sseBody, sseMessage, type EndReason, type LiveEvent } from './protocol.js';
 import { Tab, type StreamSink } from './tab.js';
 
+/** Sessions the heartbeat's pass handles before it lets the event loop run other work. */
+const SWEEP_SLICE = 1_000;
+
 /** A session with streams in this process. */
 interface Entry {
   readonly tabs: Map<string, Tab>;
@@ -162,18 +165,23 @@ export class StreamRegistry {
 
   /**
    * The heartbeat's pass: a ping on every open stream, tabs past their reconnect window forgotten.
-   * Returns the sessions whose known expiry passed, to be checked with the store.
+   * Resolves the sessions whose known expiry passed, to be checked with the store. The pass yields
+   * to the event loop after every {@link SWEEP_SLICE} tabs, so requests and pushes need not wait
+   * for all of it (pings carry nothing, unlike a broadcast, whose pass stays whole so that every
+   * tab gets its events in order).
    */
-  sweep(): string[] {
-    const now = this.#now();
+  async sweep(): Promise<string[]> {
     const due: string[] = [];
+    let done = 0;
     for (const [key, entry] of this.#sessions) {
+      const now = this.#now();
       for (const tab of entry.tabs.values()) {
         if (tab.connected) tab.ping();
         else if (now - tab.detachedAt >= this.#options.reconnectWindow) entry.tabs.delete(tab.id);
       }
       if (entry.tabs.size === 0) this.#sessions.delete(key);
       else if (entry.expiresAt <= now) due.push(key);
+      if (++done % SWEEP_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
     return due;
   }

@@ -107,6 +107,20 @@ describe('StreamRegistry', () => {
   });
 });
 
+describe('StreamRegistry heartbeat', () => {
+  it('pings every stream, yielding to the event loop between slices so other work runs meanwhile', async () => {
+    const registry = new StreamRegistry(resolveLiveOptions({})!, () => 0);
+    const sinks = Array.from({ length: 2_500 }, () => new FakeSink());
+    sinks.forEach((sink, i) => registry.attach(`key-${i}`, 'tab-aaaaaaa', sink, null, 1e15));
+    let ranMeanwhile = false;
+    setImmediate(() => (ranMeanwhile = true));
+    const due = await registry.sweep();
+    assert.deepEqual(due, []);
+    assert.ok(ranMeanwhile, 'an immediate queued before the pass ran before it ended');
+    assert.ok(sinks.every((sink) => sink.written.at(-1) === ': ping\n\n'), 'every stream pinged');
+  });
+});
+
 describe('live options', () => {
   it('refuses unknown options and values out of range at start-up', () => {
     assert.equal(resolveLiveOptions(undefined), null);
