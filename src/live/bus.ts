@@ -80,7 +80,7 @@ export class LocalBus implements LiveBus {
 
   async publish(message: string): Promise<void> {
     if (this.#closed) throw new BusUnavailableError('the local bus was closed');
-    for (const deliver of this.#subscribers) deliver(message);
+    deliverAll(this.#subscribers, message);
   }
 
   async close(): Promise<void> {
@@ -108,5 +108,28 @@ export async function within<T>(promise: Promise<T>, ms: number, late: () => Err
     return await Promise.race([promise, deadline]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Hand `message` to each receiver. A receiver that throws is a bug in it: the error is reported as
+ * Node reports a throwing listener (an uncaught exception on the next tick), outside the client
+ * library's message handling, so the bus's connection stays sound and the other receivers still
+ * get the message.
+ *
+ * @example
+ * ```ts
+ * deliverAll(this.#delivers, message);
+ * ```
+ */
+export function deliverAll(receivers: Iterable<(message: string) => void>, message: string): void {
+  for (const deliver of receivers) {
+    try {
+      deliver(message);
+    } catch (error) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
   }
 }

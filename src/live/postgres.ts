@@ -19,7 +19,7 @@ import type * as Pg from 'pg';
 import { BusUnavailableError, ConfigError } from '../errors.js';
 import { loadPeer } from '../stores/peer.js';
 import type { LiveBus } from './bus.js';
-import { within } from './bus.js';
+import { deliverAll, within } from './bus.js';
 import { Reassembler, splitMessage } from './postgres-chunks.js';
 
 /**
@@ -302,18 +302,7 @@ export class PostgresBus implements LiveBus {
   #notified({ channel, payload }: Pg.Notification): void {
     if (this.#closed || channel !== this.channel || payload === undefined) return;
     const message = this.#reassembler.add(payload);
-    if (message === null) return;
-    for (const deliver of this.#delivers) {
-      try {
-        deliver(message);
-      } catch (error) {
-        // A receiver that throws is a bug in it: reported as Node reports a throwing listener,
-        // outside pg's message handling, so the connection stays sound.
-        process.nextTick(() => {
-          throw error;
-        });
-      }
-    }
+    if (message !== null) deliverAll(this.#delivers, message);
   }
 
   #unavailable(why: string, cause?: unknown): BusUnavailableError {

@@ -18,7 +18,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { BusUnavailableError, ConfigError } from '../errors.js';
 import { loadPeer } from '../stores/peer.js';
 import type { LiveBus } from './bus.js';
-import { within } from './bus.js';
+import { deliverAll, within } from './bus.js';
 
 /**
  * Options of {@link RedisBus}: give either `client` or `url`.
@@ -299,18 +299,7 @@ export class RedisBus implements LiveBus {
   }
 
   #deliver(message: string): void {
-    if (this.#closed) return;
-    for (const deliver of this.#delivers) {
-      try {
-        deliver(message);
-      } catch (error) {
-        // A receiver that throws is a bug in it: report it as Node reports a throwing listener,
-        // outside ioredis's reply parser, so the connection stays sound.
-        process.nextTick(() => {
-          throw error;
-        });
-      }
-    }
+    if (!this.#closed) deliverAll(this.#delivers, message);
   }
 
   /** Keep a connection's last error as the cause of the next refusal (and stop ioredis printing each one). */
