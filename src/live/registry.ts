@@ -15,7 +15,8 @@ const SWEEP_SLICE = 1_000;
 
 /** A session with streams in this process. */
 interface Entry {
-  readonly tabs: Map<string, Tab>;
+  /** Its tabs, in the order they last connected (an array: a session usually has one or two). */
+  readonly tabs: Tab[];
   /** Known expiry (ms); checked again with the store when it passes. */
   expiresAt: number;
 }
@@ -78,16 +79,18 @@ export class StreamRegistry {
    */
   attach(key: string, tab: string, sink: StreamSink, lastEventId: number | null, expiresAt: number): () => void {
     let entry = this.#sessions.get(key);
-    if (entry === undefined) this.#sessions.set(key, (entry = { tabs: new Map(), expiresAt }));
+    if (entry === undefined) this.#sessions.set(key, (entry = { tabs: [], expiresAt }));
     else entry.expiresAt = Math.max(entry.expiresAt, expiresAt);
-    let t = entry.tabs.get(tab);
-    if (t === undefined) {
-      if (entry.tabs.size >= this.#options.maxTabsPerSession) this.#evictOldest(entry);
-      entry.tabs.set(tab, (t = new Tab(tab, this.#options)));
+    const tabs = entry.tabs;
+    const i = tabs.findIndex((t) => t.id === tab);
+    let t: Tab;
+    if (i === -1) {
+      if (tabs.length >= this.#options.maxTabsPerSession) this.#evictOldest(entry);
+      tabs.push((t = new Tab(tab, this.#options)));
     } else {
-      // Moved to the end: the map's order is the tabs' order of last connection.
-      entry.tabs.delete(tab);
-      entry.tabs.set(tab, t);
+      t = tabs[i]!;
+      // To the end: the tabs' order is their order of last connection.
+      if (i !== tabs.length - 1) tabs.push(...tabs.splice(i, 1));
     }
     if (!t.connected) this.#streams++;
     t.attach(sink, lastEventId, { tab, heartbeat: this.#options.heartbeat });
@@ -98,11 +101,14 @@ export class StreamRegistry {
   }
 
   #evictOldest(entry: Entry): void {
-    const [oldest] = entry.tabs.values();
-    if (oldest === undefined) return;
-    if (oldest.connected) this.#streams--;
-    oldest.drop();
-    entry.tabs.delete(oldest.id);
+    const oldest = entry.tabs.shift();
+    if (oldest !== undefined) this.#forget(oldest);
+  }
+
+  /** Let a tab go: its stream finished without `end` (it reconnects, if it still can). */
+  #forget(tab: Tab): void {
+    if (tab.connected) this.#streams--;
+    tab.drop();
   }
 
   /** Deliver a message (from this hub or another) to the streams held here. */
@@ -110,7 +116,7 @@ export class StreamRegistry {
     const now = this.#now();
     switch (message.op) {
       case 'tab': {
-        const tab = this.#sessions.get(message.k)?.tabs.get(message.t);
+        const tab = this.#sessions.get(message.k)?.tabs.find((t) => t.id === message.t);
         if (tab !== undefined) this.#send([tab], message.e, now);
         return;
       }
@@ -118,7 +124,7 @@ export class StreamRegistry {
         const tabs: Tab[] = [];
         for (const key of message.ks) {
           const entry = this.#sessions.get(key);
-          if (entry !== undefined) for (const tab of entry.tabs.values()) tabs.push(tab);
+          if (entry !== undefined) tabs.push(...entry.tabs);
         }
         if (tabs.length > 0) this.#send(tabs, message.e, now);
         return;
@@ -126,7 +132,7 @@ export class StreamRegistry {
       case 'all': {
         const id = ++this.#seq;
         const text = sseMessage(id, sseBody(message.e));
-        for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.send(text, now);
+        for (const entry of this.#sessions.values()) for (const tab of entry.tabs) tab.send(text, now);
         return;
       }
       case 'end':
@@ -137,8 +143,16 @@ export class StreamRegistry {
         if (entry === undefined || message.to === message.k) return;
         this.#sessions.delete(message.k);
         const target = this.#sessions.get(message.to);
-        if (target === undefined) this.#sessions.set(message.to, entry);
-        else for (const [id, tab] of entry.tabs) if (!target.tabs.has(id)) target.tabs.set(id, tab);
+        if (target === undefined) {
+          this.#sessions.set(message.to, entry);
+          return;
+        }
+        for (const tab of entry.tabs) {
+          // The same tab already reconnected under the new handle: that stream is the one to keep.
+          if (target.tabs.some((t) => t.id === tab.id)) this.#forget(tab);
+          else target.tabs.push(tab);
+        }
+        while (target.tabs.length > this.#options.maxTabsPerSession) this.#evictOldest(target);
         return;
       }
     }
@@ -156,7 +170,7 @@ export class StreamRegistry {
     const entry = this.#sessions.get(key);
     if (entry === undefined) return;
     this.#sessions.delete(key);
-    for (const tab of entry.tabs.values()) {
+    for (const tab of entry.tabs) {
       if (tab.connected) this.#streams--;
       if (reason === null) tab.drop();
       else tab.end(reason);
@@ -175,11 +189,15 @@ export class StreamRegistry {
     let done = 0;
     for (const [key, entry] of this.#sessions) {
       const now = this.#now();
-      for (const tab of entry.tabs.values()) {
+      const tabs = entry.tabs;
+      let kept = 0;
+      for (const tab of tabs) {
         if (tab.connected) tab.ping();
-        else if (now - tab.detachedAt >= this.#options.reconnectWindow) entry.tabs.delete(tab.id);
+        else if (now - tab.detachedAt >= this.#options.reconnectWindow) continue;
+        tabs[kept++] = tab;
       }
-      if (entry.tabs.size === 0) this.#sessions.delete(key);
+      tabs.length = kept;
+      if (kept === 0) this.#sessions.delete(key);
       else if (entry.expiresAt <= now) due.push(key);
       if (++done % SWEEP_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -194,7 +212,7 @@ export class StreamRegistry {
 
   /** Finish every stream without `end` (their clients reconnect) and forget them all. */
   dropAll(): void {
-    for (const entry of this.#sessions.values()) for (const tab of entry.tabs.values()) tab.drop();
+    for (const entry of this.#sessions.values()) for (const tab of entry.tabs) tab.drop();
     this.#sessions.clear();
     this.#streams = 0;
   }

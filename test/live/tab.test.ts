@@ -107,6 +107,24 @@ describe('StreamRegistry', () => {
   });
 });
 
+describe('StreamRegistry moves', () => {
+  it('a tab that reconnected under the new handle before the move keeps that stream; the old one is let go, counted once', () => {
+    const registry = new StreamRegistry(options, () => 0);
+    const before = new FakeSink();
+    const after = new FakeSink();
+    registry.attach('old', 'tab-aaaaaaa', before, null, 1e15);
+    registry.attach('new', 'tab-aaaaaaa', after, null, 1e15); // the page reconnected with the new cookie first
+    assert.equal(registry.streams, 2);
+    registry.apply({ h: 'x', op: 'move', k: 'old', to: 'new' });
+    assert.equal(registry.streams, 1, 'the stream under the old handle is not counted any more');
+    assert.ok(before.ended, 'and was finished');
+    registry.apply({ h: 'x', op: 'tab', k: 'new', t: 'tab-aaaaaaa', e: html(9) });
+    assert.deepEqual(after.events(), ['9']);
+    assert.deepEqual(before.events(), []);
+    assert.equal(registry.sessions, 1);
+  });
+});
+
 describe('StreamRegistry heartbeat', () => {
   it('pings every stream, yielding to the event loop between slices so other work runs meanwhile', async () => {
     const registry = new StreamRegistry(resolveLiveOptions({})!, () => 0);
