@@ -332,7 +332,15 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
       return webStream(live!, start, outgoing.lines);
     }
     if (route === 'cookie') {
-      const body = request.method === 'POST' ? await c.req.text() : '';
+      // Nothing read before the request is known to be a small POST of this site (redeemTicket checks again).
+      if (request.method !== 'POST') throw new LiveError('cookie tickets are posted', { status: 405 });
+      if (tessera.csrf.crossOrigin({ secFetchSite: request.header('sec-fetch-site'), origin: request.header('origin'), host: request.header('host') }) !== null) {
+        throw new LiveError('cookie tickets are posted by pages of this site', { status: 403 });
+      }
+      const declared = request.header('content-length');
+      if (declared === undefined) throw new LiveError('a cookie ticket is posted with its Content-Length', { status: 411 });
+      if (!(Number(declared) <= MAX_TICKET_BYTES)) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
+      const body = await c.req.text();
       if (body.length > MAX_TICKET_BYTES) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
       const headers = new Headers({ 'cache-control': 'no-store' });
       for (const line of await redeemTicket(tessera, request, body)) headers.append('set-cookie', line);

@@ -63,7 +63,8 @@ export interface StreamStart {
 /** The response headers of an event stream. */
 export const STREAM_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-store',
+  // no-transform: compression middleware (Express's compression()) leaves the stream alone.
+  'cache-control': 'no-store, no-transform',
   'x-accel-buffering': 'no',
 };
 

@@ -266,9 +266,14 @@ export class LiveHub {
    */
   async signOut(target: LiveTarget, tab: string): Promise<void> {
     const key = keyOf(target);
-    await this.push(key, tab, { type: 'cookie', ticket: this.#tickets.issue(checkTab(tab), this.#parts.signOutLines()) });
-    this.ended(key, 'signed-out');
-    await this.#parts.destroyByKey(key);
+    const ticket = this.#tickets.issue(checkTab(tab), this.#parts.signOutLines());
+    try {
+      await this.push(key, tab, { type: 'cookie', ticket });
+    } finally {
+      // Signed out even when the bus could not carry the ticket (the push then rejects, after this).
+      this.ended(key, 'signed-out');
+      await this.#parts.destroyByKey(key);
+    }
   }
 
   /**

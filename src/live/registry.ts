@@ -132,7 +132,7 @@ export class StreamRegistry {
       case 'all': {
         const id = ++this.#seq;
         const text = sseMessage(id, sseBody(message.e));
-        for (const entry of this.#sessions.values()) for (const tab of entry.tabs) tab.send(text, now);
+        for (const entry of this.#sessions.values()) for (const tab of entry.tabs) if (tab.send(text, now)) this.#streams--;
         return;
       }
       case 'end':
@@ -162,7 +162,7 @@ export class StreamRegistry {
   #send(tabs: readonly Tab[], event: LiveEvent, now: number): void {
     const id = ++this.#seq;
     const text = sseMessage(id, sseBody(event));
-    for (const tab of tabs) tab.send(text, now);
+    for (const tab of tabs) if (tab.send(text, now)) this.#streams--;
   }
 
   /** End the streams of session `key`, telling them why (`reason`), or without `end` (`null`: they reconnect). */

@@ -92,9 +92,9 @@ export class Tab {
 
   /**
    * Send an event's message (`sseMessage`, made once for every tab it goes to), keeping it for a
-   * reconnect. Drops a stream that stopped reading.
+   * reconnect. Drops a stream that stopped reading: returns `true` when it did (one stream fewer).
    */
-  send(message: string, now: number): void {
+  send(message: string, now: number): boolean {
     const keep = this.#limits.replay;
     if (keep > 0) {
       const replay = (this.#replay ??= []);
@@ -102,15 +102,16 @@ export class Tab {
       if (replay.length > keep) replay.shift();
     }
     const sink = this.#sink;
-    if (sink === null) return;
+    if (sink === null) return false;
     if (sink.buffered() > this.#limits.maxBuffered) {
       // A client that does not read: never unbounded memory. It reconnects and replays.
       this.#sink = null;
       this.detachedAt = now;
       sink.close();
-      return;
+      return true;
     }
     sink.write(message);
+    return false;
   }
 
   /** A heartbeat comment on an open stream (keeps proxies from closing it; finds dead sockets). */

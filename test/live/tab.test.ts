@@ -107,6 +107,22 @@ describe('StreamRegistry', () => {
   });
 });
 
+describe('StreamRegistry counts', () => {
+  it('a stream dropped for not reading is no longer counted (the count never drifts towards maxStreams)', () => {
+    const registry = new StreamRegistry(options, () => 0);
+    const stalled = new FakeSink(true);
+    const reading = new FakeSink();
+    registry.attach('k1', 'tab-aaaaaaa', stalled, null, 1e15);
+    registry.attach('k2', 'tab-bbbbbbb', reading, null, 1e15);
+    assert.equal(registry.streams, 2);
+    for (let n = 0; n < 50 && !stalled.closed; n++) registry.apply({ h: 'x', op: 'all', e: { type: 'html', target: '#x', html: 'y'.repeat(100) } });
+    assert.ok(stalled.closed);
+    assert.equal(registry.streams, 1);
+    registry.apply({ h: 'x', op: 'session', ks: ['k1'], e: html(1) });
+    assert.equal(registry.streams, 1, 'and not counted again');
+  });
+});
+
 describe('StreamRegistry moves', () => {
   it('a tab that reconnected under the new handle before the move keeps that stream; the old one is let go, counted once', () => {
     const registry = new StreamRegistry(options, () => 0);
