@@ -338,10 +338,8 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
         throw new LiveError('cookie tickets are posted by pages of this site', { status: 403 });
       }
       const declared = request.header('content-length');
-      if (declared === undefined) throw new LiveError('a cookie ticket is posted with its Content-Length', { status: 411 });
-      if (!(Number(declared) <= MAX_TICKET_BYTES)) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
-      const body = await c.req.text();
-      if (body.length > MAX_TICKET_BYTES) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
+      if (declared !== undefined && !(Number(declared) <= MAX_TICKET_BYTES)) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
+      const body = await readLimited(c.req.raw, MAX_TICKET_BYTES);
       const headers = new Headers({ 'cache-control': 'no-store' });
       for (const line of await redeemTicket(tessera, request, body)) headers.append('set-cookie', line);
       return new Response(null, { status: 204, headers });
@@ -386,4 +384,23 @@ function appendSetCookie(c: Context, line: string): void {
     // (same body, not read) into one whose headers can change.
     c.header('set-cookie', line, { append: true });
   }
+}
+
+/** A request's body as text, refused (413) as soon as it passes `max` bytes: never buffered whole. */
+async function readLimited(request: Request, max: number): Promise<string> {
+  const reader = request.body?.getReader();
+  if (reader === undefined) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

@@ -111,7 +111,7 @@ describe('live hub on node:http', () => {
     const stream = await browser.stream(TAB_A);
     assert.equal(stream.status, 200);
     assert.match(String(stream.header('content-type')), /^text\/event-stream/);
-    assert.equal(stream.header('cache-control'), 'no-store');
+    assert.equal(stream.header('cache-control'), 'no-store, no-transform');
     const hello = await stream.next('hello');
     assert.equal(JSON.parse(hello.data).tab, TAB_A);
     assert.match(browser.cookie, /tessera=/, 'the browser now holds a session cookie naming the stream');
