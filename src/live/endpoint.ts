@@ -56,7 +56,7 @@ export interface LiveRequest {
 export interface StreamStart {
   readonly key: string;
   readonly tab: string;
-  readonly lastEventId: number | null;
+  readonly lastEventId: string | null;
   readonly expiresAt: number;
 }
 
@@ -99,9 +99,8 @@ export async function prepareStream(tessera: Tessera, ctx: SessionContext, reque
   return { key, tab, lastEventId: eventId(request.header('last-event-id') ?? query.get('last')), expiresAt };
 }
 
-function eventId(value: string | null | undefined): number | null {
-  if (value === null || value === undefined || !/^\d{1,15}$/.test(value)) return null;
-  return Number(value);
+function eventId(value: string | null | undefined): string | null {
+  return value !== null && value !== undefined && /^[\w-]{1,16}\.\d{1,15}$/.test(value) ? value : null;
 }
 
 /**

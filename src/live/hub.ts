@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import { isWellFormedId } from '../crypto/ids.js';
 import type { AuthClaims } from '../auth/tokens.js';
 import type { CookieSink } from '../core/request.js';
@@ -78,8 +79,10 @@ export class LiveHub {
   constructor(parts: HubParts) {
     this.#parts = parts;
     this.options = parts.options;
-    this.#registry = new StreamRegistry(parts.options, parts.now);
-    this.#transport = new HubTransport(parts.options.bus ?? new LocalBus(), this.#registry, parts.logger);
+    // This process's name: on the bus (its own messages come back) and in its event IDs.
+    const id = randomBytes(6).toString('base64url');
+    this.#registry = new StreamRegistry(parts.options, parts.now, id);
+    this.#transport = new HubTransport(parts.options.bus ?? new LocalBus(), this.#registry, parts.logger, id);
     this.#tickets = parts.tickets;
   }
 
@@ -307,7 +310,7 @@ export class LiveHub {
    * replaying events after `lastEventId`. Returns what to call when the connection closes. For
    * the adapters' stream route.
    */
-  attach(key: string, tab: string, sink: StreamSink, lastEventId: number | null, expiresAt: number): () => void {
+  attach(key: string, tab: string, sink: StreamSink, lastEventId: string | null, expiresAt: number): () => void {
     if (this.#transport.closed) {
       sink.end();
       return () => {};

@@ -132,14 +132,15 @@ export function sseBody(event: LiveEvent): string {
 }
 
 /**
- * One SSE message as written on a tab's stream: its `id:` line, then the event's {@link sseBody}.
+ * One SSE message as written on a tab's stream: its `id:` line — `<hub>.<n>`, the process that
+ * sent it and its number there — then the event's {@link sseBody}.
  *
  * @example
  * ```ts
- * sseMessage(7, sseBody({ type: 'reload' })); // 'id: 7\nevent: reload\ndata: {"type":"reload"}\n\n'
+ * sseMessage('aB3dE5fG.7', sseBody({ type: 'reload' })); // 'id: aB3dE5fG.7\nevent: reload\ndata: {"type":"reload"}\n\n'
  * ```
  */
-export function sseMessage(id: number, body: string): string {
+export function sseMessage(id: string, body: string): string {
   return `id: ${id}\n${body}`;
 }
 

@@ -41,7 +41,7 @@ export type HubMessage =
  *
  * @example
  * ```ts
- * const registry = new StreamRegistry(options, Date.now);
+ * const registry = new StreamRegistry(options, Date.now, 'aB3dE5fG');
  * const detach = registry.attach(key, tab, sink, null, expiresAt);
  * registry.apply({ h: 'x', op: 'session', ks: [key], e: { type: 'reload' } });
  * ```
@@ -52,15 +52,17 @@ export class StreamRegistry {
   readonly #sessions = new Map<string, Entry>();
   #streams = 0;
   /**
-   * The last event ID given out. Event IDs go up across every tab of this process (one message
-   * string per event, however many tabs it reaches), from the clock at start, so the IDs of a
-   * restarted process are above its predecessor's and a tab's `Last-Event-ID` from before misses nothing.
+   * Event IDs are `<hub>.<n>`: this process's hub, and a number that goes up across every tab here
+   * (one message string per event, however many tabs it reaches). A `Last-Event-ID` of another
+   * process (a tab that reconnected elsewhere meanwhile, or to a restarted server) replays nothing.
    */
-  #seq = Date.now();
+  readonly #hub: string;
+  #seq = 0;
 
-  constructor(options: ResolvedLiveOptions, now: () => number) {
+  constructor(options: ResolvedLiveOptions, now: () => number, hub: string) {
     this.#options = options;
     this.#now = now;
+    this.#hub = hub;
   }
 
   /** Open streams. */
@@ -77,7 +79,7 @@ export class StreamRegistry {
    * Hold `sink` as the stream of `tab` in session `key` (whose expiry is known to be `expiresAt`),
    * replaying events after `lastEventId`. Returns what to call when the connection closes.
    */
-  attach(key: string, tab: string, sink: StreamSink, lastEventId: number | null, expiresAt: number): () => void {
+  attach(key: string, tab: string, sink: StreamSink, lastEventId: string | null, expiresAt: number): () => void {
     let entry = this.#sessions.get(key);
     if (entry === undefined) this.#sessions.set(key, (entry = { tabs: [], expiresAt }));
     else entry.expiresAt = Math.max(entry.expiresAt, expiresAt);
@@ -93,11 +95,18 @@ export class StreamRegistry {
       if (i !== tabs.length - 1) tabs.push(...tabs.splice(i, 1));
     }
     if (!t.connected) this.#streams++;
-    t.attach(sink, lastEventId, { tab, heartbeat: this.#options.heartbeat });
+    t.attach(sink, this.#numberOf(lastEventId), { tab, heartbeat: this.#options.heartbeat });
     const held = t;
     return () => {
       if (held.detach(sink, this.#now())) this.#streams--;
     };
+  }
+
+  /** The number of an event ID this process gave out, or `null` (none, or another process's). */
+  #numberOf(id: string | null): number | null {
+    if (id === null || !id.startsWith(`${this.#hub}.`)) return null;
+    const n = Number(id.slice(this.#hub.length + 1));
+    return Number.isSafeInteger(n) ? n : null;
   }
 
   #evictOldest(entry: Entry): void {
@@ -130,8 +139,7 @@ export class StreamRegistry {
         return;
       }
       case 'all': {
-        const id = ++this.#seq;
-        const text = sseMessage(id, sseBody(message.e));
+        const text = sseMessage(`${this.#hub}.${++this.#seq}`, sseBody(message.e));
         for (const entry of this.#sessions.values()) for (const tab of entry.tabs) if (tab.send(text, now)) this.#streams--;
         return;
       }
@@ -160,8 +168,7 @@ export class StreamRegistry {
 
   /** Send `event` to `tabs`: one event ID, one message string for all of them. */
   #send(tabs: readonly Tab[], event: LiveEvent, now: number): void {
-    const id = ++this.#seq;
-    const text = sseMessage(id, sseBody(event));
+    const text = sseMessage(`${this.#hub}.${++this.#seq}`, sseBody(event));
     for (const tab of tabs) if (tab.send(text, now)) this.#streams--;
   }
 

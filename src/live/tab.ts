@@ -43,7 +43,7 @@ export interface TabLimits {
  * ```ts
  * const tab = new Tab('k3Jd9_aQ0xZ-7mNw1pLr2A', limits);
  * tab.attach(sink, null, now);
- * tab.send(sseMessage(1, sseBody({ type: 'reload' })), Date.now());
+ * tab.send(sseMessage('aB3dE5fG.1', sseBody({ type: 'reload' })), Date.now());
  * ```
  */
 export class Tab {
@@ -70,7 +70,8 @@ export class Tab {
 
   /**
    * Take `sink` as this tab's stream (dropping an older one still open: the same tab reconnected,
-   * or its page was duplicated with its tab ID) and replay what it missed after `lastEventId`.
+   * or its page was duplicated with its tab ID) and replay what it missed after event number
+   * `lastEventId` (of this process: the registry checks).
    */
   attach(sink: StreamSink, lastEventId: number | null, hello: object): void {
     const previous = this.#sink;
@@ -79,7 +80,7 @@ export class Tab {
     if (previous !== null) previous.close();
     sink.write(`retry: 2000\n${sseControl('hello', hello)}`);
     if (lastEventId === null || this.#replay === null) return;
-    for (const message of this.#replay) if (idOf(message) > lastEventId) sink.write(message);
+    for (const message of this.#replay) if (numberOf(message) > lastEventId) sink.write(message);
   }
 
   /** The stream `sink` closed: forget it, if it is still this tab's (`now` starts the reconnect window). */
@@ -136,7 +137,7 @@ export class Tab {
   }
 }
 
-/** The event ID of a message (`id: N` is its first line). */
-function idOf(message: string): number {
-  return Number(message.slice(4, message.indexOf('\n')));
+/** The number of a message's event ID (its first line is `id: <hub>.<n>`). */
+function numberOf(message: string): number {
+  return Number(message.slice(message.indexOf('.') + 1, message.indexOf('\n')));
 }

@@ -7,7 +7,6 @@
  * @module
  * @internal
  */
-import { randomBytes } from 'node:crypto';
 import { BusUnavailableError, LiveError, TesseraError } from '../errors.js';
 import type { Logger } from '../options.js';
 import { MAX_BUS_MESSAGE_BYTES, type LiveBus } from './bus.js';
@@ -21,7 +20,7 @@ export type Outgoing = HubMessage extends infer M ? (M extends HubMessage ? Omit
  *
  * @example
  * ```ts
- * const transport = new HubTransport(bus, registry, logger);
+ * const transport = new HubTransport(bus, registry, logger, hubId);
  * await transport.send({ op: 'session', ks: [handle], e: { type: 'reload' } });
  * ```
  */
@@ -30,11 +29,12 @@ export class HubTransport {
   readonly #registry: StreamRegistry;
   readonly #logger: Logger;
   /** This hub's name on the bus, to know its own messages when they come back. */
-  readonly #id = randomBytes(6).toString('base64url');
+  readonly #id: string;
   #subscribed: Promise<void> | null = null;
   #closed = false;
 
-  constructor(bus: LiveBus, registry: StreamRegistry, logger: Logger) {
+  constructor(bus: LiveBus, registry: StreamRegistry, logger: Logger, id: string) {
+    this.#id = id;
     this.bus = bus;
     this.#registry = registry;
     this.#logger = logger;

@@ -34,7 +34,7 @@ class FakeSink implements StreamSink {
 
 const options = resolveLiveOptions({ replay: 3, maxBuffered: 1_024, maxTabsPerSession: 2 })!;
 const html = (n: number) => ({ type: 'html', target: '#x', html: String(n) }) as const;
-const message = (n: number) => sseMessage(n, sseBody(html(n)));
+const message = (n: number) => sseMessage(`hub.${n}`, sseBody(html(n)));
 
 describe('Tab', () => {
   it('keeps the last `replay` events and replays those after Last-Event-ID, in order', () => {
@@ -71,7 +71,7 @@ describe('Tab', () => {
     const sink = new FakeSink(true);
     tab.attach(sink, null, {});
     let n = 0;
-    while (!sink.closed && n < 1_000) tab.send(sseMessage(++n, sseBody({ type: 'html', target: '#x', html: 'y'.repeat(100) })), n);
+    while (!sink.closed && n < 1_000) tab.send(sseMessage(`hub.${++n}`, sseBody({ type: 'html', target: '#x', html: 'y'.repeat(100) })), n);
     assert.ok(sink.closed, 'dropped');
     assert.ok(sink.unread <= 1_024 + 200, `at most the limit and one message waited (${sink.unread})`);
     assert.equal(tab.connected, false);
@@ -89,7 +89,7 @@ describe('Tab', () => {
 
 describe('StreamRegistry', () => {
   it('counts streams, caps tabs per session (the oldest goes), moves a session to a new handle', () => {
-    const registry = new StreamRegistry(options, () => 0);
+    const registry = new StreamRegistry(options, () => 0, 'hub');
     const sinks = [new FakeSink(), new FakeSink(), new FakeSink()];
     registry.attach('k1', 'tab-aaaaaaa', sinks[0]!, null, 1e15);
     registry.attach('k1', 'tab-bbbbbbb', sinks[1]!, null, 1e15);
@@ -109,7 +109,7 @@ describe('StreamRegistry', () => {
 
 describe('StreamRegistry counts', () => {
   it('a stream dropped for not reading is no longer counted (the count never drifts towards maxStreams)', () => {
-    const registry = new StreamRegistry(options, () => 0);
+    const registry = new StreamRegistry(options, () => 0, 'hub');
     const stalled = new FakeSink(true);
     const reading = new FakeSink();
     registry.attach('k1', 'tab-aaaaaaa', stalled, null, 1e15);
@@ -123,9 +123,28 @@ describe('StreamRegistry counts', () => {
   });
 });
 
+describe('StreamRegistry event IDs', () => {
+  it('replays after an event ID of this process only: another process numbers its own events', () => {
+    const registry = new StreamRegistry(options, () => 0, 'hubA');
+    const first = new FakeSink();
+    const detach = registry.attach('k', 'tab-aaaaaaa', first, null, 1e15);
+    registry.apply({ h: 'x', op: 'tab', k: 'k', t: 'tab-aaaaaaa', e: html(1) });
+    registry.apply({ h: 'x', op: 'tab', k: 'k', t: 'tab-aaaaaaa', e: html(2) });
+    const ids = first.written.filter((w) => w.startsWith('id: ')).map((w) => w.slice(4, w.indexOf('\n')));
+    assert.deepEqual(ids, ['hubA.1', 'hubA.2']);
+    detach();
+    const own = new FakeSink();
+    registry.attach('k', 'tab-aaaaaaa', own, 'hubA.1', 1e15);
+    assert.deepEqual(own.events(), ['2']);
+    const other = new FakeSink();
+    registry.attach('k', 'tab-aaaaaaa', other, 'hubB.1', 1e15);
+    assert.deepEqual(other.events(), [], "another process's ID replays nothing here");
+  });
+});
+
 describe('StreamRegistry moves', () => {
   it('a tab that reconnected under the new handle before the move keeps that stream; the old one is let go, counted once', () => {
-    const registry = new StreamRegistry(options, () => 0);
+    const registry = new StreamRegistry(options, () => 0, 'hub');
     const before = new FakeSink();
     const after = new FakeSink();
     registry.attach('old', 'tab-aaaaaaa', before, null, 1e15);
@@ -143,7 +162,7 @@ describe('StreamRegistry moves', () => {
 
 describe('StreamRegistry heartbeat', () => {
   it('pings every stream, yielding to the event loop between slices so other work runs meanwhile', async () => {
-    const registry = new StreamRegistry(resolveLiveOptions({})!, () => 0);
+    const registry = new StreamRegistry(resolveLiveOptions({})!, () => 0, 'hub');
     const sinks = Array.from({ length: 2_500 }, () => new FakeSink());
     sinks.forEach((sink, i) => registry.attach(`key-${i}`, 'tab-aaaaaaa', sink, null, 1e15));
     let ranMeanwhile = false;
@@ -177,9 +196,9 @@ describe('Tab messages', () => {
     const sb = new FakeSink();
     a.attach(sa, null, {});
     b.attach(sb, null, {});
-    const first = sseMessage(7, sseBody({ type: 'reload' }));
+    const first = sseMessage('hub.7', sseBody({ type: 'reload' }));
     a.send(first, 0); // only a got event 7
-    const shared = sseMessage(8, sseBody({ type: 'event', name: 'n', detail: { count: 1 } }));
+    const shared = sseMessage('hub.8', sseBody({ type: 'event', name: 'n', detail: { count: 1 } }));
     a.send(shared, 0);
     b.send(shared, 0);
     assert.equal(sa.written.at(-1), shared);
