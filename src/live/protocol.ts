@@ -2,7 +2,7 @@
  * The live protocol: the events a server pushes to a tab, how they look on the wire
  * (server-sent events), and the names the browser client and the server agree on.
  *
- * On the wire, each event is one SSE message: `id:` the tab's event sequence number (for
+ * On the wire, each event is one SSE message: `id:` its event ID (`<hub>.<n>`, for
  * `Last-Event-ID` on reconnect), `event:` the type, `data:` the event as JSON. Heartbeats are SSE
  * comments (`: ping`). The first message of a stream is `hello` (`{ tab, heartbeat }`); the last,
  * when the server ends the stream for good (the session was destroyed, signed out, revoked or
