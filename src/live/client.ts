@@ -273,7 +273,8 @@ export function connect(options: LiveClientOptions = {}): LiveClient {
       client.close();
       const { reason } = JSON.parse(message.data) as { reason: string };
       queue = queue.then(() => {
-        if (emit('tessera:end', { reason }, true) && options.reloadOnEnd !== false && !leaving) location.reload();
+        // `evicted`: the session's newer tabs took this one's place; the page is still good, it just stops.
+        if (emit('tessera:end', { reason }, true) && options.reloadOnEnd !== false && !leaving && reason !== 'evicted') location.reload();
       });
     });
     for (const type of EVENT_TYPES) {

@@ -159,7 +159,9 @@ export function sseControl(name: 'hello' | 'end', data: object): string {
 /**
  * Why the server ended a stream for good (the `end` message's `reason`): the session was
  * `destroyed` (also sign-out everywhere, revoke by an operator), `signed-out`, `expired` or
- * `idle` (signed out for inactivity). A server that shuts down closes its streams without `end`: the
+ * `idle` (signed out for inactivity) — the client reloads the page — or the tab was `evicted`: the
+ * session opened more than `maxTabsPerSession` streams in one process and this one is the oldest
+ * (the client stops, and does not reload). A server that shuts down closes its streams without `end`: the
  * client reconnects, to another process or to the server once it is back.
  *
  * @example
@@ -167,4 +169,4 @@ export function sseControl(name: 'hello' | 'end', data: object): string {
  * const reason: EndReason = 'expired';
  * ```
  */
-export type EndReason = 'destroyed' | 'signed-out' | 'expired' | 'idle';
+export type EndReason = 'destroyed' | 'signed-out' | 'expired' | 'idle' | 'evicted';

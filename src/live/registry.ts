@@ -109,9 +109,12 @@ export class StreamRegistry {
     return Number.isSafeInteger(n) ? n : null;
   }
 
+  /** The session has too many tabs here: the oldest is told (`evicted`) and stops, rather than reconnecting and evicting the next. */
   #evictOldest(entry: Entry): void {
     const oldest = entry.tabs.shift();
-    if (oldest !== undefined) this.#forget(oldest);
+    if (oldest === undefined) return;
+    if (oldest.connected) this.#streams--;
+    oldest.end('evicted');
   }
 
   /** Let a tab go: its stream finished without `end` (it reconnects, if it still can). */
