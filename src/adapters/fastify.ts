@@ -325,9 +325,11 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
     fastify.get(`${live.options.path}/client.js`, getLive('client'));
     fastify.post(`${live.options.path}/cookie`, async (request, reply) => {
       const headers = request.headers;
+      const slots = request as SlottedRequest;
       const lines = await redeemTicket(
         tessera,
-        { method: request.method, url: request.url, header: (h) => firstHeader(headers[h]) },
+        slots[kContext] ?? begin(slots, reply),
+        { method: request.method, url: request.url, header: (h: string) => firstHeader(headers[h]) },
         typeof request.body === 'string' ? request.body : '',
       );
       reply.header('set-cookie', lines).header('cache-control', 'no-store').code(204).send();

@@ -341,7 +341,7 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
       if (declared !== undefined && !(Number(declared) <= MAX_TICKET_BYTES)) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
       const body = await readLimited(c.req.raw, MAX_TICKET_BYTES);
       const headers = new Headers({ 'cache-control': 'no-store' });
-      for (const line of await redeemTicket(tessera, request, body)) headers.append('set-cookie', line);
+      for (const line of await redeemTicket(tessera, ctx, request, body)) headers.append('set-cookie', line);
       return new Response(null, { status: 204, headers });
     }
     const reply = clientScriptReply(request.method, request.header('if-none-match'));

@@ -57,6 +57,11 @@ export interface Backend {
    */
   openByKey(key: string, sink: CookieSink): Promise<SessionState | null>;
   /**
+   * The store key of the session the request's cookie names (signature or seal checked, the store
+   * not read: the session may be gone), or `null` when it carries no valid one.
+   */
+  cookieKey(header: string | undefined, tenant: string | null): string | null;
+  /**
    * Use the one-time mark `key` (a cookie ticket's): `true` the first time in any process, `false`
    * after; the mark lasts until `expiresAt`.
    */

@@ -20,6 +20,8 @@ export interface RequestRuntime {
   load(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session>;
   loadSync(ctx: SessionContext, input: RequestInput, sink: CookieSink): Session;
   settle(state: SessionState): Promise<void>;
+  /** The store key the request's cookie names (checked, the store not read), or `null`. */
+  cookieKey(input: RequestInput): string | null;
 }
 
 /**
@@ -54,6 +56,14 @@ export class SessionContext implements CookieProbe {
     this.#requests = requests;
     this.#input = input;
     this.#sink = sink;
+  }
+
+  /**
+   * @internal The store key of the session the request's cookie names — its signature (or seal)
+   * checked, the store not read, so also for a session that is gone — or `null` without a valid one.
+   */
+  cookieKey(): string | null {
+    return this.#requests.cookieKey(this.#input);
   }
 
   /** The request's session, loaded on the first call. Rejects when the store fails. */

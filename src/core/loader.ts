@@ -66,6 +66,10 @@ export class RequestLoader implements RequestRuntime {
   }
 
   /** The request's session. Never throws: a failure rejects. */
+  cookieKey(input: RequestInput): string | null {
+    return this.#backend.cookieKey(input.cookieHeader, input.tenant ?? null);
+  }
+
   load(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session> {
     try {
       const loaded = this.#read(ctx, input, sink);

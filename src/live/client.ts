@@ -265,8 +265,11 @@ export function connect(options: LiveClientOptions = {}): LiveClient {
 
   const open = (): void => {
     const stream = (source = new EventSource(`${path}?tab=${tab}${last && `&last=${last}`}`));
-    stream.addEventListener('hello', () => {
+    stream.addEventListener('hello', (message) => {
       failures = 0;
+      // The server's newest event ID when the stream opened: a reconnect before any event came
+      // still gets what was pushed after this (replayed events that follow set it as they come).
+      last = (JSON.parse(message.data) as { last?: string }).last ?? last;
       emit('tessera:open', { tab });
     });
     stream.addEventListener('end', (message) => {

@@ -10,7 +10,7 @@ import { LiveError } from '../errors.js';
 import type { SessionContext } from '../core/context.js';
 import type { Tessera } from '../manager.js';
 import type { LiveHub } from './hub.js';
-import { isTabId, TAB_HEADER } from './protocol.js';
+import { isTabId, sseControl, TAB_HEADER, type EndReason } from './protocol.js';
 import type { StreamSink } from './tab.js';
 
 /**
@@ -58,6 +58,8 @@ export interface StreamStart {
   readonly tab: string;
   readonly lastEventId: string | null;
   readonly expiresAt: number;
+  /** The stream is only to tell the tab this (its cookie's session is gone), then close. */
+  readonly ended?: EndReason;
 }
 
 /** The response headers of an event stream. */
@@ -90,6 +92,12 @@ export async function prepareStream(tessera: Tessera, ctx: SessionContext, reque
   const hub = tessera.live;
   if (hub.streams >= hub.options.maxStreams) throw new LiveError(`this process holds its most streams (live.maxStreams = ${hub.options.maxStreams})`, { status: 503 });
   const session = await ctx.load();
+  if (ctx.cookieSent && session.isNew && ctx.state?.provisional !== true) {
+    // The cookie names a session that is gone (expired, destroyed, or given a new ID by a sign-in
+    // whose response this tab may not have yet): told so, and no cookie of a new session goes out
+    // over the one the browser may be about to get. The client reloads with what it holds then.
+    return { key: '', tab, lastEventId: null, expiresAt: 0, ended: 'expired' };
+  }
   // The tab's pushes are addressed by the session's handle: it must have an ID, and the browser its cookie.
   session.csrfToken();
   const key = session.handle;
@@ -125,6 +133,10 @@ export function openNodeStream(hub: LiveHub, start: StreamStart, res: ServerResp
     res.setHeader('connection', 'close');
   }
   res.writeHead(200, STREAM_HEADERS);
+  if (start.ended !== undefined) {
+    res.end(sseControl('end', { reason: start.ended }));
+    return;
+  }
   res.flushHeaders();
   // Streams are long: Node's default socket timeouts must not end them (heartbeats keep them busy anyway).
   socket?.setTimeout(0);
@@ -174,6 +186,11 @@ class NodeSink implements StreamSink {
  * ```
  */
 export function webStream(hub: LiveHub, start: StreamStart, setCookies: readonly string[]): Response {
+  if (start.ended !== undefined) {
+    const headers = new Headers(STREAM_HEADERS);
+    for (const line of setCookies) headers.append('set-cookie', line);
+    return new Response(sseControl('end', { reason: start.ended }), { status: 200, headers });
+  }
   const encoder = new TextEncoder();
   let detach: (() => void) | null = null;
   let open = true;
@@ -221,20 +238,21 @@ export function webStream(hub: LiveHub, start: StreamStart, setCookies: readonly
 /**
  * Check a cookie-ticket request (`POST {path}/cookie`, the ticket as its body) and redeem the
  * ticket: the `Set-Cookie` lines to answer with. The ticket is the proof (one-time, for this tab,
- * sealed), so no CSRF token is asked for — the tab's token may be of the session the ticket
- * replaces — but the request must come from a page of this site.
+ * sealed, and only with the cookie of the session it was made for), so no CSRF token is asked
+ * for — the tab's token may be of the session the ticket replaces — but the request must come
+ * from a page of this site.
  *
  * @throws {@link LiveError} (405, 403).
  * @example
  * ```ts
- * const lines = await redeemTicket(tessera, request, await readBody(req));
+ * const lines = await redeemTicket(tessera, ctx, request, await readBody(req));
  * ```
  */
-export async function redeemTicket(tessera: Tessera, request: LiveRequest, body: string): Promise<string[]> {
+export async function redeemTicket(tessera: Tessera, ctx: SessionContext, request: LiveRequest, body: string): Promise<string[]> {
   if (request.method !== 'POST') throw new LiveError('cookie tickets are posted', { status: 405 });
   const verdict = tessera.csrf.crossOrigin({ secFetchSite: request.header('sec-fetch-site'), origin: request.header('origin'), host: request.header('host') });
   if (verdict !== null) throw new LiveError(`cookie tickets are posted by pages of this site (${verdict} request refused)`, { status: 403 });
-  return tessera.live.redeem(body, request.header(TAB_HEADER));
+  return tessera.live.redeem(body, request.header(TAB_HEADER), ctx.cookieKey());
 }
 
 /** The longest cookie-ticket body read (bytes). */

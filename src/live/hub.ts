@@ -75,6 +75,9 @@ export class LiveHub {
   readonly #tickets: CookieTickets;
   #timer: NodeJS.Timeout | null = null;
   #ticking = false;
+  /** Sessions being signed in by `signIn`: their move to the new ID waits for the ticket's push (`#held`). */
+  readonly #holding = new Set<string>();
+  readonly #held = new Map<string, string>();
 
   constructor(parts: HubParts) {
     this.#parts = parts;
@@ -225,7 +228,7 @@ export class LiveHub {
    */
   async setCookie(target: LiveTarget, tab: string, lines: string | readonly string[]): Promise<void> {
     const key = keyOf(target);
-    await this.push(key, tab, { type: 'cookie', ticket: this.#tickets.issue(checkTab(tab), checkCookieLines(lines)) });
+    await this.push(key, tab, { type: 'cookie', ticket: this.#tickets.issue(key, checkTab(tab), checkCookieLines(lines)) });
   }
 
   /**
@@ -248,13 +251,22 @@ export class LiveHub {
     const lines = new Map<string, string>();
     const session = await this.#parts.openByKey(key, collect(lines));
     if (session === null) throw new SessionNotFoundError();
-    await session.signIn(claims);
-    // The page's CSRF token was the old ID's: the readable token cookie (if on) comes with the ticket.
-    if (this.#parts.csrfCookie) session.csrfToken();
-    await session.save();
-    const handle = session.handle;
-    await this.push(handle, tab, { type: 'cookie', ticket: this.#tickets.issue(tab, [...lines.values()]) });
-    return handle;
+    // The session's streams move to its new ID — and are dropped, to come back with the new cookie
+    // — only once the tab has the ticket that gives it that cookie, over the stream it has now.
+    this.#holding.add(key);
+    try {
+      await session.signIn(claims);
+      // The page's CSRF token was the old ID's: the readable token cookie (if on) comes with the ticket.
+      if (this.#parts.csrfCookie) session.csrfToken();
+      await session.save();
+      await this.push(key, tab, { type: 'cookie', ticket: this.#tickets.issue(key, tab, [...lines.values()]) });
+    } finally {
+      this.#holding.delete(key);
+      const to = this.#held.get(key);
+      this.#held.delete(key);
+      if (to !== undefined) this.moved(key, to);
+    }
+    return session.handle;
   }
 
   /**
@@ -269,7 +281,7 @@ export class LiveHub {
    */
   async signOut(target: LiveTarget, tab: string): Promise<void> {
     const key = keyOf(target);
-    const ticket = this.#tickets.issue(checkTab(tab), this.#parts.signOutLines());
+    const ticket = this.#tickets.issue(key, checkTab(tab), this.#parts.signOutLines());
     try {
       await this.push(key, tab, { type: 'cookie', ticket });
     } finally {
@@ -280,12 +292,13 @@ export class LiveHub {
   }
 
   /**
-   * The `Set-Cookie` lines of a ticket `tab` posted back; for the adapters' cookie route.
+   * The `Set-Cookie` lines of a ticket `tab` posted back, from a browser whose session cookie
+   * names store key `key`; for the adapters' cookie route.
    *
    * @throws {@link LiveError} (403) for a forged, expired or used ticket, or another tab's.
    */
-  redeem(ticket: unknown, tab: string | undefined): Promise<string[]> {
-    return this.#tickets.redeem(ticket, tab);
+  redeem(ticket: unknown, tab: string | undefined, key: string | null): Promise<string[]> {
+    return this.#tickets.redeem(ticket, tab, key);
   }
 
   // ---------------------------------------------------------------- sessions ending, moving
@@ -300,7 +313,8 @@ export class LiveHub {
 
   /** The session under `from` now lives under `to` (a new ID): its streams follow, everywhere. */
   moved(from: string, to: string): void {
-    this.#transport.sendQuietly({ op: 'move', k: from, to });
+    if (this.#holding.has(from)) this.#held.set(from, to);
+    else this.#transport.sendQuietly({ op: 'move', k: from, to });
   }
 
   // ---------------------------------------------------------------- streams

@@ -58,7 +58,7 @@ export async function serveNodeLive(tessera: Tessera, route: LiveRoute, ctx: Ses
       serveNodeClient(req, res);
       return;
     case 'cookie': {
-      const lines = await redeemTicket(tessera, nodeLiveRequest(req), await readBody(req));
+      const lines = await redeemTicket(tessera, ctx, nodeLiveRequest(req), await readBody(req));
       const existing = res.getHeader('set-cookie');
       res.setHeader('set-cookie', [...(Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)]), ...lines]);
       res.setHeader('cache-control', 'no-store');

@@ -4,7 +4,8 @@
  *
  * On the wire, each event is one SSE message: `id:` its event ID (`<hub>.<n>`, for
  * `Last-Event-ID` on reconnect), `event:` the type, `data:` the event as JSON. Heartbeats are SSE
- * comments (`: ping`). The first message of a stream is `hello` (`{ tab, heartbeat }`); the last,
+ * comments (`: ping`). The first message of a stream is `hello` (`{ tab, heartbeat, last }`, `last`
+ * the newest event ID then: a reconnect before any event came says it); the last,
  * when the server ends the stream for good (the session was destroyed, signed out, revoked or
  * expired), is `end` (`{ reason }`), after which the client does not reconnect.
  *

@@ -95,7 +95,8 @@ export class StreamRegistry {
       if (i !== tabs.length - 1) tabs.push(...tabs.splice(i, 1));
     }
     if (!t.connected) this.#streams++;
-    t.attach(sink, this.#numberOf(lastEventId), { tab, heartbeat: this.#options.heartbeat });
+    // `last`: the newest event ID now, so a client that reconnects before any event came can say so.
+    t.attach(sink, this.#numberOf(lastEventId), { tab, heartbeat: this.#options.heartbeat, last: `${this.#hub}.${this.#seq}` });
     const held = t;
     return () => {
       if (held.detach(sink, this.#now())) this.#streams--;
@@ -120,7 +121,7 @@ export class StreamRegistry {
   /** Let a tab go: its stream finished without `end` (it reconnects, if it still can). */
   #forget(tab: Tab): void {
     if (tab.connected) this.#streams--;
-    tab.drop();
+    tab.drop(this.#now());
   }
 
   /** Deliver a message (from this hub or another) to the streams held here. */
@@ -150,19 +151,21 @@ export class StreamRegistry {
         this.end(message.k, message.r);
         return;
       case 'move': {
+        // A new ID (a sign-in, regenerate()): the tabs and their replay buffers go to the new
+        // handle, but their streams are dropped — each tab reconnects and must show the new cookie.
+        // A stream opened with the old ID (one planted before a sign-in, say) must not hear what
+        // the signed-in session is sent.
         const entry = this.#sessions.get(message.k);
         if (entry === undefined || message.to === message.k) return;
         this.#sessions.delete(message.k);
+        for (const tab of entry.tabs) this.#forget(tab);
         const target = this.#sessions.get(message.to);
         if (target === undefined) {
           this.#sessions.set(message.to, entry);
           return;
         }
-        for (const tab of entry.tabs) {
-          // The same tab already reconnected under the new handle: that stream is the one to keep.
-          if (target.tabs.some((t) => t.id === tab.id)) this.#forget(tab);
-          else target.tabs.push(tab);
-        }
+        // The same tab already reconnected under the new handle: that one is kept.
+        for (const tab of entry.tabs) if (!target.tabs.some((t) => t.id === tab.id)) target.tabs.push(tab);
         while (target.tabs.length > this.#options.maxTabsPerSession) this.#evictOldest(target);
         return;
       }

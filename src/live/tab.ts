@@ -129,10 +129,14 @@ export class Tab {
     sink.end();
   }
 
-  /** Finish the stream without `end` (the server shuts down, the session must be checked again): the client reconnects. */
-  drop(): void {
+  /**
+   * Finish the stream without `end` (the server shuts down, the session must be checked again):
+   * the client reconnects. The tab stays (with its replay buffer) for the reconnect window from `now`.
+   */
+  drop(now = 0): void {
     const sink = this.#sink;
     this.#sink = null;
+    this.detachedAt = now;
     sink?.end();
   }
 }

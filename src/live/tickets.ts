@@ -4,7 +4,8 @@
  * one-time, short-lived ticket holding the `Set-Cookie` lines; the tab posts it back to
  * `{live.path}/cookie`, and that response sets them.
  *
- * A ticket is sealed (AES-256-GCM under the `live` subkey) for one tab, expires after
+ * A ticket is sealed (AES-256-GCM under the `live` subkey) for one tab of one session (the
+ * request that redeems it must carry that session's cookie), expires after
  * `ticketLifetime`, and works once in any process (a one-time mark in the store, or with
  * `CookieStore` in its revocation store).
  *
@@ -30,8 +31,8 @@ const AAD = 'tessera/live-ticket';
  *
  * @example
  * ```ts
- * const ticket = tickets.issue(tab, ['theme=dark; Path=/; HttpOnly; Secure; SameSite=Lax']);
- * const lines = await tickets.redeem(ticket, tab); // the lines, once
+ * const ticket = tickets.issue(session.handle, tab, ['theme=dark; Path=/; HttpOnly; Secure; SameSite=Lax']);
+ * const lines = await tickets.redeem(ticket, tab, ctx.cookieKey()); // the lines, once
  * ```
  */
 export class CookieTickets {
@@ -43,22 +44,24 @@ export class CookieTickets {
     this.#sealer = new Sealer(parts.keys);
   }
 
-  /** A ticket for `tab` that sets `lines`. */
-  issue(tab: string, lines: readonly string[]): string {
-    const body = { t: tab, c: lines, x: this.#parts.now() + this.#parts.lifetime, n: randomBytes(16).toString('base64url') };
+  /** A ticket for `tab` of the session under store key `key` that sets `lines`. */
+  issue(key: string, tab: string, lines: readonly string[]): string {
+    const body = { k: key, t: tab, c: lines, x: this.#parts.now() + this.#parts.lifetime, n: randomBytes(16).toString('base64url') };
     return this.#sealer.seal(JSON.stringify(body), AAD);
   }
 
   /**
-   * The `Set-Cookie` lines of `ticket`, posted by `tab`.
+   * The `Set-Cookie` lines of `ticket`, posted by `tab` of a browser whose session cookie names
+   * store key `key` (checked, not read: a live sign-in replaced that session already).
    *
-   * @throws {@link LiveError} (403) for a forged, expired or used ticket, or one of another tab.
+   * @throws {@link LiveError} (403) for a forged, expired or used ticket, or one of another tab or session.
    */
-  async redeem(ticket: unknown, tab: string | undefined): Promise<string[]> {
+  async redeem(ticket: unknown, tab: string | undefined, key: string | null): Promise<string[]> {
     const opened = typeof ticket === 'string' && ticket.length <= 16_384 ? this.#sealer.open(ticket.trim(), AAD) : null;
     if (opened === null) throw new LiveError('not a cookie ticket of this app', { status: 403 });
-    const body = JSON.parse(opened) as { t: string; c: string[]; x: number; n: string };
-    if (body.t !== tab) throw new LiveError('the cookie ticket is for another tab', { status: 403 });
+    const body = JSON.parse(opened) as { k: string; t: string; c: string[]; x: number; n: string };
+    // Both, so that the ticket alone (seen on the bus, say) sets nothing: the browser must hold the session too.
+    if (body.t !== tab || body.k !== key) throw new LiveError('the cookie ticket is for another tab', { status: 403 });
     if (body.x <= this.#parts.now()) throw new LiveError('the cookie ticket expired', { status: 403 });
     if (!(await this.#parts.claimOnce(storeKey(`ticket:${body.n}`, null), body.x))) throw new LiveError('the cookie ticket was used already', { status: 403 });
     return body.c;

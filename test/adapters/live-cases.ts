@@ -85,16 +85,21 @@ export function liveCases(harness: AdapterHarness, storeTitle: string, start: St
       const signed = await app.request('POST', '/sign-in?user=live-u2', { cookie, 'sec-fetch-site': 'same-origin', 'x-csrf-token': (await app.request('GET', '/token', { cookie })).body });
       assert.equal(signed.status, 200, signed.body);
       const jar = signed.setCookies.map(pair).join('; ');
+      // The sign-in gave the session a new ID: the stream opened before it was dropped, and the tab comes back with the new cookie.
+      await first.ended();
+      const again = await stream(app, TAB, jar);
+      await again.next('hello');
       await tessera.live.setCookie(handleOf(tessera, jar), TAB, 'theme=dark; Path=/; HttpOnly; Secure; SameSite=Lax');
-      const { ticket } = JSON.parse((await first.next('cookie')).data) as { ticket: string };
-      const post = (from: string) =>
-        app.request('POST', '/tessera/live/cookie', { cookie: jar, 'sec-fetch-site': from, 'x-tessera-tab': TAB, 'content-type': 'text/plain' }, undefined, ticket);
+      const { ticket } = JSON.parse((await again.next('cookie')).data) as { ticket: string };
+      const post = (from: string, withCookie = jar) =>
+        app.request('POST', '/tessera/live/cookie', { cookie: withCookie, 'sec-fetch-site': from, 'x-tessera-tab': TAB, 'content-type': 'text/plain' }, undefined, ticket);
       assert.equal((await post('cross-site')).status, 403, 'from another site');
+      assert.equal((await post('same-origin', cookie)).status, 403, 'with the cookie of another session');
       const used = await post('same-origin');
       assert.equal(used.status, 204, used.body);
       assert.deepEqual(used.setCookies, ['theme=dark; Path=/; HttpOnly; Secure; SameSite=Lax']);
       assert.equal((await post('same-origin')).status, 403, 'used once');
-      first.close();
+      again.close();
     });
 
     it('serves the browser client script, revalidated by its ETag', async () => {

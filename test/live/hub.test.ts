@@ -202,16 +202,26 @@ describe('live hub on node:http', () => {
     await signedIn.ended();
   });
 
-  it('a session that gets a new ID (sign-in, regenerate) keeps its streams: pushes to the new handle reach them', async () => {
+  it('a new ID (sign-in) drops the streams: the tab comes back with the new cookie and gets what was pushed meanwhile; the old cookie opens none', async () => {
     const browser = new Browser(app);
     await browser.get('/write');
     const stream = await browser.stream(TAB_A);
-    await stream.next('hello');
+    const hello = JSON.parse((await stream.next('hello')).data) as { last: string };
+    const planted = browser.cookie; // what someone who knew the pre-sign-in cookie holds
     await browser.get('/sign-in');
+    await stream.ended();
+    assert.equal(stream.messages.some((m) => m.event === 'end'), false, 'dropped, not ended: the client reconnects');
     const handle = await browser.get('/');
     await app.tessera.live.pushReload(handle, TAB_A);
-    assert.equal((await stream.next()).event, 'reload');
-    stream.close();
+    const back = await browser.stream(TAB_A, {}, `&last=${hello.last}`); // as the client reconnects
+    await back.next('hello');
+    assert.equal((await back.next()).event, 'reload', 'kept for the tab under its new handle');
+    back.close();
+    // A stream opened with the pre-sign-in cookie hears nothing of the signed-in session: it is told to reload.
+    const stale = await SseClient.open(`${app.base}/tessera/live?tab=${TAB_B}`, { cookie: planted, 'sec-fetch-site': 'same-origin' });
+    assert.deepEqual(JSON.parse((await stale.next('end')).data), { reason: 'expired' });
+    assert.equal(stale.header('set-cookie'), undefined, 'and gets no cookie that could replace the signed-in one');
+    await stale.ended();
   });
 
   it('destroying by handle (an operator, sign out everywhere) ends the streams too', async () => {
@@ -288,7 +298,7 @@ describe('cookies from pushes: tickets, live sign-in and sign-out', () => {
     stream.close();
   });
 
-  it('signIn by handle: the tab gets the new session cookie and the HttpOnly auth cookie; its stream stays', async () => {
+  it('signIn by handle: the tab gets the ticket on its stream, then the stream drops; the ticket gives the new session and HttpOnly auth cookies', async () => {
     const browser = new Browser(app);
     await browser.get('/write');
     const waiting = await browser.get('/');
@@ -297,6 +307,9 @@ describe('cookies from pushes: tickets, live sign-in and sign-out', () => {
     const handle = await app.tessera.live.signIn(waiting, TAB_A, { sub: 'u9' });
     assert.notEqual(handle, waiting, 'a new ID');
     const { ticket } = JSON.parse((await stream.next('cookie')).data) as { ticket: string };
+    await stream.ended();
+    // Someone who saw the ticket (on the bus, say) but holds no cookie of the session gets nothing.
+    assert.equal((await new Browser(app).redeem(ticket, TAB_A)).status, 403);
     const { status, setCookie } = await browser.redeem(ticket, TAB_A);
     assert.equal(status, 204);
     const auth = setCookie.find((line) => line.startsWith('tessera-auth=') || line.startsWith('__Host-tessera-auth='));
@@ -304,9 +317,11 @@ describe('cookies from pushes: tickets, live sign-in and sign-out', () => {
     assert.match(auth!, /HttpOnly/);
     assert.deepEqual(JSON.parse(await browser.get('/user')), { userId: 'u9', sub: 'u9' });
     assert.equal(await browser.get('/'), handle);
+    const back = await browser.stream(TAB_A);
+    await back.next('hello');
     await app.tessera.live.pushReload(handle, TAB_A);
-    assert.equal((await stream.next()).event, 'reload', 'the stream followed the session to its new ID');
-    stream.close();
+    assert.equal((await back.next()).event, 'reload', 'the tab is back, on the signed-in session');
+    back.close();
   });
 
   it('signOut by handle: the ticket clears the cookies, the streams end with signed-out, the session is gone', async () => {

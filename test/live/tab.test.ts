@@ -97,10 +97,13 @@ describe('StreamRegistry', () => {
     assert.equal(registry.streams, 2);
     assert.ok(sinks[0]!.ended, 'the oldest tab went');
     registry.apply({ h: 'x', op: 'move', k: 'k1', to: 'k2' });
+    assert.equal(registry.streams, 0, 'a move drops the streams: each tab must come back with the new cookie');
+    assert.ok(sinks[1]!.ended && sinks[2]!.ended);
     registry.apply({ h: 'x', op: 'session', ks: ['k2'], e: html(7) });
-    assert.deepEqual([sinks[1]!.events(), sinks[2]!.events()], [['7'], ['7']]);
-    registry.apply({ h: 'x', op: 'session', ks: ['k1'], e: html(8) });
-    assert.deepEqual(sinks[1]!.events(), ['7'], 'nothing under the old handle');
+    assert.deepEqual([sinks[1]!.events(), sinks[2]!.events()], [[], []], 'the dropped streams hear nothing more');
+    const back = new FakeSink();
+    registry.attach('k2', 'tab-bbbbbbb', back, 'hub.0', 1e15);
+    assert.deepEqual(back.events(), ['7'], 'the tab, back under the new handle, gets what it missed');
     registry.end('k2', 'destroyed');
     assert.equal(registry.streams, 0);
     assert.equal(registry.sessions, 0);

@@ -147,6 +147,14 @@ export class CookieBackend implements Backend {
     return Promise.reject(new NotSupportedError('sessions sealed in cookies live in the browser: they cannot be opened by handle'));
   }
 
+  cookieKey(header: string | undefined, tenant: string | null): string | null {
+    for (const value of readCookie(header, this.#options.cookie.name, SESSION_COOKIE_VALUES_MAX)) {
+      const state = freshState(tenant, null, this.#options.now());
+      if (this.#sealed.open(value, tenant, state)) return state.key;
+    }
+    return null;
+  }
+
   async claimOnce(key: string, expiresAt: number): Promise<boolean> {
     const now = this.#options.now();
     if (this.#revocation === null) {

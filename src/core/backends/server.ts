@@ -121,6 +121,11 @@ export class ServerBackend implements Backend {
     return record === null ? null : this.#fromRecord(null, record.tenant, sink, key, record, now);
   }
 
+  cookieKey(header: string | undefined, tenant: string | null): string | null {
+    const verified = this.#signed.find(header);
+    return verified === null || verified === INVALID ? null : SignedCookies.keyOf(verified, tenant);
+  }
+
   async claimOnce(key: string, expiresAt: number): Promise<boolean> {
     // An empty record: no session reads it (it decodes to nothing), and it expires with the ticket.
     return this.#driver.set(key, { data: '', version: 1, expiresAt, userId: null, tenant: null }, 0, { now: this.#options.now() });
