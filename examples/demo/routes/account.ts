@@ -132,7 +132,12 @@ async function account(ctx: DemoContext): Promise<void> {
   const user = signedIn(session);
   if (user === null) return redirect(ctx.res, '/sign-in');
   const flash = session.get<string>(FLASH);
-  if (flash !== undefined) session.delete(FLASH);
+  if (flash !== undefined) {
+    session.delete(FLASH);
+    // Written before the page goes out: on a networked store (PostgreSQL, Redis) the next request
+    // could otherwise set a new message that this delete, landing after it, would take away.
+    await session.save();
+  }
   send(
     ctx.res,
     200,
