@@ -177,4 +177,26 @@ describe('live tabs in Chromium', { skip }, () => {
     await loaded;
     assert.equal(await openLive(reloads.page, reloads.page.url()), reloads.tab, 'the reloaded page connects again, same tab');
   });
+
+  it('a tab evicted for maxTabsPerSession is told so and stops: no reload, no reconnect; the newer tab keeps its stream', async () => {
+    const small = await startLiveApp({ live: { maxTabsPerSession: 1 } });
+    const context = await browser.newContext();
+    try {
+      const older = await context.newPage();
+      await openLive(older, `${small.base}/`);
+      let reloaded = false;
+      older.on('load', () => (reloaded = true));
+      const newer = await context.newPage();
+      await openLive(newer, `${small.base}/`);
+      await older.waitForFunction(() => (globalThis as any).seen.some((e: { name: string }) => e.name === 'tessera:end'));
+      assert.deepEqual(await seen(older, 'tessera:end'), [{ name: 'tessera:end', detail: { reason: 'evicted' } }]);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      assert.equal(reloaded, false, 'the evicted page did not reload');
+      assert.equal((await seen(older, 'tessera:open')).length, 1, 'nor reconnect (which would evict the newer tab)');
+      assert.equal(small.tessera.live.streams, 1);
+    } finally {
+      await context.close();
+      await small.close();
+    }
+  });
 });

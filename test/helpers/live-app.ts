@@ -15,7 +15,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createTessera } from '../../src/index.js';
+import { createTessera, type LiveOptions } from '../../src/index.js';
 import { nodeSessions } from '../../src/adapters/node.js';
 import type { Tessera } from '../../src/manager.js';
 import type { SessionStore } from '../../src/stores/store.js';
@@ -62,13 +62,13 @@ ${
 </body></html>`;
 }
 
-/** Start the app on `port` (0: any free one) with `store` (default: in memory). */
-export async function startLiveApp(options: { store?: SessionStore; port?: number } = {}): Promise<LiveApp> {
+/** Start the app on `port` (0: any free one) with `store` (default: in memory) and `live` options. */
+export async function startLiveApp(options: { store?: SessionStore; port?: number; live?: LiveOptions } = {}): Promise<LiveApp> {
   const tessera = createTessera({
     secrets: [LIVE_APP_SECRET],
     store: options.store ?? new MemoryStore(),
     cookie: { secure: false },
-    live: {},
+    live: options.live ?? {},
   });
   const sessions = nodeSessions(tessera);
   const streams = new Set<Socket>();
