@@ -9,8 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { isWellFormedId } from '../crypto/ids.js';
 import type { AuthClaims } from '../auth/tokens.js';
-import type { CookieSink } from '../core/request.js';
-import { LiveError, SessionNotFoundError, type BusUnavailableError } from '../errors.js';
+import { LiveError, type BusUnavailableError, type SessionNotFoundError } from '../errors.js';
 import type { Logger } from '../options.js';
 import type { Session } from '../session.js';
 import { LocalBus, type LiveBus } from './bus.js';
@@ -19,7 +18,8 @@ import type { ResolvedLiveOptions } from './options.js';
 import { checkEvent, isTabId, type EndReason, type HtmlMode, type LiveEvent } from './protocol.js';
 import { StreamRegistry } from './registry.js';
 import type { StreamSink } from './tab.js';
-import { checkCookieLines, type CookieTickets } from './tickets.js';
+import { LiveCookies, type LiveCookieParts } from './cookies.js';
+import type { CookieTickets } from './tickets.js';
 
 /**
  * A session a push is for: the `Session` of a request, or its handle (`session.handle`,
@@ -34,7 +34,7 @@ import { checkCookieLines, type CookieTickets } from './tickets.js';
 export type LiveTarget = Session | string;
 
 /** What the hub needs from the manager. */
-export interface HubParts {
+export interface HubParts extends Omit<LiveCookieParts, 'push' | 'ended' | 'holdingMoves'> {
   readonly options: ResolvedLiveOptions;
   readonly now: () => number;
   readonly logger: Logger;
@@ -42,16 +42,6 @@ export interface HubParts {
   readonly expiryOf: (key: string) => Promise<number | null | undefined>;
   /** The handles of a user's live sessions; throws NotSupportedError when the store cannot list them. */
   readonly userKeys: (userId: string, tenant: string | null) => Promise<string[]>;
-  /** Cookie tickets, sealed under the live subkey. */
-  readonly tickets: CookieTickets;
-  /** The live session under `key`, its cookies written to `sink`; `null` when there is none. */
-  readonly openByKey: (key: string, sink: CookieSink) => Promise<Session | null>;
-  /** The lines that take the session, CSRF and auth cookies out of a browser. */
-  readonly signOutLines: () => string[];
-  /** The CSRF token is also a readable cookie. */
-  readonly csrfCookie: boolean;
-  /** Destroy the session under `key` (whoever's it is). */
-  readonly destroyByKey: (key: string) => Promise<boolean>;
 }
 
 /**
@@ -73,6 +63,7 @@ export class LiveHub {
   readonly #registry: StreamRegistry;
   readonly #transport: HubTransport;
   readonly #tickets: CookieTickets;
+  readonly #cookies: LiveCookies;
   #timer: NodeJS.Timeout | null = null;
   #ticking = false;
   /** Sessions being signed in by `signIn`: their move to the new ID waits for the ticket's push (`#held`). */
@@ -87,6 +78,12 @@ export class LiveHub {
     this.#registry = new StreamRegistry(parts.options, parts.now, id);
     this.#transport = new HubTransport(parts.options.bus ?? new LocalBus(), this.#registry, parts.logger, id);
     this.#tickets = parts.tickets;
+    this.#cookies = new LiveCookies({
+      ...parts,
+      push: (key, tab, event) => this.push(key, tab, event),
+      ended: (key, reason) => this.ended(key, reason),
+      holdingMoves: (key, run) => this.#holdingMoves(key, run),
+    });
   }
 
   /** The bus this hub publishes on. */
@@ -227,8 +224,7 @@ export class LiveHub {
    * ```
    */
   async setCookie(target: LiveTarget, tab: string, lines: string | readonly string[]): Promise<void> {
-    const key = keyOf(target);
-    await this.push(key, tab, { type: 'cookie', ticket: this.#tickets.issue(key, checkTab(tab), checkCookieLines(lines)) });
+    await this.#cookies.setCookie(keyOf(target), checkTab(tab), lines);
   }
 
   /**
@@ -245,28 +241,8 @@ export class LiveHub {
    * await tessera.live.signIn(waiting.handle, waiting.tab, { sub: user.id });
    * ```
    */
-  async signIn(target: LiveTarget, tab: string, claims: AuthClaims): Promise<string> {
-    const key = keyOf(target);
-    checkTab(tab);
-    const lines = new Map<string, string>();
-    const session = await this.#parts.openByKey(key, collect(lines));
-    if (session === null) throw new SessionNotFoundError();
-    // The session's streams move to its new ID — and are dropped, to come back with the new cookie
-    // — only once the tab has the ticket that gives it that cookie, over the stream it has now.
-    this.#holding.add(key);
-    try {
-      await session.signIn(claims);
-      // The page's CSRF token was the old ID's: the readable token cookie (if on) comes with the ticket.
-      if (this.#parts.csrfCookie) session.csrfToken();
-      await session.save();
-      await this.push(key, tab, { type: 'cookie', ticket: this.#tickets.issue(key, tab, [...lines.values()]) });
-    } finally {
-      this.#holding.delete(key);
-      const to = this.#held.get(key);
-      this.#held.delete(key);
-      if (to !== undefined) this.moved(key, to);
-    }
-    return session.handle;
+  signIn(target: LiveTarget, tab: string, claims: AuthClaims): Promise<string> {
+    return this.#cookies.signIn(keyOf(target), checkTab(tab), claims);
   }
 
   /**
@@ -279,16 +255,8 @@ export class LiveHub {
    * await tessera.live.signOut(session, tab);
    * ```
    */
-  async signOut(target: LiveTarget, tab: string): Promise<void> {
-    const key = keyOf(target);
-    const ticket = this.#tickets.issue(key, checkTab(tab), this.#parts.signOutLines());
-    try {
-      await this.push(key, tab, { type: 'cookie', ticket });
-    } finally {
-      // Signed out even when the bus could not carry the ticket (the push then rejects, after this).
-      this.ended(key, 'signed-out');
-      await this.#parts.destroyByKey(key);
-    }
+  signOut(target: LiveTarget, tab: string): Promise<void> {
+    return this.#cookies.signOut(keyOf(target), checkTab(tab));
   }
 
   /**
@@ -315,6 +283,19 @@ export class LiveHub {
   moved(from: string, to: string): void {
     if (this.#holding.has(from)) this.#held.set(from, to);
     else this.#transport.sendQuietly({ op: 'move', k: from, to });
+  }
+
+  /** Run `run` with the move of session `key` to a new ID held back until it is done. */
+  async #holdingMoves<T>(key: string, run: () => Promise<T>): Promise<T> {
+    this.#holding.add(key);
+    try {
+      return await run();
+    } finally {
+      this.#holding.delete(key);
+      const to = this.#held.get(key);
+      this.#held.delete(key);
+      if (to !== undefined) this.moved(key, to);
+    }
   }
 
   // ---------------------------------------------------------------- streams
@@ -421,16 +402,4 @@ function keyOf(target: LiveTarget): string {
 function checkTab(tab: string): string {
   if (!isTabId(tab)) throw new LiveError('not a tab ID (the browser client sends its own in x-tessera-tab)');
   return tab;
-}
-
-/** A cookie sink that keeps the lines (by cookie name) for a ticket. */
-function collect(lines: Map<string, string>): CookieSink {
-  return {
-    writable: () => true,
-    setCookie: (line) => {
-      lines.set(line.slice(0, line.indexOf('=')), line);
-      return true;
-    },
-    withdrawCookie: () => lines.clear(),
-  };
 }
