@@ -330,7 +330,7 @@ async function plugin(fastify: FastifyInstance, options: FastifySessionsOptions)
         tessera,
         slots[kContext] ?? begin(slots, reply),
         { method: request.method, url: request.url, header: (h: string) => firstHeader(headers[h]) },
-        typeof request.body === 'string' ? request.body : '',
+        async () => (typeof request.body === 'string' ? request.body : ''),
       );
       reply.header('set-cookie', lines).header('cache-control', 'no-store').code(204).send();
     });

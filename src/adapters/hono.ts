@@ -25,7 +25,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import { ConfigError, LiveError, TesseraError } from '../errors.js';
 import { clientScriptReply } from '../live/client-route.js';
-import { liveRoute, MAX_TICKET_BYTES, prepareStream, redeemTicket, webStream, type LiveRequest, type LiveRoute } from '../live/endpoint.js';
+import { liveRoute, MAX_TICKET_BYTES, prepareStream, redeemTicket, ticketTooLong, webStream, type LiveRequest, type LiveRoute } from '../live/endpoint.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import { Tessera, type CsrfRequest, type SessionContext } from '../manager.js';
 import { mustCheckCsrf } from './csrf.js';
@@ -332,16 +332,8 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
       return webStream(live!, start, outgoing.lines);
     }
     if (route === 'cookie') {
-      // Nothing read before the request is known to be a small POST of this site (redeemTicket checks again).
-      if (request.method !== 'POST') throw new LiveError('cookie tickets are posted', { status: 405 });
-      if (tessera.csrf.crossOrigin({ secFetchSite: request.header('sec-fetch-site'), origin: request.header('origin'), host: request.header('host') }) !== null) {
-        throw new LiveError('cookie tickets are posted by pages of this site', { status: 403 });
-      }
-      const declared = request.header('content-length');
-      if (declared !== undefined && !(Number(declared) <= MAX_TICKET_BYTES)) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
-      const body = await readLimited(c.req.raw, MAX_TICKET_BYTES);
       const headers = new Headers({ 'cache-control': 'no-store' });
-      for (const line of await redeemTicket(tessera, ctx, request, body)) headers.append('set-cookie', line);
+      for (const line of await redeemTicket(tessera, ctx, request, () => readLimited(c.req.raw, MAX_TICKET_BYTES))) headers.append('set-cookie', line);
       return new Response(null, { status: 204, headers });
     }
     const reply = clientScriptReply(request.method, request.header('if-none-match'));
@@ -398,7 +390,7 @@ async function readLimited(request: Request, max: number): Promise<string> {
     size += value.byteLength;
     if (size > max) {
       await reader.cancel().catch(() => {});
-      throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
+      throw ticketTooLong();
     }
     chunks.push(value);
   }

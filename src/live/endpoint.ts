@@ -84,7 +84,7 @@ export const STREAM_HEADERS: Readonly<Record<string, string>> = {
  */
 export async function prepareStream(tessera: Tessera, ctx: SessionContext, request: LiveRequest): Promise<StreamStart> {
   if (request.method !== 'GET') throw new LiveError('the live stream is opened with GET', { status: 405 });
-  const verdict = tessera.csrf.crossOrigin({ secFetchSite: request.header('sec-fetch-site'), origin: request.header('origin'), host: request.header('host') });
+  const verdict = crossSite(tessera, request);
   if (verdict !== null) throw new LiveError(`the live stream is for pages of this site (${verdict} request refused)`, { status: 403 });
   const query = new URLSearchParams(request.url.slice(request.url.indexOf('?') + 1 || request.url.length));
   const tab = query.get('tab');
@@ -245,14 +245,34 @@ export function webStream(hub: LiveHub, start: StreamStart, setCookies: readonly
  * @throws {@link LiveError} (405, 403).
  * @example
  * ```ts
- * const lines = await redeemTicket(tessera, ctx, request, await readBody(req));
+ * const lines = await redeemTicket(tessera, ctx, request, () => readBody(req));
  * ```
  */
-export async function redeemTicket(tessera: Tessera, ctx: SessionContext, request: LiveRequest, body: string): Promise<string[]> {
+export async function redeemTicket(tessera: Tessera, ctx: SessionContext, request: LiveRequest, readBody: () => Promise<string>): Promise<string[]> {
   if (request.method !== 'POST') throw new LiveError('cookie tickets are posted', { status: 405 });
-  const verdict = tessera.csrf.crossOrigin({ secFetchSite: request.header('sec-fetch-site'), origin: request.header('origin'), host: request.header('host') });
+  const verdict = crossSite(tessera, request);
   if (verdict !== null) throw new LiveError(`cookie tickets are posted by pages of this site (${verdict} request refused)`, { status: 403 });
-  return tessera.live.redeem(body, request.header(TAB_HEADER), ctx.cookieKey());
+  // Read only now: nothing of a request refused above is read.
+  const declared = request.header('content-length');
+  if (declared !== undefined && !(Number(declared) <= MAX_TICKET_BYTES)) throw ticketTooLong();
+  return tessera.live.redeem(await readBody(), request.header(TAB_HEADER), ctx.cookieKey());
+}
+
+/**
+ * The refusal of a ticket body over {@link MAX_TICKET_BYTES}, for the adapters' body readers.
+ *
+ * @example
+ * ```ts
+ * if (size > MAX_TICKET_BYTES) throw ticketTooLong();
+ * ```
+ */
+export function ticketTooLong(): LiveError {
+  return new LiveError(`a cookie ticket is at most ${MAX_TICKET_BYTES / 1024} KiB`, { status: 413 });
+}
+
+/** The Fetch Metadata (else `Origin`) verdict on a live request: `null` for a page of this site. */
+function crossSite(tessera: Tessera, request: LiveRequest): 'cross-site' | 'cross-origin' | null {
+  return tessera.csrf.crossOrigin({ secFetchSite: request.header('sec-fetch-site'), origin: request.header('origin'), host: request.header('host') });
 }
 
 /** The longest cookie-ticket body read (bytes). */

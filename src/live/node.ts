@@ -8,8 +8,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionContext } from '../core/context.js';
 import type { Tessera } from '../manager.js';
-import { MAX_TICKET_BYTES, openNodeStream, prepareStream, redeemTicket, type LiveRequest, type LiveRoute } from './endpoint.js';
-import { LiveError } from '../errors.js';
+import { MAX_TICKET_BYTES, openNodeStream, prepareStream, redeemTicket, ticketTooLong, type LiveRequest, type LiveRoute } from './endpoint.js';
+import { setCookieLines } from '../adapters/kit.js';
+import type { LiveError } from '../errors.js';
 import { serveNodeClient } from './client-route.js';
 
 /**
@@ -58,16 +59,13 @@ export async function serveNodeLive(tessera: Tessera, route: LiveRoute, ctx: Ses
       serveNodeClient(req, res);
       return;
     case 'cookie': {
-      const lines = await redeemTicket(tessera, ctx, nodeLiveRequest(req), await readBody(req));
-      const existing = res.getHeader('set-cookie');
-      res.setHeader('set-cookie', [...(Array.isArray(existing) ? existing : existing === undefined ? [] : [String(existing)]), ...lines]);
+      const lines = await redeemTicket(tessera, ctx, nodeLiveRequest(req), () => readBody(req));
+      res.setHeader('set-cookie', [...setCookieLines(res.getHeader('set-cookie')), ...lines]);
       res.setHeader('cache-control', 'no-store');
       res.statusCode = 204;
       res.end();
       return;
     }
-    default:
-      throw new LiveError(`the live ${route} route is not served yet`, { status: 404 });
   }
 }
 
@@ -79,7 +77,7 @@ async function readBody(req: IncomingMessage & { body?: unknown }): Promise<stri
   const chunks: Buffer[] = [];
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_TICKET_BYTES) throw new LiveError('a cookie ticket is at most 16 KiB', { status: 413 });
+    if (size > MAX_TICKET_BYTES) throw ticketTooLong();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

@@ -240,7 +240,6 @@ describe('live hub on node:http', () => {
     assert.equal(noTab.status, 400);
     const post = await fetch(`${app.base}/tessera/live?tab=${TAB_A}`, { method: 'POST' });
     assert.equal(post.status, 405);
-    assert.equal(app.tessera.live.streams >= 0, true);
     // Other paths are the app's.
     assert.match(await (await fetch(`${app.base}/tessera/liveX`)).text(), /^[A-Za-z0-9_-]{43}$/);
   });
