@@ -23,11 +23,11 @@
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { HTTPException } from 'hono/http-exception';
-import { ConfigError, LiveError, TesseraError } from '../errors.js';
-import { clientScriptReply } from '../live/client-route.js';
-import { liveRoute, MAX_TICKET_BYTES, prepareStream, redeemTicket, ticketTooLong, webStream, type LiveRequest, type LiveRoute } from '../live/endpoint.js';
+import { ConfigError, TesseraError } from '../errors.js';
+import { liveRoute } from '../live/endpoint.js';
+import { serveWebLive } from '../live/web.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
-import { Tessera, type CsrfRequest, type SessionContext } from '../manager.js';
+import { Tessera, type CsrfRequest } from '../manager.js';
 import { mustCheckCsrf } from './csrf.js';
 import type { Session, SessionData } from '../session.js';
 import {
@@ -264,7 +264,7 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
       const route = liveRoute(live, url);
       if (route !== null) {
         try {
-          return await serveHonoLive(route, ctx, { method: c.req.method, url, header }, c, outgoing);
+          return await serveWebLive(tessera, route, ctx, { method: c.req.method, url, header }, c.req.raw, () => handlerDone(ctx, false), () => outgoing.lines);
         } catch (error) {
           throw toHttpError(error);
         } finally {
@@ -323,23 +323,6 @@ export function sessions(options: HonoSessionsOptions = {}): SessionsMiddleware 
 
   return Object.assign(middleware, { tessera, isSecure });
 
-  /** Answer a live route with a Web Response: the stream, a redeemed cookie ticket, or the client script. */
-  async function serveHonoLive(route: LiveRoute, ctx: SessionContext, request: LiveRequest, c: Context, outgoing: PendingSetCookie): Promise<Response> {
-    if (route === 'stream') {
-      const start = await prepareStream(tessera, ctx, request);
-      const pending = handlerDone(ctx, false);
-      if (pending !== undefined) await pending;
-      return webStream(live!, start, outgoing.lines);
-    }
-    if (route === 'cookie') {
-      const headers = new Headers({ 'cache-control': 'no-store' });
-      for (const line of await redeemTicket(tessera, ctx, request, () => readLimited(c.req.raw, MAX_TICKET_BYTES))) headers.append('set-cookie', line);
-      return new Response(null, { status: 204, headers });
-    }
-    const reply = clientScriptReply(request.method, request.header('if-none-match'));
-    return new Response(reply.body || null, { status: reply.status, headers: reply.headers });
-  }
-
   /** The CSRF check's view of a Hono request; the form field is read through Hono's (cached) body parser. */
   function honoCsrfRequest(c: Context, header: (name: string) => string | undefined): CsrfRequest {
     const { header: tokenHeader, field } = tessera.csrf;
@@ -376,23 +359,4 @@ function appendSetCookie(c: Context, line: string): void {
     // (same body, not read) into one whose headers can change.
     c.header('set-cookie', line, { append: true });
   }
-}
-
-/** A request's body as text, refused (413) as soon as it passes `max` bytes: never buffered whole. */
-async function readLimited(request: Request, max: number): Promise<string> {
-  const reader = request.body?.getReader();
-  if (reader === undefined) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      throw ticketTooLong();
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
