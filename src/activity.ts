@@ -76,6 +76,8 @@ export interface ActiveSession {
 export interface ActiveSessionsQuery {
   /** Sessions active at or after this time (ms since the epoch). */
   since: number;
+  /** ...and last active before this time (ms, exclusive): to page on from the last of a page. Default: no bound. */
+  before?: number;
   /** Only this tenant's sessions; not given or `null`: every tenant's. */
   tenant?: string | null;
   /** At most this many, the most recent first. Default 100; at most 10 000. */
@@ -244,13 +246,14 @@ export class ActivityTracker {
    * ```
    */
   async activeSessions(query: ActiveSessionsQuery): Promise<ActiveSession[]> {
-    const { since, tenant = null, limit = 100 } = query ?? ({} as ActiveSessionsQuery);
+    const { since, before = Infinity, tenant = null, limit = 100 } = query ?? ({} as ActiveSessionsQuery);
     if (typeof since !== 'number' || Number.isNaN(since)) throw new TypeError('activeSessions({ since }): since must be a time in ms');
+    if (typeof before !== 'number' || Number.isNaN(before)) throw new TypeError('activeSessions({ before }): before must be a time in ms');
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new TypeError(`activeSessions: limit must be an integer from 1 to ${MAX_LIMIT}`);
     if (tenant !== null && typeof tenant !== 'string') throw new TypeError('activeSessions: tenant must be a string or null');
     if (tenant === '') throw new TenantError('the tenant name is empty: pass null (or leave it out) for every tenant');
     const driver = this.#reader();
-    const listed = await driver.listActivity({ since, before: Infinity, tenant, limit }, { now: this.#now() });
+    const listed = await driver.listActivity({ since, before, tenant, limit }, { now: this.#now() });
     return listed.map(({ key, userId, tenant: t, tabs }) => {
       let lastActiveAt = -Infinity;
       for (const tab in tabs) lastActiveAt = Math.max(lastActiveAt, tabs[tab]!);

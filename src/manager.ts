@@ -8,6 +8,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ActivityTracker } from './activity.js';
+import { SessionAdmin } from './admin.js';
 import type { AuthTokens } from './auth/tokens.js';
 import { ValidAfter } from './auth/valid-after.js';
 import { isWellFormedId, storeKey } from './crypto/ids.js';
@@ -133,6 +134,8 @@ export class Tessera extends EventEmitter {
   readonly sealsIntoCookie: boolean;
   /** Per-tab activity: who is online, and idle sign-out (the `activity` option; docs/activity.md). */
   readonly activity: ActivityTracker;
+  /** Operator functions over every session: list, show, revoke, count (see {@link SessionAdmin}). */
+  readonly admin: SessionAdmin;
   readonly #backend: Backend;
   readonly #signed: SignedCookies;
   readonly #loader: RequestLoader;
@@ -193,6 +196,7 @@ export class Tessera extends EventEmitter {
       return this.destroyByHandle(handle, { anyUser: true });
     };
     const activity = (this.activity = new ActivityTracker({ driver, options: options.activity, now, logger, idleTimeout, cleanupInterval, destroy }));
+    this.admin = new SessionAdmin({ backend, activity, events, now, assertOpen, destroy: (handle) => this.destroyByHandle(handle, { anyUser: true }) });
     this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen, activity }, store.name);
     if (this.options.live !== null) {
       const hub = (this.#live = liveHubOf(this.options, this.options.live, backend, (state) => new Session(state, this.#lifecycle), this));

@@ -101,6 +101,10 @@ export interface Backend {
    * user in that tenant. Resolves whether it was destroyed.
    */
   destroyByHandle(handle: string, owner: HandleOwner | null): Promise<boolean>;
+  /** A page of every live session (`tenant` `null`: of every tenant), for operators. */
+  listSessions(tenant: string | null, cursor: string | null, limit: number): Promise<{ sessions: SessionInfo[]; next: string | null }>;
+  /** The live session under `handle`, or `null`. */
+  infoByHandle(handle: string): Promise<SessionInfo | null>;
   /**
    * When the session under store key `key` expires now (ms), `null` when it is gone, `undefined`
    * when only a request can tell (a sealed cookie's expiry is in the browser's newest cookie).

@@ -8,7 +8,7 @@
  * @internal
  */
 import { ConfigError, NotSupportedError, StoreUnavailableError } from '../errors.js';
-import { RETAINS_RECORDS, type ActivityQuery, type KeyedRecord, type SessionActivity, type SessionStore, type StoreContext, type StoreRecord } from '../stores/store.js';
+import { RETAINS_RECORDS, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from '../stores/store.js';
 import type { Step } from './queue.js';
 
 /**
@@ -46,6 +46,8 @@ export class StoreDriver {
   readonly retainsRecords: boolean;
   /** The store can list a user's sessions. */
   readonly listsByUser: boolean;
+  /** The store can list all its sessions, page by page (`listSessions`). */
+  readonly listsSessions: boolean;
   /** The store removes expired records on request (a cleanup timer is useful). */
   readonly cleansUp: boolean;
   /** The store keeps per-tab activity (`recordActivity`, `activityOf`, `listActivity`). */
@@ -73,6 +75,7 @@ export class StoreDriver {
     this.synchronous = forms === 3;
     this.retainsRecords = (store as { [RETAINS_RECORDS]?: boolean })[RETAINS_RECORDS] === true;
     this.listsByUser = typeof store.listByUser === 'function';
+    this.listsSessions = typeof store.listSessions === 'function';
     this.cleansUp = typeof store.deleteExpired === 'function';
     const activity = [store.recordActivity, store.activityOf, store.listActivity].filter((f) => typeof f === 'function').length;
     if (activity !== 0 && activity !== 3) {
@@ -99,6 +102,12 @@ export class StoreDriver {
   listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     if (!this.listsByUser) throw new NotSupportedError(`the ${this.store.name} store cannot list sessions by user`);
     return Promise.resolve(within(this.store.listByUser!(userId, tenant, ctx), this.timeout, String(this.store.name), 'listByUser'));
+  }
+
+  /** A page of the live records. @throws {@link NotSupportedError} when the store cannot list its sessions. */
+  listSessions(query: ListQuery, ctx: StoreContext): Promise<SessionPage> {
+    if (!this.listsSessions) throw new NotSupportedError(`the ${this.store.name} store cannot list its sessions`);
+    return Promise.resolve(within(this.store.listSessions!(query, ctx), this.timeout, String(this.store.name), 'listSessions'));
   }
 
   /** Record a tab's activity. @throws {@link NotSupportedError} when the store keeps none. */

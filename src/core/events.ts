@@ -50,7 +50,8 @@ export type TesseraEventName =
   | 'lostToConcurrentDestroy'
   | 'csrfRejected'
   | 'invalidAuth'
-  | 'commitError';
+  | 'commitError'
+  | 'revoked';
 
 /**
  * @internal Who needs to know that a session ended (destroyed, signed out, expired) or moved to a

@@ -18,6 +18,7 @@ import assert from 'node:assert/strict';
 import { describe as nodeDescribe, it as nodeIt } from 'node:test';
 import { Tessera } from '../manager.js';
 import { ACTIVITY_ABILITIES } from './conformance-activity.js';
+import { LISTING_ABILITIES } from './conformance-listing.js';
 import type { SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /**
@@ -208,6 +209,7 @@ const ABILITIES: ReadonlyArray<readonly [string, (store: SessionStore) => string
     assert.deepEqual(await keys('u2', null), ['b']);
   }],
   ...ACTIVITY_ABILITIES,
+  ...LISTING_ABILITIES,
 ];
 
 /** Why a store's synchronous forms cannot be checked, or `null` when it has all three. */
@@ -232,6 +234,7 @@ function throughSyncForms(store: SessionStore): SessionStore {
     delete: async (key, ctx) => deleteSync!.call(store, key, ctx),
     deleteExpired: store.deleteExpired?.bind(store),
     listByUser: store.listByUser?.bind(store),
+    listSessions: store.listSessions?.bind(store),
     recordActivity: store.recordActivity?.bind(store),
     activityOf: store.activityOf?.bind(store),
     listActivity: store.listActivity?.bind(store),

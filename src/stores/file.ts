@@ -32,7 +32,7 @@ import { threadId } from 'node:worker_threads';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { FileActivity } from './activity/file.js';
 import { makePrivateDir } from './private.js';
-import { isExpired, type ActivityQuery, type KeyedRecord, type SessionActivity, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
+import { isExpired, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
 
 /**
  * Options of {@link FileStore}.
@@ -416,6 +416,25 @@ export class FileStore implements SessionStore {
           );
         }
         return out;
+      })().catch(unavailable),
+    );
+  }
+
+  /** A page of the live records, in the order of their file names (the cursor is the last name of the page before). */
+  async listSessions(query: ListQuery, ctx: StoreContext): Promise<SessionPage> {
+    return this.#track(
+      (async () => {
+        const after = query.cursor ?? '';
+        const names = (await readdir(this.#sessions)).filter((name) => HASH.test(name) && name > after).sort();
+        const page = names.slice(0, query.limit);
+        const found: (Decoded | null)[] = [];
+        for (let i = 0; i < page.length; i += 32) found.push(...(await Promise.all(page.slice(i, i + 32).map((hash) => this.#read(hash)))));
+        const records: KeyedRecord[] = [];
+        for (const item of found) {
+          if (item === null || isExpired(item.record, ctx.now) || (query.tenant !== null && item.record.tenant !== query.tenant)) continue;
+          records.push({ key: item.key, record: item.record });
+        }
+        return { records, next: names.length > query.limit ? page[page.length - 1]! : null };
       })().catch(unavailable),
     );
   }

@@ -6,7 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { MemoryActivity } from './activity/memory.js';
-import { isExpired, RETAINS_RECORDS, SynchronousStore, type ActivityQuery, type KeyedRecord, type SessionActivity, type StoreContext, type StoreRecord } from './store.js';
+import { isExpired, pageByKey, RETAINS_RECORDS, SynchronousStore, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type StoreContext, type StoreRecord } from './store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -122,6 +122,11 @@ export class MemoryStore extends SynchronousStore {
       if (record && !isExpired(record, ctx.now) && (tenant === null || record.tenant === tenant)) out.push({ key, record });
     }
     return out;
+  }
+
+  /** A page of the live records, in key order (the cursor is the last key of the page before). */
+  async listSessions(query: ListQuery, ctx: StoreContext): Promise<SessionPage> {
+    return pageByKey(this.#records.entries(), query, ctx.now, (entry) => entry.record);
   }
 
   /** Per-tab activity, kept beside the records and dropped with them (see docs/activity.md). */

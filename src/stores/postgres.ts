@@ -26,7 +26,7 @@ import type * as Pg from 'pg';
 import { ConfigError, SessionStateError, StoreUnavailableError } from '../errors.js';
 import { activityMigrationSql, activityNames, PostgresActivity, type ActivityNames } from './activity/postgres.js';
 import { loadPeer } from './peer.js';
-import type { ActivityQuery, KeyedRecord, SessionActivity, SessionStore, StoreContext, StoreRecord } from './store.js';
+import type { ActivityQuery, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -338,6 +338,7 @@ export class PostgresStore implements SessionStore {
     deleteExpired: Statement;
     byUser: Statement;
     byUserTenant: Statement;
+    page: Statement;
     exists: Statement;
   };
   readonly #activity: PostgresActivity;
@@ -424,6 +425,8 @@ export class PostgresStore implements SessionStore {
         SELECT key FROM ${n.table} WHERE expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`),
       byUser: once(`SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND expires_at > $2`),
       byUserTenant: once(`SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND tenant = $2 AND expires_at > $3`),
+      page: once(`SELECT key, ${cols} FROM ${n.table} WHERE key > $1 AND expires_at > $2
+        AND ($3::text IS NULL OR tenant = $3::text) ORDER BY key LIMIT $4`),
       exists: once(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
         AND to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AND to_regclass($5) IS NOT NULL AS ready`),
     };
@@ -520,6 +523,14 @@ export class PostgresStore implements SessionStore {
         ? await this.#query<Row & { key: string }>(this.#sql.byUser, [userId, whole(ctx.now)])
         : await this.#query<Row & { key: string }>(this.#sql.byUserTenant, [userId, tenant, whole(ctx.now)]);
     return rows.map((row) => ({ key: row.key, record: toRecord(row) }));
+  }
+
+  /** A page of the live records, in key order (the cursor is the last key of the page before). */
+  async listSessions(query: ListQuery, ctx: StoreContext): Promise<SessionPage> {
+    const { rows } = await this.#query<Row & { key: string }>(this.#sql.page, [query.cursor ?? '', whole(ctx.now), query.tenant, query.limit + 1]);
+    const more = rows.length > query.limit;
+    const records = (more ? rows.slice(0, query.limit) : rows).map((row) => ({ key: row.key, record: toRecord(row) }));
+    return { records, next: more ? records[records.length - 1]!.key : null };
   }
 
   /** Per-tab activity, in the table `<table>_act` (see docs/activity.md). */

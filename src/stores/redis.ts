@@ -31,10 +31,11 @@
  * @module
  */
 import type { Cluster, Redis } from 'ioredis';
+import { scanPage } from './redis-scan.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { RedisActivity } from './activity/redis.js';
 import { loadPeer } from './peer.js';
-import type { ActivityQuery, KeyedRecord, SessionActivity, SessionStore, StoreContext, StoreRecord } from './store.js';
+import type { ActivityQuery, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /**
  * Options of {@link RedisStore}: give either `client` or `url`.
@@ -405,6 +406,12 @@ export class RedisStore implements SessionStore {
     const [indexBase, activity] = this.atomicIndex ? [this.#indexBase, this.#activityBase + key] : ['', ''];
     const deleted = this.#run(() => this.#scripts.tesseraDelete(this.#recordKey(key), indexBase, key, activity));
     await (this.atomicIndex ? deleted : Promise.all([deleted, this.#activity.forget(key)]));
+  }
+
+  /** A page of the live records: one `SCAN` step over the record keys (node by node on a Cluster). */
+  listSessions(query: ListQuery, ctx: StoreContext): Promise<SessionPage> {
+    const base = `${this.client.options.keyPrefix ?? ''}${this.#recordBase}`;
+    return this.#run(() => scanPage(this.client, base, query, ctx, (keys, at) => this.#read(keys, at)));
   }
 
   /** Per-tab activity: a hash per session and two sorted sets (see the module comment). */

@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js';
 import { loadPeer } from './peer.js';
 import { createPrivateFile, makePrivateDir } from './private.js';
 import { SqliteActivity } from './activity/sqlite.js';
-import { SynchronousStore, type ActivityQuery, type KeyedRecord, type SessionActivity, type StoreContext, type StoreRecord } from './store.js';
+import { SynchronousStore, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type StoreContext, type StoreRecord } from './store.js';
 
 /**
  * What {@link SqliteStore} uses of a `better-sqlite3` statement. Declared here, not taken from
@@ -93,6 +93,7 @@ export class SqliteStore extends SynchronousStore {
   readonly #deleteExpired: SqliteStatement<[number, number]>;
   readonly #byUser: SqliteStatement<[string, number], Row & { key: string }>;
   readonly #byUserTenant: SqliteStatement<[string, string, number], Row & { key: string }>;
+  readonly #page: SqliteStatement<[string, number, string | null, string | null, number], Row & { key: string }>;
   readonly #activity: SqliteActivity;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -155,6 +156,10 @@ export class SqliteStore extends SynchronousStore {
     );
     this.#byUser = prepare(db, `SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND expires_at > ?`);
     this.#byUserTenant = prepare(db, `SELECT key, ${cols} FROM ${table} WHERE user_id = ? AND tenant = ? AND expires_at > ?`);
+    this.#page = prepare(
+      db,
+      `SELECT key, ${cols} FROM ${table} WHERE key > ? AND expires_at > ? AND (? IS NULL OR tenant = ?) ORDER BY key LIMIT ?`,
+    );
     this.#activity = new SqliteActivity(db, table);
   }
 
@@ -192,6 +197,14 @@ export class SqliteStore extends SynchronousStore {
   async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     const rows = tenant === null ? this.#byUser.all(userId, ctx.now) : this.#byUserTenant.all(userId, tenant, ctx.now);
     return rows.map((row) => ({ key: row.key, record: toRecord(row) }));
+  }
+
+  /** A page of the live records, in key order (the cursor is the last key of the page before). */
+  async listSessions(query: ListQuery, ctx: StoreContext): Promise<SessionPage> {
+    const rows = this.#page.all(query.cursor ?? '', ctx.now, query.tenant, query.tenant, query.limit + 1);
+    const more = rows.length > query.limit;
+    const records = (more ? rows.slice(0, query.limit) : rows).map((row) => ({ key: row.key, record: toRecord(row) }));
+    return { records, next: more ? records[records.length - 1]!.key : null };
   }
 
   /** Per-tab activity, in the table `<table>_activity` (see docs/activity.md). */

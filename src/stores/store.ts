@@ -102,6 +102,14 @@ export interface SessionStore {
   deleteExpired?(ctx: StoreContext): Promise<number>;
   /** Optional: the live records of a user (within `tenant`, when not `null`), from an index. */
   listByUser?(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]>;
+  /**
+   * Optional: one page of the live records, for operators (`tessera.admin`, the CLI, the admin
+   * page). Pages follow each other by `cursor`; together they give every record that stays live
+   * meanwhile, in an order of the store's choosing — each once, except in stores that scan a hash
+   * table that may grow meanwhile (Redis `SCAN`), which may give a record twice. A page may hold
+   * fewer records than `limit`, even none, while more follow: only `next: null` ends a listing.
+   */
+  listSessions?(query: ListQuery, ctx: StoreContext): Promise<SessionPage>;
   /** Optional: release connections, file handles and timers. */
   close?(): Promise<void>;
 
@@ -123,6 +131,43 @@ export interface SessionStore {
    * most `limit`; each with all its live tabs.
    */
   listActivity?(query: ActivityQuery, ctx: StoreContext): Promise<SessionActivity[]>;
+}
+
+/**
+ * A page request of {@link SessionStore.listSessions}.
+ *
+ * @example
+ * ```ts
+ * let cursor: string | null = null;
+ * do {
+ *   const page: SessionPage = await store.listSessions!({ tenant: null, cursor, limit: 500 }, { now: Date.now() });
+ *   for (const { key, record } of page.records) console.log(key, record.userId);
+ *   cursor = page.next;
+ * } while (cursor !== null);
+ * ```
+ */
+export interface ListQuery {
+  /** Only the sessions of this tenant; `null`: of every tenant. */
+  readonly tenant: string | null;
+  /** Where to go on: the `next` of the previous page, or `null` for the first page. */
+  readonly cursor: string | null;
+  /** How many records a page holds at most (a positive integer; stores that scan, as Redis, treat it as a hint and may give a few more). */
+  readonly limit: number;
+}
+
+/**
+ * A page of {@link SessionStore.listSessions}.
+ *
+ * @example
+ * ```ts
+ * const page: SessionPage = await store.listSessions!({ tenant: null, cursor: null, limit: 100 }, { now: Date.now() });
+ * if (page.next !== null) console.log('more follow');
+ * ```
+ */
+export interface SessionPage {
+  readonly records: KeyedRecord[];
+  /** The cursor of the next page; `null` when the listing is complete. */
+  readonly next: string | null;
 }
 
 /**
@@ -243,4 +288,27 @@ export abstract class SynchronousStore implements SessionStore {
   async delete(key: string, ctx: StoreContext): Promise<void> {
     this.deleteSync(key, ctx);
   }
+}
+
+/**
+ * One page of {@link SessionStore.listSessions} over records held in process, in key order: the
+ * cursor is the last key of the page before. For stores that keep their records in a `Map`.
+ *
+ * @example
+ * ```ts
+ * const page = pageByKey(map.entries(), { tenant: null, cursor: null, limit: 100 }, Date.now(), (record) => record);
+ * ```
+ */
+export function pageByKey<T>(entries: Iterable<[string, T]>, query: ListQuery, now: number, recordOf: (value: T) => StoreRecord): SessionPage {
+  const found: KeyedRecord[] = [];
+  for (const [key, value] of entries) {
+    if (query.cursor !== null && key <= query.cursor) continue;
+    const record = recordOf(value);
+    if (isExpired(record, now) || (query.tenant !== null && record.tenant !== query.tenant)) continue;
+    found.push({ key, record });
+  }
+  found.sort((a, b) => (a.key < b.key ? -1 : 1));
+  if (found.length <= query.limit) return { records: found, next: null };
+  const records = found.slice(0, query.limit);
+  return { records, next: records[records.length - 1]!.key };
 }

@@ -291,6 +291,14 @@ export class CookieBackend implements Backend {
     return Promise.reject(new NotSupportedError('the cookie store cannot list sessions by user'));
   }
 
+  listSessions(): Promise<never> {
+    return Promise.reject(new NotSupportedError('sessions sealed in cookies live in the browsers: the server cannot list them'));
+  }
+
+  infoByHandle(): Promise<never> {
+    return Promise.reject(new NotSupportedError('sessions sealed in cookies live in the browsers: the server cannot look one up'));
+  }
+
   async expiryByKey(): Promise<undefined> {
     return undefined;
   }

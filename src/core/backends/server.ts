@@ -342,23 +342,47 @@ export class ServerBackend implements Backend {
     const rows = await this.#driver.listByUser(userId, tenant, { now });
     const out: SessionInfo[] = [];
     for (const { key, record } of rows) {
-      const state = freshState(record.tenant, null, now);
-      state.key = key;
-      if (!this.#codec.apply(state, record)) continue;
-      const expiresAt = expiry(this.#policy, state);
-      if (now >= expiresAt) continue;
-      out.push({
-        handle: key,
-        createdAt: state.createdAt,
-        lastSeenAt: state.lastSeenAt,
-        expiresAt,
-        ip: state.ip,
-        userAgent: state.userAgent,
-        userId: state.userId,
-        tenant: state.tenant,
-      });
+      const info = this.#info(key, record, now);
+      if (info !== null) out.push(info);
     }
     return out.sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+  }
+
+  async listSessions(tenant: string | null, cursor: string | null, limit: number): Promise<{ sessions: SessionInfo[]; next: string | null }> {
+    const now = this.#options.now();
+    const page = await this.#driver.listSessions({ tenant, cursor, limit }, { now });
+    const sessions: SessionInfo[] = [];
+    for (const { key, record } of page.records) {
+      const info = this.#info(key, record, now);
+      if (info !== null) sessions.push(info);
+    }
+    return { sessions, next: page.next };
+  }
+
+  async infoByHandle(handle: string): Promise<SessionInfo | null> {
+    if (!isWellFormedId(handle)) return null;
+    const now = this.#options.now();
+    const record = await this.#driver.get(handle, { now });
+    return record === null ? null : this.#info(handle, record, now);
+  }
+
+  /** What operators see of a stored session; `null` when it cannot be read or has expired. */
+  #info(key: string, record: StoreRecord, now: number): SessionInfo | null {
+    const state = freshState(record.tenant, null, now);
+    state.key = key;
+    if (!this.#codec.apply(state, record)) return null;
+    const expiresAt = expiry(this.#policy, state);
+    if (now >= expiresAt) return null;
+    return {
+      handle: key,
+      createdAt: state.createdAt,
+      lastSeenAt: state.lastSeenAt,
+      expiresAt,
+      ip: state.ip,
+      userAgent: state.userAgent,
+      userId: state.userId,
+      tenant: state.tenant,
+    };
   }
 
   async destroyByHandle(handle: string, owner: HandleOwner | null): Promise<boolean> {
