@@ -3,6 +3,7 @@
  * lets a test wait for the next one of a kind.
  */
 import { request, type IncomingMessage } from 'node:http';
+import { request as requestTls } from 'node:https';
 
 export interface SseMessage {
   readonly id: string | undefined;
@@ -41,10 +42,12 @@ export class SseClient {
     );
   }
 
-  /** Open `url` (GET, with `headers`); resolves with the client once the head arrived. */
-  static open(url: string, headers: Record<string, string> = {}): Promise<SseClient> {
+  /** Open `url` (GET, with `headers`; `ca`: the certificate an `https:` server's must chain to); resolves with the client once the head arrived. */
+  static open(url: string, headers: Record<string, string> = {}, tls: { ca?: string } = {}): Promise<SseClient> {
     return new Promise((resolve, reject) => {
-      const req = request(url, { headers: { accept: 'text/event-stream', ...headers } }, (res) => resolve(SseClient.#ofIncoming(res, () => req.destroy())));
+      const options = { headers: { accept: 'text/event-stream', ...headers } };
+      const onResponse = (res: IncomingMessage) => resolve(SseClient.#ofIncoming(res, () => req.destroy()));
+      const req = url.startsWith('https:') ? requestTls(url, { ...options, ca: tls.ca }, onResponse) : request(url, options, onResponse);
       req.on('error', reject);
       req.end();
     });
