@@ -16,6 +16,7 @@
  */
 import * as middleware from './express/middleware.js';
 import * as data from './express/session-data.js';
+import type * as migrate from './express/migrate.js';
 
 /** express-session compatible middleware: see `session` in `express/middleware.ts`. */
 function session(options?: middleware.ExpressSessionOptions): middleware.SessionMiddleware {
@@ -31,6 +32,8 @@ declare namespace session {
   export type SessionCookie = middleware.SessionCookie;
   export type ExpressSession = middleware.ExpressSession;
   export type SessionMiddleware = middleware.SessionMiddleware;
+  export type MigrateFromOptions = migrate.MigrateFromOptions;
+  export type ExpressSessionStore = migrate.ExpressSessionStore;
   export const tesseraSession: typeof middleware.tesseraSession;
   export const MemoryStore: typeof middleware.session.MemoryStore;
   export { session, session as default };

@@ -28,6 +28,7 @@ import { session } from './express/middleware.js';
 // The CommonJS build replaces this module with express-cjs.cts, where `module.exports` is
 // `session` itself: every value exported here must be attached there too (the package test checks).
 export type { SessionData } from './express/session-data.js';
+export type { ExpressSessionStore, MigrateFromOptions } from './express/migrate.js';
 export {
   session,
   tesseraSession,

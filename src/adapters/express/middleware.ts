@@ -19,6 +19,7 @@ import { errorReply, PlainHttpWarning, requestInput } from '../kit.js';
 import { mustCheckCsrf, nodeCsrfRequest } from '../csrf.js';
 import { responseCookieSink } from '../node.js';
 import { SecureCookieRule } from './cookie.js';
+import { Migration } from './migrate.js';
 import { resolveSettings, type ExpressSessionOptions } from './options.js';
 import { expressClientIp, expressRequestIsSecure } from './proxy.js';
 import { RequestSession, requestSessionOf, type ExpressRequest } from './request.js';
@@ -70,6 +71,7 @@ export interface SessionMiddleware {
 export function session(options: ExpressSessionOptions = {}): SessionMiddleware {
   const settings = resolveSettings(options);
   const { tessera, proxy, tenant } = settings;
+  const migration = Migration.from(options.migrateFrom, tessera);
   const { path } = tessera.options.cookie;
   const name = tessera.cookieName;
   const secureCookies = new SecureCookieRule(settings);
@@ -92,6 +94,19 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
       handle.afterSynchronousCode();
       ctx.release();
     }
+  }
+
+  /** The session is loaded: with `migrateFrom`, an express-session session is adopted into it first (./migrate.ts). */
+  function loaded(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean): void {
+    const adopting = migration?.adopt(req.headers.cookie, res, core) ?? null;
+    if (adopting === null) return proceed(req, res, next, ctx, core, isSecure);
+    adopting.then(
+      () => {
+        ctx.hold(); // the adopted session's save released it
+        proceed(req, res, next, ctx, core, isSecure);
+      },
+      (error: unknown) => fail(res, next, ctx, error),
+    );
   }
 
   /** The session could not be loaded: the error goes to Express's error handlers. */
@@ -151,10 +166,10 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
       } catch (error) {
         return fail(res, next, ctx, error);
       }
-      return proceed(req, res, next, ctx, core, isSecure);
+      return loaded(req, res, next, ctx, core, isSecure);
     }
     ctx.load().then(
-      (core) => proceed(req, res, next, ctx, core, isSecure),
+      (core) => loaded(req, res, next, ctx, core, isSecure),
       (error: unknown) => fail(res, next, ctx, error),
     );
   }

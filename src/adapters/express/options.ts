@@ -17,6 +17,7 @@ import type { CookieStore } from '../../stores/cookie.js';
 import type { SessionStore } from '../../stores/store.js';
 import { resolveAdapterOptions, type TenantOf, type TenantResolver } from '../kit.js';
 import { NODE_REQUEST_PARTS } from '../node.js';
+import type { MigrateFromOptions } from './migrate.js';
 
 /**
  * The session cookie's attributes, as `cookie` in {@link ExpressSessionOptions}. Same names and
@@ -142,6 +143,11 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
    * An empty tenant is answered 400 (`TenantError`, through `next(err)`). Default: no tenants.
    */
   tenant?: TenantResolver<IncomingMessage>;
+  /**
+   * Moving off express-session: until `until`, also accept express-session's cookie and adopt its
+   * session from the old store, once (see {@link MigrateFromOptions} and docs/express.md).
+   */
+  migrateFrom?: MigrateFromOptions;
 }
 
 /**
@@ -179,7 +185,8 @@ export interface Settings {
  */
 export function resolveSettings(options: ExpressSessionOptions): Settings {
   if (options === null || typeof options !== 'object') throw new ConfigError('session(options): options must be an object');
-  const { tessera: given, resave, rolling, unset, proxy, tenant, ...manager } = options;
+  // `migrateFrom` is the middleware's (./migrate.ts), not the manager's.
+  const { tessera: given, resave, rolling, unset, proxy, tenant, migrateFrom: _migrateFrom, ...manager } = options;
   for (const [name, value] of Object.entries({ resave, rolling, proxy })) {
     if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(`session option ${name} must be a boolean`);
   }
