@@ -9,7 +9,9 @@
  * with a compare-and-set insert of a small record in the tessera store (its key a hash of the old
  * ID, expiring at `until` at the latest). A second request with the same old cookie — concurrent
  * or later, in any process — loses the claim and gets a fresh session, even when the old record
- * could not be deleted.
+ * could not be deleted. One that loses it within seconds (a request of the same page load) gets a
+ * fresh session that writes nothing and sets no cookie, so that its response cannot replace the
+ * adopted session's cookie in the browser.
  *
  * @module
  * @internal
@@ -85,6 +87,8 @@ const ATTRIBUTE = /^[\u0021-\u003A\u003C-\u007E]+$/;
 /** A signed express-session cookie is `s:` + ID + `.` + 43 characters; anything this long is not one. */
 const MAX_COOKIE = 1024;
 const noop = (): void => {};
+/** A request losing the claim this soon after it was taken ran beside the one that adopted the session. */
+const SIBLING_WINDOW = 30_000;
 
 /**
  * One middleware's migration from express-session, validated at start-up ({@link Migration.from}).
@@ -197,15 +201,18 @@ export class Migration {
   }
 
   async #migrate(sid: string, res: ServerResponse, core: Session): Promise<void> {
+    const key = storeKey(`express-session-adopted\u0000${sid}`, core.meta.tenant);
     const old = await this.#call('get', sid);
     if (old === null || typeof old !== 'object' || Array.isArray(old)) {
-      this.#clear(res); // gone: expired, already adopted, or destroyed
+      // Gone: expired, destroyed, or adopted — maybe a moment ago, by a request running beside this one.
+      await this.#lost(key, res, core);
       return;
     }
     const session = old as Record<string, unknown>;
-    const claim = this.#claim(sid, core.meta.tenant, session);
-    if (!(await this.#claims.set(claim.key, claim.record, 0, { now: this.#tessera.options.now() }))) {
-      this.#clear(res); // adopted by another request
+    const now = this.#tessera.options.now();
+    const record = { data: `adopted ${now}`, version: 1, expiresAt: this.#claimExpiry(session, now), userId: null, tenant: core.meta.tenant };
+    if (!(await this.#claims.set(key, record, 0, { now }))) {
+      await this.#lost(key, res, core);
       return;
     }
     try {
@@ -214,7 +221,7 @@ export class Migration {
     } catch (error) {
       // An outage: give up the claim, so that the retry the 503 asks for adopts the session.
       // Anything else (data tessera refuses to store) is answered once; the claim stays.
-      if (error instanceof StoreUnavailableError) await this.#claims.delete(claim.key, { now: this.#tessera.options.now() }).catch(noop);
+      if (error instanceof StoreUnavailableError) await this.#claims.delete(key, { now: this.#tessera.options.now() }).catch(noop);
       throw error;
     }
     try {
@@ -226,12 +233,23 @@ export class Migration {
     this.#clear(res);
   }
 
-  /** The claim on old session `sid`: inserted only if absent, expiring with the old session or at `until`. */
-  #claim(sid: string, tenant: string | null, session: Record<string, unknown>): { key: string; record: Parameters<SessionStore['set']>[1] } {
-    const expires = Date.parse(String((session.cookie as { expires?: unknown } | undefined)?.expires ?? ''));
-    const expiresAt = Number.isFinite(expires) && expires > this.#tessera.options.now() ? Math.min(expires, this.#until) : this.#until;
-    // A hash of the old ID in a namespace of its own: never a session's key, and no usable token.
-    return { key: storeKey(`express-session-adopted\u0000${sid}`, tenant), record: { data: 'adopted', version: 1, expiresAt, userId: null, tenant } };
+  /**
+   * Another request adopted the session. Just now (a request of the same page load, sent with the
+   * same old cookie): this one's fresh session writes nothing and sets no cookie, so its response
+   * cannot replace the adopted session's cookie in the browser. Earlier: a fresh session, as usual.
+   */
+  async #lost(key: string, res: ServerResponse, core: Session): Promise<void> {
+    const now = this.#tessera.options.now();
+    const claim = await this.#claims.get(key, { now });
+    const at = claim === null ? NaN : Number(/^adopted (\d+)$/.exec(claim.data)?.[1]);
+    if (now - at < SIBLING_WINDOW) core.ignore();
+    this.#clear(res);
+  }
+
+  /** When a claim expires: with the old session (its cookie's `expires`), at `until` at the latest. */
+  #claimExpiry(session: Record<string, unknown>, now: number): number {
+    const expires = Date.parse(String((session.cookie as { expires?: unknown } | null | undefined)?.expires ?? ''));
+    return Number.isFinite(expires) && expires > now ? Math.min(expires, this.#until) : this.#until;
   }
 
   /** The old session into `core`: its lifetime (`cookie.originalMaxAge`), its data but `cookie`, its user. */

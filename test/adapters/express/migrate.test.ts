@@ -293,26 +293,42 @@ for (const backend of backends) {
       assert.equal((await app.sessions.tessera.listByUser('alice')).length, 1);
     });
 
-    it('the same old cookie in concurrent requests to two processes makes one session', async () => {
+    it('the same old cookie in concurrent requests to two processes makes one session, whose cookie no other response replaces', async () => {
       const clock = new FakeClock(Date.now());
       const old = await oldApp(backend.oldStore());
       const until = new Date(clock.time + DAY);
       const shared = randomUUID().slice(0, 8);
-      // Two "processes": their own middleware, tessera instance and store objects over the same data.
+      // Two "processes": their own middleware, tessera instance and store objects over the same
+      // data; saveUninitialized: true, so that a fresh session would send a cookie.
       const apps = await Promise.all(
         [1, 2].map(() =>
-          newApp({ secret: NEW_SECRET, store: backend.tesseraStore(shared), now: clock.now, migrateFrom: { store: backend.oldStore(), secret: OLD_SECRETS, until } }),
+          newApp({
+            secret: NEW_SECRET,
+            saveUninitialized: true,
+            store: backend.tesseraStore(shared),
+            now: clock.now,
+            migrateFrom: { store: backend.oldStore(), secret: OLD_SECRETS, until },
+          }),
         ),
       );
+      let alice = { cookie: '', sid: '' };
       for (let round = 0; round < 5; round++) {
-        const alice = await oldSignIn(old);
+        alice = await oldSignIn(old);
         const replies = await Promise.all([...apps, ...apps].map((app) => request(app.base, '/me', alice.cookie)));
+        assert.ok(replies.every((reply) => reply.status === 200));
         const adopted = replies.filter((reply) => JSON.parse(reply.body).userId === 'alice');
         assert.equal(adopted.length, 1, `round ${round}: one request adopts the session, the others get a fresh one`);
-        assert.ok(replies.every((reply) => reply.status === 200));
+        const cookies = replies.flatMap((reply) => cookieSet(reply, 'connect.sid') ?? []);
+        assert.deepEqual(cookies, [cookieSet(adopted[0]!, 'connect.sid')], 'only the adopting response sets a cookie: the browser keeps the adopted session');
         assert.equal(await backend.oldRecordExists(alice.sid), false);
       }
       assert.equal((await apps[0]!.sessions.tessera.listByUser('alice')).length, 5, 'one session per sign-in, not one per request');
+
+      // A replay later is an ordinary visitor: a fresh session, with its cookie.
+      clock.advance(60_000);
+      const later = await request(apps[0]!.base, '/me', alice.cookie);
+      assert.deepEqual(JSON.parse(later.body), NOBODY);
+      assert.ok(cookieSet(later, 'connect.sid'));
     });
 
     it('a tampered, forged or unsigned old cookie gets a fresh session (never a 500), and the old record stays', async () => {
