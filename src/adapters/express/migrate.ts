@@ -210,7 +210,13 @@ export class Migration {
     }
     const session = old as Record<string, unknown>;
     const now = this.#tessera.options.now();
-    const record = { data: `adopted ${now}`, version: 1, expiresAt: this.#claimExpiry(session, now), userId: null, tenant: core.meta.tenant };
+    const expires = Date.parse(String((session.cookie as { expires?: unknown } | null | undefined)?.expires ?? ''));
+    if (expires <= now) {
+      // Expired, in a store that does not check (express-session leaves that to its stores).
+      this.#clear(res);
+      return;
+    }
+    const record = { data: `adopted ${now}`, version: 1, expiresAt: this.#claimExpiry(expires, now), userId: null, tenant: core.meta.tenant };
     if (!(await this.#claims.set(key, record, 0, { now }))) {
       await this.#lost(key, res, core);
       return;
@@ -247,8 +253,7 @@ export class Migration {
   }
 
   /** When a claim expires: with the old session (its cookie's `expires`), at `until` at the latest. */
-  #claimExpiry(session: Record<string, unknown>, now: number): number {
-    const expires = Date.parse(String((session.cookie as { expires?: unknown } | null | undefined)?.expires ?? ''));
+  #claimExpiry(expires: number, now: number): number {
     return Number.isFinite(expires) && expires > now ? Math.min(expires, this.#until) : this.#until;
   }
 

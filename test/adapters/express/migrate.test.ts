@@ -415,6 +415,26 @@ describe('migrateFrom: an old store that fails', { skip: redisSkip }, () => {
   });
 });
 
+describe('migrateFrom: an expired session in a store that keeps it', { skip: redisSkip }, () => {
+  it('is not adopted: connect-redis with disableTTL keeps records past their cookie.expires', async () => {
+    const client = createClient({ url: REDIS_URL });
+    await client.connect();
+    const prefix = `tessera-migrate-test:${RUN}:no-ttl:`;
+    cleanups.push(async () => {
+      for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) if (keys.length > 0) await client.del(keys);
+      client.destroy();
+    });
+    const store = new ConnectRedis({ client, prefix, disableTTL: true });
+    const alice = await oldSignIn(await oldApp(store)); // cookie.maxAge: 2 hours
+    const clock = new FakeClock(Date.now() + 3 * HOUR);
+    const app = await newApp({ secret: NEW_SECRET, store: new MemoryStore(), now: clock.now, migrateFrom: { store, secret: OLD_SECRETS, until: new Date(clock.time + DAY) } });
+
+    assert.deepEqual(JSON.parse((await request(app.base, '/me', alice.cookie)).body), NOBODY);
+    clock.time -= 2 * HOUR; // the same cookie while its session was still valid
+    assert.deepEqual(JSON.parse((await request(app.base, '/me', alice.cookie)).body), ALICE);
+  });
+});
+
 describe('migrateFrom: configuration is checked at start-up', () => {
   const store = new expressSession.MemoryStore();
   const until = new Date(Date.now() + DAY);
