@@ -144,7 +144,7 @@ export class Migration {
     if (s === null || typeof s !== 'object' || typeof s.get !== 'function' || typeof s.destroy !== 'function') {
       fail('store must be an express-session store (with get and destroy), such as connect-redis or connect-pg-simple');
     }
-    const secrets = (Array.isArray(secret) ? secret : [secret]) as unknown[];
+    const secrets = (Array.isArray(secret) ? [...secret] : [secret]) as unknown[];
     if (secrets.length === 0 || !secrets.every((x) => (typeof x === 'string' || Buffer.isBuffer(x)) && x.length > 0)) {
       fail("secret must be express-session's secret: a non-empty string, or an array of them");
     }
