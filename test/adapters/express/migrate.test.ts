@@ -241,6 +241,7 @@ for (const backend of backends) {
       // The new cookie carries the session on; the user is indexed under her ID.
       assert.deepEqual(JSON.parse((await request(app.base, '/me', next)).body), ALICE);
       assert.equal((await app.sessions.tessera.listByUser('alice')).length, 1);
+      assert.equal((await app.sessions.tessera.admin.stats()).sessions, 1, "operators see one session: the claim is not one");
 
       // A second use of the old cookie (a copy, a replay) does not bring the session back.
       const replay = await request(app.base, '/me', alice.cookie);
