@@ -73,7 +73,7 @@ export interface MigrateFromOptions {
   path?: string;
   /** express-session's `cookie.domain`, where the old cookie is cleared. Default: none (host-only). */
   domain?: string;
-  /** Old cookies are accepted until then, and ignored (and cleared) after. Must be in the future at start-up. */
+  /** Old cookies are accepted until then, and ignored (and cleared) after; a time already past at start-up is warned about. */
   until: Date;
   /**
    * The tessera `userId` of an adopted session (to list or sign out a user's sessions), from the
@@ -130,7 +130,7 @@ export class Migration {
   /**
    * The migration `migrateFrom` asks for, or `null` without one.
    *
-   * @throws {@link ConfigError} on a malformed `migrateFrom`, an `until` not in the future, or a
+   * @throws {@link ConfigError} on a malformed `migrateFrom` or a
    * `CookieStore` (nowhere to record that a session was adopted).
    */
   static from(options: MigrateFromOptions | undefined, tessera: Tessera): Migration | null {
@@ -152,7 +152,10 @@ export class Migration {
     if (path !== undefined && (typeof path !== 'string' || !path.startsWith('/') || !ATTRIBUTE.test(path))) fail('path must start with "/"');
     if (domain !== undefined && (typeof domain !== 'string' || !ATTRIBUTE.test(domain))) fail('domain must be a domain name');
     if (!(until instanceof Date) || !Number.isFinite(until.getTime())) fail('until must be a Date: old cookies are accepted for a limited time');
-    if (until.getTime() <= tessera.options.now()) fail('until is in the past: remove migrateFrom once the migration is over');
+    if (until.getTime() <= tessera.options.now()) {
+      // Not refused: an app restarted after the window must still start. Old cookies are then only cleared.
+      tessera.options.logger.warn?.('tessera/express: migrateFrom.until has passed: old express-session cookies are ignored (and cleared); remove migrateFrom');
+    }
     if (userId !== undefined && typeof userId !== 'function') fail('userId must be a function of the old session');
     if (tessera.sealsIntoCookie) fail('needs a server-side tessera store: with CookieStore there is nowhere to record that a session was adopted');
     return new Migration(tessera, options, secrets as (string | Buffer)[]);

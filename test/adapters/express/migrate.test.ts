@@ -450,7 +450,6 @@ describe('migrateFrom: configuration is checked at start-up', () => {
     ['a secret that is not a string', { store, secret: [42], until }, /secret/],
     ['no until', { store, secret: 's' }, /until must be a Date/],
     ['an until that is not a date', { store, secret: 's', until: '2027-01-01' }, /until must be a Date/],
-    ['an until in the past', { store, secret: 's', until: new Date(Date.now() - 1) }, /until is in the past/],
     ['a malformed cookie name', { store, secret: 's', until, name: 'connect sid' }, /name/],
     ['a path not starting with /', { store, secret: 's', until, path: 'app' }, /path/],
     ['a userId that is not a function', { store, secret: 's', until, userId: 'passport.user' }, /userId/],
@@ -460,6 +459,13 @@ describe('migrateFrom: configuration is checked at start-up', () => {
       assert.throws(() => session({ ...base, migrateFrom: migrateFrom as MigrateFromOptions }), (error: unknown) => error instanceof ConfigError && message.test(error.message));
     });
   }
+
+  it('starts with an until already past, warning that old cookies are now only cleared', () => {
+    const warnings: string[] = [];
+    const sessions = session({ ...base, logger: { warn: (m: string) => warnings.push(m) }, migrateFrom: { store, secret: 's', until: new Date(Date.now() - 1) } });
+    assert.equal(typeof sessions, 'function');
+    assert.ok(warnings.some((w) => /migrateFrom\.until has passed/.test(w)), warnings.join('\n'));
+  });
 
   it('refuses a CookieStore: there is nowhere to record that a session was adopted', () => {
     assert.throws(
