@@ -18,13 +18,15 @@
  *   require(esm) turned off, as before Node 20.19) and serves an Express app, `import` gives the
  *   ES module, and a missing optional peer is a ConfigError naming the package to install.
  * - The files: a LICENSE, every export target present, no source map pointing at a missing file.
+ * - The `tessera` CLI (`bin`): linked as npm links it, it runs from its shebang, prints its help,
+ *   and creates and lists a SQLite store with the better-sqlite3 npm installs with tessera.
  *
  * Consumers live in the OS temp folder, not under .tmp/: from there Node and TypeScript would walk
  * up into the repo's node_modules and find what the consumer lacks.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -37,6 +39,7 @@ const SECRET = 'package-test-secret-0123456789abcdefghij';
 
 interface Manifest {
   name: string;
+  bin?: Record<string, string>;
   dependencies?: Record<string, string>;
   exports: Record<string, string | Record<string, Record<string, string>>>;
   typesVersions?: Record<string, Record<string, string[]>>;
@@ -553,5 +556,23 @@ describe('the published package', { timeout: 180_000 }, () => {
     assert.match(await succeed(process.execPath, ['run.mjs'], plain), /esm ok/);
     assert.match(await succeed(process.execPath, ['run.cjs'], peers), /peers ok/);
     assert.match(await succeed(process.execPath, ['run.cjs'], frameworks), /frameworks ok/);
+  });
+
+  it('installs the tessera CLI, which runs from its bin link', async () => {
+    const target = manifest.bin?.tessera;
+    assert.ok(target, 'package.json has bin.tessera');
+    assert.ok(existsSync(join(unpacked, target)), `bin.tessera: ${target} is shipped`);
+    assert.match(readFileSync(join(unpacked, target), 'utf8'), /^#!\/usr\/bin\/env node\n/);
+    // What npm does at install: a link in node_modules/.bin, and the file made executable.
+    const bin = join(bare, 'node_modules', '.bin');
+    mkdirSync(bin, { recursive: true });
+    symlinkSync(join('..', 'tessera', target), join(bin, 'tessera'));
+    chmodSync(join(bare, 'node_modules', 'tessera', target), 0o755);
+    const tessera = join(bin, 'tessera');
+    assert.match(await succeed(tessera, ['--help'], bare), /Usage: tessera <command>[\s\S]*Exit codes:/);
+    assert.match(await succeed(tessera, ['keygen'], bare), /^[\w-]{43}\n$/);
+    const store = `sqlite:${join(bare, 'data', 'sessions.db')}`;
+    assert.match(await succeed(tessera, ['migrate', '--store', store], bare), /SQLite: table tessera_sessions/);
+    assert.equal(await succeed(tessera, ['sessions', 'list', '--store', store], bare), 'no sessions\n');
   });
 });
