@@ -95,11 +95,13 @@ export const listCommand: Command = {
     return withSessions(parsed, LIST, io, async (tessera, opened) => {
       const sessions: AdminSession[] = [];
       let cursor = (v.cursor as string | undefined) ?? null;
+      // A store may answer a page with fewer than asked (Redis scans): ask on until the page is full.
       do {
-        const page = await tessera.admin.list({ ...query, cursor });
+        const limit = v.all === true ? query.limit : query.limit - sessions.length;
+        const page = await tessera.admin.list({ ...query, limit, cursor });
         sessions.push(...(await withRecordedExpiry(opened.store, page.sessions)));
         cursor = page.next;
-      } while (v.all === true && cursor !== null);
+      } while (cursor !== null && (v.all === true || sessions.length < query.limit));
       if (v.json === true) {
         io.out.write(formatJson({ sessions, next: cursor }));
       } else {
