@@ -21,8 +21,12 @@ import { PostgresStore } from '../stores/postgres.js';
 import { RedisStore } from '../stores/redis.js';
 import type { SqliteDatabase } from '../stores/sqlite.js';
 import { SqliteStore } from '../stores/sqlite.js';
-import type { SessionStore } from '../stores/store.js';
+import type { KeyedRecord, SessionPage, SessionStore } from '../stores/store.js';
 import type { StoreTarget } from './store-url.js';
+
+/** How many records {@link checkReadable} samples, in how many pages at most. */
+const SAMPLE_SIZE = 20;
+const SAMPLE_PAGES = 20;
 
 /** The longest duration tessera accepts (100 years): the CLI's lifetimes, so it hides no stored session. */
 const FOREVER = 36_500 * 86_400_000;
@@ -201,8 +205,16 @@ export async function expiryOf(store: SessionStore, handle: string): Promise<num
  */
 export async function checkReadable(store: SessionStore, tessera: Tessera, reading: Reading): Promise<void> {
   if (store.listSessions === undefined) return;
-  const page = await store.listSessions({ tenant: null, cursor: null, limit: 20 }, { now: Date.now() });
-  const sealed = page.records.filter(({ record }) => Sealer.formatOf(record.data) !== 0);
+  const sample: KeyedRecord[] = [];
+  let cursor: string | null = null;
+  // A page may come back short, even empty, with more to come (Redis scans): a few pages at most.
+  for (let pages = 0; pages < SAMPLE_PAGES && sample.length < SAMPLE_SIZE; pages++) {
+    const page: SessionPage = await store.listSessions({ tenant: null, cursor, limit: SAMPLE_SIZE - sample.length }, { now: Date.now() });
+    sample.push(...page.records);
+    cursor = page.next;
+    if (cursor === null) break;
+  }
+  const sealed = sample.filter(({ record }) => Sealer.formatOf(record.data) !== 0);
   if (sealed.length === 0) return;
   if (!reading.encryptData) {
     throw new ConfigError(

@@ -79,7 +79,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     command = COMMANDS.get(grouped ? `sessions ${second ?? ''}` : first);
     if (command === undefined) {
       if (grouped && (second === undefined || second === '--help' || second === '-h')) {
-        io.out.write(sessionsHelp());
+        (second === undefined ? io.err : io.out).write(sessionsHelp());
         return second === undefined ? EXIT.usage : EXIT.ok;
       }
       throw new UsageError(`unknown command ${JSON.stringify(grouped ? `sessions ${second}` : first)}`);
