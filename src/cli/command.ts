@@ -6,12 +6,13 @@
  *
  * @module
  */
+import { StoreUnavailableError } from '../errors.js';
 import type { Tessera } from '../manager.js';
 import type { CommandSpec, ParsedCommand } from './args.js';
 import { UsageError } from './args.js';
 import { checkReadable, openStore, openTessera, type OpenedStore } from './open.js';
 import type { ProgressStream } from './progress.js';
-import { STORE_ENV, parseStoreUrl } from './store-url.js';
+import { STORE_ENV, describeStore, parseStoreUrl } from './store-url.js';
 
 /**
  * The streams a command writes to: its result to `out`, messages and progress to `err`.
@@ -58,8 +59,15 @@ export async function withStore<T>(parsed: ParsedCommand, spec: CommandSpec, opt
   const opened = await openStore(parseStoreUrl(url), options);
   try {
     return await use(opened);
+  } catch (error) {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    // The app's message says "try again shortly"; an operator wants to know which store, and why.
+    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    throw new Error(`cannot reach the store ${describeStore(url)}${cause}`);
   } finally {
-    await opened.close();
+    await opened.close().catch(() => {
+      // Closing a store that could not be reached may fail too; the failure that matters is reported.
+    });
   }
 }
 
