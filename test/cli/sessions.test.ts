@@ -68,8 +68,12 @@ for (const kind of STORE_KINDS) {
         const first = await tesseraJson<{ sessions: AdminSession[]; next: string | null }>(['sessions', 'list', '-s', store, '--limit', '2', '--json'], ENV);
         assert.equal(first.sessions.length, 2);
         assert.notEqual(first.next, null);
-        const rest = await tesseraJson<{ sessions: AdminSession[] }>(['sessions', 'list', '-s', store, '--limit', '2', '--all', '--json'], ENV);
-        assert.equal(rest.sessions.length, 4);
+        const second = await tesseraJson<{ sessions: AdminSession[]; next: string | null }>(['sessions', 'list', '-s', store, '--limit', '2', '--cursor', first.next!, '--json'], ENV);
+        assert.deepEqual([...first.sessions, ...second.sessions].map((s) => s.handle).sort(), [...u1, u2, anonymous].sort(), 'two pages, each session once');
+        const every = await tesseraJson<{ sessions: AdminSession[] }>(['sessions', 'list', '-s', store, '--limit', '2', '--all', '--json'], ENV);
+        assert.equal(every.sessions.length, 4);
+        const paged = await tessera(['sessions', 'list', '-s', store, '--limit', '2'], ENV);
+        assert.match(paged.stderr, /^more: tessera sessions list … --cursor '[^']+' \(or --all\)$/m);
 
         const table = await tessera(['sessions', 'list', '--store', store, '--user', 'u1'], ENV);
         assert.equal(table.code, 0, table.stderr);
@@ -155,6 +159,25 @@ describe('tessera sessions, as the app configures them', () => {
       const shown = await tesseraJson<AdminSession>(['sessions', 'show', session.handle, '--store', place.url, '--json'], ENV);
       assert.equal(shown.userId, 'u1');
       assert.equal(shown.expiresAt, (await (t.store as SessionStore).get(session.handle, { now: Date.now() }))!.expiresAt);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('shows what a client sent (its user agent) without the control characters that would drive the terminal', async () => {
+    const place = sqlite.fresh();
+    const t = app(place);
+    try {
+      const { session } = await t.create({ userId: 'u1', userAgent: 'evil\x1b[2J\x1b]0;owned\x07/1.0' });
+      for (const args of [['sessions', 'list'], ['sessions', 'show', session.handle]]) {
+        const run = await tessera([...args, '--store', place.url], ENV);
+        assert.equal(run.code, 0, run.stderr);
+        assert.doesNotMatch(run.stdout, /[\x00-\x08\x0b-\x1f\x7f]/, args.join(' '));
+        assert.match(run.stdout, /evil\?\[2J\?\]0;owned\?\/1\.0/);
+      }
+      // JSON keeps the text as it is, escaped by JSON itself.
+      const json = await tesseraJson<AdminSession>(['sessions', 'show', session.handle, '--store', place.url, '--json'], ENV);
+      assert.equal(json.userAgent, 'evil\x1b[2J\x1b]0;owned\x07/1.0');
     } finally {
       await t.close();
     }
