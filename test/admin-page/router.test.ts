@@ -10,6 +10,7 @@ import { ConfigError } from '../../src/errors.js';
 import { Tessera } from '../../src/manager.js';
 import type { Session } from '../../src/session.js';
 import { MemoryStore } from '../../src/stores/memory.js';
+import type { SessionStore } from '../../src/stores/store.js';
 import { AdminRouter, type AdminPageOptions, type AdminReply } from '../../src/admin-page/router.js';
 import { FakeClock } from '../helpers/clock.js';
 
@@ -22,7 +23,7 @@ function setup(options: Partial<AdminPageOptions<string>> = {}, csrf: false | un
   const store = new MemoryStore();
   const tessera = new Tessera({ secrets: [SECRET], store, now: clock.now, cleanupInterval: 0, logger: {}, csrf, activity: { interval: 1_000 } });
   const router = new AdminRouter<string>(tessera, { guard: (_req, session) => session.userId === 'root', ...options }, 'test');
-  const touch = (handle: string, at = clock.time, tab = TAB) => store.recordActivity!(handle, tab, at, at + 60 * MINUTE, { now: at });
+  const touch = (handle: string, at = clock.time, tab = TAB) => (store as SessionStore).recordActivity!(handle, tab, at, at + 60 * MINUTE, { now: at });
   return { clock, tessera, router, touch };
 }
 
@@ -49,7 +50,7 @@ function ask(
 /** The token of the first revoke form on a page. */
 const tokenIn = (body: string) => /name="_csrf" value="([^"]+)"/.exec(body)![1]!;
 /** The user cells of the list's table, in order. */
-const usersIn = (body: string) => [...body.matchAll(/<td class="user">(?:<a [^>]*>)?([^<]*)/g)].map((m) => m[1]);
+const usersIn = (body: string) => [...body.matchAll(/<td class="user">(?:<a [^>]*>)?([^<]*)/g)].map((m) => m[1]!);
 
 describe('admin page router', () => {
   it('refuses to be made without a guard, or with a bad path', () => {
@@ -68,7 +69,7 @@ describe('admin page router', () => {
     const { tessera, router } = setup({
       guard: (req, session) => {
         seen.push([req, session.userId]);
-        return (session.userId === 'root' ? Promise.resolve(true) : 1) as boolean;
+        return (session.userId === 'root' ? Promise.resolve(true) : 1) as unknown as boolean;
       },
     });
     const visitor = await operator(tessera, 'mallory');
