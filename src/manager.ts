@@ -211,6 +211,18 @@ export class Tessera extends EventEmitter {
     }
   }
 
+  /**
+   * Whether {@link Tessera.close} was called: operations then throw `SessionStateError`.
+   *
+   * @example
+   * ```ts
+   * if (!tessera.closed) await tessera.cleanupExpired();
+   * ```
+   */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** The session cookie's name. */
   get cookieName(): string {
     return this.options.cookie.name;

@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 // In your app: `import { createTessera } from 'tessera'` and `import { nodeSessions } from 'tessera/node'`.
 import { createTessera, type Tessera } from '../../src/index.js';
-import { nodeSessions } from '../../src/adapters/node.js';
+import { adminPage, nodeSessions } from '../../src/adapters/node.js';
 import { demoSecret, pickStore, type SecretSource, type StoreChoice } from './config.js';
 import { html, layout, send } from './page.js';
 import { allowed, routes, type DemoContext } from './routes.js';
@@ -27,6 +27,8 @@ export interface DemoOptions {
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (start-up, requests, warnings). Default `console.log`; `() => {}` for quiet. */
   log?: (line: string) => void;
+  /** How often the admin page's chart gets a point (ms). Default 10 000; the browser test takes 1 000. */
+  adminSampleEvery?: number;
 }
 
 /** A running demo. */
@@ -83,8 +85,15 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     },
   });
   const sessions = nodeSessions(tessera);
+  // The operators' page at /admin: in the demo, anyone signed in is an operator (a real app checks
+  // a role here). Everyone else gets 403.
+  const admin = adminPage(sessions, {
+    guard: (_req, session) => session.userId !== null,
+    sampler: { every: options.adminSampleEvery ?? 10_000 },
+  });
 
   const handler = sessions.wrap(async (req: IncomingMessage, res: ServerResponse) => {
+    if (await admin(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0]!;
     if (path === '/favicon.ico') {
       res.statusCode = 204; // no icon; and no session for it

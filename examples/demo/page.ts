@@ -101,6 +101,7 @@ export function layout(options: { title: string; path: string; body: Html; foote
     ['/clear', 'Clear session'],
     ['/live', 'Live tabs'],
     user ? ['/account', 'Your account'] : ['/sign-in', 'Sign in'],
+    ...(user ? ([['/admin', 'Admin']] as [string, string][]) : []),
   ];
   const nav = links.map(([href, text]) =>
     href === options.path ? html`<a href="${href}" aria-current="page">${text}</a>` : html`<a href="${href}">${text}</a>`,

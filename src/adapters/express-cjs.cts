@@ -2,7 +2,7 @@
  * `tessera/express` for `require()`: the CommonJS build uses this module in place of
  * `express.ts` (tshy's `-cjs.cts` convention). As with express-session, `module.exports` is the
  * `session` factory itself — `require('tessera/express')(options)` — and what the ES module
- * exports hangs on it: `session.session`, `session.default`, `session.tesseraSession` (and
+ * exports hangs on it: `session.session`, `session.default`, `session.tesseraSession`, `session.adminPage` (and
  * `session.MemoryStore`, as on the ES module's `session`).
  *
  * For TypeScript, `export =` of a function merged with a namespace gives CommonJS projects
@@ -17,6 +17,9 @@
 import * as middleware from './express/middleware.js';
 import * as data from './express/session-data.js';
 import type * as migrate from './express/migrate.js';
+import * as admin from '../admin-page/express.js';
+import type * as router from '../admin-page/router.js';
+import type * as sampler from '../admin-page/sampler.js';
 
 /** express-session compatible middleware: see `session` in `express/middleware.ts`. */
 function session(options?: middleware.ExpressSessionOptions): middleware.SessionMiddleware {
@@ -36,10 +39,14 @@ declare namespace session {
   export type ExpressSessionStore = migrate.ExpressSessionStore;
   export const tesseraSession: typeof middleware.tesseraSession;
   export const MemoryStore: typeof middleware.session.MemoryStore;
+  export const adminPage: typeof admin.adminPage;
+  export type AdminGuard<Req> = router.AdminGuard<Req>;
+  export type AdminPageOptions<Req> = router.AdminPageOptions<Req>;
+  export type SamplerOptions = sampler.SamplerOptions;
   export { session, session as default };
 }
 
 // The values the namespace declares, and whatever else the ES module's `session` carries.
-Object.assign(session, middleware.session, { session, default: session, tesseraSession: middleware.tesseraSession });
+Object.assign(session, middleware.session, { session, default: session, tesseraSession: middleware.tesseraSession, adminPage: admin.adminPage });
 
 export = session;

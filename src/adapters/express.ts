@@ -40,4 +40,7 @@ export {
   type ExpressSession,
   type SessionMiddleware,
 } from './express/middleware.js';
+export { adminPage } from '../admin-page/express.js';
+export type { AdminGuard, AdminPageOptions } from '../admin-page/router.js';
+export type { SamplerOptions } from '../admin-page/sampler.js';
 export default session;

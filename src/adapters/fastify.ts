@@ -65,6 +65,11 @@ import { serveNodeLive } from '../live/node.js';
 import { respondWithError } from './node.js';
 import { TAB_HEADER } from '../live/protocol.js';
 
+export { adminPage } from '../admin-page/fastify.js';
+export type { FastifyAdminPageOptions } from '../admin-page/fastify.js';
+export type { AdminGuard, AdminPageOptions } from '../admin-page/router.js';
+export type { SamplerOptions } from '../admin-page/sampler.js';
+
 /**
  * The shape of your session data, for TypeScript: augment it and `request.session.get('views')`
  * is typed.

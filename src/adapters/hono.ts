@@ -46,6 +46,10 @@ import {
 } from './kit.js';
 import { TAB_HEADER } from '../live/protocol.js';
 
+export { adminPage } from '../admin-page/hono.js';
+export type { AdminGuard, AdminPageOptions } from '../admin-page/router.js';
+export type { SamplerOptions } from '../admin-page/sampler.js';
+
 /**
  * The context variables {@link sessions} sets: `session`, the request's {@link Session}. Put it in
  * your app's type to type your session data (as Hono's own middleware export theirs); without

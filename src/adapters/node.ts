@@ -32,6 +32,10 @@ import {
 } from './kit.js';
 import { TAB_HEADER } from '../live/protocol.js';
 
+export { adminPage } from '../admin-page/node.js';
+export type { AdminGuard, AdminPageOptions } from '../admin-page/router.js';
+export type { SamplerOptions } from '../admin-page/sampler.js';
+
 /**
  * Options of {@link nodeSessions}: `trustProxy` and `tenant` (see the adapter kit).
  *
@@ -70,6 +74,8 @@ export interface NodeSessions {
   context(req: IncomingMessage, res: ServerResponse): SessionContext;
   /** Whether the request came over HTTPS (TLS, or `X-Forwarded-Proto` from a trusted proxy). */
   isSecure(req: IncomingMessage): boolean;
+  /** The session manager behind these sessions. */
+  readonly tessera: Tessera;
 }
 
 /**
@@ -263,6 +269,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
   }
 
   return {
+    tessera,
     context,
     load(req, res) {
       let ctx: SessionContext;
