@@ -7,11 +7,12 @@
  * - `TESSERA_SECRETS` — the secrets, comma-separated, newest first (`npx tessera keygen`).
  * - `SESSION_STORE` — `redis://…` or `postgres://…`: the sessions and the bus, on one service.
  * - `INSTANCE` — a name for this process in its answers and logs (default: the PID).
+ * - `OPERATORS` — the user IDs (comma-separated) who may open the admin page at `/admin`.
  *
  * Routes: `GET /` a page with a counter and its live stream; `GET /api/count` counts and answers
  * `{ count, instance, csrf }`; `POST /api/notify` (CSRF header) pushes an event to every tab of
  * the session, wherever their streams are held; `GET /healthz` for the load balancer; the live
- * routes under `/tessera/live`.
+ * routes under `/tessera/live`; the admin page under `/admin`.
  *
  * Usage: NODE_ENV=production TESSERA_SECRETS=… SESSION_STORE=redis://127.0.0.1:6379 PORT=3001 \
  *   node --import tsx examples/production/server.ts
@@ -21,7 +22,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 // In your app: 'tessera', 'tessera/node', 'tessera/stores/redis', 'tessera/live/redis' and so on.
-import { nodeSessions } from '../../src/adapters/node.js';
+import { adminPage, nodeSessions } from '../../src/adapters/node.js';
 import { createTessera } from '../../src/index.js';
 import type { LiveBus } from '../../src/live/bus.js';
 import type { SessionStore } from '../../src/stores/store.js';
@@ -51,6 +52,9 @@ const tessera = createTessera({ store, live: { bus } });
 await tessera.live.start();
 // One proxy in front: its X-Forwarded-For and X-Forwarded-Proto are believed, no one else's.
 const sessions = nodeSessions(tessera, { trustProxy: 1 });
+// The admin page (docs/admin.md), for the operators only: your sign-in sets `session.userId`.
+const operators = new Set((process.env.OPERATORS ?? '').split(',').filter(Boolean));
+const admin = adminPage(sessions, { guard: (_req, session) => session.userId !== null && operators.has(session.userId) });
 
 const page = (csrf: string) => `<!doctype html>
 <meta charset="utf-8"><title>tessera in production</title>
@@ -74,6 +78,7 @@ const server = createServer(
       res.end('ok');
       return;
     }
+    if (await admin(req, res)) return;
     const session = await sessions.load(req, res);
     if (path === '/' && req.method === 'GET') {
       res.setHeader('content-type', 'text/html; charset=utf-8');
