@@ -151,7 +151,7 @@ export class ActivityTracker {
     this.#destroy = parts.destroy;
     if (idle !== null && parts.cleanupInterval > 0) {
       this.#timer = setInterval(() => {
-        this.signOutIdle().catch((error) => this.#logger.warn?.('tessera: idle sign-out failed', { error: String(error) }));
+        this.signOutIdle().catch((error) => this.#logger.warn?.({ error: String(error) }, 'tessera: idle sign-out failed'));
       }, parts.cleanupInterval);
       this.#timer.unref();
     }
@@ -178,7 +178,7 @@ export class ActivityTracker {
     this.#written.set(id, now);
     this.#driver!.recordActivity(key, tab, now, expiresAt ?? now + this.#idleTimeout, { now }).catch((error: unknown) => {
       this.#written.delete(id); // the next one tries again
-      this.#logger.warn?.('tessera: recording activity failed', { error: String(error) });
+      this.#logger.warn?.({ error: String(error) }, 'tessera: recording activity failed');
     });
   }
 

@@ -17,7 +17,8 @@ import type { CsrfProtection } from './csrf.js';
 import type { LiveHub } from './live/hub.js';
 import { liveHubOf } from './live/assemble.js';
 import { ConfigError, NotSupportedError, SessionNotFoundError, SessionStateError, TenantError, type CsrfError } from './errors.js';
-import { resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
+import { TesseraMetrics } from './metrics/metrics.js';
+import { isDefaultLogger, resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session, type SessionData } from './session.js';
 import { CookieStore } from './stores/cookie.js';
 import type { SessionStore } from './stores/store.js';
@@ -42,7 +43,7 @@ import type { Step } from './core/queue.js';
 export { SessionContext } from './core/context.js';
 export type { RequestInput, CookieSink } from './core/request.js';
 export type { CsrfRequest } from './core/csrf-check.js';
-export type { SessionEvent, TesseraEventName } from './core/events.js';
+export type { AuditEvent, AuditEventType, SessionEvent, TesseraEventName } from './core/events.js';
 
 /**
  * Options of the by-ID operations.
@@ -145,6 +146,7 @@ export class Tessera extends EventEmitter {
   /** Users' "sign out everywhere" times: in the session store, or a cookie store's revocation store; `null` without one. */
   readonly #validAfter: ValidAfter | null;
   readonly #live: LiveHub | null = null;
+  readonly #metrics: TesseraMetrics | null;
   #timer: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -161,25 +163,28 @@ export class Tessera extends EventEmitter {
     this.store = store;
     const policy = (this.#policy = policyOf(this.options));
     let validAfter: ValidAfter | null = null;
-    const events = (this.#events = new Events(this, this.options.logger));
+    let driver: StoreDriver | null = null;
+    const metrics = (this.#metrics = this.#makeMetrics(() => driver));
+    const recorder = metrics?.recorder ?? null;
+    const events = (this.#events = new Events(this, this.options.logger, this.options.now, recorder, !isDefaultLogger(this.options.logger)));
     const dataKeys = this.options.keyring.keys('data');
     this.#signed = new SignedCookies(this.options.keyring, this.options.cookie.name);
     let backend: Backend;
-    let driver: StoreDriver | null = null;
     if (store instanceof CookieStore) {
       const sealed = new SealedCookies(new Sealer(dataKeys), this.options.cookie, policy, store.maxBytes, this.options.maxDataBytes);
       if (store.revocation === null && !warnedNoRevocation.has(store)) {
         warnedNoRevocation.add(store);
         this.options.logger.warn?.(
+          {},
           'tessera: CookieStore({ revocation: false }): a copy of a session cookie taken before sign-out or regenerate() ' +
             'keeps working until the session would have expired (CVE-2024-31999). Remove `revocation: false` to revoke them.',
         );
       }
-      const revocation = store.revocation === null ? null : new StoreDriver(store.revocation, this.options.storeTimeout);
+      const revocation = store.revocation === null ? null : new StoreDriver(store.revocation, this.options.storeTimeout, recorder);
       validAfter = revocation === null ? null : new ValidAfter(revocation);
       backend = new CookieBackend({ options: this.options, policy, sealed, revocation, validAfter, events });
     } else {
-      driver = new StoreDriver(store, this.options.storeTimeout);
+      driver = new StoreDriver(store, this.options.storeTimeout, recorder);
       validAfter = new ValidAfter(driver);
       const codec = new RecordCodec(policy, options.encryptData ? new Sealer(dataKeys) : null, driver.retainsRecords, this.options.maxDataBytes);
       backend = new ServerBackend({ options: this.options, policy, driver, codec, signed: this.#signed, events });
@@ -205,7 +210,7 @@ export class Tessera extends EventEmitter {
     const interval = this.options.cleanupInterval;
     if (interval > 0 && backend.cleansUp) {
       this.#timer = setInterval(() => {
-        this.cleanupExpired().catch((error) => this.options.logger.warn?.('tessera: cleanup failed', { error: String(error) }));
+        this.cleanupExpired().catch((error) => this.options.logger.warn?.({ error: String(error) }, 'tessera: cleanup failed'));
       }, interval);
       this.#timer.unref();
     }
@@ -253,6 +258,32 @@ export class Tessera extends EventEmitter {
   get live(): LiveHub {
     if (this.#live === null) throw new NotSupportedError('live tabs are off: pass live: {} (or live options) to createTessera');
     return this.#live;
+  }
+
+  /**
+   * Metrics: the Prometheus text and its `node:http` handler (see docs/observability.md); with
+   * OpenTelemetry, the same instruments are recorded on the meter given.
+   *
+   * @throws {@link NotSupportedError} when metrics are off (`createTessera({ metrics: {} })` turns them on).
+   * @example
+   * ```ts
+   * const text = await tessera.metrics.prometheus();
+   * ```
+   */
+  get metrics(): TesseraMetrics {
+    if (this.#metrics === null) throw new NotSupportedError('metrics are off: pass metrics: {} (Prometheus) or metrics: { otel } to createTessera');
+    return this.#metrics;
+  }
+
+  /** The metrics of the `metrics` option, or `null`; the gauges read the store (through `driver()`) and the live hub. */
+  #makeMetrics(driver: () => StoreDriver | null): TesseraMetrics | null {
+    const options = this.options;
+    if (options.metrics === null) return null;
+    const countsLive = !(this.store instanceof CookieStore) && typeof this.store.countLive === 'function';
+    return new TesseraMetrics(options.metrics, {
+      activeSessions: countsLive ? () => driver()!.countLive({ now: options.now() }) : null,
+      openStreams: options.live === null ? null : () => this.#live?.streams ?? 0,
+    });
   }
 
   // ---------------------------------------------------------------- requests

@@ -11,6 +11,7 @@ import { Keyring, type Secret } from './crypto/keyring.js';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { ConfigError } from './errors.js';
 import { resolveLiveOptions, type LiveOptions, type ResolvedLiveOptions } from './live/options.js';
+import { resolveMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from './metrics/metrics.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore } from './stores/store.js';
 
@@ -22,11 +23,36 @@ const MAX_TIMER = 2 ** 31 - 1;
 /** The longest finite duration accepted (100 years): later dates stop being valid cookie dates and store timestamps. */
 const MAX_DURATION = 36_500 * DAY;
 
-/** Where tessera reports what it does. Each method is optional. Messages never hold raw session IDs. */
+/**
+ * A logger level tessera logs at.
+ *
+ * @example
+ * ```ts
+ * const level: LogLevel = 'warn';
+ * ```
+ */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * Where tessera reports what it does: each method is optional and takes pino's order — the fields
+ * first, then the message — so a pino logger (or a child of one) is a `Logger` as it is. With
+ * `isLevelEnabled` (pino has it), levels that are off cost nothing: no line is built for them.
+ * Fields never hold raw session IDs: audit events carry a hashed `ref` (docs/observability.md).
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * const logger: Logger = pino({ level: 'info' });
+ * const lines: Logger = { warn: (fields, message) => console.warn(message, fields) };
+ * ```
+ */
 export interface Logger {
-  debug?(message: string, fields?: Record<string, unknown>): void;
-  warn?(message: string, fields?: Record<string, unknown>): void;
-  error?(message: string, fields?: Record<string, unknown>): void;
+  debug?(fields: Record<string, unknown>, message: string): void;
+  info?(fields: Record<string, unknown>, message: string): void;
+  warn?(fields: Record<string, unknown>, message: string): void;
+  error?(fields: Record<string, unknown>, message: string): void;
+  /** Whether `level` is logged; without it, every level the logger has a method for is. */
+  isLevelEnabled?(level: LogLevel): boolean;
 }
 
 /**
@@ -168,11 +194,23 @@ export interface TesseraOptions {
   /** The clock, in ms since the epoch. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
   /**
-   * Where debug lines, warnings and errors go. Default: warnings via `process.emitWarning`, errors
-   * (a commit that failed after its response went out and that no `commitError` listener took, a
-   * handler's unexpected error an adapter answered with 500) to `console.error`, no debug. Errors
-   * do not go through `emitWarning`: `--no-warnings`, which many deployments set, would silence a
-   * sign-out that never reached the store.
+   * Metrics (`tessera.metrics`; docs/observability.md): counters, a store-latency histogram and
+   * gauges, through OpenTelemetry (`{ otel: meter }`, a meter provider, or `true` for the global
+   * one: `@opentelemetry/api` is an optional peer) and kept in process for a Prometheus text
+   * endpoint (`tessera.metrics.handler()`). `true` is `{ otel: true }`; `{}` is Prometheus only.
+   * Off by default: nothing is recorded.
+   */
+  metrics?: MetricsOptions | boolean;
+  /**
+   * Where tessera's lines go: a pino logger fits as it is (fields first, then the message; see
+   * {@link Logger}). A logger given here gets the audit events too, each at its level (debug:
+   * created, regenerated, expired, conflicts; info: signed in or out, destroyed, revoked, refused
+   * auth cookies, binding mismatches; warn: refused session cookies, CSRF rejections; error: store
+   * failures). Default: warnings via `process.emitWarning`, errors (a commit that failed after its
+   * response went out and that no `commitError` listener took, a handler's unexpected error an
+   * adapter answered with 500) to `console.error`, no audit lines. Errors do not go through
+   * `emitWarning`: `--no-warnings`, which many deployments set, would silence a sign-out that never
+   * reached the store.
    */
   logger?: Logger;
 }
@@ -226,6 +264,8 @@ export interface ResolvedOptions extends Lifetimes {
   readonly live: ResolvedLiveOptions | null;
   readonly now: () => number;
   readonly logger: Logger;
+  /** The `metrics` option, or `null` with metrics off. */
+  readonly metrics: ResolvedMetricsOptions | null;
 }
 
 /**
@@ -251,12 +291,26 @@ export const DEFAULTS = Object.freeze({
 
 /** The logger without `logger`: see {@link TesseraOptions.logger}. */
 const DEFAULT_LOGGER: Logger = Object.freeze({
-  warn: (message: string) => process.emitWarning(message, 'TesseraWarning'),
-  error: (message: string, fields?: Record<string, unknown>) => {
-    if (fields === undefined) console.error(message);
+  warn: (_fields: Record<string, unknown>, message: string) => process.emitWarning(message, 'TesseraWarning'),
+  error: (fields: Record<string, unknown>, message: string) => {
+    if (Object.keys(fields).length === 0) console.error(message);
     else console.error(message, fields);
   },
 });
+
+/**
+ * @internal Whether `logger` is tessera's default (no `logger` option): audit events are then not
+ * logged (they are for listeners, or for a logger the app gives), only the warnings and errors
+ * tessera always reported.
+ *
+ * @example
+ * ```ts
+ * isDefaultLogger(resolveOptions({}).logger); // true
+ * ```
+ */
+export function isDefaultLogger(logger: Logger): boolean {
+  return logger === DEFAULT_LOGGER;
+}
 
 function duration(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback;
@@ -351,7 +405,7 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     throw new ConfigError(`storeTimeout must be more than 0 and at most ${MAX_TIMER} ms (the longest timer Node.js keeps), or Infinity to wait forever`);
   }
   if (options.now !== undefined && typeof options.now !== 'function') throw new ConfigError('now must be a function returning ms');
-  const keyring = Keyring.from(options.secrets, { warn: (m) => logger.warn?.(m) });
+  const keyring = Keyring.from(options.secrets, { warn: (m) => logger.warn?.({}, m) });
   const cookie = resolveCookieOptions(options.cookie);
   if (cookie.maxAge !== undefined && cookie.maxAge > base.maxLifetime) {
     throw new ConfigError(`cookie.maxAge (${cookie.maxAge} ms) must be at most maxLifetime (${base.maxLifetime} ms)`);
@@ -380,5 +434,6 @@ export function resolveOptions(options: TesseraOptions): ResolvedOptions {
     live: resolveLiveOptions(options.live),
     now: options.now ?? Date.now,
     logger,
+    metrics: resolveMetricsOptions(options.metrics),
   };
 }

@@ -173,7 +173,7 @@ describe('activity from requests', () => {
       throw new Error('disk on fire');
     };
     const warnings: string[] = [];
-    const tessera = make(store, clock, {}, { warn: (message, fields) => warnings.push(`${message} ${String(fields?.error)}`) });
+    const tessera = make(store, clock, {}, { warn: (fields, message) => warnings.push(`${message} ${String(fields?.error)}`) });
     const { session } = await tessera.create({});
     assert.doesNotThrow(() => tessera.activity.record(session.handle, TAB_A, clock.time));
     await settle();

@@ -80,8 +80,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     live: {},
     activity: { interval: 5_000 },
     logger: {
-      warn: (message, fields) => log(`warning: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
-      error: (message, fields) => log(`error: ${message}${fields ? ` ${JSON.stringify(fields)}` : ''}`),
+      warn: (fields, message) => log(`warning: ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`),
+      error: (fields, message) => log(`error: ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`),
     },
   });
   const sessions = nodeSessions(tessera);

@@ -275,11 +275,11 @@ export class PlainHttpWarning<Req> {
     this.#warned = true;
     const name = line.slice(0, line.indexOf('='));
     this.#tessera.options.logger.warn?.(
+      { cookie: name },
       `${this.#adapter}: a Secure session cookie (${name}) went out over plain HTTP. Browsers other than ` +
         'Chromium and Firefox (which allow it on localhost) drop it, so sessions will not stick. Serve over HTTPS; ' +
         `behind a TLS-terminating proxy, ${this.#proxyHint}; for plain-HTTP development, run with NODE_ENV=development ` +
         'or set cookie.secure: false. (Warned once.)',
-      { cookie: name },
     );
   }
 }
@@ -333,12 +333,12 @@ export class FailureLog {
   log(error: unknown): void {
     const logger = this.#tessera.options.logger;
     if (!(error instanceof TesseraError) || error.status === 500) {
-      logger.error?.('tessera: request failed', { error: String(error) });
+      logger.error?.({ error: String(error) }, 'tessera: request failed');
     } else if (error instanceof StoreUnavailableError) {
       const now = Date.now();
       if (now - this.#lastOutage < 10_000) return;
       this.#lastOutage = now;
-      logger.warn?.('tessera: session store unavailable; answering 503', { cause: String(error.cause ?? error) });
+      logger.warn?.({ cause: String(error.cause ?? error) }, 'tessera: session store unavailable; answering 503');
     }
   }
 }

@@ -11,7 +11,7 @@
  */
 import { clearCookie, readCookie, serializeCookie } from '../cookie.js';
 import { NotSupportedError, PayloadTooLargeError, SessionStateError } from '../errors.js';
-import type { Events } from '../core/events.js';
+import { under, type Events } from '../core/events.js';
 import { absoluteEnd, policyFor, type Policy } from '../core/policy.js';
 import type { SessionState } from '../core/state.js';
 import { RESERVED_CLAIMS, sessionBinding, type AuthClaims, type AuthFailure, type AuthTokens } from './tokens.js';
@@ -93,6 +93,7 @@ export class SessionAuth {
     if (!sink.setCookie(line)) throw new SessionStateError('the response headers were sent before the auth cookie could be set: await signIn() before responding');
     // What verifying it would give: the claims of its payload (the middle part), as signed.
     state.authUser = { key, claims: Promise.resolve(JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as AuthClaims) };
+    this.#events.emit('signedIn', state);
     return line;
   }
 
@@ -103,8 +104,11 @@ export class SessionAuth {
     if (!sink.writable()) throw new SessionStateError('cannot sign out after the response headers were sent');
     // A stored or signed-in session starts over: a new ID, no data, no user; its old record is
     // deleted (revoked, with CookieStore), so a copy of the auth cookie bound to it verifies no more.
+    const { key, userId } = state;
     if (!state.destroyed && (state.loaded || state.version > 0 || state.userId !== null)) this.#rt.regenerate(state, false);
     sink.setCookie(line);
+    // About the session signed out (its old key) and its user, from this request.
+    this.#events.emit('signedOut', under(state, key, userId));
     if (state.key !== null) state.authUser = { key: state.key, claims: Promise.resolve(null) };
     return line;
   }
@@ -146,7 +150,7 @@ export class SessionAuth {
         return c;
       }
     }
-    this.#events.emit('invalidAuth', key ?? '', failure);
+    this.#events.emit('invalidAuth', state, failure);
     return null;
   }
 

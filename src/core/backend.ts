@@ -9,7 +9,7 @@
  */
 import type { SessionInfo } from '../manager.js';
 import type { Step } from './queue.js';
-import type { CookieSink } from './request.js';
+import type { CookieSink, RequestInput } from './request.js';
 import type { SessionState } from './state.js';
 
 /** Whose session a handle must name for {@link Backend.destroyByHandle} to destroy it. */
@@ -27,6 +27,8 @@ export interface CookieProbe {
    * key other than the current one): the response should carry it made again under the current one.
    */
   cookieStale: boolean;
+  /** The request whose cookie it is: where events about it came from (its IP and user agent). */
+  readonly input: RequestInput;
 }
 
 /**

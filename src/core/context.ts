@@ -58,6 +58,11 @@ export class SessionContext implements CookieProbe {
     this.#sink = sink;
   }
 
+  /** @internal What the adapter passed for the request (its cookie header, IP, user agent, tenant, tab). */
+  get input(): RequestInput {
+    return this.#input;
+  }
+
   /**
    * @internal The store key of the session the request's cookie names — its signature (or seal)
    * checked, the store not read, so also for a session that is gone — or `null` without a valid one.

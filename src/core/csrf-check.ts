@@ -9,7 +9,7 @@ import { CsrfProtection } from '../csrf.js';
 import { CsrfError } from '../errors.js';
 import type { SessionContext } from './context.js';
 import { andThen } from './driver.js';
-import type { Events } from './events.js';
+import { subjectOf, type Events } from './events.js';
 import type { Step } from './queue.js';
 
 /**
@@ -51,19 +51,23 @@ export interface CsrfRequest {
 export function checkCsrf(csrf: CsrfProtection, events: Events, ctx: SessionContext, request: CsrfRequest, synchronous: boolean): Step<CsrfError | null> {
   if (!csrf.enforced || !CsrfProtection.isUnsafe(request.method) || csrf.isExempt(request)) return null;
   const crossOrigin = csrf.crossOrigin(request);
-  if (crossOrigin !== null) return refuse(events, crossOrigin, '');
+  if (crossOrigin !== null) return refuse(events, crossOrigin, ctx);
   const token = request.token !== undefined && request.token !== '' ? request.token : request.formToken?.();
   return andThen(token, (found) => {
-    if (found === undefined || found === '') return refuse(events, 'missing-token', '');
+    if (found === undefined || found === '') return refuse(events, 'missing-token', ctx);
     return andThen(synchronous ? ctx.loadSync() : ctx.load(), () => {
       const state = ctx.state!;
       if (state.key !== null && !state.destroyed && csrf.verify(found, state.key)) return null;
-      return refuse(events, 'invalid-token', state.key ?? '');
+      return refuse(events, 'invalid-token', ctx);
     });
   });
 }
 
-function refuse(events: Events, reason: CsrfError['reason'], key: string): CsrfError {
-  events.emit('csrfRejected', key, reason);
+/** Emit `csrfRejected` about the request's session (loaded, or named by its cookie) and give the error. */
+function refuse(events: Events, reason: CsrfError['reason'], ctx: SessionContext): CsrfError {
+  const state = ctx.state;
+  // The cookie's key costs a signature check: only for an event that goes somewhere.
+  const subject = state !== null ? state : subjectOf(events.wants('csrfRejected') ? ctx.cookieKey() : null, ctx.input);
+  events.emit('csrfRejected', subject, reason);
   return new CsrfError(reason);
 }

@@ -8,6 +8,7 @@
  * @internal
  */
 import { ConfigError, NotSupportedError, StoreUnavailableError } from '../errors.js';
+import type { MetricsRecorder, StoreOperation } from '../metrics/recorder.js';
 import { RETAINS_RECORDS, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from '../stores/store.js';
 import type { Step } from './queue.js';
 
@@ -52,14 +53,20 @@ export class StoreDriver {
   readonly cleansUp: boolean;
   /** The store keeps per-tab activity (`recordActivity`, `activityOf`, `listActivity`). */
   readonly tracksActivity: boolean;
+  /** The store can count its live sessions (`countLive`: the `tessera.sessions.active` gauge). */
+  readonly countsLive: boolean;
   readonly get: (key: string, ctx: StoreContext) => Step<StoreRecord | null>;
   readonly set: (key: string, record: StoreRecord, expectedVersion: number, ctx: StoreContext) => Step<boolean>;
   readonly delete: (key: string, ctx: StoreContext) => Step<void>;
   /** Longest wait (ms) for a store's promise; `Infinity`: no deadline. */
   readonly timeout: number;
 
-  /** `timeout`: how long (ms) an answer given as a promise may take (`Infinity`, the default: forever). */
-  constructor(store: SessionStore, timeout = Infinity) {
+  /**
+   * `timeout`: how long (ms) an answer given as a promise may take (`Infinity`, the default:
+   * forever). `metrics`: where each `get`, `set` and `delete` reports how long it took and whether
+   * it failed (metrics on); without it the calls are not timed at all.
+   */
+  constructor(store: SessionStore, timeout = Infinity, metrics: MetricsRecorder | null = null) {
     if (store === null || typeof store !== 'object') throw new ConfigError('store must be a session store object');
     for (const method of ['get', 'set', 'delete'] as const) {
       if (typeof store[method] !== 'function') {
@@ -82,6 +89,7 @@ export class StoreDriver {
       throw new ConfigError(`the ${store.name} store has some of recordActivity, activityOf and listActivity: a store offers all three or none`);
     }
     this.tracksActivity = activity === 3;
+    this.countsLive = typeof store.countLive === 'function';
     if (this.synchronous) {
       this.get = (key, ctx) => store.getSync!(key, ctx);
       this.set = (key, record, expectedVersion, ctx) => store.setSync!(key, record, expectedVersion, ctx);
@@ -96,6 +104,18 @@ export class StoreDriver {
       this.set = (key, record, expectedVersion, ctx) => within(store.set(key, record, expectedVersion, ctx), timeout, name, 'set');
       this.delete = (key, ctx) => within(store.delete(key, ctx), timeout, name, 'delete');
     }
+    if (metrics !== null) {
+      const { get, set, delete: del } = this;
+      this.get = (key, ctx) => timed(metrics, 'get', performance.now(), () => get(key, ctx));
+      this.set = (key, record, expectedVersion, ctx) => timed(metrics, 'set', performance.now(), () => set(key, record, expectedVersion, ctx));
+      this.delete = (key, ctx) => timed(metrics, 'delete', performance.now(), () => del(key, ctx));
+    }
+  }
+
+  /** The live sessions in the store (the `tessera.sessions.active` gauge). @throws {@link NotSupportedError} when it cannot count. */
+  countLive(ctx: StoreContext): Promise<number> {
+    if (!this.countsLive) return Promise.reject(new NotSupportedError(`the ${this.store.name} store cannot count its sessions`));
+    return Promise.resolve(within(this.store.countLive!(ctx), this.timeout, String(this.store.name), 'countLive'));
   }
 
   /** The live records of a user. @throws {@link NotSupportedError} when the store has no by-user index. */
@@ -186,6 +206,31 @@ export function run<R>(steps: Generator<unknown, R, unknown>): Step<R> {
  */
 export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+/** The answer of `call`, started at `start` (ms, `performance.now()`), its time and failure reported to `metrics`. */
+function timed<T>(metrics: MetricsRecorder, operation: StoreOperation, start: number, call: () => Step<T>): Step<T> {
+  let answer: Step<T>;
+  try {
+    answer = call();
+  } catch (error) {
+    metrics.store(operation, (performance.now() - start) / 1000, true);
+    throw error;
+  }
+  if (!isThenable(answer)) {
+    metrics.store(operation, (performance.now() - start) / 1000, false);
+    return answer;
+  }
+  return Promise.resolve(answer).then(
+    (value) => {
+      metrics.store(operation, (performance.now() - start) / 1000, false);
+      return value;
+    },
+    (error: unknown) => {
+      metrics.store(operation, (performance.now() - start) / 1000, true);
+      throw error;
+    },
+  );
 }
 
 /**

@@ -16,7 +16,7 @@ import { SessionStateError } from '../errors.js';
 import type { Lifetimes, ResolvedOptions } from '../options.js';
 import type { SessionRuntime } from '../session.js';
 import type { Backend } from './backend.js';
-import type { Events } from './events.js';
+import { under, type Events } from './events.js';
 import { cookieMaxAge, expiry, policyFor, revokeUntil, touchIsDue, type Policy } from './policy.js';
 import { CommitQueue, type CommitRunner } from './queue.js';
 import { hasWrite, NO_CHANGES, NO_KEYS, retire, type SessionState } from './state.js';
@@ -213,7 +213,7 @@ export class Lifecycle implements SessionRuntime {
     }
     if (state.csrfCookie !== 'none' && !state.ignored) this.#putCsrfCookie(state);
     if (previous) {
-      this.#events.emit('regenerated', previous);
+      this.#events.emit('regenerated', under(state, previous));
       if (!this.#signingOut) this.#events.sessions?.moved(previous, state.key);
     }
     this.schedule(state);
@@ -234,7 +234,7 @@ export class Lifecycle implements SessionRuntime {
     if (auth !== null && sink !== null && !state.ignored && sink.writable() && (state.authUser !== null || state.requestCookies?.includes(`${auth.cookie.name}=`))) {
       sink.setCookie(clearCookie(auth.cookie));
     }
-    if (state.key !== null) this.#events.emit('destroyed', state.key);
+    if (state.key !== null) this.#events.emit('destroyed', state);
     this.schedule(state);
   }
 

@@ -119,11 +119,11 @@ export class RequestLoader implements RequestRuntime {
     if (state !== null) {
       const mismatch = bindingMismatch(this.#policy, state, ip, userAgent);
       if (mismatch !== null) {
-        this.#events.bindingMismatch(state.key!, mismatch);
+        this.#events.bindingMismatch(state, mismatch);
         logged = mismatch.mode === 'log';
         if (!logged) {
           // Ended, not just passed over: whoever else holds its cookie (the thief, or the owner) loses it too.
-          this.#events.emit('destroyed', state.key!, 'binding');
+          this.#events.emit('destroyed', state, 'binding');
           ending = this.#backend.drop(state);
           state = null;
         }

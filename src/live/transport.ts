@@ -60,7 +60,7 @@ export class HubTransport {
   sendQuietly(outgoing: Outgoing): void {
     if (this.#closed) return;
     this.send(outgoing).catch((error: unknown) => {
-      this.#logger.warn?.(`tessera: live ${outgoing.op} not published to other processes`, { error: String(error) });
+      this.#logger.warn?.({ error: String(error) }, `tessera: live ${outgoing.op} not published to other processes`);
     });
   }
 
@@ -83,7 +83,7 @@ export class HubTransport {
     if (this.#subscribed === null) {
       this.#subscribed = this.bus.subscribe(this.#receive);
       this.#subscribed.catch((error: unknown) => {
-        this.#logger.warn?.(`tessera: the ${this.bus.name} bus is not subscribed yet (it keeps trying)`, { error: String(error) });
+        this.#logger.warn?.({ error: String(error) }, `tessera: the ${this.bus.name} bus is not subscribed yet (it keeps trying)`);
       });
     }
     return this.#subscribed;
@@ -94,14 +94,14 @@ export class HubTransport {
     try {
       message = JSON.parse(text) as HubMessage;
     } catch {
-      this.#logger.warn?.('tessera: an unreadable message on the live bus was ignored');
+      this.#logger.warn?.({}, 'tessera: an unreadable message on the live bus was ignored');
       return;
     }
     if (message === null || typeof message !== 'object' || message.h === this.#id) return;
     try {
       this.#registry.apply(message);
     } catch (error) {
-      this.#logger.warn?.('tessera: a live bus message could not be delivered', { error: String(error) });
+      this.#logger.warn?.({ error: String(error) }, 'tessera: a live bus message could not be delivered');
     }
   };
 

@@ -6,7 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { MemoryActivity } from './activity/memory.js';
-import { isExpired, pageByKey, RETAINS_RECORDS, SynchronousStore, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type StoreContext, type StoreRecord } from './store.js';
+import { isExpired, isSessionRecord, pageByKey, RETAINS_RECORDS, SynchronousStore, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type StoreContext, type StoreRecord } from './store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -113,6 +113,13 @@ export class MemoryStore extends SynchronousStore {
     }
     this.#activity.deleteExpired(ctx);
     return removed;
+  }
+
+  /** Live session records (a walk over the map: once per scrape is cheap at `maxEntries`). */
+  async countLive(ctx: StoreContext): Promise<number> {
+    let live = 0;
+    for (const { record } of this.#records.values()) if (!isExpired(record, ctx.now) && isSessionRecord(record.data)) live++;
+    return live;
   }
 
   async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {

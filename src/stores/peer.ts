@@ -1,7 +1,8 @@
 /**
  * The packages stores load only when one is made — `better-sqlite3`, and the optional peers
- * `ioredis` and `pg` — so an app never loads the driver of a store it does not use. One place
- * loads them, and a missing one is one clear error naming the package to install.
+ * `ioredis` and `pg` — so an app never loads the driver of a store it does not use; and
+ * `@opentelemetry/api`, loaded for `metrics: true` only. One place loads them, and a missing one is
+ * one clear error naming the package to install.
  *
  * @module
  * @internal
@@ -10,7 +11,7 @@ import { ConfigError } from '../errors.js';
 import { requireFromTessera } from './peer-require.js';
 
 /** A package a store loads when it is made, not when its module is imported. */
-export type PeerName = 'better-sqlite3' | 'ioredis' | 'pg';
+export type PeerName = 'better-sqlite3' | 'ioredis' | 'pg' | '@opentelemetry/api';
 
 /** Module IDs loaded in place of a peer, set by {@link substitutePeer} (tests only). */
 const substitutes = new Map<PeerName, string>();

@@ -94,6 +94,7 @@ export class SqliteStore extends SynchronousStore {
   readonly #byUser: SqliteStatement<[string, number], Row & { key: string }>;
   readonly #byUserTenant: SqliteStatement<[string, string, number], Row & { key: string }>;
   readonly #page: SqliteStatement<[string, number, string | null, string | null, number], Row & { key: string }>;
+  readonly #countLive: SqliteStatement<[number], { n: number }>;
   readonly #activity: SqliteActivity;
 
   constructor(options: SqliteStoreOptions = {}) {
@@ -160,6 +161,8 @@ export class SqliteStore extends SynchronousStore {
       db,
       `SELECT key, ${cols} FROM ${table} WHERE key > ? AND expires_at > ? AND (? IS NULL OR tenant = ?) ORDER BY key LIMIT ?`,
     );
+    // Live sessions: not a used live ticket (empty data) nor a "sign out everywhere" time (digits); see isSessionRecord.
+    this.#countLive = prepare(db, `SELECT COUNT(*) AS n FROM ${table} WHERE expires_at > ? AND data <> '' AND data GLOB '*[^0-9]*'`);
     this.#activity = new SqliteActivity(db, table);
   }
 
@@ -192,6 +195,11 @@ export class SqliteStore extends SynchronousStore {
       // Let requests run between batches.
       await new Promise((resolve) => setImmediate(resolve));
     }
+  }
+
+  /** Live session records: one COUNT over the expiry index. */
+  async countLive(ctx: StoreContext): Promise<number> {
+    return this.#countLive.get(ctx.now)!.n;
   }
 
   async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {

@@ -110,6 +110,12 @@ export interface SessionStore {
    * fewer records than `limit`, even none, while more follow: only `next: null` ends a listing.
    */
   listSessions?(query: ListQuery, ctx: StoreContext): Promise<SessionPage>;
+  /**
+   * Optional: how many live sessions the store holds at `ctx.now` — records unexpired, leaving out
+   * tessera's bookkeeping records (see {@link isSessionRecord}). Read by the `tessera.sessions.active`
+   * gauge at each scrape (metrics on), so it should be one query, not a walk over a network.
+   */
+  countLive?(ctx: StoreContext): Promise<number>;
   /** Optional: release connections, file handles and timers. */
   close?(): Promise<void>;
 
@@ -232,6 +238,21 @@ export function lastOf(tabs: Readonly<Record<string, number>>): number {
  * ```
  */
 export const RETAINS_RECORDS: unique symbol = Symbol('tessera.retainsRecords');
+
+/**
+ * Whether `data` (a record's) is a session's, not one of the bookkeeping records tessera keeps in
+ * the same store: a used live ticket (empty data) or a user's "sign out everywhere" time (digits).
+ * For {@link SessionStore.countLive}.
+ *
+ * @example
+ * ```ts
+ * isSessionRecord('{"d":{}}'); // true
+ * isSessionRecord('1733356800000'); // false
+ * ```
+ */
+export function isSessionRecord(data: string): boolean {
+  return data !== '' && !/^[0-9]+$/.test(data);
+}
 
 /**
  * Whether a record is expired at `now`. Stores use this so they all draw the line the same way.

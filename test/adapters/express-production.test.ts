@@ -29,7 +29,7 @@ async function start(options: ExpressSessionOptions = {}) {
     resave: false,
     saveUninitialized: false,
     proxy: true,
-    logger: { warn: (m) => warnings.push(m) },
+    logger: { warn: (_fields, m) => warnings.push(m) },
     csrf: false,
     ...options,
   });

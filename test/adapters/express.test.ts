@@ -263,7 +263,7 @@ function suite(label: string, express: typeof express5): void {
         (app) => {
           app.get('/', (req, res) => res.send(req.sessionID));
         },
-        { resave: undefined, saveUninitialized: undefined, logger: { warn: (m) => warnings.push(m) } },
+        { resave: undefined, saveUninitialized: undefined, logger: { warn: (_fields, m) => warnings.push(m) } },
       );
       assert.ok(warnings.some((w) => /saveUninitialized/.test(w)) && warnings.some((w) => /resave/.test(w)), warnings.join('\n'));
       const b = browser();
@@ -837,7 +837,7 @@ function suite(label: string, express: typeof express5): void {
       };
       const https = { 'x-forwarded-proto': 'https' };
       const warnings: string[] = [];
-      const strict = await start(routes, { cookie: { secure: true }, proxy: true, logger: { warn: (m) => warnings.push(m) } });
+      const strict = await start(routes, { cookie: { secure: true }, proxy: true, logger: { warn: (_fields, m) => warnings.push(m) } });
       assert.equal(strict.tessera.cookieName, '__Host-connect.sid', 'no name chosen: the __Host- prefix');
       assert.deepEqual(sessionCookies(await fetch(`${strict.base}/set`), '__Host-connect.sid'), [], 'no Secure cookie over HTTP (it would expose the ID)');
       await fetch(`${strict.base}/set`);
@@ -865,7 +865,7 @@ function suite(label: string, express: typeof express5): void {
       };
       for (const name of [undefined, '__Host-sid', '__Secure-sid']) {
         const warnings: string[] = [];
-        const auto = await start(routes, { name, cookie: { secure: 'auto' }, proxy: true, logger: { warn: (m) => warnings.push(m) } });
+        const auto = await start(routes, { name, cookie: { secure: 'auto' }, proxy: true, logger: { warn: (_fields, m) => warnings.push(m) } });
         const cookieName = name ?? '__Host-connect.sid';
         assert.equal(auto.tessera.cookieName, cookieName);
         for (let i = 0; i < 2; i++) {
@@ -1171,7 +1171,7 @@ describe('tessera/express options', () => {
 
   it('ignores genid with a warning: IDs are always 256-bit random', () => {
     const warnings: string[] = [];
-    session({ ...base, genid: () => 'predictable', logger: { warn: (m) => warnings.push(m) } });
+    session({ ...base, genid: () => 'predictable', logger: { warn: (_fields, m) => warnings.push(m) } });
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /genid/);
   });

@@ -396,7 +396,7 @@ function suiteOn(harness: AdapterHarness, apps: HarnessApp[], storeTitle: string
 
     it('warns once (logger.warn) when a Secure session cookie meets a plain-HTTP request; never over HTTPS', async () => {
       const warnings: string[] = [];
-      const { app } = await start({ logger: { warn: (m) => warnings.push(m) } });
+      const { app } = await start({ logger: { warn: (_fields, m) => warnings.push(m) } });
       const overHttps = await app.request('POST', '/write?key=a&value=1');
       assert.match(overHttps.setCookies[0] ?? '', /; Secure;/);
       assert.deepEqual(warnings, [], 'HTTPS: nothing to say');

@@ -46,7 +46,7 @@ export async function makeWorld(target: FuzzTarget, mode: StoreMode): Promise<Fu
     secrets: [SECRET, OLD_SECRET],
     store,
     cleanupInterval: 0,
-    logger: { error: (message: string) => loggedErrors.push(message) },
+    logger: { error: (_fields, message: string) => loggedErrors.push(message) },
     cookie: { secure: true },
   });
   const app = await target.start(tessera);

@@ -39,7 +39,7 @@ matrix('configuration', (c) => {
 
   it('never puts a raw session ID in events or log lines', async () => {
     const lines: string[] = [];
-    const { browser, tessera } = c.setup({ logger: { debug: (m, f) => lines.push(m + JSON.stringify(f)) } });
+    const { browser, tessera } = c.setup({ logger: { debug: (f, m) => lines.push(m + JSON.stringify(f)), info: (f, m) => lines.push(m + JSON.stringify(f)) } });
     const seen: unknown[] = [];
     for (const e of ['created', 'destroyed', 'regenerated', 'expired']) tessera.on(e, (p) => seen.push(p));
     const { session } = await browser.request((s) => s.set('a', 1));

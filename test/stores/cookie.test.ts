@@ -307,7 +307,7 @@ describe('CookieStore revocation is on by default (the replay of CVE-2024-31999)
     await inTempDir(async (dir) => {
       const warnings: string[] = [];
       const store = new CookieStore();
-      const tessera = new Tessera({ secrets: [OLD], store, now: new FakeClock().now, cleanupInterval: 0, logger: { warn: (m) => warnings.push(m) }, cookie: { secure: true } });
+      const tessera = new Tessera({ secrets: [OLD], store, now: new FakeClock().now, cleanupInterval: 0, logger: { warn: (_fields, m) => warnings.push(m) }, cookie: { secure: true } });
       try {
         assert.equal(tessera.loadsSynchronously, true, 'the default store (SQLite) answers synchronously');
         const browser = new Browser(tessera);
@@ -342,7 +342,7 @@ describe('CookieStore revocation is on by default (the replay of CVE-2024-31999)
 
   it('revocation: false turns it off, and warns once at start-up', () => {
     const warnings: string[] = [];
-    const logger = { warn: (m: string) => warnings.push(m) };
+    const logger = { warn: (_fields: object, m: string) => warnings.push(m) };
     const store = new CookieStore({ revocation: false });
     assert.equal(store.revocation, null);
     const make = (s: CookieStore) => new Tessera({ secrets: [OLD], store: s, cleanupInterval: 0, logger, cookie: { secure: true } });

@@ -61,7 +61,7 @@ export function refreshOnline(tessera: Tessera, ms: number): () => void {
     if (running || tessera.live.streams === 0) return;
     running = true;
     pushOnline(tessera)
-      .catch((error: unknown) => tessera.options.logger.warn?.('demo: could not refresh the online panel', { error: String(error) }))
+      .catch((error: unknown) => tessera.options.logger.warn?.({ error: String(error) }, 'demo: could not refresh the online panel'))
       .finally(() => (running = false));
   }, ms);
   timer.unref();

@@ -229,6 +229,7 @@ export class SecureCookieRule {
     if (!this.#warned) {
       this.#warned = true;
       this.#tessera.options.logger.warn?.(
+        {},
         "tessera/express: a Secure session cookie is not sent over plain HTTP. Behind a TLS proxy set proxy: true (or Express's trust proxy); for HTTP in development use cookie.secure: 'auto' or false",
       );
     }

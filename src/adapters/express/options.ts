@@ -244,16 +244,17 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     });
     if (genid !== undefined) {
       if (typeof genid !== 'function') throw new ConfigError('session option genid must be a function');
-      tessera.options.logger.warn?.('tessera/express: the genid option is ignored: session IDs are always 256 bits from the CSPRNG');
+      tessera.options.logger.warn?.({}, 'tessera/express: the genid option is ignored: session IDs are always 256 bits from the CSPRNG');
     }
     if (saveUninitialized === undefined) {
       tessera.options.logger.warn?.(
+        {},
         'tessera/express: saveUninitialized not set; defaulting to true like express-session. Set it explicitly (false is recommended)',
       );
     }
   }
   if (resave === undefined) {
-    tessera.options.logger.warn?.('tessera/express: resave not set; defaulting to true like express-session. Set it explicitly (false is recommended)');
+    tessera.options.logger.warn?.({}, 'tessera/express: resave not set; defaulting to true like express-session. Set it explicitly (false is recommended)');
   }
   return {
     tessera,

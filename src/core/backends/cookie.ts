@@ -16,7 +16,7 @@ import type { ResolvedOptions } from '../../options.js';
 import type { StoreRecord } from '../../stores/store.js';
 import type { Backend, CookieProbe } from '../backend.js';
 import { andThen, isThenable, run, type StoreDriver } from '../driver.js';
-import type { Events } from '../events.js';
+import { subjectOf, type Events } from '../events.js';
 import { expiry, revokeByIdUntil, revokeUntil, type Policy } from '../policy.js';
 import type { Step } from '../queue.js';
 import type { CookieSink } from '../request.js';
@@ -82,18 +82,21 @@ export class CookieBackend implements Backend {
     for (const value of values) {
       const state = freshState(tenant, sink, now);
       if (!this.#sealed.open(value, tenant, state)) {
-        this.#events.emit('invalidCookie', '', 'seal');
+        this.#events.emit('invalidCookie', subjectOf(null, probe.input), 'seal');
         continue;
       }
+      // Events about it name the request that brought it.
+      state.requestIp = probe.input.ip ?? null;
+      state.requestUserAgent = probe.input.userAgent ?? null;
       if (now >= expiry(this.#policy, state)) {
-        this.#events.emit('expired', state.key!);
+        this.#events.emit('expired', state);
         return null;
       }
       state.loaded = true;
       state.version = 1;
       probe.cookieStale = this.#sealed.isStale(value);
       if (this.#revocation === null) return state;
-      if (!this.#unrevoked.empty && this.#stillUnrevoked(state.key!, now)) return null;
+      if (!this.#unrevoked.empty && this.#stillUnrevoked(state, now)) return null;
       const live = andThen(this.#revocation.get(state.key!, { now }), (record) => this.#unlessRevoked(state, record));
       return this.#validAfter === null ? live : andThen(live, (found) => this.#unlessSignedOut(found, now));
     }
@@ -104,10 +107,11 @@ export class CookieBackend implements Backend {
    * Whether `key` is one a session stopped using and whose revocation failed: then it is refused
    * (its session is gone, whatever the revocation store says) and revoked again, in the background.
    */
-  #stillUnrevoked(key: string, now: number): boolean {
+  #stillUnrevoked(state: SessionState, now: number): boolean {
+    const key = state.key!;
     const entry = this.#unrevoked.get(key);
     if (entry === undefined) return false;
-    this.#events.emit('invalidCookie', key, 'revoked');
+    this.#events.emit('invalidCookie', state, 'revoked');
     try {
       const done = this.#revokeAgain(entry, now);
       if (isThenable(done)) Promise.resolve(done).then(() => this.#unrevoked.done(key), noop);
@@ -126,7 +130,7 @@ export class CookieBackend implements Backend {
   /** A sealed session, unless the revocation store holds a `record` for it. */
   #unlessRevoked(state: SessionState, record: StoreRecord | null): SessionState | null {
     if (record === null) return state;
-    this.#events.emit('invalidCookie', state.key!, 'revoked');
+    this.#events.emit('invalidCookie', state, 'revoked');
     return null;
   }
 
@@ -138,7 +142,7 @@ export class CookieBackend implements Backend {
     if (state === null || state.userId === null) return state;
     return andThen(this.#validAfter!.get(state.userId, state.tenant, now), (at) => {
       if (at === null || (state.authenticatedAt ?? state.createdAt) >= at) return state;
-      this.#events.emit('invalidCookie', state.key!, 'signed-out-everywhere');
+      this.#events.emit('invalidCookie', state, 'signed-out-everywhere');
       return null;
     });
   }
@@ -204,6 +208,7 @@ export class CookieBackend implements Backend {
     if (!sink.writable()) throw new SessionStateError('the session lives in the cookie, and the response headers were already sent');
     const now = this.#options.now();
     sink.setCookie(this.#sealed.seal(state, now));
+    this.#events.committed();
     state.cookieIssued = true;
     state.lastSeenAt = now;
     // The seal holds this request's IP and user agent (as a server store's write does): so does the session now.
@@ -283,7 +288,7 @@ export class CookieBackend implements Backend {
     const key = storeKey(id, tenant);
     const revoked = await revocation.set(key, record, 0, { now });
     // Its live streams (if any) are told and closed, as for a server store's destroy.
-    if (revoked) this.#events.emit('destroyed', key);
+    if (revoked) this.#events.emit('destroyed', subjectOf(key, null, { userId: null, tenant }));
     return revoked;
   }
 

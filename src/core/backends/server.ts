@@ -16,10 +16,10 @@ import type { StoreRecord } from '../../stores/store.js';
 import type { Backend, CookieProbe, HandleOwner } from '../backend.js';
 import type { RecordCodec } from '../codec.js';
 import { isThenable, run, type StoreDriver } from '../driver.js';
-import type { Events } from '../events.js';
+import { subjectOf, type Events } from '../events.js';
 import { cookieMaxAge, expiry, type Policy } from '../policy.js';
 import type { Step } from '../queue.js';
-import type { CookieSink } from '../request.js';
+import type { CookieSink, RequestInput } from '../request.js';
 import { INVALID, SignedCookies, type Verified } from '../signed.js';
 import { applyChange, freshState, hasWrite, NO_CHANGES, NO_KEYS, retire, Update, type SessionState } from '../state.js';
 import { Undeleted } from '../undeleted.js';
@@ -81,15 +81,15 @@ export class ServerBackend implements Backend {
     probe.cookieSent = verified !== null;
     if (verified === null) return null;
     if (verified === INVALID) {
-      this.#events.emit('invalidCookie', '', 'signature');
+      this.#events.emit('invalidCookie', subjectOf(null, probe.input), 'signature');
       return null;
     }
     const key = SignedCookies.keyOf(verified, tenant);
     probe.cookieStale = verified.stale;
-    if (!this.#undeleted.empty && this.#stillUndeleted(key, now)) return null;
+    if (!this.#undeleted.empty && this.#stillUndeleted(key, now, probe.input)) return null;
     const record = this.#driver.get(key, { now });
-    if (!isThenable(record)) return this.#fromCookie(verified, tenant, sink, key, record, now);
-    return Promise.resolve(record).then((found) => this.#fromCookie(verified, tenant, sink, key, found, now));
+    if (!isThenable(record)) return this.#fromCookie(verified, tenant, sink, key, record, now, probe.input);
+    return Promise.resolve(record).then((found) => this.#fromCookie(verified, tenant, sink, key, found, now, probe.input));
   }
 
   /**
@@ -99,8 +99,8 @@ export class ServerBackend implements Backend {
    * a session that was stored and is gone (expired, destroyed, regenerated) gives `null`: the
    * request starts over with a new ID.
    */
-  #fromCookie(verified: Verified, tenant: string | null, sink: CookieSink, key: string, record: StoreRecord | null, now: number): SessionState | null {
-    if (record !== null || !verified.provisional) return this.#fromRecord(verified.id, tenant, sink, key, record, now);
+  #fromCookie(verified: Verified, tenant: string | null, sink: CookieSink, key: string, record: StoreRecord | null, now: number, input: RequestInput): SessionState | null {
+    if (record !== null || !verified.provisional) return this.#fromRecord(verified.id, tenant, sink, key, record, now, input);
     const state = freshState(tenant, sink, now);
     state.id = verified.id;
     state.key = key;
@@ -135,9 +135,10 @@ export class ServerBackend implements Backend {
    * Whether `key` is one the session stopped using and whose delete failed: then it is refused
    * (its session is gone, whatever the store still holds) and deleted again, in the background.
    */
-  #stillUndeleted(key: string, now: number): boolean {
-    if (this.#undeleted.get(key) === undefined) return false;
-    this.#events.emit('invalidCookie', key, 'destroyed');
+  #stillUndeleted(key: string, now: number, input: RequestInput | null = null): boolean {
+    const entry = this.#undeleted.get(key);
+    if (entry === undefined) return false;
+    this.#events.emit('invalidCookie', subjectOf(key, input, { userId: null, tenant: entry.tenant }), 'destroyed');
     try {
       const done = this.#driver.delete(key, { now });
       if (isThenable(done)) Promise.resolve(done).then(() => this.#undeleted.done(key), noop);
@@ -150,18 +151,25 @@ export class ServerBackend implements Backend {
 
   assertById(): void {}
 
-  /** The live session in `record` (read at `now`), or `null` (missing, unreadable or expired). */
-  #fromRecord(id: string | null, tenant: string | null, sink: CookieSink | null, key: string, record: StoreRecord | null, now: number): SessionState | null {
+  /**
+   * The live session in `record` (read at `now`), or `null` (missing, unreadable or expired); its
+   * `requestIp` and `requestUserAgent` are those of `input`, the request that brought its cookie.
+   */
+  #fromRecord(id: string | null, tenant: string | null, sink: CookieSink | null, key: string, record: StoreRecord | null, now: number, input: RequestInput | null = null): SessionState | null {
     if (record === null) return null;
     const state = freshState(tenant, sink, now);
     state.id = id;
     state.key = key;
+    if (input !== null) {
+      state.requestIp = input.ip ?? null;
+      state.requestUserAgent = input.userAgent ?? null;
+    }
     if (!this.#codec.apply(state, record)) {
-      this.#events.emit('invalidCookie', key, 'unreadable record');
+      this.#events.emit('invalidCookie', state, 'unreadable record');
       return null;
     }
     if (now >= expiry(this.#policy, state)) {
-      this.#events.emit('expired', key);
+      this.#events.emit('expired', state);
       this.#forget(key, now);
       return null;
     }
@@ -274,10 +282,11 @@ export class ServerBackend implements Backend {
       state.lastSeenAt = now;
       state.ip = state.requestIp ?? state.ip;
       state.userAgent = state.requestUserAgent ?? state.userAgent;
-      if (created) this.#events.emit('created', key);
+      this.#events.committed();
+      if (created) this.#events.emit('created', state);
       return true;
     }
-    this.#events.emit('conflict', key);
+    this.#events.emit('conflict', state);
     return false;
   }
 
@@ -292,7 +301,7 @@ export class ServerBackend implements Backend {
     base.key = key;
     if (current === null || !this.#codec.apply(base, current)) {
       // Destroyed (or expired) by someone else meanwhile: writing would bring it back.
-      this.#events.emit('lostToConcurrentDestroy', key);
+      this.#events.emit('lostToConcurrentDestroy', state);
       if (state.sink === null) throw new SessionNotFoundError();
       state.destroyed = true;
       state.changes = NO_CHANGES;
@@ -332,7 +341,7 @@ export class ServerBackend implements Backend {
     if (!isWellFormedId(id)) return false;
     const state = await this.openById(id, tenant);
     if (state === null) return false;
-    this.#events.emit('destroyed', state.key!);
+    this.#events.emit('destroyed', state);
     await this.#driver.delete(state.key!, { now: this.#options.now() });
     return true;
   }
@@ -392,7 +401,7 @@ export class ServerBackend implements Backend {
     const record = await this.#driver.get(handle, { now });
     if (record === null || (owner !== null && (record.userId !== owner.userId || record.tenant !== owner.tenant))) return false;
     await this.#driver.delete(handle, { now });
-    this.#events.emit('destroyed', handle);
+    this.#events.emit('destroyed', subjectOf(handle, null, record));
     return true;
   }
 
