@@ -47,10 +47,13 @@ export function createTessera(options: CreateTesseraOptions = {}): Tessera {
 }
 
 export { Tessera, SessionContext } from './manager.js';
-export type { RequestInput, CookieSink, ByIdOptions, CreateOptions, DestroyByHandleOptions, SessionInfo, SessionEvent, TesseraEventName } from './manager.js';
+export type { RequestInput, CookieSink, ByIdOptions, CreateOptions, DestroyByHandleOptions, SessionInfo, SessionEvent, AuditEvent, AuditEventType, TesseraEventName } from './manager.js';
 export { Session } from './session.js';
 export type { SessionData, SessionMeta } from './session.js';
-export type { TesseraOptions, ResolvedOptions, Logger, TenantOptions, Lifetimes } from './options.js';
+export type { TesseraOptions, ResolvedOptions, Logger, LogLevel, TenantOptions, Lifetimes } from './options.js';
+export { TesseraMetrics } from './metrics/metrics.js';
+export type { MetricsOptions, ResolvedMetricsOptions } from './metrics/metrics.js';
+export type { OtelMeter, OtelMeterProvider } from './metrics/otel.js';
 export type { BindingMode } from './core/binding.js';
 export { DEFAULTS } from './options.js';
 export type { CookieOptions, ResolvedCookie, SameSite } from './cookie.js';
@@ -81,7 +84,7 @@ export type { AuthOptions, AuthClaims, AuthKey, AuthFailure } from './auth/token
 export type { CsrfOptions, CsrfFailure, CsrfRoute } from './csrf.js';
 export type { TesseraErrorCode } from './errors.js';
 export type { SessionStore, StoreRecord, StoreContext, KeyedRecord, ActivityQuery, SessionActivity, ListQuery, SessionPage } from './stores/store.js';
-export { isExpired, lastOf, pageByKey, SynchronousStore } from './stores/store.js';
+export { isExpired, isSessionRecord, lastOf, pageByKey, SynchronousStore } from './stores/store.js';
 export { SessionAdmin } from './admin.js';
 export type { AdminListQuery, AdminPage, AdminSession, AdminStats } from './admin.js';
 export { ActivityTracker } from './activity.js';

@@ -11,9 +11,13 @@ import { Keyring, type Secret } from './crypto/keyring.js';
 import { CsrfProtection, type CsrfOptions } from './csrf.js';
 import { ConfigError } from './errors.js';
 import { resolveLiveOptions, type LiveOptions, type ResolvedLiveOptions } from './live/options.js';
+import { DEFAULT_LOGGER, type Logger } from './logger.js';
 import { resolveMetricsOptions, type MetricsOptions, type ResolvedMetricsOptions } from './metrics/metrics.js';
 import type { CookieStore } from './stores/cookie.js';
 import type { SessionStore } from './stores/store.js';
+
+export type { Logger, LogLevel } from './logger.js';
+export { isDefaultLogger } from './logger.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -22,38 +26,6 @@ const DAY = 24 * HOUR;
 const MAX_TIMER = 2 ** 31 - 1;
 /** The longest finite duration accepted (100 years): later dates stop being valid cookie dates and store timestamps. */
 const MAX_DURATION = 36_500 * DAY;
-
-/**
- * A logger level tessera logs at.
- *
- * @example
- * ```ts
- * const level: LogLevel = 'warn';
- * ```
- */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-/**
- * Where tessera reports what it does: each method is optional and takes pino's order — the fields
- * first, then the message — so a pino logger (or a child of one) is a `Logger` as it is. With
- * `isLevelEnabled` (pino has it), levels that are off cost nothing: no line is built for them.
- * Fields never hold raw session IDs: audit events carry a hashed `ref` (docs/observability.md).
- *
- * @example
- * ```ts
- * import pino from 'pino';
- * const logger: Logger = pino({ level: 'info' });
- * const lines: Logger = { warn: (fields, message) => console.warn(message, fields) };
- * ```
- */
-export interface Logger {
-  debug?(fields: Record<string, unknown>, message: string): void;
-  info?(fields: Record<string, unknown>, message: string): void;
-  warn?(fields: Record<string, unknown>, message: string): void;
-  error?(fields: Record<string, unknown>, message: string): void;
-  /** Whether `level` is logged; without it, every level the logger has a method for is. */
-  isLevelEnabled?(level: LogLevel): boolean;
-}
 
 /**
  * Options of {@link createTessera}. Every one is optional; the defaults are safe for production
@@ -288,29 +260,6 @@ export const DEFAULTS = Object.freeze({
   maxDataBytes: 64 * 1024,
   storeTimeout: 15_000,
 });
-
-/** The logger without `logger`: see {@link TesseraOptions.logger}. */
-const DEFAULT_LOGGER: Logger = Object.freeze({
-  warn: (_fields: Record<string, unknown>, message: string) => process.emitWarning(message, 'TesseraWarning'),
-  error: (fields: Record<string, unknown>, message: string) => {
-    if (Object.keys(fields).length === 0) console.error(message);
-    else console.error(message, fields);
-  },
-});
-
-/**
- * @internal Whether `logger` is tessera's default (no `logger` option): audit events are then not
- * logged (they are for listeners, or for a logger the app gives), only the warnings and errors
- * tessera always reported.
- *
- * @example
- * ```ts
- * isDefaultLogger(resolveOptions({}).logger); // true
- * ```
- */
-export function isDefaultLogger(logger: Logger): boolean {
-  return logger === DEFAULT_LOGGER;
-}
 
 function duration(name: string, value: number | undefined, fallback: number, allowInfinity = false): number {
   if (value === undefined) return fallback;

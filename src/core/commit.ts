@@ -48,6 +48,22 @@ export class Committer implements CommitRunner {
   }
 
   commit(state: SessionState): Step<void> {
+    let step: Step<void>;
+    try {
+      step = this.#commit(state);
+    } catch (error) {
+      this.#events.storeError(state, 'commit', error);
+      throw error;
+    }
+    // Watched only when a `storeError` goes somewhere: otherwise the promise is passed on as it is.
+    if (step === undefined || !this.#events.wants('storeError')) return step;
+    return step.then(undefined, (error: unknown) => {
+      this.#events.storeError(state, 'commit', error);
+      throw error;
+    });
+  }
+
+  #commit(state: SessionState): Step<void> {
     const backend = this.#backend;
     switch (decide(state)) {
       case 'ignore':

@@ -173,6 +173,17 @@ const LEVELS: Readonly<Record<AuditEventType, LogLevel>> = {
 };
 
 /**
+ * A refused session cookie's level: `warn` when it was tampered with (or its record was), `info`
+ * when it names a session that ended — an old copy, which a browser may still send.
+ */
+const ENDED_SESSION_COOKIE = new Set(['revoked', 'destroyed', 'signed-out-everywhere']);
+
+/** The level of an event of `type` for `reason`. */
+function levelOf(type: AuditEventType, reason: string | undefined): LogLevel {
+  return type === 'invalidCookie' && reason !== undefined && ENDED_SESSION_COOKIE.has(reason) ? 'info' : LEVELS[type];
+}
+
+/**
  * @internal Who needs to know that a session ended (destroyed, signed out, expired) or moved to a
  * new key (a new ID): the live hub.
  *
@@ -215,10 +226,10 @@ export class Events {
     this.#logsAudit = logsAudit;
   }
 
-  /** Whether an event of `type` goes anywhere: a listener of it or of `audit`, or the logger at its level. */
-  wants(type: AuditEventType): boolean {
+  /** Whether an event of `type` (for `reason`) goes anywhere: a listener of it or of `audit`, or the logger at its level. */
+  wants(type: AuditEventType, reason?: string): boolean {
     const emitter = this.#emitter;
-    return emitter.listenerCount(type) > 0 || emitter.listenerCount('audit') > 0 || (this.#logsAudit && enabled(this.#logger, LEVELS[type]));
+    return emitter.listenerCount(type) > 0 || emitter.listenerCount('audit') > 0 || (this.#logsAudit && enabled(this.#logger, levelOf(type, reason)));
   }
 
   /** Emit `type` about `subject` (a session's state, or {@link subjectOf}); only a prefix of its key goes out. */
@@ -228,8 +239,8 @@ export class Events {
       this.sessions.ended(key, type === 'expired' ? 'expired' : 'destroyed');
     }
     this.metrics?.event(type, reason);
-    if (!this.wants(type)) return;
-    this.#deliver(this.#event(type, subject, reason), LEVELS[type]);
+    if (!this.wants(type, reason)) return;
+    this.#deliver(this.#event(type, subject, reason), levelOf(type, reason));
   }
 
   /**

@@ -15,7 +15,7 @@ import { Session } from '../session.js';
 import type { Backend } from './backend.js';
 import type { RequestRuntime, SessionContext } from './context.js';
 import { isThenable } from './driver.js';
-import type { Events } from './events.js';
+import { subjectOf, type Events } from './events.js';
 import type { Lifecycle } from './lifecycle.js';
 import { bindingMismatch, expiry, type Policy } from './policy.js';
 import type { Step } from './queue.js';
@@ -73,10 +73,21 @@ export class RequestLoader implements RequestRuntime {
   load(ctx: SessionContext, input: RequestInput, sink: CookieSink): Promise<Session> {
     try {
       const loaded = this.#read(ctx, input, sink);
-      return loaded instanceof Session ? Promise.resolve(loaded) : loaded;
+      if (loaded instanceof Session) return Promise.resolve(loaded);
+      if (!this.#events.wants('storeError')) return loaded;
+      return loaded.catch((error: unknown) => {
+        this.#failed(input, error);
+        throw error;
+      });
     } catch (error) {
+      this.#failed(input, error);
       return Promise.reject(error);
     }
+  }
+
+  /** A load failed: a `storeError` event when the store failed, about the session the request's cookie names. */
+  #failed(input: RequestInput, error: unknown): void {
+    if (this.#events.wants('storeError')) this.#events.storeError(subjectOf(this.cookieKey(input), input), 'load', error);
   }
 
   /** The request's session, without a promise. @throws {@link NotSupportedError} when the store answers with promises. */
@@ -85,7 +96,12 @@ export class RequestLoader implements RequestRuntime {
     if (!this.#backend.synchronous) {
       throw new NotSupportedError(`the ${this.#storeName} store answers with promises: use load(), not loadSync()`);
     }
-    return this.#read(ctx, input, sink) as Session;
+    try {
+      return this.#read(ctx, input, sink) as Session;
+    } catch (error) {
+      this.#failed(input, error);
+      throw error;
+    }
   }
 
   settle(state: SessionState): Promise<void> {

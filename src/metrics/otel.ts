@@ -64,13 +64,29 @@ export interface GaugeSources {
   readonly openStreams: (() => number) | null;
 }
 
-/** The meter `metrics: true` records to: the global provider's, which needs `@opentelemetry/api`. */
+/**
+ * The meter `metrics: true` records to: the global provider's, which needs `@opentelemetry/api`.
+ *
+ * @throws {@link ConfigError} when `@opentelemetry/api` is not installed, naming the command that installs it.
+ * @example
+ * ```ts
+ * const meter = globalMeter(); // metrics.getMeterProvider().getMeter('tessera')
+ * ```
+ */
 export function globalMeter(): OtelMeter {
   const api = loadPeer<{ metrics: { getMeterProvider(): OtelMeterProvider } }>('@opentelemetry/api', 'metrics: true (OpenTelemetry)');
   return api.metrics.getMeterProvider().getMeter('tessera');
 }
 
-/** The meter of `given`: a meter, or a provider's meter named `tessera`. */
+/**
+ * The meter of `given`: a meter, or a provider's meter named `tessera`.
+ *
+ * @throws {@link ConfigError} when `given` is neither.
+ * @example
+ * ```ts
+ * const meter = meterOf(new MeterProvider({ readers: [reader] }));
+ * ```
+ */
 export function meterOf(given: OtelMeter | OtelMeterProvider): OtelMeter {
   if (given !== null && typeof given === 'object') {
     if (typeof (given as OtelMeter).createCounter === 'function') return given as OtelMeter;
@@ -82,6 +98,12 @@ export function meterOf(given: OtelMeter | OtelMeterProvider): OtelMeter {
 /**
  * tessera's instruments on `meter` (names in OpenTelemetry's dotted style; see docs/observability.md),
  * the gauges reading `gauges` at each collection.
+ *
+ * @example
+ * ```ts
+ * const instruments = instrumentsOn(meter, { activeSessions: null, openStreams: () => hub.streams });
+ * instruments.created.add(1);
+ * ```
  */
 export function instrumentsOn(meter: OtelMeter, gauges: GaugeSources): OtelInstruments {
   const instruments: OtelInstruments = {

@@ -59,7 +59,7 @@ function setup(clock = new FakeClock()) {
 
 describe('record codec: the seal at rest binds the indexed fields', () => {
   it("a session whose user_id column is changed to 'admin' loads as a fresh session, not as admin", async () => {
-    const { db, browser, tessera, invalid, another } = setup();
+    const { db, browser, tessera, invalid, another, clock } = setup();
     const { session } = await browser.request((s) => {
       s.set('role', 'reader');
       s.userId = 'alice';
@@ -75,7 +75,7 @@ describe('record codec: the seal at rest binds the indexed fields', () => {
       assert.equal(loaded.isNew, true);
       assert.notEqual(loaded.id, session.id);
     }
-    assert.deepEqual(invalid[0], { ref: key.slice(0, 12), reason: 'unreadable record' });
+    assert.deepEqual(invalid[0], { type: 'invalidCookie', at: clock.now(), ref: key.slice(0, 12), userId: null, tenant: null, ip: '10.0.0.1', userAgent: 'test-agent', reason: 'unreadable record' });
     assert.deepEqual(await tessera.listByUser('admin'), [], 'not listed under the user the column names');
     assert.equal(await tessera.isValid(session.id), false);
   });

@@ -162,7 +162,7 @@ describe('CookieStore (AES-256-GCM sealed sessions)', () => {
     const { result, session } = await browser.request((s) => s.get('a'), { tenant: 'globex' });
     assert.equal(result, undefined);
     assert.equal(session.isNew, true);
-    assert.deepEqual(invalid, [{ ref: '', reason: 'seal' }]);
+    assert.deepEqual(invalid, [{ type: 'invalidCookie', at: invalid[0]!.at, ref: null, userId: null, tenant: 'globex', ip: '10.0.0.1', userAgent: 'test-agent', reason: 'seal' }]);
     browser.cookie = acme;
     assert.equal((await browser.request((s) => s.get('a'))).result, undefined, 'no tenant');
     browser.cookie = acme;
