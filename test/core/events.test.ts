@@ -14,7 +14,7 @@ import type { TesseraOptions } from '../../src/options.js';
 import { CookieStore } from '../../src/stores/cookie.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import type { StoreContext, StoreRecord } from '../../src/stores/store.js';
-import { Browser } from '../helpers/browser.js';
+import { Browser, FakeResponse } from '../helpers/browser.js';
 import { FakeClock } from '../helpers/clock.js';
 
 const SECRET = 'audit-events-test-secret-0123456789abcdef';
@@ -120,10 +120,10 @@ describe('audit events', () => {
     const { tessera, events, browser, log } = setup();
     const { session } = await browser.request((s) => s.set('a', 1));
     events.length = 0;
-    const ctx = tessera.begin({ cookieHeader: browser.cookieHeader, ip: '192.0.2.50', userAgent: 'Chrome/140' }, new (await import('../helpers/browser.js')).FakeResponse().sink);
-    const crossSite = await tessera.checkCsrf(ctx, { method: 'POST', path: '/transfer', host: 'bank.example', origin: 'https://evil.example', secFetchSite: 'cross-site' });
+    const ctx = tessera.begin({ cookieHeader: browser.cookieHeader, ip: '192.0.2.50', userAgent: 'Chrome/140' }, new FakeResponse().sink);
+    const crossSite = await tessera.checkCsrf(ctx, { method: 'POST', path: '/transfer', host: 'bank.example', origin: 'https://evil.example', secFetchSite: 'cross-site', token: undefined });
     assert.ok(crossSite);
-    const missing = await tessera.checkCsrf(ctx, { method: 'POST', path: '/transfer', host: 'bank.example', origin: 'https://bank.example', secFetchSite: 'same-origin' });
+    const missing = await tessera.checkCsrf(ctx, { method: 'POST', path: '/transfer', host: 'bank.example', origin: 'https://bank.example', secFetchSite: 'same-origin', token: undefined });
     assert.equal(missing?.reason, 'missing-token');
     const at = tessera.options.now();
     const from = { at, ref: ref(session.id), userId: null, tenant: null, ip: '192.0.2.50', userAgent: 'Chrome/140' };
