@@ -15,6 +15,7 @@ import { storeKey } from '../src/crypto/ids.js';
 import { startDemo, type Demo } from '../examples/demo/app.js';
 import { demoSecret, pickStore } from '../examples/demo/config.js';
 import { Client, ENV, STORE_CASES } from './helpers/demo.js';
+import { parseExposition } from './helpers/prometheus.js';
 
 describe('demo app', () => {
   let dataDir: string;
@@ -156,6 +157,28 @@ describe('demo app', () => {
     assert.equal(options.headers.get('allow'), 'GET, HEAD');
     assert.equal((await client.get('/favicon.ico')).status, 204);
     assert.equal(client.cookie, undefined, 'none of these started a session');
+  });
+
+  it('serves its session metrics at /metrics, as Prometheus text, without a session', async () => {
+    const scrape = async () => {
+      const client = new Client(demo.url);
+      const res = await client.get('/metrics');
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type')!, /^text\/plain; version=0\.0\.4/);
+      assert.deepEqual(client.lastSetCookie, [], 'no session for a scrape');
+      return parseExposition(res.body).samples;
+    };
+    const before = await scrape();
+    const client = new Client(demo.url);
+    await client.increment();
+    await client.increment();
+    const now = await scrape();
+    const delta = (name: string) => now.get(name)! - (before.get(name) ?? 0);
+    assert.equal(delta('tessera_sessions_created_total'), 1);
+    assert.equal(delta('tessera_commits_total'), 2);
+    assert.equal(delta('tessera_sessions_active'), 1, 'one more session in the SQLite store');
+    assert.ok(delta('tessera_store_duration_seconds_count{operation="set"}') >= 2);
+    assert.equal(now.get('tessera_live_streams'), 0);
   });
 
   it('escapes the path it echoes', async () => {

@@ -79,6 +79,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     // Live tabs (the /live page): an event stream per tab; tabs' activity kept every 5 s at most.
     live: {},
     activity: { interval: 5_000 },
+    // Counters, store latency and gauges, served as Prometheus text at /metrics (docs/observability.md).
+    metrics: {},
     logger: {
       warn: (fields, message) => log(`warning: ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`),
       error: (fields, message) => log(`error: ${message}${Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : ''}`),
@@ -91,6 +93,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     guard: (_req, session) => session.userId !== null,
     sampler: { every: options.adminSampleEvery ?? 10_000 },
   });
+  const metrics = tessera.metrics.handler();
 
   const handler = sessions.wrap(async (req: IncomingMessage, res: ServerResponse) => {
     if (await admin(req, res)) return;
@@ -118,7 +121,10 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const server = createServer((req, res) => {
     const started = performance.now();
     res.once('finish', () => log(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - started).toFixed(1)} ms`));
-    handler(req, res);
+    // For a scraper, outside the session wrapper: no session, no cookie. A public app keeps this
+    // path private (another port, or behind its proxy's access rules).
+    if (req.url === '/metrics') metrics(req, res);
+    else handler(req, res);
   });
   try {
     await new Promise<void>((resolve, reject) => {

@@ -11,26 +11,11 @@ import { createTessera } from '../../src/index.js';
 import type { Tessera } from '../../src/manager.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { FakeResponse } from '../helpers/browser.js';
+import { parseExposition } from '../helpers/prometheus.js';
 import { SseClient } from '../helpers/sse.js';
 
 const SECRET = 'prometheus-metrics-test-secret-0123456789';
 const TAB = 'metricsTabAAAAAAAAAAAAA';
-
-/** The samples of a Prometheus text exposition: `name{labels}` → value; and each family's TYPE. */
-export function parseExposition(text: string): { samples: Map<string, number>; types: Map<string, string> } {
-  const samples = new Map<string, number>();
-  const types = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type) types.set(type[1]!, type[2]!);
-    if (line.startsWith('#')) continue;
-    const sample = /^(\S+?(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    assert.ok(sample, `a sample line: ${line}`);
-    samples.set(sample[1]!, Number(sample[2]));
-  }
-  return { samples, types };
-}
 
 describe('metrics: the Prometheus endpoint', () => {
   let tessera: Tessera;
