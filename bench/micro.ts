@@ -5,6 +5,7 @@
  *
  *   npm run bench:micro                              # every path, compiled as the bench servers are
  *   npm run bench:micro -- --only memory-write --n 400000
+ *   npm run bench:micro -- --only memory-read,memory-read+m   # metrics off and on
  *   npm run bench:micro -- --tsx                     # under the tsx loader (slower; for profiling)
  *
  * @module
@@ -12,7 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createTessera, type Tessera } from '../src/index.js';
+import { createTessera, type Tessera, type TesseraOptions } from '../src/index.js';
 import { CookieStore } from '../src/stores/cookie.js';
 import { MemoryStore } from '../src/stores/memory.js';
 import type { CookieSink } from '../src/core/request.js';
@@ -41,9 +42,9 @@ async function cookieFor(tessera: Tessera): Promise<string> {
   return line.split(';', 1)[0]!;
 }
 
-async function run(name: string, store: MemoryStore | CookieStore, write: boolean): Promise<void> {
+async function run(name: string, store: MemoryStore | CookieStore, write: boolean, options: TesseraOptions = {}): Promise<void> {
   if (values.only && !values.only.split(',').includes(name)) return;
-  const tessera = createTessera({ secrets: [SECRET], store });
+  const tessera = createTessera({ secrets: [SECRET], store, ...options });
   let cookie = await cookieFor(tessera);
   const follow = store instanceof CookieStore && write;
   const once = async () => {
@@ -72,5 +73,8 @@ async function run(name: string, store: MemoryStore | CookieStore, write: boolea
 
 await run('memory-read', new MemoryStore(), false);
 await run('memory-write', new MemoryStore(), true);
+// Metrics on (the Prometheus registry): each store call timed, each commit counted.
+await run('memory-read+m', new MemoryStore(), false, { metrics: {} });
+await run('memory-write+m', new MemoryStore(), true, { metrics: {} });
 await run('cookie-read', new CookieStore(), false);
 await run('cookie-write', new CookieStore(), true);

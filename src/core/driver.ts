@@ -106,9 +106,31 @@ export class StoreDriver {
     }
     if (metrics !== null) {
       const { get, set, delete: del } = this;
-      this.get = (key, ctx) => timed(metrics, 'get', performance.now(), () => get(key, ctx));
-      this.set = (key, record, expectedVersion, ctx) => timed(metrics, 'set', performance.now(), () => set(key, record, expectedVersion, ctx));
-      this.delete = (key, ctx) => timed(metrics, 'delete', performance.now(), () => del(key, ctx));
+      // No closure per call: the start time goes along as an argument.
+      this.get = (key, ctx) => {
+        const start = performance.now();
+        try {
+          return timed(metrics, 'get', start, get(key, ctx));
+        } catch (error) {
+          throw failed(metrics, 'get', start, error);
+        }
+      };
+      this.set = (key, record, expectedVersion, ctx) => {
+        const start = performance.now();
+        try {
+          return timed(metrics, 'set', start, set(key, record, expectedVersion, ctx));
+        } catch (error) {
+          throw failed(metrics, 'set', start, error);
+        }
+      };
+      this.delete = (key, ctx) => {
+        const start = performance.now();
+        try {
+          return timed(metrics, 'delete', start, del(key, ctx));
+        } catch (error) {
+          throw failed(metrics, 'delete', start, error);
+        }
+      };
     }
   }
 
@@ -208,15 +230,8 @@ export function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T
   return typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function';
 }
 
-/** The answer of `call`, started at `start` (ms, `performance.now()`), its time and failure reported to `metrics`. */
-function timed<T>(metrics: MetricsRecorder, operation: StoreOperation, start: number, call: () => Step<T>): Step<T> {
-  let answer: Step<T>;
-  try {
-    answer = call();
-  } catch (error) {
-    metrics.store(operation, (performance.now() - start) / 1000, true);
-    throw error;
-  }
+/** `answer` of a store call started at `start` (ms, `performance.now()`), its time and failure reported to `metrics`. */
+function timed<T>(metrics: MetricsRecorder, operation: StoreOperation, start: number, answer: Step<T>): Step<T> {
   if (!isThenable(answer)) {
     metrics.store(operation, (performance.now() - start) / 1000, false);
     return answer;
@@ -227,10 +242,15 @@ function timed<T>(metrics: MetricsRecorder, operation: StoreOperation, start: nu
       return value;
     },
     (error: unknown) => {
-      metrics.store(operation, (performance.now() - start) / 1000, true);
-      throw error;
+      throw failed(metrics, operation, start, error);
     },
   );
+}
+
+/** A store call started at `start` failed with `error`: reported to `metrics`; returns `error`, to throw. */
+function failed(metrics: MetricsRecorder, operation: StoreOperation, start: number, error: unknown): unknown {
+  metrics.store(operation, (performance.now() - start) / 1000, true);
+  return error;
 }
 
 /**

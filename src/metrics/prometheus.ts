@@ -23,7 +23,7 @@ class Counter {
   }
 }
 
-/** One histogram per label value: cumulative bucket counts, sum and count. */
+/** One histogram per label value: counts per bucket (made cumulative when written out), sum and count. */
 class Histogram {
   readonly series = new Map<string, { buckets: number[]; sum: number; count: number }>();
   constructor(
@@ -35,8 +35,10 @@ class Histogram {
   observe(labelValue: string, value: number): void {
     let s = this.series.get(labelValue);
     if (s === undefined) this.series.set(labelValue, (s = { buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 }));
-    const buckets = s.buckets;
-    for (let i = 0; i < DURATION_BUCKETS.length; i++) if (value <= DURATION_BUCKETS[i]!) buckets[i]!++;
+    // The first bucket that holds it (none: only +Inf, which is `count`).
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && value > DURATION_BUCKETS[i]!) i++;
+    if (i < DURATION_BUCKETS.length) s.buckets[i]!++;
     s.sum += value;
     s.count++;
   }
@@ -85,7 +87,8 @@ export class PrometheusRegistry {
     out.push(`# HELP ${h.name} ${h.help}`, `# TYPE ${h.name} histogram`);
     for (const [value, s] of h.series) {
       const label = `${h.label}="${escapeLabel(value)}"`;
-      DURATION_BUCKETS.forEach((le, i) => out.push(`${h.name}_bucket{${label},le="${le}"} ${s.buckets[i]}`));
+      let cumulative = 0;
+      DURATION_BUCKETS.forEach((le, i) => out.push(`${h.name}_bucket{${label},le="${le}"} ${(cumulative += s.buckets[i]!)}`));
       out.push(`${h.name}_bucket{${label},le="+Inf"} ${s.count}`, `${h.name}_sum{${label}} ${s.sum}`, `${h.name}_count{${label}} ${s.count}`);
     }
     for (const gauge of this.#gauges) {

@@ -103,6 +103,8 @@ describe('metrics: the Prometheus endpoint', () => {
     // Every commit was one successful set, plus the one the conflict refused.
     assert.equal(samples.get('tessera_store_duration_seconds_count{operation="set"}'), 7);
     assert.equal(samples.get('tessera_store_duration_seconds_bucket{operation="set",le="+Inf"}'), 7);
+    const buckets = [...samples].filter(([k]) => k.startsWith('tessera_store_duration_seconds_bucket{operation="set"')).map(([, v]) => v);
+    assert.ok(buckets.length === 16 && buckets.every((v, i) => i === 0 || v >= buckets[i - 1]!), `cumulative buckets, +Inf last: ${buckets}`);
     const gets = samples.get('tessera_store_duration_seconds_count{operation="get"}')!;
     assert.ok(gets >= 6, `a read for each request that brought a cookie, and the conflict's re-read (${gets})`);
     assert.ok(samples.get('tessera_store_duration_seconds_sum{operation="get"}')! < 1, 'in memory, well under a second');
