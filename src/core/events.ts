@@ -232,8 +232,13 @@ export class Events {
     return emitter.listenerCount(type) > 0 || emitter.listenerCount('audit') > 0 || (this.#logsAudit && enabled(this.#logger, levelOf(type, reason)));
   }
 
-  /** Emit `type` about `subject` (a session's state, or {@link subjectOf}); only a prefix of its key goes out. */
-  emit(type: AuditEventType, subject: EventSubject, reason?: string): void {
+  /**
+   * Emit `type` about `subject` — a session's state, {@link subjectOf}, or a store key alone (an
+   * operation with no request and no state at hand: its user and tenant are then unknown) — of
+   * which only a prefix of the key goes out.
+   */
+  emit(type: AuditEventType, about: EventSubject | string, reason?: string): void {
+    const subject = typeof about === 'string' ? subjectOf(about, null) : about;
     const key = subject.key;
     if (key !== null && this.sessions !== null && (type === 'destroyed' || type === 'expired' || type === 'revoked')) {
       this.sessions.ended(key, type === 'expired' ? 'expired' : 'destroyed');
