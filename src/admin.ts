@@ -8,7 +8,7 @@
  */
 import type { ActivityTracker } from './activity.js';
 import type { Backend } from './core/backend.js';
-import type { Events } from './core/events.js';
+import { subjectOf, type Events } from './core/events.js';
 import type { SessionInfo } from './manager.js';
 
 const DEFAULT_LIMIT = 50;
@@ -178,7 +178,8 @@ export class SessionAdmin {
     const info = await this.#parts.backend.infoByHandle(handle);
     if (info === null) return false;
     const done = await this.#parts.destroy(handle);
-    if (done) this.#parts.events.emit('revoked', handle, 'operator');
+    // With the session's user and tenant: an operator's action is audited with whose session it ended.
+    if (done) this.#parts.events.emit('revoked', subjectOf(handle, null, info), 'operator');
     return done;
   }
 

@@ -132,7 +132,7 @@ for (const [name, makeStore, cleanup] of STORES) {
       assert.equal(await tessera.admin.revoke(a.session.handle), true);
       assert.equal(await tessera.admin.revoke(a.session.handle), false, 'already gone');
       assert.equal(await tessera.load(a.id), null);
-      assert.deepEqual(revoked, [{ ref: a.session.handle.slice(0, 12), reason: 'operator' }]);
+      assert.deepEqual(revoked, [{ type: 'revoked', at: (revoked[0] as { at: number }).at, ref: a.session.handle.slice(0, 12), userId: 'u1', tenant: null, ip: null, userAgent: null, reason: 'operator' }]);
       assert.equal(await tessera.admin.revokeUser('u1'), 1);
       assert.equal(await tessera.load(b.id), null);
       assert.notEqual(await tessera.load(c.id), null, 'another user\'s session stays');

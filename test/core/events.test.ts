@@ -186,16 +186,21 @@ describe('audit events', () => {
     );
   });
 
-  it('revoked: delivered with the operator reason, and the live hub told the session ended', () => {
-    const emitter = new EventEmitter();
+  it('revoked: an operator ended the session (tessera.admin.revoke), with whose it was; its live streams are told', async () => {
+    const { tessera, events, browser, clock, log } = setup();
+    const { session } = await browser.request((s) => s.signIn({ sub: 'eve' }), { tenant: 'acme' });
+    events.length = 0;
+    assert.equal(await tessera.admin.revoke(session.handle), true);
+    const revoked = only(events, 'revoked');
+    assert.deepEqual(revoked, [{ type: 'revoked', at: clock.now(), ref: ref(session.id, 'acme'), userId: 'eve', tenant: 'acme', ip: null, userAgent: null, reason: 'operator' }]);
+    assert.equal(log.lines.find((l) => l.msg === 'tessera: revoked')?.level, 30);
+
+    // The live hub hears of it as of a destroyed session (its tabs' streams end).
     const ended: string[] = [];
-    const events = new Events(emitter, {}, () => 1_000);
-    events.sessions = { ended: (key, reason) => ended.push(`${key}:${reason}`), moved: () => {} };
-    const seen: AuditEvent[] = [];
-    emitter.on('revoked', (e: AuditEvent) => seen.push(e));
+    const unit = new Events(new EventEmitter(), {}, () => 1_000);
+    unit.sessions = { ended: (key, reason) => ended.push(`${key}:${reason}`), moved: () => {} };
     const key = storeKey('x'.repeat(43), 'acme');
-    events.emit('revoked', subjectOf(key, null, { userId: 'eve', tenant: 'acme' }), 'compromised');
-    assert.deepEqual(seen, [{ type: 'revoked', at: 1_000, ref: key.slice(0, 12), userId: 'eve', tenant: 'acme', ip: null, userAgent: null, reason: 'compromised' }]);
+    unit.emit('revoked', subjectOf(key, null, { userId: 'eve', tenant: 'acme' }), 'operator');
     assert.deepEqual(ended, [`${key}:destroyed`]);
   });
 
