@@ -240,9 +240,8 @@ export class Events {
   emit(type: AuditEventType, about: EventSubject | string, reason?: string): void {
     const subject = typeof about === 'string' ? subjectOf(about, null) : about;
     const key = subject.key;
-    if (key !== null && this.sessions !== null && (type === 'destroyed' || type === 'expired' || type === 'revoked')) {
-      this.sessions.ended(key, type === 'expired' ? 'expired' : 'destroyed');
-    }
+    // (`revoked` follows the `destroyed` of the same session: the hub heard of it then.)
+    if (key !== null && this.sessions !== null && (type === 'destroyed' || type === 'expired')) this.sessions.ended(key, type);
     this.metrics?.event(type, reason);
     if (!this.wants(type, reason)) return;
     this.#deliver(this.#event(type, subject, reason), levelOf(type, reason));
