@@ -177,7 +177,7 @@ export interface TesseraOptions {
    * Where tessera's lines go: a pino logger fits as it is (fields first, then the message; see
    * {@link Logger}). A logger given here gets the audit events too, each at its level (debug:
    * created, regenerated, expired, conflicts; info: signed in or out, destroyed, revoked, refused
-   * auth cookies, binding mismatches; warn: refused session cookies, CSRF rejections; error: store
+   * auth cookies, binding mismatches; warn: refused session cookies, CSRF rejections, store
    * failures). Default: warnings via `process.emitWarning`, errors (a commit that failed after its
    * response went out and that no `commitError` listener took, a handler's unexpected error an
    * adapter answered with 500) to `console.error`, no audit lines. Errors do not go through

@@ -169,7 +169,9 @@ const LEVELS: Readonly<Record<AuditEventType, LogLevel>> = {
   bindingMismatch: 'info',
   invalidCookie: 'warn',
   csrfRejected: 'warn',
-  storeError: 'error',
+  // Warn: the failure itself goes to `logger.error` (an unexpected error, a commit nobody awaited)
+  // or, rate-limited, to `warn` (an outage answered with 503); this line adds whose and from where.
+  storeError: 'warn',
 };
 
 /**

@@ -474,7 +474,7 @@ describe('node:http adapter, a destroy whose delete fails after the response wen
 
   it('reaches a configured logger’s error, and the old cookie no longer loads the session here', async () => {
     const lines: string[] = [];
-    const { base, cookie, id } = await serveSignOut({ error: (message, fields) => lines.push(`${message} ${JSON.stringify(fields)}`) });
+    const { base, cookie, id } = await serveSignOut({ error: (fields, message) => lines.push(`${message} ${JSON.stringify(fields)}`) });
     assert.equal((await fetch(`${base}/sign-out`, { headers: { cookie } })).status, 200);
     await until(() => lines.length > 0);
     assert.equal(lines.length, 1);

@@ -181,7 +181,7 @@ describe('audit events', () => {
     ]);
     assert.deepEqual(
       log.lines.filter((l) => l.msg === 'tessera: storeError').map((l) => l.level),
-      [50, 50],
+      [40, 40],
     );
   });
 
