@@ -154,7 +154,7 @@ export class Migration {
     if (!(until instanceof Date) || !Number.isFinite(until.getTime())) fail('until must be a Date: old cookies are accepted for a limited time');
     if (until.getTime() <= tessera.options.now()) {
       // Not refused: an app restarted after the window must still start. Old cookies are then only cleared.
-      tessera.options.logger.warn?.('tessera/express: migrateFrom.until has passed: old express-session cookies are ignored (and cleared); remove migrateFrom');
+      tessera.options.logger.warn?.({}, 'tessera/express: migrateFrom.until has passed: old express-session cookies are ignored (and cleared); remove migrateFrom');
     }
     if (userId !== undefined && typeof userId !== 'function') fail('userId must be a function of the old session');
     if (tessera.sealsIntoCookie) fail('needs a server-side tessera store: with CookieStore there is nowhere to record that a session was adopted');

@@ -462,7 +462,7 @@ describe('migrateFrom: configuration is checked at start-up', () => {
 
   it('starts with an until already past, warning that old cookies are now only cleared', () => {
     const warnings: string[] = [];
-    const sessions = session({ ...base, logger: { warn: (m: string) => warnings.push(m) }, migrateFrom: { store, secret: 's', until: new Date(Date.now() - 1) } });
+    const sessions = session({ ...base, logger: { warn: (_fields: object, m: string) => warnings.push(m) }, migrateFrom: { store, secret: 's', until: new Date(Date.now() - 1) } });
     assert.equal(typeof sessions, 'function');
     assert.ok(warnings.some((w) => /migrateFrom\.until has passed/.test(w)), warnings.join('\n'));
   });
