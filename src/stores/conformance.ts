@@ -208,6 +208,21 @@ const ABILITIES: ReadonlyArray<readonly [string, (store: SessionStore) => string
     assert.equal(await store.set('c', record({ userId: null, version: 2 }, now), 1, at(now)), true);
     assert.deepEqual(await keys('u2', null), ['b']);
   }],
+  [
+    "countLive counts live session records, leaving out expired ones and tessera's bookkeeping records",
+    (store) => (store.countLive ? null : 'the store has no countLive (the tessera.sessions.active gauge is not reported)'),
+    async (store, { now }) => {
+    const before = await store.countLive!(at(now + 2_000));
+    for (let i = 0; i < 3; i++) await store.set(`counted${i}`, record({ expiresAt: now + HOUR }, now), 0, at(now));
+    await store.set('counted-old', record({ expiresAt: now + 1_000 }, now), 0, at(now));
+    // A used live ticket (empty data) and a user's "sign out everywhere" time (digits) are no sessions.
+    await store.set('ticket', record({ data: '' }, now), 0, at(now));
+    await store.set('valid-after', record({ data: String(now) }, now), 0, at(now));
+    assert.equal(await store.countLive!(at(now)), before + 4);
+    assert.equal(await store.countLive!(at(now + 2_000)), before + 3, 'an expired record is not counted');
+    await store.delete('counted0', at(now));
+    assert.equal(await store.countLive!(at(now + 2_000)), before + 2);
+  }],
   ...ACTIVITY_ABILITIES,
   ...LISTING_ABILITIES,
 ];
@@ -234,6 +249,7 @@ function throughSyncForms(store: SessionStore): SessionStore {
     delete: async (key, ctx) => deleteSync!.call(store, key, ctx),
     deleteExpired: store.deleteExpired?.bind(store),
     listByUser: store.listByUser?.bind(store),
+    countLive: store.countLive?.bind(store),
     listSessions: store.listSessions?.bind(store),
     recordActivity: store.recordActivity?.bind(store),
     activityOf: store.activityOf?.bind(store),

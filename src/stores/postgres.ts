@@ -339,6 +339,7 @@ export class PostgresStore implements SessionStore {
     byUser: Statement;
     byUserTenant: Statement;
     page: Statement;
+    countLive: Statement;
     exists: Statement;
   };
   readonly #activity: PostgresActivity;
@@ -427,6 +428,8 @@ export class PostgresStore implements SessionStore {
       byUserTenant: once(`SELECT key, ${cols} FROM ${n.table} WHERE user_id = $1 AND tenant = $2 AND expires_at > $3`),
       page: once(`SELECT key, ${cols} FROM ${n.table} WHERE key > $1 AND expires_at > $2
         AND ($3::text IS NULL OR tenant = $3::text) ORDER BY key LIMIT $4`),
+      // Sessions only: not a used live ticket (empty data) nor a "sign out everywhere" time (digits); see isSessionRecord.
+      countLive: once(`SELECT COUNT(*) AS n FROM ${n.table} WHERE expires_at > $1 AND data <> '' AND data !~ '^[0-9]+$'`),
       exists: once(`SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL
         AND to_regclass($3) IS NOT NULL AND to_regclass($4) IS NOT NULL AND to_regclass($5) IS NOT NULL AS ready`),
     };
@@ -523,6 +526,12 @@ export class PostgresStore implements SessionStore {
         ? await this.#query<Row & { key: string }>(this.#sql.byUser, [userId, whole(ctx.now)])
         : await this.#query<Row & { key: string }>(this.#sql.byUserTenant, [userId, tenant, whole(ctx.now)]);
     return rows.map((row) => ({ key: row.key, record: toRecord(row) }));
+  }
+
+  /** Live session records: one COUNT over the expiry index (the `tessera.sessions.active` gauge). */
+  async countLive(ctx: StoreContext): Promise<number> {
+    const { rows } = await this.#query<{ n: string }>(this.#sql.countLive, [whole(ctx.now)]);
+    return Number(rows[0]!.n);
   }
 
   /** A page of the live records, in key order (the cursor is the last key of the page before). */
