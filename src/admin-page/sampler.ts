@@ -204,7 +204,7 @@ export class ActivitySampler {
       online = await tessera.activity.activeSessions({ since: at - this.window, limit: SAMPLE_LIMIT });
     } catch (error) {
       if (tessera.closed) this.stop();
-      else tessera.options.logger.warn?.('tessera: admin page: sampling active sessions failed', { error: String(error) });
+      else tessera.options.logger.warn?.({ error: String(error) }, 'tessera: admin page: sampling active sessions failed');
       return null;
     }
     const users = new Set<string>();

@@ -173,7 +173,7 @@ export function openTessera(opened: OpenedStore, reading: Reading, warn: (messag
     maxLifetime: FOREVER,
     absoluteTimeout: Infinity,
     cleanupInterval: 0,
-    logger: { warn: (message) => warn(message), error: (message) => warn(message) },
+    logger: { warn: (_fields, message) => warn(message), error: (_fields, message) => warn(message) },
   });
 }
 
