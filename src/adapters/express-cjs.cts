@@ -3,7 +3,7 @@
  * `express.ts` (tshy's `-cjs.cts` convention). As with express-session, `module.exports` is the
  * `session` factory itself — `require('tessera/express')(options)` — and what the ES module
  * exports hangs on it: `session.session`, `session.default`, `session.tesseraSession`, `session.adminPage` (and
- * `session.MemoryStore`, as on the ES module's `session`).
+ * `session.MemoryStore`, `session.Store`, `session.Session` and `session.Cookie`, as on the ES module's `session`).
  *
  * For TypeScript, `export =` of a function merged with a namespace gives CommonJS projects
  * `import session = require('tessera/express')`, `import session from 'tessera/express'` (through
@@ -43,6 +43,9 @@ declare namespace session {
   export type AdminGuard<Req> = router.AdminGuard<Req>;
   export type AdminPageOptions<Req> = router.AdminPageOptions<Req>;
   export type SamplerOptions = sampler.SamplerOptions;
+  export const Store: typeof middleware.session.Store;
+  export const Session: typeof middleware.session.Session;
+  export const Cookie: typeof middleware.session.Cookie;
   export { session, session as default };
 }
 

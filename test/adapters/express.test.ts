@@ -1125,8 +1125,13 @@ function suite(label: string, express: typeof express5): void {
             }),
           );
           app.get('/too-late', (req, res) => {
+            res.flushHeaders(); // the head goes out before the change is made
             req.session.cart!.items.push('lost');
-            res.end(); // the head goes out before the change is seen
+            res.end();
+          });
+          app.get('/in-place-then-end', (req, res) => {
+            req.session.cart!.items.push('3');
+            res.end(); // the end sees the change first, and seals it in the cookie
           });
           app.get('/cart', (req, res) => res.json(req.session.cart?.items));
         },
@@ -1139,6 +1144,8 @@ function suite(label: string, express: typeof express5): void {
       await b.fetch('/too-late');
       assert.deepEqual(await b.json('/cart'), ['1', '2']);
       assert.match(String(errors[0]), /req\.session\.cart was changed in place after the response head was sent/, 'reported, not silently lost');
+      await b.fetch('/in-place-then-end');
+      assert.deepEqual(await b.json('/cart'), ['1', '2', '3']);
     });
   });
 }
@@ -1149,9 +1156,10 @@ suite('Express 4', express4);
 describe('tessera/express options', () => {
   const base = { secret: SECRET, store: new MemoryStore(), logger: {}, cleanupInterval: 0, resave: false, saveUninitialized: false };
 
-  it('refuses an express-session store, pointing to tessera stores', () => {
+  it('keeps an express-session store (issue 12: accepted through the adapter), and refuses what is no store', () => {
     const connectRedis = { get(_sid: string, _cb: unknown) {}, set(_sid: string, _s: unknown, _cb: unknown) {}, destroy(_sid: string, _cb: unknown) {} };
-    assert.throws(() => session({ ...base, store: connectRedis as never }), (e: unknown) => e instanceof ConfigError && /express-session store.*tessera\/stores\/redis/.test(e.message));
+    assert.match(session({ ...base, store: connectRedis }).tessera.store.name, /^express-session store/);
+    assert.throws(() => session({ ...base, store: { get() {}, set() {} } as never }), (e: unknown) => e instanceof ConfigError && /express-session store \(get, set, destroy\)/.test(e.message));
   });
 
   it("refuses express-session's short demo secrets and manager options next to an instance", () => {

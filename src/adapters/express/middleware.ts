@@ -18,8 +18,10 @@ import { MemoryStore } from '../../stores/memory.js';
 import { errorReply, PlainHttpWarning, requestInput } from '../kit.js';
 import { mustCheckCsrf, nodeCsrfRequest } from '../csrf.js';
 import { responseCookieSink } from '../node.js';
-import { SecureCookieRule } from './cookie.js';
+import { SecureCookieRule, SessionCookieImpl } from './cookie.js';
 import { Migration } from './migrate.js';
+import { SessionObject } from './session-object.js';
+import { Store } from './store-compat.js';
 import { resolveSettings, type ExpressSessionOptions } from './options.js';
 import { expressClientIp, expressRequestIsSecure } from './proxy.js';
 import { RequestSession, requestSessionOf, type ExpressRequest } from './request.js';
@@ -86,7 +88,7 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
 
   /** The session is loaded: give it to the request and run the next handlers, holding the commit while they run synchronously. */
   function proceed(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean): void {
-    const handle = new RequestSession(settings, req, res, core, isSecure);
+    const handle = new RequestSession(settings, req, res, ctx, core, isSecure);
     handle.attach();
     try {
       next();
@@ -179,9 +181,18 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
 
 /**
  * express-session's `session.MemoryStore`, as tessera's {@link MemoryStore}: an app that passes
- * `store: new session.MemoryStore()` keeps working. Every other store must be a tessera store.
+ * `store: new session.MemoryStore()` keeps working, on a store that answers synchronously.
  */
 session.MemoryStore = MemoryStore;
+
+/** express-session's `session.Store`: extend it to write an express-session store ({@link Store}). */
+session.Store = Store;
+
+/** express-session's `session.Session`: the class of `req.session` (`req.session instanceof session.Session`). */
+session.Session = SessionObject;
+
+/** express-session's `session.Cookie`: the class of `req.session.cookie` (`req.session.cookie instanceof session.Cookie`). */
+session.Cookie = SessionCookieImpl;
 
 /**
  * The tessera {@link Session} behind `req.session`, for what express-session has no API for:

@@ -115,6 +115,11 @@ export class NestedChanges {
     this.#pending = null;
   }
 
+  /** {@link NestedChanges.check} of every value, a failure reported rather than thrown (no caller is left to catch it). */
+  checkReporting(keys: Iterable<string> = [...(this.#snapshots?.keys() ?? [])]): void {
+    this.#checkReporting(keys);
+  }
+
   #checkReporting(keys: Iterable<string>): void {
     try {
       this.check(keys);

@@ -15,6 +15,7 @@ import type { Tessera } from '../../manager.js';
 import { DEFAULTS } from '../../options.js';
 import type { CookieStore } from '../../stores/cookie.js';
 import type { SessionStore } from '../../stores/store.js';
+import { ExpressStoreAdapter, isExpressStore, type ExpressStoreLike } from './store-compat.js';
 import { resolveAdapterOptions, type TenantOf, type TenantResolver } from '../kit.js';
 import { NODE_REQUEST_PARTS } from '../node.js';
 import type { MigrateFromOptions } from './migrate.js';
@@ -76,7 +77,15 @@ export interface ExpressCookieOptions {
  * });
  * ```
  */
-export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cookie' | 'saveUninitialized'> {
+export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cookie' | 'saveUninitialized' | 'store'> {
+  /**
+   * Where sessions live: a tessera store (`tessera/stores/redis`, `postgres`, `sqlite`, `memory`,
+   * `file`, `cookie`), or any express-session store — connect-redis, connect-mongo,
+   * connect-pg-simple, a store of your own with `get`, `set` and `destroy` — kept as it is, with
+   * the guarantees docs/express.md lists (no compare-and-set between processes: the last write
+   * wins). Default: tessera's default, a SQLite database at `./data/sessions.db`.
+   */
+  store?: SessionStore | CookieStore | ExpressStoreLike;
   /**
    * The secret(s) signing the cookie: one, or an array whose first entry signs and every entry
    * verifies (rotation), like express-session. Each must be at least 32 bytes. Same as `secrets`.
@@ -211,7 +220,7 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     const { secret, name, cookie = {}, genid, saveUninitialized, store, ...rest } = manager;
     if (secret !== undefined && rest.secrets !== undefined) throw new ConfigError('pass `secret` or `secrets`, not both');
     if (saveUninitialized !== undefined && typeof saveUninitialized !== 'boolean') throw new ConfigError('session option saveUninitialized must be a boolean');
-    if (store !== undefined) assertTesseraStore(store);
+    const sessionStore = store === undefined ? undefined : storeOf(store);
     if (cookie.secure !== undefined && cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') {
       throw new ConfigError('cookie.secure must be true, false or "auto"');
     }
@@ -223,7 +232,7 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     tessera = createTessera({
       ...rest,
       secrets: secret ?? rest.secrets,
-      store,
+      store: sessionStore,
       saveUninitialized: saveUninitialized ?? true,
       rolling,
       // In express-session the cookie's maxAge is the session's lifetime after its last use.
@@ -274,14 +283,15 @@ function sameSiteOf(value: ExpressCookieOptions['sameSite']): SameSite | undefin
   return typeof value === 'string' ? (value.toLowerCase() as SameSite) : value;
 }
 
-/** Refuse an express-session store (connect-redis, connect-mongo, ...) with a pointer to tessera's. */
-function assertTesseraStore(store: unknown): void {
-  const s = store as Partial<SessionStore> & { destroy?: unknown; clientSide?: unknown };
-  if (s !== null && typeof s === 'object' && (s.clientSide === true || (typeof s.get === 'function' && typeof s.set === 'function' && typeof s.delete === 'function'))) return;
-  throw new ConfigError(
-    typeof s?.destroy === 'function'
-      ? 'store looks like an express-session store (connect-redis, connect-mongo, ...): tessera needs a tessera store, ' +
-          'for example tessera/stores/redis, tessera/stores/postgres, tessera/stores/sqlite or tessera/stores/memory'
-      : 'store must be a tessera SessionStore (get, set, delete) or a CookieStore',
-  );
+/**
+ * The tessera store for `store`: a tessera store or `CookieStore` as it is, an express-session store
+ * (connect-redis, connect-mongo, connect-pg-simple, ...) through {@link ExpressStoreAdapter}.
+ */
+function storeOf(store: unknown): SessionStore | CookieStore {
+  const s = store as Partial<SessionStore> & { clientSide?: unknown };
+  if (s !== null && typeof s === 'object' && (s.clientSide === true || (typeof s.get === 'function' && typeof s.set === 'function' && typeof s.delete === 'function'))) {
+    return store as SessionStore | CookieStore;
+  }
+  if (isExpressStore(store)) return new ExpressStoreAdapter(store);
+  throw new ConfigError('store must be a tessera SessionStore (get, set, delete), a CookieStore, or an express-session store (get, set, destroy)');
 }

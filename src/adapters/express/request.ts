@@ -9,11 +9,13 @@
  */
 import { IncomingMessage, type ServerResponse } from 'node:http';
 import { SessionStateError } from '../../errors.js';
+import type { SessionContext } from '../../manager.js';
 import type { Session } from '../../session.js';
 import { SessionCookieImpl, type CookieHost, type SessionCookie, type SessionCookieData } from './cookie.js';
 import { NestedChanges, type NestedOwner } from './nested.js';
 import type { Settings } from './options.js';
 import type { ProxiedRequest } from './proxy.js';
+import { holdEnd, type EndingSession } from './response-end.js';
 import { assertDataKey, newSessionObject, ReplacedView, replaceView, type ExpressSession, type LiveSession, type Target, type View } from './session-object.js';
 
 /**
@@ -101,11 +103,11 @@ const CSRF_TOKEN: PropertyDescriptor = {
  *
  * @example
  * ```ts
- * new RequestSession(settings, req, res, await ctx.load(), isSecure).attach();
+ * new RequestSession(settings, req, res, ctx, await ctx.load(), isSecure).attach();
  * req.session.views = 1;
  * ```
  */
-export class RequestSession implements View, LiveSession, CookieHost, NestedOwner {
+export class RequestSession implements View, LiveSession, CookieHost, NestedOwner, EndingSession {
   readonly live = this;
   readonly cookie: SessionCookie;
   readonly core: Session;
@@ -117,16 +119,20 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
   readonly #res: ServerResponse;
   readonly #nested = new NestedChanges(this);
   readonly #isSecure: () => boolean;
+  readonly #ctx: SessionContext;
   /** The app changed the session during this request (so `resave` has nothing to add). */
   #modified = false;
   /** The end of the response is listened for. */
   #listening = false;
+  /** The end-of-response work was done. */
+  #finished = false;
 
   /** `isSecure`: whether the request came over HTTPS (asked only when needed). */
-  constructor(settings: Settings, req: ExpressRequest, res: ServerResponse, core: Session, isSecure: () => boolean) {
+  constructor(settings: Settings, req: ExpressRequest, res: ServerResponse, ctx: SessionContext, core: Session, isSecure: () => boolean) {
     this.#s = settings;
     this.#req = req;
     this.#res = res;
+    this.#ctx = ctx;
     this.core = core;
     this.#isSecure = isSecure;
     this.cookie = new SessionCookieImpl(this, settings);
@@ -139,16 +145,31 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     req[REQUEST_SESSION] = this;
     req.session = this.object;
     exposeSessionId(req);
-    // The end of the response has work only for `resave`, `unset: 'destroy'`, or an object value
-    // read or assigned (a change inside it is saved then): listen for it only then.
-    if (this.#s.resave || this.#s.unsetDestroy) this.#atEnd();
+    // The end of the response waits for the commit on a store that answers asynchronously
+    // (read-your-writes); otherwise it has work only for `resave`, `unset: 'destroy'`, or an object
+    // value read or assigned (a change inside it is saved then): listen for it only then.
+    if (this.#s.resave || this.#s.unsetDestroy || !this.#s.tessera.loadsSynchronously) this.#atEnd();
   }
 
-  /** Do the end-of-response work when the response closes (listened for once). */
+  /** Do the end-of-response work when the response ends, or closes without ending (installed once). */
   #atEnd(): void {
     if (this.#listening) return;
     this.#listening = true;
-    this.#res.once('close', () => this.#finish());
+    holdEnd(this.#res, this);
+    // A response closed without ending gets the end's work here; after the end, a value changed
+    // in place since is still saved (or, for a session sealed in the cookie, reported as too late).
+    this.#res.once('close', () => (this.#finished ? this.#nested.checkReporting() : this.#finish()));
+  }
+
+  /** The response is ending: its last changes go with the commit it may wait for. */
+  beforeEnd(): void {
+    this.#finish();
+  }
+
+  /** The commit the end of the response waits for, if one is pending. */
+  pending(): Promise<void> | undefined {
+    const ctx = this.#ctx;
+    return ctx.settled ? undefined : ctx.settle();
   }
 
   /**
@@ -187,10 +208,25 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     const name = assertDataKey(key);
     // A cycle or BigInt fails here, before anything changed.
     const json = typeof value === 'object' && value !== null ? JSON.stringify(value) : undefined;
+    // An object value may be changed in place right after (`req.session.list = req.session.list || [];
+    // req.session.list.push(x)`, as passport and connect-flash do): hold the commit until the
+    // synchronous code is over and that change is seen, so both make one write.
+    if (json !== undefined) this.#holdForSynchronousCode();
     this.core.set(name, value);
     this.#modified = true;
     this.#nested.assigned(name, json);
     if (json !== undefined) this.#atEnd();
+  }
+
+  /** Hold the commit until the current synchronous code is over (unless the middleware already holds it until then). */
+  #holdForSynchronousCode(): void {
+    const ctx = this.#ctx;
+    if (ctx.held) return;
+    ctx.hold();
+    queueMicrotask(() => {
+      this.#nested.checkPending();
+      ctx.release();
+    });
   }
 
   remove(key: string | symbol): void {
@@ -275,6 +311,8 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
   // -------------------------------------------------- end of the response
 
   #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
     const { core } = this;
     if (core.isDestroyed) return;
     try {

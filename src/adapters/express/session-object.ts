@@ -165,8 +165,16 @@ function complete<T extends object>(session: T, callback: SessionCallback | unde
   return promise;
 }
 
-/** The prototype of `req.session`: express-session's methods. */
-class SessionObject {
+/**
+ * The class of `req.session` (its prototype holds express-session's methods): `session.Session`,
+ * for `req.session instanceof session.Session`. Sessions are made by the middleware only.
+ *
+ * @example
+ * ```ts
+ * if (req.session instanceof session.Session) await req.session.save();
+ * ```
+ */
+export class SessionObject {
   get id(): string {
     return viewOf(this).id;
   }

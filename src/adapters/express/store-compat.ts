@@ -17,6 +17,7 @@
  * @module
  * @internal
  */
+import { EventEmitter } from 'node:events';
 import { ConfigError, StoreUnavailableError } from '../../errors.js';
 import { isExpired, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from '../../stores/store.js';
 
@@ -199,3 +200,21 @@ function safeParse(text: string): unknown {
     return null;
   }
 }
+
+/**
+ * express-session's `session.Store`: the base class of an express-session store (an
+ * `EventEmitter`). A store written as `class MyStore extends session.Store` with `get`, `set` and
+ * `destroy` is an express-session store to `session()`, kept through {@link ExpressStoreAdapter}.
+ *
+ * @example
+ * ```ts
+ * class MapStore extends session.Store {
+ *   readonly sessions = new Map<string, string>();
+ *   get(sid: string, cb: (err: unknown, sess?: unknown) => void) { const s = this.sessions.get(sid); cb(null, s && JSON.parse(s)); }
+ *   set(sid: string, sess: object, cb?: (err?: unknown) => void) { this.sessions.set(sid, JSON.stringify(sess)); cb?.(); }
+ *   destroy(sid: string, cb?: (err?: unknown) => void) { this.sessions.delete(sid); cb?.(); }
+ * }
+ * app.use(session({ secret, store: new MapStore(), resave: false, saveUninitialized: false }));
+ * ```
+ */
+export class Store extends EventEmitter {}
