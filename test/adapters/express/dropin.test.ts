@@ -1,0 +1,311 @@
+/**
+ * Apps written for express-session, unchanged on tessera/express (issue 12): read-your-writes on
+ * stores that answer asynchronously (the end of a response waits for its commit; streamed and
+ * event-stream responses do not), one write for an object assigned and then changed in place, the
+ * express-session exports, and passport with connect-flash on connect-redis and connect-pg-simple,
+ * on Express 4 and 5.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import connectPgSimple from 'connect-pg-simple';
+import flash from 'connect-flash';
+import { RedisStore as ConnectRedis } from 'connect-redis';
+import express5 from 'express';
+import type { Express, NextFunction, Request as Req, Response as Res } from 'express';
+import expressSession from 'express-session';
+import { Passport } from 'passport';
+import { Strategy as LocalStrategy } from 'passport-local';
+import pg from 'pg';
+import { createClient } from 'redis';
+import session, { type ExpressSessionOptions } from '../../../src/adapters/express.js';
+import { MemoryStore } from '../../../src/stores/memory.js';
+import { CountingStore, GatedStore } from '../../helpers/browser.js';
+import { PG_URL, REDIS_URL, serviceSkip } from '../../helpers/services.js';
+
+const SECRET = 'express-dropin-test-secret-0123456789abcdef';
+const express4 = createRequire(import.meta.url)('express4') as typeof express5;
+const redisSkip = await serviceSkip('Redis', REDIS_URL);
+const pgSkip = await serviceSkip('PostgreSQL', PG_URL);
+const RUN = `tessera-dropin:${process.pid}-${randomUUID().slice(0, 8)}:`;
+const redis = redisSkip ? null : createClient({ url: REDIS_URL });
+if (redis) await redis.connect();
+const pool = pgSkip ? null : new pg.Pool({ connectionString: PG_URL, max: 4, allowExitOnIdle: true });
+const PgStore = connectPgSimple(expressSession);
+const tables: string[] = [];
+let counter = 0;
+
+const servers: Server[] = [];
+after(async () => {
+  for (const server of servers) {
+    server.closeAllConnections();
+    server.close();
+  }
+  if (redis) {
+    const keys: string[] = [];
+    for await (const batch of redis.scanIterator({ MATCH: `${RUN}*`, COUNT: 1_000 })) keys.push(...batch);
+    if (keys.length > 0) await redis.del(keys);
+    await redis.quit();
+  }
+  if (pool) {
+    for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
+    await pool.end();
+  }
+});
+
+type Data = Record<string, unknown>;
+const data = (req: Req): Data => req.session as unknown as Data;
+
+/** A browser: keeps the cookies it is given, and follows no redirect by itself. */
+class Browser {
+  readonly jar = new Map<string, string>();
+  constructor(readonly base: string) {}
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.jar.size > 0) headers.set('cookie', [...this.jar].map(([k, v]) => `${k}=${v}`).join('; '));
+    const res = await fetch(this.base + path, { ...init, headers, redirect: 'manual' });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';', 1);
+      const eq = pair!.indexOf('=');
+      if (/Max-Age=0/i.test(line)) this.jar.delete(pair!.slice(0, eq));
+      else this.jar.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    return res;
+  }
+  async text(path: string, init?: RequestInit): Promise<string> {
+    return (await this.fetch(path, init)).text();
+  }
+  /** POST a form. */
+  post(path: string, fields: Record<string, string>): Promise<Response> {
+    return this.fetch(path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+  }
+}
+
+async function start(express: typeof express5, routes: (app: Express) => void, options: ExpressSessionOptions): Promise<Browser> {
+  const app = express();
+  app.set('env', 'test');
+  app.use(session({ secret: SECRET, logger: {}, cleanupInterval: 0, resave: false, saveUninitialized: false, csrf: false, ...options }));
+  routes(app);
+  const server = app.listen(0, '127.0.0.1');
+  servers.push(server);
+  await once(server, 'listening');
+  return new Browser(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+}
+
+/** An async route for Express 4 and 5 alike: a rejection goes to `next`. */
+const route =
+  (fn: (req: Req, res: Res) => unknown) =>
+  async (req: Req, res: Res, next: NextFunction): Promise<void> => {
+    try {
+      await fn(req, res);
+    } catch (error) {
+      next(error);
+    }
+  };
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A {@link GatedStore} that counts the writes that reached it, held or not. */
+class WaitingStore extends GatedStore {
+  arrived = 0;
+  override set(...args: Parameters<GatedStore['set']>) {
+    this.arrived++;
+    return super.set(...args);
+  }
+}
+
+for (const [label, express] of [['Express 5', express5], ['Express 4', express4]] as const) {
+  describe(`tessera/express as express-session, on ${label}`, () => {
+    it('read-your-writes: a response ends only once what its route wrote (without save) is stored', async () => {
+      const store = new WaitingStore(new MemoryStore());
+      const b = await start(
+        express,
+        (app) => {
+          app.post('/note', route(async (req, res) => {
+            await tick(); // after an await: the middleware no longer holds the commit
+            data(req).note = 'hello';
+            res.redirect('/next');
+          }));
+          app.get('/next', (req, res) => res.send(String(data(req).note)));
+        },
+        { store },
+      );
+      await b.fetch('/next'); // a session cookie is made only by a write: none yet
+      store.hold();
+      let ended = false;
+      const posted = b.post('/note', {}).then((res) => ((ended = true), res));
+      while (store.arrived === 0) await tick();
+      await tick();
+      assert.equal(ended, false, 'the redirect waits for the write');
+      store.release();
+      assert.equal((await posted).status, 302);
+      assert.equal(await b.text('/next'), 'hello', 'the followed redirect sees the write');
+    });
+
+    it('does not hold a streamed response or an event stream for the commit', async () => {
+      const store = new GatedStore(new MemoryStore());
+      const b = await start(
+        express,
+        (app) => {
+          app.get('/stream', route(async (req, res) => {
+            await tick();
+            data(req).streamed = true;
+            res.write('first chunk;');
+            res.end('last chunk');
+          }));
+          app.get('/events', route(async (req, res) => {
+            await tick();
+            data(req).listening = true;
+            res.setHeader('content-type', 'text/event-stream');
+            res.end('data: hi\n\n');
+          }));
+        },
+        { store },
+      );
+      store.hold();
+      assert.equal(await b.text('/stream'), 'first chunk;last chunk', 'complete while the write is still held');
+      assert.equal(await b.text('/events'), 'data: hi\n\n');
+      store.release();
+    });
+
+    it('one change, one write: an object assigned and then changed in place (as connect-flash does) on a store that answers asynchronously', async () => {
+      const store = new CountingStore(new MemoryStore());
+      const b = await start(
+        express,
+        (app) => {
+          app.post('/flash', route(async (req, res) => {
+            await tick();
+            const s = data(req) as { messages?: string[] };
+            s.messages = s.messages || [];
+            s.messages.push('saved');
+            await tick(); // the response ends later: the commit has started by then
+            res.redirect('/messages');
+          }));
+          app.get('/messages', (req, res) => res.json(data(req).messages ?? []));
+        },
+        { store },
+      );
+      await b.post('/flash', {});
+      assert.equal(store.calls.set, 1, 'one write for the assignment and the push');
+      assert.deepEqual(await (await b.fetch('/messages')).json(), ['saved']);
+      await b.post('/flash', {});
+      assert.equal(store.calls.set, 2);
+      assert.deepEqual(await (await b.fetch('/messages')).json(), ['saved', 'saved']);
+    });
+
+    it("exports express-session's Store, Session and Cookie: an app's own store extends session.Store", async () => {
+      class MapStore extends session.Store {
+        readonly sessions = new Map<string, string>();
+        get(sid: string, cb: (err: unknown, sess?: unknown) => void) {
+          const s = this.sessions.get(sid);
+          setImmediate(() => cb(null, s === undefined ? null : JSON.parse(s)));
+        }
+        set(sid: string, sess: object, cb?: (err?: unknown) => void) {
+          this.sessions.set(sid, JSON.stringify(sess));
+          setImmediate(() => cb?.());
+        }
+        destroy(sid: string, cb?: (err?: unknown) => void) {
+          this.sessions.delete(sid);
+          setImmediate(() => cb?.());
+        }
+      }
+      const mine = new MapStore();
+      const b = await start(
+        express,
+        (app) => {
+          app.get('/count', (req, res) => {
+            assert.ok(req.session instanceof session.Session);
+            assert.ok(req.session.cookie instanceof session.Cookie);
+            const s = data(req) as { n?: number };
+            s.n = (s.n ?? 0) + 1;
+            res.send(String(s.n));
+          });
+        },
+        { store: mine },
+      );
+      assert.equal(await b.text('/count'), '1');
+      assert.equal(await b.text('/count'), '2');
+      assert.equal(mine.sessions.size, 1, 'kept in the app’s own store');
+      assert.doesNotMatch([...mine.sessions.keys()][0]!, new RegExp([...b.jar.values()][0]!.split('.')[0]!), 'under a key, never the session ID');
+    });
+  });
+}
+
+// ------------------------------------------------------------------ passport and connect-flash
+
+const USERS = new Map([['ada', { id: 'u-ada', password: 'correct horse' }]]);
+
+function passportApp(app: Express, express: typeof express5): void {
+  const passport = new Passport();
+  passport.use(new LocalStrategy((username, password, done) => {
+    // A user lookup that answers later, as a database would.
+    setImmediate(() => {
+      const user = USERS.get(username);
+      if (!user || user.password !== password) return done(null, false, { message: 'Wrong username or password.' });
+      done(null, { id: user.id, name: username });
+    });
+  }));
+  passport.serializeUser((user, done) => done(null, (user as { id: string }).id));
+  passport.deserializeUser((id: string, done) => done(null, { id, name: [...USERS].find(([, u]) => u.id === id)?.[0] }));
+  app.use(express.urlencoded({ extended: false }));
+  app.use(passport.session());
+  app.use(flash());
+  app.get('/account', (req, res) => {
+    if (!req.user) {
+      data(req).returnTo = req.originalUrl;
+      return res.redirect('/login');
+    }
+    res.send(`account of ${(req.user as { name: string }).name}`);
+  });
+  app.get('/login', (req, res) => res.json({ flash: req.flash('error'), messages: data(req).messages ?? [] }));
+  app.post('/login', passport.authenticate('local', { failureRedirect: '/login', failureFlash: true, failureMessage: true, successReturnToOrRedirect: '/', keepSessionInfo: true }));
+  app.get('/whoami', (req, res) => res.json({ user: (req.user as { name?: string } | undefined)?.name ?? null, returnTo: data(req).returnTo ?? null }));
+  app.post('/logout', (req, res, next) => req.logout((err) => (err ? next(err) : res.redirect('/'))));
+}
+
+const networked: Array<[string, string | false, () => Promise<ExpressSessionOptions['store']>]> = [
+  ['connect-redis', redisSkip, async () => new ConnectRedis({ client: redis!, prefix: `${RUN}${counter++}:` })],
+  [
+    'connect-pg-simple',
+    pgSkip,
+    async () => {
+      const tableName = `tessera_dropin_${process.pid}_${counter++}`;
+      tables.push(tableName);
+      await pool!.query(`CREATE TABLE "${tableName}" (sid varchar PRIMARY KEY, sess json NOT NULL, expire timestamp(6) NOT NULL)`);
+      return new PgStore({ pool: pool!, tableName, pruneSessionInterval: false });
+    },
+  ],
+];
+
+for (const [storeName, skip, makeStore] of networked) {
+  for (const [label, express] of [['Express 5', express5], ['Express 4', express4]] as const) {
+    describe(`passport and connect-flash on ${storeName}, ${label}`, { skip }, () => {
+      it('failureMessage and failureFlash are there on the redirected page; the returnTo survives a keepSessionInfo login; logout signs out', async () => {
+        const b = await start(express, (app) => passportApp(app, express), { store: await makeStore() });
+        // Not signed in: /account remembers where to return, without save().
+        assert.equal((await b.fetch('/account')).headers.get('location'), '/login');
+        // A failed login: passport's failureMessage and connect-flash's failureFlash, without save().
+        const failed = await b.post('/login', { username: 'ada', password: 'wrong' });
+        assert.equal(failed.headers.get('location'), '/login');
+        assert.deepEqual(JSON.parse(await b.text('/login')), { flash: ['Wrong username or password.'], messages: ['Wrong username or password.'] });
+        // The flash is read once.
+        assert.deepEqual(JSON.parse(await b.text('/login')).flash, []);
+        // Signing in keeps returnTo across the regenerate (keepSessionInfo) and sends the user there,
+        // deleting it from the session without save().
+        const before = [...b.jar.values()].join();
+        const ok = await b.post('/login', { username: 'ada', password: 'correct horse' });
+        assert.equal(ok.headers.get('location'), '/account');
+        assert.notEqual([...b.jar.values()].join(), before, 'a new session ID at sign-in');
+        assert.deepEqual(JSON.parse(await b.text('/whoami')), { user: 'ada', returnTo: null });
+        assert.equal(await b.text('/account'), 'account of ada');
+        // Signing out.
+        assert.equal((await b.post('/logout', {})).headers.get('location'), '/');
+        assert.deepEqual(JSON.parse(await b.text('/whoami')), { user: null, returnTo: null });
+      });
+    });
+  }
+}
