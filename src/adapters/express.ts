@@ -4,10 +4,12 @@
  * `touch`, `req.session.cookie` — and its options keep their meaning, while sessions get tessera's
  * guarantees: signed 256-bit IDs, stores that see hashes, no lost concurrent updates, typed errors.
  *
- * Unlike express-session, `res.end` and `res.write` are never replaced: the Set-Cookie header is
- * put on the response the moment the session needs it, so streaming and SSE work. Changes are
- * committed right after the synchronous code that made them (a change inside a nested object
- * when `req.session` is next checked, at the latest when the response finishes).
+ * The Set-Cookie header is put on the response the moment the session needs it, and `res.write`
+ * is left alone, so streaming and SSE work. Changes are committed right after the synchronous code
+ * that made them (a change inside a nested object when `req.session` is next checked, at the
+ * latest when the response ends). On a store that answers asynchronously, `res.end()` waits for
+ * the session's commit unless the response streamed, so the next request sees every write.
+ * express-session stores (connect-redis, connect-pg-simple, ...) are accepted as they are.
  *
  * @example
  * ```ts
