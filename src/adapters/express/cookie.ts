@@ -34,7 +34,8 @@ export interface SessionCookieData {
 /**
  * `req.session.cookie`: the session cookie as express-session shows it. `maxAge` and `expires`
  * are per session: setting them gives this session its own lifetime (remember me), saved with it;
- * `null` or `false` makes its cookie last only until the browser closes. On a new session that
+ * `null` or `false` makes its cookie last only until the browser closes; a date in the past (or a
+ * `maxAge` of 0 or less) ends the cookie, and with it the session, as in express-session. On a new session that
  * holds nothing (with `saveUninitialized: false`) that alone stores nothing and sends no cookie;
  * the first write carries the lifetime. The other attributes are set once, in
  * {@link ExpressSessionOptions.cookie}.
@@ -72,7 +73,7 @@ export interface SessionCookie {
  *
  * @example
  * ```ts
- * const host: CookieHost = { core: session, isSecure: () => false, setLifetime: (ms) => session.setLifetime(ms) };
+ * const host: CookieHost = { core: session, isSecure: () => false, setLifetime: (ms) => session.setLifetime(ms), endCookie: () => session.destroy() };
  * ```
  */
 export interface CookieHost {
@@ -82,6 +83,8 @@ export interface CookieHost {
   isSecure(): boolean;
   /** Give the session its own cookie lifetime; `null` makes its cookie end with the browser session. */
   setLifetime(ms: number | null): void;
+  /** The cookie's expiry was set in the past: end the cookie (and so the session it opens). */
+  endCookie(): void;
 }
 
 /**
@@ -118,7 +121,9 @@ export class SessionCookieImpl implements SessionCookie {
     return expires === null ? null : expires.getTime() - this.#s.tessera.options.now();
   }
   set maxAge(ms: number | null) {
-    this.#h.setLifetime(ms);
+    // 0 or less ends the cookie now, as in express-session.
+    if (typeof ms === 'number' && ms <= 0) this.#h.endCookie();
+    else this.#h.setLifetime(ms);
   }
 
   get expires(): Date | null {
@@ -132,8 +137,9 @@ export class SessionCookieImpl implements SessionCookie {
     }
     if (!(date instanceof Date) || !Number.isFinite(date.getTime())) throw new TypeError('req.session.cookie.expires must be a Date, null or false');
     const ms = date.getTime() - this.#s.tessera.options.now();
-    if (ms <= 0) throw new TypeError('req.session.cookie.expires must be in the future; to end a session, destroy() it');
-    this.#h.setLifetime(ms);
+    // A date in the past ends the cookie, as in express-session (where the browser then drops it).
+    if (ms <= 0) this.#h.endCookie();
+    else this.#h.setLifetime(ms);
   }
 
   get httpOnly(): boolean {
@@ -143,6 +149,7 @@ export class SessionCookieImpl implements SessionCookie {
     return this.#s.secure === 'auto' && !hasSecurePrefix(this.#s.tessera.cookieName) ? this.#h.isSecure() : this.#s.secure !== false;
   }
   get sameSite(): SameSite {
+    if (this.#s.sameSiteAuto) return this.secure && this.#h.isSecure() ? 'none' : 'lax';
     return this.#s.tessera.options.cookie.sameSite;
   }
   get path(): string {
@@ -209,22 +216,26 @@ const hasSecurePrefix = (name: string): boolean => /^__(host|secure)-/i.test(nam
 export class SecureCookieRule {
   readonly #tessera: Tessera;
   readonly #secure: boolean | 'auto';
+  readonly #sameSiteAuto: boolean;
   #warned = false;
 
-  constructor(settings: Pick<Settings, 'tessera' | 'secure'>) {
+  constructor(settings: Pick<Settings, 'tessera' | 'secure'> & { readonly sameSiteAuto?: boolean }) {
     this.#tessera = settings.tessera;
     // 'auto' cannot strip Secure from a prefixed cookie: the line goes out as it is.
     this.#secure = settings.secure === 'auto' && hasSecurePrefix(settings.tessera.cookieName) ? false : settings.secure;
+    this.#sameSiteAuto = settings.sameSiteAuto === true;
   }
 
   /** The sink of one request: `base`, with the rule applied to the lines put through it. */
   sink(base: CookieSink, isSecure: () => boolean): CookieSink {
-    if (this.#secure === false) return base;
+    if (this.#secure === false && !this.#sameSiteAuto) return base;
     return { writable: () => base.writable(), setCookie: (line) => this.#setCookie(base, line, isSecure()), withdrawCookie: () => base.withdrawCookie() };
   }
 
   #setCookie(base: CookieSink, line: string, secure: boolean): boolean {
-    if (secure) return base.setCookie(line);
+    // sameSite 'auto': None where the cookie goes out Secure over HTTPS (browsers need both), else the Lax it was made with.
+    if (this.#sameSiteAuto && secure && SECURE_ATTRIBUTE.test(line)) line = line.replace(/; SameSite=Lax(?=;|$)/, '; SameSite=None');
+    if (secure || this.#secure === false) return base.setCookie(line);
     if (this.#secure === 'auto') return base.setCookie(line.replace(SECURE_ATTRIBUTE, ''));
     if (!this.#warned) {
       this.#warned = true;

@@ -129,7 +129,7 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     const isSecure = (): boolean => (secure ??= expressRequestIsSecure(req, proxy));
     let input: RequestInput;
     try {
-      input = requestInput(req.headers.cookie, expressClientIp(req, proxy), req.headers['user-agent'], tenant?.(req), req.headers[TAB_HEADER]);
+      input = requestInput(cookieHeaderOf(req, name), expressClientIp(req, proxy), req.headers['user-agent'], tenant?.(req), req.headers[TAB_HEADER]);
     } catch (error) {
       // An empty tenant (TenantError, status 400) or a resolver that threw: Express's error handlers answer it.
       return next(error);
@@ -212,6 +212,23 @@ export function tesseraSession(req: IncomingMessage): Session {
   const handle = requestSessionOf(req as ExpressRequest);
   if (handle === undefined) throw new TypeError('this request has no session: is session() mounted before this route?');
   return handle.core;
+}
+
+/**
+ * The request's `Cookie` header, or — when it carries no session cookie and cookie-parser (or
+ * another middleware) left one in `req.signedCookies` or `req.cookies` — that cookie, as
+ * express-session reads it from there too.
+ */
+function cookieHeaderOf(req: ExpressRequest, name: string): string | undefined {
+  const header = req.headers.cookie;
+  const parsed = (req as { signedCookies?: Record<string, unknown>; cookies?: Record<string, unknown> });
+  if (parsed.signedCookies === undefined && parsed.cookies === undefined) return header;
+  if (header !== undefined && header.includes(`${name}=`)) return header;
+  const value = parsed.signedCookies?.[name] ?? parsed.cookies?.[name];
+  // A cookie value (no separators), never a way to add other cookies to the header.
+  if (typeof value !== 'string' || !/^[\x21-\x2b\x2d-\x3a\x3c-\x7e]+$/.test(value)) return header;
+  const pair = `${name}=${value}`;
+  return header === undefined || header === '' ? pair : `${header}; ${pair}`;
 }
 
 function pathOf(req: ExpressRequest): string {

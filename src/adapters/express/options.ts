@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { SameSite } from '../../cookie.js';
 import type { Secret } from '../../crypto/keyring.js';
-import { ConfigError } from '../../errors.js';
+import { ConfigError, SecretError } from '../../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../../index.js';
 import type { Tessera } from '../../manager.js';
 import { DEFAULTS } from '../../options.js';
@@ -52,8 +52,12 @@ export interface ExpressCookieOptions {
    * Default: `'auto'` when `NODE_ENV=production`, otherwise `false` like express-session.
    */
   secure?: boolean | 'auto';
-  /** `true` means `'strict'`, like express-session; `false` means `'lax'`. Default `'lax'`. */
-  sameSite?: boolean | SameSite | 'Lax' | 'Strict' | 'None';
+  /**
+   * `true` means `'strict'`, like express-session; `false` means `'lax'`. `'auto'`, like
+   * express-session: `None` on a request that came over HTTPS (when the cookie goes out `Secure`),
+   * `Lax` otherwise. Default `'lax'`.
+   */
+  sameSite?: boolean | SameSite | 'Lax' | 'Strict' | 'None' | 'auto';
   /** Default `/`. The middleware only handles requests under this path, like express-session. */
   path?: string;
   /** Default: none (host-only). */
@@ -98,6 +102,8 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
    * the old name: a new name means every browser's current cookie is no longer read.
    */
   name?: string;
+  /** express-session's legacy name for `name` (the cookie name). Give one of the two. */
+  key?: string;
   /** The cookie's attributes. */
   cookie?: ExpressCookieOptions;
   /**
@@ -178,6 +184,8 @@ export interface Settings {
   readonly proxy: boolean | undefined;
   /** `cookie.secure` as given (`'auto'` follows the request); an instance's own setting with `tessera`. */
   readonly secure: boolean | 'auto';
+  /** `cookie.sameSite: 'auto'`: `None` on an HTTPS request whose cookie goes out `Secure`, `Lax` otherwise. */
+  readonly sameSiteAuto: boolean;
   /** The tenant of a request (throws `TenantError` for an empty one), or `null` for no tenants. */
   readonly tenant: TenantOf<IncomingMessage> | null;
 }
@@ -217,8 +225,14 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     tessera = given;
     secure = given.options.cookie.secure;
   } else {
-    const { secret, name, cookie = {}, genid, saveUninitialized, store, ...rest } = manager;
+    const { secret, name: givenName, key, cookie = {}, genid, saveUninitialized, store, ...rest } = manager;
     if (secret !== undefined && rest.secrets !== undefined) throw new ConfigError('pass `secret` or `secrets`, not both');
+    // An empty list would become a random per-process secret: sessions lost on every restart.
+    const secrets = secret ?? rest.secrets;
+    if (Array.isArray(secrets) && secrets.length === 0) throw new SecretError('session option secret is an empty array: give at least one secret (at least 32 bytes)');
+    if (key !== undefined && typeof key !== 'string') throw new ConfigError('session option key (the cookie name) must be a string');
+    if (key !== undefined && givenName !== undefined && key !== givenName) throw new ConfigError('session options name and key both name the cookie: give one');
+    const name = givenName ?? key;
     if (saveUninitialized !== undefined && typeof saveUninitialized !== 'boolean') throw new ConfigError('session option saveUninitialized must be a boolean');
     const sessionStore = store === undefined ? undefined : storeOf(store);
     if (cookie.secure !== undefined && cookie.secure !== 'auto' && typeof cookie.secure !== 'boolean') {
@@ -245,7 +259,8 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
         domain: cookie.domain,
         httpOnly: cookie.httpOnly,
         secure: secure !== false,
-        sameSite: sameSiteOf(cookie.sameSite),
+        // 'auto' is decided per request, from a Lax cookie (SecureCookieRule).
+        sameSite: cookie.sameSite === 'auto' ? 'lax' : sameSiteOf(cookie.sameSite),
         maxAge,
         expires: cookie.expires,
         partitioned: cookie.partitioned,
@@ -272,12 +287,13 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     unsetDestroy: unset === 'destroy',
     proxy,
     secure,
+    sameSiteAuto: given === undefined && options.cookie?.sameSite === 'auto',
     tenant: resolved.tenant,
   };
 }
 
 /** express-session's `sameSite`: `true` is strict, `false` (no attribute) is what browsers treat as lax. */
-function sameSiteOf(value: ExpressCookieOptions['sameSite']): SameSite | undefined {
+function sameSiteOf(value: Exclude<ExpressCookieOptions['sameSite'], 'auto'>): SameSite | undefined {
   if (value === true) return 'strict';
   if (value === false) return 'lax';
   return typeof value === 'string' ? (value.toLowerCase() as SameSite) : value;

@@ -126,6 +126,8 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
   #listening = false;
   /** The end-of-response work was done. */
   #finished = false;
+  /** The session was new when the request began (so unsetting it leaves nothing behind). */
+  readonly #wasNew: boolean;
 
   /** `isSecure`: whether the request came over HTTPS (asked only when needed). */
   constructor(settings: Settings, req: ExpressRequest, res: ServerResponse, ctx: SessionContext, core: Session, isSecure: () => boolean) {
@@ -133,6 +135,7 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     this.#req = req;
     this.#res = res;
     this.#ctx = ctx;
+    this.#wasNew = core.isNew;
     this.core = core;
     this.#isSecure = isSecure;
     this.cookie = new SessionCookieImpl(this, settings);
@@ -178,6 +181,25 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
    */
   afterSynchronousCode(): void {
     this.#nested.checkPending();
+    this.#dropIfUnsetNew();
+  }
+
+  /**
+   * A session new in this request that the app unset (`req.session = null`) is not kept and sends
+   * no cookie, as in express-session: what this request stored of it is deleted.
+   */
+  #dropIfUnsetNew(): void {
+    const { core } = this;
+    if (!this.#wasNew || this.#req.session === this.object || core.isDestroyed) return;
+    core.destroy();
+    const res = this.#res;
+    if (res.headersSent) return;
+    const prefix = `${this.#s.tessera.cookieName}=`;
+    const lines = res.getHeader('set-cookie');
+    if (!Array.isArray(lines)) return;
+    const kept = lines.filter((line) => !line.startsWith(prefix));
+    if (kept.length === 0) res.removeHeader('set-cookie');
+    else res.setHeader('set-cookie', kept);
   }
 
   // -------------------------------------------------- data (the proxy's traps)
@@ -206,6 +228,12 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
   write(key: string | symbol, value: unknown): void {
     if (key === 'cookie') return this.#adoptCookie(value);
     const name = assertDataKey(key);
+    if (this.core.has(name) && this.core.get(name) === value) {
+      // The value it holds (`req.session.list = req.session.list || []`): nothing to write, as in
+      // express-session — but a change made inside it is saved, as assigning it again promises.
+      if (typeof value === 'object' && value !== null) this.#nested.check([name]);
+      return;
+    }
     // A cycle or BigInt fails here, before anything changed.
     const json = typeof value === 'object' && value !== null ? JSON.stringify(value) : undefined;
     // An object value may be changed in place right after (`req.session.list = req.session.list || [];
@@ -225,6 +253,7 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     ctx.hold();
     queueMicrotask(() => {
       this.#nested.checkPending();
+      this.#dropIfUnsetNew();
       ctx.release();
     });
   }
@@ -304,6 +333,13 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     this.#modified = true;
   }
 
+  endCookie(): void {
+    // The session stays on the request (as express-session's does) but is no longer stored, and
+    // its cookie is cleared: the next request starts a new one.
+    this.core.destroy();
+    this.#modified = true;
+  }
+
   isSecure(): boolean {
     return this.#isSecure();
   }
@@ -317,7 +353,8 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
     if (core.isDestroyed) return;
     try {
       if (this.#req.session !== this.object) {
-        if (this.#s.unsetDestroy) core.destroy();
+        if (this.#wasNew) this.#dropIfUnsetNew();
+        else if (this.#s.unsetDestroy) core.destroy();
       } else {
         this.#nested.check();
         if (this.#s.resave && !this.#modified && !core.isNew && !this.#s.cookieStore) core.refresh();

@@ -28,6 +28,7 @@ import { CountingStore, GatedStore } from '../../helpers/browser.js';
 import { PG_URL, REDIS_URL, serviceSkip } from '../../helpers/services.js';
 
 const SECRET = 'express-dropin-test-secret-0123456789abcdef';
+const CONNECT_SID = 'connect.sid';
 const express4 = createRequire(import.meta.url)('express4') as typeof express5;
 const redisSkip = await serviceSkip('Redis', REDIS_URL);
 const pgSkip = await serviceSkip('PostgreSQL', PG_URL);
@@ -85,9 +86,10 @@ class Browser {
   }
 }
 
-async function start(express: typeof express5, routes: (app: Express) => void, options: ExpressSessionOptions): Promise<Browser> {
+async function start(express: typeof express5, routes: (app: Express) => void, options: ExpressSessionOptions, before?: (app: Express) => void): Promise<Browser> {
   const app = express();
   app.set('env', 'test');
+  before?.(app);
   app.use(session({ secret: SECRET, logger: {}, cleanupInterval: 0, resave: false, saveUninitialized: false, csrf: false, ...options }));
   routes(app);
   const server = app.listen(0, '127.0.0.1');
@@ -195,6 +197,135 @@ for (const [label, express] of [['Express 5', express5], ['Express 4', express4]
       await b.post('/flash', {});
       assert.equal(store.calls.set, 2);
       assert.deepEqual(await (await b.fetch('/messages')).json(), ['saved', 'saved']);
+    });
+
+    it("sameSite: 'auto' is None over HTTPS (with Secure) and Lax over plain HTTP", async () => {
+      const b = await start(express, (app) => app.get('/', (req, res) => {
+        data(req).n = 1;
+        res.send(req.session.cookie.sameSite);
+      }), { store: new MemoryStore(), proxy: true, name: 'sid', cookie: { secure: 'auto', sameSite: 'auto' } });
+      const https = await b.fetch('/', { headers: { 'x-forwarded-proto': 'https' } });
+      assert.equal(await https.text(), 'none');
+      assert.match(https.headers.getSetCookie()[0]!, /; Secure; SameSite=None/);
+      const plain = await new Browser(b.base).fetch('/');
+      assert.equal(await plain.text(), 'lax');
+      assert.match(plain.headers.getSetCookie()[0]!, /; SameSite=Lax/);
+      assert.doesNotMatch(plain.headers.getSetCookie()[0]!, /Secure/);
+    });
+
+    it('takes the legacy key option as the cookie name; reads the cookie from req.cookies when the header lacks it (cookie-parser)', async () => {
+      let fromParser: string | undefined;
+      const b = await start(express, (app) => {
+        app.get('/', (req, res) => {
+          const s = data(req) as { n?: number };
+          s.n = (s.n ?? 0) + 1;
+          res.send(String(s.n));
+        });
+      }, { store: new MemoryStore(), key: 'legacy.sid' }, (app) => {
+        app.use((req, _res, next) => {
+          // What cookie-parser leaves behind when another layer consumed the header.
+          if (fromParser) {
+            delete req.headers.cookie;
+            (req as unknown as { cookies: Record<string, string> }).cookies = { 'legacy.sid': fromParser };
+          }
+          next();
+        });
+      });
+      assert.equal(await b.text('/'), '1');
+      assert.deepEqual([...b.jar.keys()], ['legacy.sid']);
+      fromParser = b.jar.get('legacy.sid');
+      assert.equal(await new Browser(b.base).text('/'), '2', 'the session of req.cookies');
+    });
+
+    it('req.session.cookie.expires in the past (or maxAge 0) ends the cookie and the session instead of throwing', async () => {
+      const b = await start(express, (app) => {
+        app.get('/in', (req, res) => {
+          data(req).user = 'ada';
+          res.send('ok');
+        });
+        app.get('/who', (req, res) => res.send(String(data(req).user ?? 'nobody')));
+        app.get('/out', (req, res) => {
+          req.session.cookie.expires = new Date(0);
+          res.send('bye');
+        });
+        app.get('/out-by-max-age', (req, res) => {
+          req.session.cookie.maxAge = 0;
+          res.send('bye');
+        });
+      }, { store: new MemoryStore() });
+      for (const out of ['/out', '/out-by-max-age']) {
+        await b.text('/in');
+        const old = b.jar.get(CONNECT_SID);
+        const res = await b.fetch(out);
+        assert.equal(res.status, 200);
+        assert.match(res.headers.getSetCookie()[0]!, /Max-Age=0/, 'the cookie is cleared');
+        assert.equal(await b.text('/who'), 'nobody');
+        const replayed = new Browser(b.base);
+        replayed.jar.set(CONNECT_SID, old!);
+        assert.equal(await replayed.text('/who'), 'nobody', 'the old cookie opens nothing');
+      }
+    });
+
+    it('resave: false — assigning the value a key holds writes nothing; a change inside it is still saved', async () => {
+      const store = new CountingStore(new MemoryStore());
+      const b = await start(express, (app) => {
+        app.get('/set', (req, res) => {
+          const s = data(req) as { mode?: string; list?: string[] };
+          s.mode = 'dark';
+          s.list = ['a'];
+          res.send('ok');
+        });
+        app.get('/same', (req, res) => {
+          const s = data(req) as { mode?: string; list?: string[] };
+          s.mode = 'dark';
+          s.list = s.list || [];
+          res.send('ok');
+        });
+        app.get('/same-then-push', (req, res) => {
+          const s = data(req) as { list?: string[] };
+          s.list = s.list || [];
+          s.list.push('b');
+          res.send('ok');
+        });
+        app.get('/list', (req, res) => res.json(data(req).list));
+      }, { store });
+      await b.text('/set');
+      const writes = store.calls.set;
+      await b.text('/same');
+      assert.equal(store.calls.set, writes, 'no write');
+      await b.text('/same-then-push');
+      assert.equal(store.calls.set, writes + 1);
+      assert.deepEqual(await (await b.fetch('/list')).json(), ['a', 'b']);
+    });
+
+    it('a new session set to null before the route ends sends no cookie and stores nothing', async () => {
+      for (const store of [new CountingStore(new MemoryStore()), new GatedStore(new MemoryStore())]) {
+        const b = await start(express, (app) => {
+          app.get('/sync', (req, res) => {
+            data(req).tried = true;
+            (req as unknown as { session: unknown }).session = null;
+            res.send('ok');
+          });
+          app.get('/async', route(async (req, res) => {
+            data(req).tried = true;
+            await tick();
+            await tick();
+            (req as unknown as { session: unknown }).session = null;
+            res.send('ok');
+          }));
+        }, { store });
+        for (const path of ['/sync', '/async']) {
+          const res = await b.fetch(path);
+          assert.deepEqual(res.headers.getSetCookie(), [], `${path}: no cookie`);
+        }
+        await tick();
+        assert.equal(store.keys.size === 0 || (await Promise.all([...store.keys].map((k) => store.inner.get(k, { now: Date.now() })))).every((r) => r === null), true, 'nothing left in the store');
+      }
+    });
+
+    it('refuses bad values at start-up: secret: [] (no random per-process secret), name and key both', () => {
+      assert.throws(() => session({ secret: [], store: new MemoryStore(), logger: {}, resave: false, saveUninitialized: false }), (e: unknown) => (e as { code?: string }).code === 'ERR_SECRET');
+      assert.throws(() => session({ secret: SECRET, name: 'a', key: 'b', store: new MemoryStore(), logger: {}, resave: false, saveUninitialized: false }), (e: unknown) => (e as { code?: string }).code === 'ERR_CONFIG');
     });
 
     it("exports express-session's Store, Session and Cookie: an app's own store extends session.Store", async () => {
