@@ -11,6 +11,7 @@ import type { CookieSink } from '../../core/request.js';
 import type { Tessera } from '../../manager.js';
 import type { Session } from '../../session.js';
 import type { Settings } from './options.js';
+import type { RequestCookie } from './request-cookie.js';
 
 /**
  * `req.session.cookie` as plain data (what `toJSON()` returns).
@@ -73,7 +74,7 @@ export interface SessionCookie {
  *
  * @example
  * ```ts
- * const host: CookieHost = { core: session, isSecure: () => false, setLifetime: (ms) => session.setLifetime(ms), endCookie: () => session.destroy() };
+ * const host: CookieHost = { core: session, requestCookie: null, isSecure: () => false, setLifetime: (ms) => session.setLifetime(ms), endCookie: () => session.destroy() };
  * ```
  */
 export interface CookieHost {
@@ -81,6 +82,8 @@ export interface CookieHost {
   readonly core: Session;
   /** Whether the request came over HTTPS (directly, or per `proxy` / `trust proxy` through a proxy). */
   isSecure(): boolean;
+  /** This request's attributes, when `cookie` is a function of the request; else `null`. */
+  readonly requestCookie: RequestCookie | null;
   /** Give the session its own cookie lifetime; `null` makes its cookie end with the browser session. */
   setLifetime(ms: number | null): void;
   /** The cookie's expiry was set in the past: end the cookie (and so the session it opens). */
@@ -143,23 +146,28 @@ export class SessionCookieImpl implements SessionCookie {
   }
 
   get httpOnly(): boolean {
-    return this.#s.tessera.options.cookie.httpOnly;
+    return this.#h.requestCookie?.httpOnly ?? this.#s.tessera.options.cookie.httpOnly;
   }
   get secure(): boolean {
+    const own = this.#h.requestCookie;
+    if (own !== null) return own.isSecure(this.#h.isSecure());
     return this.#s.secure === 'auto' && !hasSecurePrefix(this.#s.tessera.cookieName) ? this.#h.isSecure() : this.#s.secure !== false;
   }
   get sameSite(): SameSite {
+    const own = this.#h.requestCookie;
+    if (own !== null) return own.sameSite(this.secure && this.#h.isSecure());
     if (this.#s.sameSiteAuto) return this.secure && this.#h.isSecure() ? 'none' : 'lax';
     return this.#s.tessera.options.cookie.sameSite;
   }
   get path(): string {
-    return this.#s.tessera.options.cookie.path;
+    return this.#h.requestCookie?.path ?? this.#s.tessera.options.cookie.path;
   }
   get domain(): string | undefined {
-    return this.#s.tessera.options.cookie.domain;
+    const own = this.#h.requestCookie;
+    return own !== null ? own.domain : this.#s.tessera.options.cookie.domain;
   }
   get partitioned(): boolean {
-    return this.#s.tessera.options.cookie.partitioned;
+    return this.#h.requestCookie?.partitioned ?? this.#s.tessera.options.cookie.partitioned;
   }
   get data(): SessionCookieData {
     return this.toJSON();
@@ -226,17 +234,20 @@ export class SecureCookieRule {
     this.#sameSiteAuto = settings.sameSiteAuto === true;
   }
 
-  /** The sink of one request: `base`, with the rule applied to the lines put through it. */
-  sink(base: CookieSink, isSecure: () => boolean): CookieSink {
+  /** The sink of one request: `base`, with the rule (and `own`, the request's attributes from `cookie(req)`) applied to the lines put through it. */
+  sink(base: CookieSink, isSecure: () => boolean, own: RequestCookie | null = null): CookieSink {
+    if (own !== null) return { writable: () => base.writable(), setCookie: (line) => this.#setOwnCookie(base, line, own, isSecure()), withdrawCookie: () => base.withdrawCookie() };
     if (this.#secure === false && !this.#sameSiteAuto) return base;
     return { writable: () => base.writable(), setCookie: (line) => this.#setCookie(base, line, isSecure()), withdrawCookie: () => base.withdrawCookie() };
   }
 
-  #setCookie(base: CookieSink, line: string, secure: boolean): boolean {
-    // sameSite 'auto': None where the cookie goes out Secure over HTTPS (browsers need both), else the Lax it was made with.
-    if (this.#sameSiteAuto && secure && SECURE_ATTRIBUTE.test(line)) line = line.replace(/; SameSite=Lax(?=;|$)/, '; SameSite=None');
-    if (secure || this.#secure === false) return base.setCookie(line);
-    if (this.#secure === 'auto') return base.setCookie(line.replace(SECURE_ATTRIBUTE, ''));
+  /** A line with the attributes `cookie(req)` gave; with `secure: true`, held back over plain HTTP as below. */
+  #setOwnCookie(base: CookieSink, line: string, own: RequestCookie, secure: boolean): boolean {
+    if (own.secure === true && !secure) return this.#holdBack();
+    return base.setCookie(own.rewrite(line, secure));
+  }
+
+  #holdBack(): boolean {
     if (!this.#warned) {
       this.#warned = true;
       this.#tessera.options.logger.warn?.(
@@ -245,5 +256,13 @@ export class SecureCookieRule {
       );
     }
     return true;
+  }
+
+  #setCookie(base: CookieSink, line: string, secure: boolean): boolean {
+    // sameSite 'auto': None where the cookie goes out Secure over HTTPS (browsers need both), else the Lax it was made with.
+    if (this.#sameSiteAuto && secure && SECURE_ATTRIBUTE.test(line)) line = line.replace(/; SameSite=Lax(?=;|$)/, '; SameSite=None');
+    if (secure || this.#secure === false) return base.setCookie(line);
+    if (this.#secure === 'auto') return base.setCookie(line.replace(SECURE_ATTRIBUTE, ''));
+    return this.#holdBack();
   }
 }

@@ -25,6 +25,7 @@ import { Store } from './store-compat.js';
 import { resolveSettings, type ExpressSessionOptions } from './options.js';
 import { expressClientIp, expressRequestIsSecure } from './proxy.js';
 import { RequestSession, requestSessionOf, type ExpressRequest } from './request.js';
+import { requestCookie, type RequestCookie } from './request-cookie.js';
 import { TAB_HEADER } from '../../live/protocol.js';
 
 export type { ExpressCookieOptions, ExpressSessionOptions } from './options.js';
@@ -72,7 +73,7 @@ export interface SessionMiddleware {
  */
 export function session(options: ExpressSessionOptions = {}): SessionMiddleware {
   const settings = resolveSettings(options);
-  const { tessera, proxy, tenant } = settings;
+  const { tessera, proxy, tenant, cookieOf } = settings;
   const migration = Migration.from(options.migrateFrom, tessera);
   const { path } = tessera.options.cookie;
   const name = tessera.cookieName;
@@ -87,9 +88,17 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
   const live = tessera.options.live === null ? null : tessera.live;
 
   /** The session is loaded: give it to the request and run the next handlers, holding the commit while they run synchronously. */
-  function proceed(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean): void {
-    const handle = new RequestSession(settings, req, res, ctx, core, isSecure);
+  function proceed(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean, own: RequestCookie | null): void {
+    const handle = new RequestSession(settings, req, res, ctx, core, isSecure, own);
     handle.attach();
+    // cookie(req)'s maxAge is the lifetime of the sessions this request starts.
+    if (own?.maxAge !== undefined && core.isNew) {
+      try {
+        handle.setLifetime(own.maxAge);
+      } catch (error) {
+        return fail(res, next, ctx, error);
+      }
+    }
     try {
       next();
     } finally {
@@ -99,13 +108,13 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
   }
 
   /** The session is loaded: with `migrateFrom`, an express-session session is adopted into it first (./migrate.ts). */
-  function loaded(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean): void {
+  function loaded(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, core: Session, isSecure: () => boolean, own: RequestCookie | null): void {
     const adopting = migration?.adopt(req.headers.cookie, res, core) ?? null;
-    if (adopting === null) return proceed(req, res, next, ctx, core, isSecure);
+    if (adopting === null) return proceed(req, res, next, ctx, core, isSecure, own);
     adopting.then(
       () => {
         ctx.hold(); // the adopted session's save released it
-        proceed(req, res, next, ctx, core, isSecure);
+        proceed(req, res, next, ctx, core, isSecure, own);
       },
       (error: unknown) => fail(res, next, ctx, error),
     );
@@ -123,7 +132,16 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
   function middleware(incoming: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void {
     const req = incoming as ExpressRequest;
     if (req.session) return next();
-    if (path !== '/' && !pathOf(req).startsWith(path)) return next();
+    let own: RequestCookie | null = null;
+    if (cookieOf !== null) {
+      try {
+        own = requestCookie(cookieOf, req, tessera.options.cookie);
+      } catch (error) {
+        return next(error);
+      }
+    }
+    const scope = own?.path ?? path;
+    if (scope !== '/' && !pathOf(req).startsWith(scope)) return next();
     req.sessionStore = tessera.store;
     let secure: boolean | undefined;
     const isSecure = (): boolean => (secure ??= expressRequestIsSecure(req, proxy));
@@ -134,7 +152,7 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
       // An empty tenant (TenantError, status 400) or a resolver that threw: Express's error handlers answer it.
       return next(error);
     }
-    const ctx = tessera.begin(input, secureCookies.sink(responseCookieSink(res, name, plainHttp, req), isSecure));
+    const ctx = tessera.begin(input, secureCookies.sink(responseCookieSink(res, name, plainHttp, req), isSecure, own));
     if (live !== null) {
       // Live tabs on: their routes (under live.path) are answered here; the app never sees them.
       const route = liveRoute(live, req.originalUrl ?? req.url ?? '/');
@@ -150,16 +168,16 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
     // An unsafe request passes the CSRF check first (refused: 403 through Express's error handlers).
     if (mustCheckCsrf(tessera, req.method ?? 'GET')) {
       Promise.resolve(tessera.checkCsrf(ctx, nodeCsrfRequest(tessera, req, req.originalUrl ?? req.url))).then(
-        (refused) => (refused === null ? load(req, res, next, ctx, isSecure) : fail(res, next, ctx, refused)),
+        (refused) => (refused === null ? load(req, res, next, ctx, isSecure, own) : fail(res, next, ctx, refused)),
         (error: unknown) => fail(res, next, ctx, error),
       );
       return;
     }
-    load(req, res, next, ctx, isSecure);
+    load(req, res, next, ctx, isSecure, own);
   }
 
   /** Load the request's session, then run the next handlers. */
-  function load(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, isSecure: () => boolean): void {
+  function load(req: ExpressRequest, res: ServerResponse, next: (err?: unknown) => void, ctx: SessionContext, isSecure: () => boolean, own: RequestCookie | null): void {
     if (tessera.loadsSynchronously) {
       // Memory, SQLite, a cookie: the session is there at once, and the route runs in this tick.
       let core: Session;
@@ -168,10 +186,10 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
       } catch (error) {
         return fail(res, next, ctx, error);
       }
-      return loaded(req, res, next, ctx, core, isSecure);
+      return loaded(req, res, next, ctx, core, isSecure, own);
     }
     ctx.load().then(
-      (core) => loaded(req, res, next, ctx, core, isSecure),
+      (core) => loaded(req, res, next, ctx, core, isSecure, own),
       (error: unknown) => fail(res, next, ctx, error),
     );
   }

@@ -104,8 +104,14 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
   name?: string;
   /** express-session's legacy name for `name` (the cookie name). Give one of the two. */
   key?: string;
-  /** The cookie's attributes. */
-  cookie?: ExpressCookieOptions;
+  /**
+   * The cookie's attributes; or, as in express-session, a function of the request that returns them
+   * (called once per request; a bad value it returns goes to `next(err)`). From a function, `path`,
+   * `domain`, `secure`, `sameSite`, `httpOnly` and `partitioned` apply to that request's cookie, and
+   * `maxAge` to the sessions it starts; `expires` is refused. The cookie name is then `connect.sid`
+   * unless you pass `name`.
+   */
+  cookie?: ExpressCookieOptions | ((req: IncomingMessage) => ExpressCookieOptions);
   /**
    * Write the session back to the store on every request, even when unchanged (extends its
    * expiry). Default `true`, express-session's default, with a warning when not set; `false` is
@@ -186,6 +192,8 @@ export interface Settings {
   readonly secure: boolean | 'auto';
   /** `cookie.sameSite: 'auto'`: `None` on an HTTPS request whose cookie goes out `Secure`, `Lax` otherwise. */
   readonly sameSiteAuto: boolean;
+  /** `cookie` as a function of the request, or `null`. */
+  readonly cookieOf: ((req: IncomingMessage) => ExpressCookieOptions) | null;
   /** The tenant of a request (throws `TenantError` for an empty one), or `null` for no tenants. */
   readonly tenant: TenantOf<IncomingMessage> | null;
 }
@@ -213,6 +221,7 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
 
   let tessera: Tessera;
   let secure: boolean | 'auto';
+  let cookieOf: Settings['cookieOf'] = null;
   if (given !== undefined) {
     // `rolling` is the instance's own cookie policy, like `saveUninitialized`.
     const extra = Object.keys(manager).filter((k) => (manager as Record<string, unknown>)[k] !== undefined);
@@ -225,7 +234,11 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     tessera = given;
     secure = given.options.cookie.secure;
   } else {
-    const { secret, name: givenName, key, cookie = {}, genid, saveUninitialized, store, ...rest } = manager;
+    const { secret, name: givenName, key, cookie: cookieOption = {}, genid, saveUninitialized, store, ...rest } = manager;
+    if (typeof cookieOption === 'function') cookieOf = cookieOption;
+    else if (cookieOption === null || typeof cookieOption !== 'object') throw new ConfigError('session option cookie must be an object of cookie options, or a function of the request returning one');
+    // With a function, tessera's own cookie is a plain one the function's attributes replace per request.
+    const cookie: ExpressCookieOptions = typeof cookieOption === 'function' ? { secure: false } : cookieOption;
     if (secret !== undefined && rest.secrets !== undefined) throw new ConfigError('pass `secret` or `secrets`, not both');
     // An empty list would become a random per-process secret: sessions lost on every restart.
     const secrets = secret ?? rest.secrets;
@@ -287,7 +300,8 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     unsetDestroy: unset === 'destroy',
     proxy,
     secure,
-    sameSiteAuto: given === undefined && options.cookie?.sameSite === 'auto',
+    sameSiteAuto: given === undefined && typeof options.cookie === 'object' && options.cookie?.sameSite === 'auto',
+    cookieOf,
     tenant: resolved.tenant,
   };
 }

@@ -15,6 +15,7 @@ import { SessionCookieImpl, type CookieHost, type SessionCookie, type SessionCoo
 import { NestedChanges, type NestedOwner } from './nested.js';
 import type { Settings } from './options.js';
 import type { ProxiedRequest } from './proxy.js';
+import type { RequestCookie } from './request-cookie.js';
 import { holdEnd, type EndingSession } from './response-end.js';
 import { assertDataKey, newSessionObject, ReplacedView, replaceView, type ExpressSession, type LiveSession, type Target, type View } from './session-object.js';
 
@@ -130,7 +131,11 @@ export class RequestSession implements View, LiveSession, CookieHost, NestedOwne
   readonly #wasNew: boolean;
 
   /** `isSecure`: whether the request came over HTTPS (asked only when needed). */
-  constructor(settings: Settings, req: ExpressRequest, res: ServerResponse, ctx: SessionContext, core: Session, isSecure: () => boolean) {
+  /** This request's cookie attributes, when `cookie` is a function of the request. */
+  readonly requestCookie: RequestCookie | null;
+
+  constructor(settings: Settings, req: ExpressRequest, res: ServerResponse, ctx: SessionContext, core: Session, isSecure: () => boolean, requestCookie: RequestCookie | null = null) {
+    this.requestCookie = requestCookie;
     this.#s = settings;
     this.#req = req;
     this.#res = res;

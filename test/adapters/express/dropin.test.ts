@@ -213,6 +213,30 @@ for (const [label, express] of [['Express 5', express5], ['Express 4', express4]
       assert.doesNotMatch(plain.headers.getSetCookie()[0]!, /Secure/);
     });
 
+    it('takes cookie as a function of the request: its attributes on that request’s cookie, its maxAge for the sessions it starts; a bad value goes to next(err)', async () => {
+      const b = await start(express, (app) => {
+        app.get('/', (req, res) => {
+          data(req).n = 1;
+          res.json({ sameSite: req.session.cookie.sameSite, secure: req.session.cookie.secure, maxAge: req.session.cookie.originalMaxAge });
+        });
+      }, {
+        store: new MemoryStore(),
+        proxy: true,
+        cookie: (req) => {
+          if (req.headers['x-bad']) return { secure: 'yes' } as never;
+          return req.headers['x-embedded'] ? { secure: 'auto', sameSite: 'none', maxAge: 60_000 } : { sameSite: 'strict', httpOnly: false };
+        },
+      });
+      const embedded = await b.fetch('/', { headers: { 'x-embedded': '1', 'x-forwarded-proto': 'https' } });
+      assert.deepEqual(await embedded.json(), { sameSite: 'none', secure: true, maxAge: 60_000 });
+      const line = embedded.headers.getSetCookie()[0]!;
+      assert.match(line, /^connect\.sid=[^;]+; Max-Age=60; Expires=[^;]+; Path=\/; HttpOnly; Secure; SameSite=None$/);
+      const plain = await new Browser(b.base).fetch('/');
+      assert.equal((await plain.json() as { sameSite: string }).sameSite, 'strict');
+      assert.match(plain.headers.getSetCookie()[0]!, /^connect\.sid=[^;]+; Path=\/; SameSite=Strict$/);
+      assert.equal((await new Browser(b.base).fetch('/', { headers: { 'x-bad': '1' } })).status, 500);
+    });
+
     it('takes the legacy key option as the cookie name; reads the cookie from req.cookies when the header lacks it (cookie-parser)', async () => {
       let fromParser: string | undefined;
       const b = await start(express, (app) => {
