@@ -55,7 +55,12 @@ export function requestSessionOf(req: ExpressRequest): RequestSession | undefine
 /** Request prototypes given a `sessionID` accessor (Express's per-app `app.request`). */
 const WITH_SESSION_ID = new WeakSet<object>();
 
-/** `req.sessionID`: the ID of the request's tessera session (`undefined` without one); assigning it sets an own value. */
+/**
+ * `req.sessionID`: the ID of the request's tessera session (`undefined` without one). Assigning it
+ * sets an own value, as in express-session; assigning one that is not a string (`undefined`,
+ * `null`) also makes express-session neither save the session nor send its cookie for this
+ * request: the session's changes since the last commit are dropped, and its cookie withdrawn.
+ */
 const SESSION_ID: PropertyDescriptor = {
   configurable: true,
   enumerable: true,
@@ -63,6 +68,7 @@ const SESSION_ID: PropertyDescriptor = {
     return requestSessionOf(this)?.id;
   },
   set(this: ExpressRequest, value: unknown) {
+    if (typeof value !== 'string') requestSessionOf(this)?.core.ignore();
     Object.defineProperty(this, 'sessionID', { value, writable: true, enumerable: true, configurable: true });
   },
 };

@@ -352,6 +352,21 @@ for (const [label, express] of [['Express 5', express5], ['Express 4', express4]
       assert.throws(() => session({ secret: SECRET, name: 'a', key: 'b', store: new MemoryStore(), logger: {}, resave: false, saveUninitialized: false }), (e: unknown) => (e as { code?: string }).code === 'ERR_CONFIG');
     });
 
+    it('req.sessionID = undefined, as in express-session, neither saves the session nor sends its cookie', async () => {
+      const store = new CountingStore(new MemoryStore());
+      const b = await start(express, (app) => {
+        app.get('/', (req, res) => {
+          data(req).n = 1;
+          (req as unknown as { sessionID: unknown }).sessionID = undefined;
+          res.json({ id: req.sessionID ?? null });
+        });
+      }, { store });
+      const res = await b.fetch('/');
+      assert.deepEqual(await res.json(), { id: null });
+      assert.deepEqual(res.headers.getSetCookie(), []);
+      assert.equal(store.calls.set, 0);
+    });
+
     it("exports express-session's Store, Session and Cookie: an app's own store extends session.Store", async () => {
       class MapStore extends session.Store {
         readonly sessions = new Map<string, string>();
