@@ -14,7 +14,7 @@ import { serveNodeLive } from '../../live/node.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestInput, SessionContext, Tessera } from '../../manager.js';
 import type { Session } from '../../session.js';
-import { MemoryStore } from '../../stores/memory.js';
+import { ExpressMemoryStore } from './memory-store.js';
 import { errorReply, PlainHttpWarning, requestInput } from '../kit.js';
 import { mustCheckCsrf, nodeCsrfRequest } from '../csrf.js';
 import { responseCookieSink } from '../node.js';
@@ -198,10 +198,10 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
 }
 
 /**
- * express-session's `session.MemoryStore`, as tessera's {@link MemoryStore}: an app that passes
- * `store: new session.MemoryStore()` keeps working, on a store that answers synchronously.
+ * express-session's `session.MemoryStore`: tessera's `MemoryStore` (sessions load without a
+ * promise), answering express-session's store API by session ID too ({@link ExpressMemoryStore}).
  */
-session.MemoryStore = MemoryStore;
+session.MemoryStore = ExpressMemoryStore;
 
 /** express-session's `session.Store`: extend it to write an express-session store ({@link Store}). */
 session.Store = Store;

@@ -15,6 +15,7 @@ import type { Tessera } from '../../manager.js';
 import { DEFAULTS } from '../../options.js';
 import type { CookieStore } from '../../stores/cookie.js';
 import type { SessionStore } from '../../stores/store.js';
+import { BIND_MANAGER, ExpressMemoryStore } from './memory-store.js';
 import { ExpressStoreAdapter, isExpressStore, type ExpressStoreLike } from './store-compat.js';
 import { resolveAdapterOptions, type TenantOf, type TenantResolver } from '../kit.js';
 import { NODE_REQUEST_PARTS } from '../node.js';
@@ -290,6 +291,8 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
       );
     }
   }
+  // session.MemoryStore answers express-session's by-ID methods through this manager.
+  if (tessera.store instanceof ExpressMemoryStore) tessera.store[BIND_MANAGER](tessera);
   if (resave === undefined) {
     tessera.options.logger.warn?.({}, 'tessera/express: resave not set; defaulting to true like express-session. Set it explicitly (false is recommended)');
   }

@@ -367,6 +367,33 @@ for (const [label, express] of [['Express 5', express5], ['Express 4', express4]
       assert.equal(store.calls.set, 0);
     });
 
+    it("session.MemoryStore is tessera's MemoryStore with express-session's API by session ID", async () => {
+      const store = new session.MemoryStore();
+      let id = '';
+      const b = await start(express, (app) => {
+        app.get('/', (req, res) => {
+          const s = data(req) as { n?: number };
+          s.n = (s.n ?? 0) + 1;
+          id = req.sessionID;
+          res.send(String(s.n));
+        });
+      }, { store });
+      const call = <T>(fn: (cb: (err: unknown, value?: T) => void) => void) =>
+        new Promise<T | undefined>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+      assert.equal(await b.text('/'), '1');
+      const sess = await call<Record<string, unknown> | null>((cb) => store.get(id, cb));
+      assert.equal(sess?.n, 1);
+      assert.ok((sess?.cookie as { expires: Date }).expires instanceof Date);
+      await call((cb) => store.set(id, { ...sess, n: 41 }, cb));
+      assert.equal(await b.text('/'), '42', 'the request sees what set() wrote');
+      assert.equal(await call<number>((cb) => store.length(cb)), 1);
+      await call((cb) => store.destroy(id, cb));
+      assert.equal(await call((cb) => store.get(id, cb)), null);
+      assert.equal(await b.text('/'), '1', 'a new session');
+      await call((cb) => store.clear(cb));
+      assert.equal(await call<number>((cb) => store.length(cb)), 0);
+    });
+
     it("exports express-session's Store, Session and Cookie: an app's own store extends session.Store", async () => {
       class MapStore extends session.Store {
         readonly sessions = new Map<string, string>();
