@@ -1,8 +1,9 @@
 /**
  * node:http adapter: wrap a request handler, or load the session per request. Built on the
  * adapter kit: the Set-Cookie header is put on the response as soon as the session needs it
- * (before the head is sent); the body is never buffered and `res.end` is never replaced, so
- * streaming and SSE work.
+ * (before the head is sent); the body is never buffered and `res.write` is left alone, so
+ * streaming and SSE work. Under `wrap`, on a store that answers asynchronously, `res.end()` waits
+ * for the session's commit (unless the response streamed), so the next request sees every write.
  *
  * @module
  */
@@ -31,6 +32,16 @@ import {
   type SetCookieHeaders,
 } from './kit.js';
 import { TAB_HEADER } from '../live/protocol.js';
+import { holdEnd, type EndingSession, type HeldEnd } from './response-end.js';
+
+/** What a held `res.end()` asks of a node:http request's session: its commit, if one is pending. */
+function endingSession(tessera: Tessera, ctx: SessionContext): EndingSession {
+  return {
+    beforeEnd() {},
+    pending: () => (ctx.settled ? undefined : ctx.settle()),
+    report: (error) => tessera.reportError(error),
+  };
+}
 
 export { adminPage } from '../admin-page/node.js';
 export type { AdminGuard, AdminPageOptions } from '../admin-page/router.js';
@@ -177,7 +188,9 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
   const plainHttp = new PlainHttpWarning(tessera, 'tessera/node', isSecure, 'pass trustProxy so its X-Forwarded-Proto is believed');
   // One symbol per instance, so two session managers on one request keep apart.
   const kContext = Symbol('tessera.context');
-  type WithContext = IncomingMessage & { [kContext]?: SessionContext };
+  const kWrapped = Symbol('tessera.wrapped');
+  const kHeld = Symbol('tessera.heldEnd');
+  type WithContext = IncomingMessage & { [kContext]?: SessionContext; [kWrapped]?: true; [kHeld]?: HeldEnd };
   // A property on the request, not a WeakMap: the context points back at the request (through the
   // response), and such WeakMap entries are ephemerons that cost the garbage collector dearly.
   const name = tessera.cookieName;
@@ -193,6 +206,8 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       const input = requestInput(req.headers.cookie, ip, req.headers['user-agent'], tenant?.(req), req.headers[TAB_HEADER]);
       ctx = tessera.begin(input, responseCookieSink(res, name, plainHttp, req));
       (req as WithContext)[kContext] = ctx;
+      // Read-your-writes: under wrap, on a store that answers asynchronously, res.end() waits for the commit.
+      if ((req as WithContext)[kWrapped] === true && !tessera.loadsSynchronously) (req as WithContext)[kHeld] = holdEnd(res, endingSession(tessera, ctx));
       // Made while `wrap` runs this request's handler: held until the handler returns.
       if (holding === req) ctx.hold();
     }
@@ -211,7 +226,9 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
   function finish(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
     // Once the response is complete there is nothing left to answer: a commit still running
     // reports its own failure (the `commitError` event, or the logger).
-    return handlerDone((req as WithContext)[kContext], res.writableEnded)?.catch((error: unknown) => fail(res, error));
+    // A held end (read-your-writes) waits for the commit itself, and reports its failure.
+    const complete = res.writableEnded || (req as WithContext)[kHeld]?.called === true;
+    return handlerDone((req as WithContext)[kContext], complete)?.catch((error: unknown) => fail(res, error));
   }
 
   async function afterAsync(req: IncomingMessage, res: ServerResponse, result: PromiseLike<unknown>): Promise<void> {
@@ -248,6 +265,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       // the next tick, as they would without wrap.)
       const previous = holding;
       let result: unknown;
+      (req as WithContext)[kWrapped] = true;
       holding = req;
       try {
         result = handler(req, res);

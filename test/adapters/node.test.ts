@@ -10,6 +10,16 @@ import { MemoryStore } from '../../src/stores/memory.js';
 import { NotSupportedError, StoreUnavailableError, TenantError } from '../../src/errors.js';
 import type { SessionStore } from '../../src/stores/store.js';
 import type { Logger } from '../../src/options.js';
+import { GatedStore } from '../helpers/browser.js';
+
+/** A {@link GatedStore} that counts the writes that reached it, held or not. */
+class WaitingStore extends GatedStore {
+  arrived = 0;
+  override set(...args: Parameters<GatedStore['set']>) {
+    this.arrived++;
+    return super.set(...args);
+  }
+}
 
 const SECRET = 'node-adapter-test-secret-0123456789abcdef';
 const servers: Server[] = [];
@@ -193,6 +203,33 @@ describe('node:http adapter', () => {
     await slow;
     const final = JSON.parse(await (await fetch(base, { headers: { cookie } })).text());
     assert.deepEqual(final, { init: true, slow: 1, fast: 2 });
+  });
+});
+
+describe('node:http adapter, read-your-writes', () => {
+  it('under wrap, on a store answering with promises, res.end() waits for the commit; a streamed response does not', async () => {
+    const store = new WaitingStore(new MemoryStore());
+    const { base } = await serve((sessions) => async (req, res) => {
+      const session = await sessions.load(req, res);
+      if (req.url === '/read') return res.end(String(session.get('note') ?? 'none'));
+      await new Promise((resolve) => setImmediate(resolve));
+      session.set('note', req.url === '/stream' ? 'streamed' : 'hello');
+      if (req.url === '/stream') res.write('chunk;');
+      res.end('done');
+    }, { store });
+    const cookie = cookieOf(await fetch(`${base}/write`));
+    store.hold();
+    let ended = false;
+    const written = fetch(`${base}/write`, { headers: { cookie: cookie! } }).then(async (res) => ((ended = true), await res.text()));
+    while (store.arrived < 2) await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(ended, false, 'the response waits for the write');
+    store.release();
+    assert.equal(await written, 'done');
+    assert.equal(await (await fetch(`${base}/read`, { headers: { cookie: cookie! } })).text(), 'hello', 'the next request sees it');
+    store.hold();
+    assert.equal(await (await fetch(`${base}/stream`, { headers: { cookie: cookie! } })).text(), 'chunk;done', 'not held while the write is');
+    store.release();
   });
 });
 

@@ -16,7 +16,7 @@ import { NestedChanges, type NestedOwner } from './nested.js';
 import type { Settings } from './options.js';
 import type { ProxiedRequest } from './proxy.js';
 import type { RequestCookie } from './request-cookie.js';
-import { holdEnd, type EndingSession } from './response-end.js';
+import { holdEnd, type EndingSession } from '../response-end.js';
 import { assertDataKey, newSessionObject, ReplacedView, replaceView, type ExpressSession, type LiveSession, type Target, type View } from './session-object.js';
 
 /**
