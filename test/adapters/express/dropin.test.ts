@@ -394,6 +394,34 @@ for (const [label, express] of [['Express 5', express5], ['Express 4', express4]
       assert.equal(await call<number>((cb) => store.length(cb)), 0);
     });
 
+    it('keeps the app’s express-session store as store and as migrateFrom.store: old sessions adopted, tessera’s records beside them', async () => {
+      const shared = new expressSession.MemoryStore();
+      const oldSecret = 'keyboard cat';
+      const old = express();
+      old.use(expressSession({ secret: oldSecret, store: shared, resave: false, saveUninitialized: false }));
+      old.post('/login', (req, res) => {
+        (req.session as unknown as Data).user = 'ada';
+        res.sendStatus(204);
+      });
+      const oldServer = old.listen(0, '127.0.0.1');
+      servers.push(oldServer);
+      await once(oldServer, 'listening');
+      const oldBrowser = new Browser(`http://127.0.0.1:${(oldServer.address() as AddressInfo).port}`);
+      await oldBrowser.post('/login', {});
+      const b = await start(express, (app) => app.get('/me', (req, res) => res.send(String(data(req).user ?? 'nobody'))), {
+        store: shared,
+        migrateFrom: { store: shared, secret: oldSecret, until: new Date(Date.now() + 86_400_000) },
+      });
+      for (const [k, v] of oldBrowser.jar) b.jar.set(k, v);
+      assert.equal(await b.text('/me'), 'ada', 'adopted from the old record');
+      assert.equal(await b.text('/me'), 'ada', 'then carried by tessera’s cookie, from tessera’s record in the same store');
+      const sids = await new Promise<string[]>((resolve, reject) => shared.all((err, all) => (err ? reject(err) : resolve(Object.keys(all ?? {})))));
+      const signed = decodeURIComponent(oldBrowser.jar.get('connect.sid')!);
+      const oldSid = signed.slice(2, signed.lastIndexOf('.'));
+      assert.equal(sids.includes(oldSid), false, 'the old record is gone');
+      assert.ok(sids.length >= 1, 'tessera’s records are in the same store, under its own keys');
+    });
+
     it("exports express-session's Store, Session and Cookie: an app's own store extends session.Store", async () => {
       class MapStore extends session.Store {
         readonly sessions = new Map<string, string>();
