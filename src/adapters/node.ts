@@ -2,8 +2,9 @@
  * node:http adapter: wrap a request handler, or load the session per request. Built on the
  * adapter kit: the Set-Cookie header is put on the response as soon as the session needs it
  * (before the head is sent); the body is never buffered and `res.write` is left alone, so
- * streaming and SSE work. Under `wrap`, on a store that answers asynchronously, `res.end()` waits
- * for the session's commit (unless the response streamed), so the next request sees every write.
+ * streaming and SSE work. On a store that answers asynchronously, `res.end()` of a request whose
+ * session was loaded waits for its commit (unless the response streamed), so the next request sees
+ * every write.
  *
  * @module
  */
@@ -188,9 +189,8 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
   const plainHttp = new PlainHttpWarning(tessera, 'tessera/node', isSecure, 'pass trustProxy so its X-Forwarded-Proto is believed');
   // One symbol per instance, so two session managers on one request keep apart.
   const kContext = Symbol('tessera.context');
-  const kWrapped = Symbol('tessera.wrapped');
   const kHeld = Symbol('tessera.heldEnd');
-  type WithContext = IncomingMessage & { [kContext]?: SessionContext; [kWrapped]?: true; [kHeld]?: HeldEnd };
+  type WithContext = IncomingMessage & { [kContext]?: SessionContext; [kHeld]?: HeldEnd };
   // A property on the request, not a WeakMap: the context points back at the request (through the
   // response), and such WeakMap entries are ephemerons that cost the garbage collector dearly.
   const name = tessera.cookieName;
@@ -206,8 +206,8 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       const input = requestInput(req.headers.cookie, ip, req.headers['user-agent'], tenant?.(req), req.headers[TAB_HEADER]);
       ctx = tessera.begin(input, responseCookieSink(res, name, plainHttp, req));
       (req as WithContext)[kContext] = ctx;
-      // Read-your-writes: under wrap, on a store that answers asynchronously, res.end() waits for the commit.
-      if ((req as WithContext)[kWrapped] === true && !tessera.loadsSynchronously) (req as WithContext)[kHeld] = holdEnd(res, endingSession(tessera, ctx));
+      // Read-your-writes: on a store that answers asynchronously, res.end() waits for the commit.
+      if (!tessera.loadsSynchronously) (req as WithContext)[kHeld] = holdEnd(res, endingSession(tessera, ctx));
       // Made while `wrap` runs this request's handler: held until the handler returns.
       if (holding === req) ctx.hold();
     }
@@ -265,7 +265,6 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       // the next tick, as they would without wrap.)
       const previous = holding;
       let result: unknown;
-      (req as WithContext)[kWrapped] = true;
       holding = req;
       try {
         result = handler(req, res);

@@ -207,7 +207,7 @@ describe('node:http adapter', () => {
 });
 
 describe('node:http adapter, read-your-writes', () => {
-  it('under wrap, on a store answering with promises, res.end() waits for the commit; a streamed response does not', async () => {
+  it('on a store answering with promises, res.end() waits for the commit; a streamed response does not', async () => {
     const store = new WaitingStore(new MemoryStore());
     const { base } = await serve((sessions) => async (req, res) => {
       const session = await sessions.load(req, res);
