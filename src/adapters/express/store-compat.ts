@@ -11,15 +11,16 @@
  * - Expiry by the store's own clock: the record's expiry goes to the store as `cookie.expires`
  *   (moved onto the real clock), for its TTL or pruning; whether a record is live is decided here,
  *   on tessera's clock, when it is read.
- * - No index: listing a user's sessions (`listByUser`) reads every session through the store's
- *   `all()`, and is offered only when the store has one.
+ * - No index: listing a user's sessions (`listByUser`) or every session (`listSessions`, for
+ *   `tessera.admin`) reads every session through the store's `all()`, and is offered only when
+ *   the store has one.
  *
  * @module
  * @internal
  */
 import { EventEmitter } from 'node:events';
 import { ConfigError, StoreUnavailableError } from '../../errors.js';
-import { isExpired, type KeyedRecord, type SessionStore, type StoreContext, type StoreRecord } from '../../stores/store.js';
+import { isExpired, type KeyedRecord, type ListQuery, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from '../../stores/store.js';
 
 /**
  * An express-session store: `get`, `set` and `destroy` with callbacks; `touch`, `all`, `length`
@@ -75,6 +76,7 @@ interface StoredSession {
 export class ExpressStoreAdapter implements SessionStore {
   readonly name: string;
   readonly listByUser?: (userId: string, tenant: string | null, ctx: StoreContext) => Promise<KeyedRecord[]>;
+  readonly listSessions?: (query: ListQuery, ctx: StoreContext) => Promise<SessionPage>;
   readonly #store: ExpressStoreLike;
   /** The last write or delete queued per key: each waits for the one before (compare-and-set within this process). */
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -84,7 +86,10 @@ export class ExpressStoreAdapter implements SessionStore {
     this.#store = store;
     const kind = (store.constructor as { name?: string } | undefined)?.name;
     this.name = `express-session store${kind && kind !== 'Object' ? ` (${kind})` : ''}`;
-    if (typeof store.all === 'function') this.listByUser = (userId, tenant, ctx) => this.#listByUser(userId, tenant, ctx);
+    if (typeof store.all === 'function') {
+      this.listByUser = (userId, tenant, ctx) => this.#listByUser(userId, tenant, ctx);
+      this.listSessions = (query, ctx) => this.#listSessions(query, ctx);
+    }
   }
 
   /** The express-session store behind this one. */
@@ -117,6 +122,19 @@ export class ExpressStoreAdapter implements SessionStore {
   }
 
   async #listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
+    return (await this.#live(tenant, ctx)).filter(({ record }) => record.userId === userId);
+  }
+
+  /** A page of the live records in key order, after `cursor`: every page reads the whole store through `all()`. */
+  async #listSessions(query: ListQuery, ctx: StoreContext): Promise<SessionPage> {
+    const after = query.cursor;
+    const live = (await this.#live(query.tenant, ctx)).filter(({ key }) => after === null || key > after).sort((a, b) => (a.key < b.key ? -1 : 1));
+    const records = live.slice(0, query.limit);
+    return { records, next: live.length > query.limit ? records[records.length - 1]!.key : null };
+  }
+
+  /** Every live tessera record of the store (of `tenant`, unless `null`), through its `all()`. */
+  async #live(tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     const all = await this.#call<unknown>((cb) => this.#store.all!(cb));
     // express-session's MemoryStore answers an object by ID; connect-redis an array of sessions with their `id`.
     const entries: Array<[string, unknown]> = Array.isArray(all)
@@ -125,7 +143,7 @@ export class ExpressStoreAdapter implements SessionStore {
     const out: KeyedRecord[] = [];
     for (const [key, value] of entries) {
       const record = recordOf(typeof value === 'string' ? safeParse(value) : value);
-      if (record === null || isExpired(record, ctx.now) || record.userId !== userId) continue;
+      if (record === null || isExpired(record, ctx.now)) continue;
       if (tenant !== null && record.tenant !== tenant) continue;
       out.push({ key, record });
     }
