@@ -11,7 +11,7 @@ import { ActivityTracker } from './activity.js';
 import { SessionAdmin } from './admin.js';
 import type { AuthTokens } from './auth/tokens.js';
 import { ValidAfter } from './auth/valid-after.js';
-import { isWellFormedId, storeKey } from './crypto/ids.js';
+import { storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
 import type { CsrfProtection } from './csrf.js';
 import type { LiveHub } from './live/hub.js';
@@ -34,7 +34,7 @@ import { Events } from './core/events.js';
 import { Lifecycle } from './core/lifecycle.js';
 import { RequestLoader } from './core/loader.js';
 import { policyFor, policyOf, type Policy } from './core/policy.js';
-import type { CookieSink, RequestInput } from './core/request.js';
+import { ACCEPT_APP_IDS, type CookieSink, type RequestInput } from './core/request.js';
 import { SealedCookies } from './core/sealed.js';
 import { SignedCookies } from './core/signed.js';
 import { freshState } from './core/state.js';
@@ -300,6 +300,12 @@ export class Tessera extends EventEmitter {
     return new SessionContext(this.#loader, input, sink);
   }
 
+  /** @internal See {@link ACCEPT_APP_IDS}: for express-session's `genid`. */
+  [ACCEPT_APP_IDS](): void {
+    if (this.store instanceof CookieStore) throw new ConfigError('app-chosen session IDs (genid) need a server-side store, not CookieStore');
+    this.#signed.acceptAppIds();
+  }
+
   /**
    * The value of the session cookie for `id`: `id.signature`. For tests and tools that need to
    * act as a browser holding that session.
@@ -405,7 +411,7 @@ export class Tessera extends EventEmitter {
     this.#assertOpen();
     this.#backend.assertById('sessions cannot be read or changed by ID');
     if (typeof id !== 'string') throw new TypeError('session id must be a string');
-    if (!isWellFormedId(id)) return null;
+    if (!this.#signed.isId(id)) return null;
     const state = await this.#backend.openById(id, tenantOf(options));
     return state && new Session(state, this.#lifecycle);
   }

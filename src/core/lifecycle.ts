@@ -11,6 +11,7 @@ import type { AuthClaims } from '../auth/tokens.js';
 import type { ValidAfter } from '../auth/valid-after.js';
 import { clearCookie } from '../cookie.js';
 import { generateId, storeKey } from '../crypto/ids.js';
+import { GENERATE_ID } from './request.js';
 import type { CsrfProtection } from '../csrf.js';
 import { SessionStateError } from '../errors.js';
 import type { Lifetimes, ResolvedOptions } from '../options.js';
@@ -94,7 +95,7 @@ export class Lifecycle implements SessionRuntime {
       throw new SessionStateError('cannot start a session after the response headers were sent');
     }
     if (state.id === null) {
-      state.id = generateId();
+      state.id = state.sink?.[GENERATE_ID]?.() ?? generateId();
       state.key = storeKey(state.id, state.tenant);
     }
     if (needsCookie) {
@@ -183,7 +184,7 @@ export class Lifecycle implements SessionRuntime {
     const now = this.now();
     if (state.key !== null && state.version > 0) retire(state, state.key, revokeUntil(this.#policy, state, now));
     const previous = state.key;
-    state.id = generateId();
+    state.id = state.sink[GENERATE_ID]?.() ?? generateId();
     state.key = storeKey(state.id, state.tenant);
     state.version = 0;
     state.loaded = false;

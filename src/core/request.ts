@@ -54,4 +54,29 @@ export interface CookieSink {
   setCookie(line: string): boolean;
   /** Take back the cookies this request put on the response, if any (`session.ignore()`). */
   withdrawCookie(): void;
+  /** @internal See {@link GENERATE_ID}. */
+  [GENERATE_ID]?(): string;
 }
+
+/**
+ * @internal The private ability of a {@link CookieSink} that chooses the IDs of the sessions its
+ * request starts (express-session's `genid`): the core calls it instead of generating one. The
+ * adapter checks what it returns. Not exported from the package.
+ *
+ * @example
+ * ```ts
+ * const sink = Object.assign(base, { [GENERATE_ID]: () => genid(req) });
+ * ```
+ */
+export const GENERATE_ID: unique symbol = Symbol('tessera.generateId');
+
+/**
+ * @internal The private switch of a manager that accepts app-chosen session IDs besides its own
+ * (see {@link GENERATE_ID}). Not exported from the package.
+ *
+ * @example
+ * ```ts
+ * tessera[ACCEPT_APP_IDS]();
+ * ```
+ */
+export const ACCEPT_APP_IDS: unique symbol = Symbol('tessera.acceptAppIds');

@@ -9,7 +9,7 @@
 import { GenerationalCache } from '../cache.js';
 import { readCookie, SESSION_COOKIE_VALUES_MAX } from '../cookie.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { isWellFormedId, storeKey } from '../crypto/ids.js';
+import { isAppId, isWellFormedId, storeKey } from '../crypto/ids.js';
 
 /** Cookie values whose signature verified, remembered (87 bytes each, with the ID and store key). */
 const VERIFIED_CACHE_MAX = 10_000;
@@ -54,10 +54,25 @@ export class SignedCookies {
   readonly #verified = new GenerationalCache<string, Verified>(VERIFIED_CACHE_MAX);
   /** Short `Cookie` headers → the verified entry of the session cookie they carry. */
   readonly #byHeader = new GenerationalCache<string, Verified>(VERIFIED_CACHE_MAX);
+  /** App-chosen IDs are accepted too ({@link SignedCookies.acceptAppIds}). */
+  #appIds = false;
 
   constructor(keyring: Keyring, cookieName: string) {
     this.#keyring = keyring;
     this.#name = cookieName;
+  }
+
+  /**
+   * Accept app-chosen session IDs ({@link isAppId}) besides tessera's own: for express-session's
+   * `genid`. Set once, before requests; never turned off.
+   */
+  acceptAppIds(): void {
+    this.#appIds = true;
+  }
+
+  /** Whether `id` has the shape of a session ID this instance accepts. */
+  isId(id: string): boolean {
+    return isWellFormedId(id) || (this.#appIds && isAppId(id));
   }
 
   /** The cookie value carrying `id`: `id.signature`. */
@@ -87,14 +102,16 @@ export class SignedCookies {
   verify(value: string): Verified | undefined {
     const cached = this.#verified.get(value);
     if (cached !== undefined) return cached;
-    if (value.length !== 87) return undefined;
-    const separator = value.charCodeAt(43);
+    // The signature is 43 characters after the separator; tessera's own IDs are 43 too.
+    const at = value.length - 44;
+    if (at !== 43 && !(this.#appIds && at >= 22 && at <= 128)) return undefined;
+    const separator = value.charCodeAt(at);
     if (separator !== STORED && separator !== PROVISIONAL) return undefined;
-    const id = value.slice(0, 43);
-    if (!isWellFormedId(id)) return undefined;
+    const id = value.slice(0, at);
+    if (!this.isId(id)) return undefined;
     const provisional = separator === PROVISIONAL;
-    const at = this.#keyring.match('cookie', provisional ? `~${id}` : id, value.slice(44));
-    return at < 0 ? undefined : this.#remember(value, id, provisional, at > 0);
+    const secret = this.#keyring.match('cookie', provisional ? `~${id}` : id, value.slice(at + 1));
+    return secret < 0 ? undefined : this.#remember(value, id, provisional, secret > 0);
   }
 
   /**

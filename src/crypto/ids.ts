@@ -35,6 +35,21 @@ export function isWellFormedId(value: string): boolean {
   return value.length === 43 && /^[A-Za-z0-9_-]{43}$/.test(value);
 }
 
+/**
+ * Whether `value` can be an app-chosen session ID (express-session's `genid`): 22 to 128
+ * characters of `A-Z a-z 0-9 _ -` — cookie-safe, and with room for a UUID or 128 random bits.
+ * Shape only, like {@link isWellFormedId}.
+ *
+ * @internal
+ * @example
+ * ```ts
+ * isAppId('0b6f7e52-4b8f-4f7e-9d3c-2f1a9e8b7c6d'); // true
+ * ```
+ */
+export function isAppId(value: string): boolean {
+  return value.length >= 22 && value.length <= 128 && /^[A-Za-z0-9_-]+$/.test(value);
+}
+
 // `crypto.hash` (Node >= 20.12) is a one-shot digest, about 3x cheaper than createHash for short input.
 const oneShot = (nodeCrypto as { hash?: (alg: string, data: string, enc: 'base64url') => string }).hash;
 

@@ -1177,11 +1177,11 @@ describe('tessera/express options', () => {
     assert.equal(session({ ...base, rolling: true }).tessera.options.rolling, true, 'without an instance, rolling is passed to the manager');
   });
 
-  it('ignores genid with a warning: IDs are always 256-bit random', () => {
+  it('takes genid (issue 12: no longer ignored; its IDs are checked as they are made, see express/dropin.test.ts), and refuses one that is no function', () => {
     const warnings: string[] = [];
     session({ ...base, genid: () => 'predictable', logger: { warn: (_fields, m) => warnings.push(m) } });
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /genid/);
+    assert.equal(warnings.length, 0);
+    assert.throws(() => session({ ...base, genid: 'predictable' as never }), ConfigError);
   });
 
   it('offers session.MemoryStore, the tessera store', () => {

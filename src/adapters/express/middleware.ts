@@ -26,6 +26,7 @@ import { resolveSettings, type ExpressSessionOptions } from './options.js';
 import { expressClientIp, expressRequestIsSecure } from './proxy.js';
 import { RequestSession, requestSessionOf, type ExpressRequest } from './request.js';
 import { requestCookie, type RequestCookie } from './request-cookie.js';
+import { GENERATE_ID } from '../../core/request.js';
 import { TAB_HEADER } from '../../live/protocol.js';
 
 export type { ExpressCookieOptions, ExpressSessionOptions } from './options.js';
@@ -73,7 +74,7 @@ export interface SessionMiddleware {
  */
 export function session(options: ExpressSessionOptions = {}): SessionMiddleware {
   const settings = resolveSettings(options);
-  const { tessera, proxy, tenant, cookieOf } = settings;
+  const { tessera, proxy, tenant, cookieOf, appIds } = settings;
   const migration = Migration.from(options.migrateFrom, tessera);
   const { path } = tessera.options.cookie;
   const name = tessera.cookieName;
@@ -152,7 +153,10 @@ export function session(options: ExpressSessionOptions = {}): SessionMiddleware 
       // An empty tenant (TenantError, status 400) or a resolver that threw: Express's error handlers answer it.
       return next(error);
     }
-    const ctx = tessera.begin(input, secureCookies.sink(responseCookieSink(res, name, plainHttp, req), isSecure, own));
+    const sink = secureCookies.sink(responseCookieSink(res, name, plainHttp, req), isSecure, own);
+    // genid: the sink of this request chooses the IDs of the sessions it starts.
+    if (appIds !== null) sink[GENERATE_ID] = () => appIds.generate(req);
+    const ctx = tessera.begin(input, sink);
     if (live !== null) {
       // Live tabs on: their routes (under live.path) are answered here; the app never sees them.
       const route = liveRoute(live, req.originalUrl ?? req.url ?? '/');

@@ -15,6 +15,8 @@ import type { Tessera } from '../../manager.js';
 import { DEFAULTS } from '../../options.js';
 import type { CookieStore } from '../../stores/cookie.js';
 import type { SessionStore } from '../../stores/store.js';
+import { ACCEPT_APP_IDS } from '../../core/request.js';
+import { AppIds } from './genid.js';
 import { BIND_MANAGER, ExpressMemoryStore } from './memory-store.js';
 import { ExpressStoreAdapter, isExpressStore, type ExpressStoreLike } from './store-compat.js';
 import { resolveAdapterOptions, type TenantOf, type TenantResolver } from '../kit.js';
@@ -148,8 +150,11 @@ export interface ExpressSessionOptions extends Omit<CreateTesseraOptions, 'cooki
    */
   proxy?: boolean;
   /**
-   * Accepted for compatibility and ignored, with a warning: tessera's session IDs are always 256
-   * bits from the CSPRNG, never chosen by the app.
+   * Make the session IDs, as in express-session: called with the request for each new session
+   * (and at `regenerate()`). An ID must be 22 to 128 characters of `A-Z a-z 0-9 _ -`, or the write
+   * that needed it throws a `ConfigError`; one of under 128 bits of entropy by its look (a UUID:
+   * 122) is warned about once. Default: tessera's, 256 bits from the CSPRNG — the better choice.
+   * Not with `CookieStore`.
    */
   genid?: (req: IncomingMessage) => string;
   /**
@@ -193,6 +198,8 @@ export interface Settings {
   readonly secure: boolean | 'auto';
   /** `cookie.sameSite: 'auto'`: `None` on an HTTPS request whose cookie goes out `Secure`, `Lax` otherwise. */
   readonly sameSiteAuto: boolean;
+  /** The app's `genid`, checked, or `null`: tessera makes the IDs. */
+  readonly appIds: AppIds | null;
   /** `cookie` as a function of the request, or `null`. */
   readonly cookieOf: ((req: IncomingMessage) => ExpressCookieOptions) | null;
   /** The tenant of a request (throws `TenantError` for an empty one), or `null` for no tenants. */
@@ -223,6 +230,7 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
   let tessera: Tessera;
   let secure: boolean | 'auto';
   let cookieOf: Settings['cookieOf'] = null;
+  let appIds: AppIds | null = null;
   if (given !== undefined) {
     // `rolling` is the instance's own cookie policy, like `saveUninitialized`.
     const extra = Object.keys(manager).filter((k) => (manager as Record<string, unknown>)[k] !== undefined);
@@ -282,7 +290,8 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     });
     if (genid !== undefined) {
       if (typeof genid !== 'function') throw new ConfigError('session option genid must be a function');
-      tessera.options.logger.warn?.({}, 'tessera/express: the genid option is ignored: session IDs are always 256 bits from the CSPRNG');
+      tessera[ACCEPT_APP_IDS]();
+      appIds = new AppIds(genid, tessera.options.logger);
     }
     if (saveUninitialized === undefined) {
       tessera.options.logger.warn?.(
@@ -305,6 +314,7 @@ export function resolveSettings(options: ExpressSessionOptions): Settings {
     secure,
     sameSiteAuto: given === undefined && typeof options.cookie === 'object' && options.cookie?.sameSite === 'auto',
     cookieOf,
+    appIds,
     tenant: resolved.tenant,
   };
 }

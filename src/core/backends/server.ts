@@ -338,7 +338,7 @@ export class ServerBackend implements Backend {
   // ---------------------------------------------------------------- by ID and by user
 
   async destroyById(id: string, tenant: string | null): Promise<boolean> {
-    if (!isWellFormedId(id)) return false;
+    if (!this.#signed.isId(id)) return false;
     const state = await this.openById(id, tenant);
     if (state === null) return false;
     this.#events.emit('destroyed', state);

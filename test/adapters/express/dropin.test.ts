@@ -23,6 +23,7 @@ import { Strategy as LocalStrategy } from 'passport-local';
 import pg from 'pg';
 import { createClient } from 'redis';
 import session, { type ExpressSessionOptions } from '../../../src/adapters/express.js';
+import { CookieStore } from '../../../src/stores/cookie.js';
 import { MemoryStore } from '../../../src/stores/memory.js';
 import { CountingStore, GatedStore } from '../../helpers/browser.js';
 import { PG_URL, REDIS_URL, serviceSkip } from '../../helpers/services.js';
@@ -420,6 +421,48 @@ for (const [label, express] of [['Express 5', express5], ['Express 4', express4]
       const oldSid = signed.slice(2, signed.lastIndexOf('.'));
       assert.equal(sids.includes(oldSid), false, 'the old record is gone');
       assert.ok(sids.length >= 1, 'tessera’s records are in the same store, under its own keys');
+    });
+
+    it('genid makes the session IDs (and again at regenerate); a weak one is warned about once, a malformed one refused', async () => {
+      const warnings: string[] = [];
+      let made = 0;
+      const strong = await start(express, (app) => {
+        app.get('/', (req, res) => {
+          const s = data(req) as { n?: number };
+          s.n = (s.n ?? 0) + 1;
+          res.json({ id: req.sessionID, n: s.n });
+        });
+        app.get('/renew', route(async (req, res) => {
+          await req.session.regenerate();
+          data(req).n = 100;
+          res.json({ id: req.sessionID });
+        }));
+      }, { store: new MemoryStore(), logger: { warn: (m: string) => warnings.push(m) }, genid: () => `app-${made++}-${randomUUID().replace(/-/g, '')}${randomUUID().replace(/-/g, '')}` });
+      const first = (await (await strong.fetch('/')).json()) as { id: string; n: number };
+      assert.match(first.id, /^app-0-[0-9a-f]{64}$/);
+      assert.ok(strong.jar.get(CONNECT_SID)!.startsWith(`${first.id}.`), 'the cookie carries the app’s ID, signed');
+      assert.deepEqual(await (await strong.fetch('/')).json(), { id: first.id, n: 2 });
+      const renewed = (await (await strong.fetch('/renew')).json()) as { id: string };
+      assert.match(renewed.id, /^app-1-/);
+      assert.deepEqual(await (await strong.fetch('/')).json(), { id: renewed.id, n: 101 });
+      assert.equal(warnings.length, 0, "no warning for 256-bit IDs");
+
+      const uuid = await start(express, (app) => app.get('/', (req, res) => {
+        data(req).n = 1;
+        res.send(req.sessionID);
+      }), { store: new MemoryStore(), logger: { warn: (m: string) => warnings.push(m) }, genid: () => randomUUID() });
+      const id = await uuid.text('/');
+      await new Browser(uuid.base).text('/');
+      assert.equal(warnings.length, 1, 'warned once');
+      assert.match(warnings[0]!, /at most 122 bits/);
+      assert.doesNotMatch(warnings[0]!, new RegExp(id), 'never the ID itself');
+
+      const weak = await start(express, (app) => app.get('/', (req, res) => {
+        data(req).n = 1;
+        res.send('stored');
+      }), { store: new MemoryStore(), genid: () => 'guessable' });
+      assert.equal((await weak.fetch('/')).status, 500, 'refused: the write that needed an ID throws a ConfigError');
+      assert.throws(() => session({ secret: SECRET, store: new CookieStore() as never, logger: {}, resave: false, saveUninitialized: false, genid: () => randomUUID() }), (e: unknown) => (e as { code?: string }).code === 'ERR_CONFIG');
     });
 
     it("exports express-session's Store, Session and Cookie: an app's own store extends session.Store", async () => {
