@@ -181,10 +181,12 @@ export class Lifecycle implements SessionRuntime {
   regenerate(state: SessionState, keepData: boolean): void {
     if (state.sink === null) throw new SessionStateError('a session opened by ID has no cookie to regenerate');
     if (!state.sink.writable()) throw new SessionStateError('cannot regenerate the session after the response headers were sent');
+    // The new ID first: an app's genid that throws leaves the session as it was.
+    const id = state.sink[GENERATE_ID]?.() ?? generateId();
     const now = this.now();
     if (state.key !== null && state.version > 0) retire(state, state.key, revokeUntil(this.#policy, state, now));
     const previous = state.key;
-    state.id = state.sink[GENERATE_ID]?.() ?? generateId();
+    state.id = id;
     state.key = storeKey(state.id, state.tenant);
     state.version = 0;
     state.loaded = false;
