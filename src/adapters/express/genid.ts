@@ -10,7 +10,7 @@
 import type { IncomingMessage } from 'node:http';
 import { isAppId } from '../../crypto/ids.js';
 import { ConfigError } from '../../errors.js';
-import type { Logger } from '../../options.js';
+import type { Logger } from '../../logger.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -64,8 +64,10 @@ export class AppIds {
     if (!this.#warned && entropyBits(id) < 128) {
       this.#warned = true;
       // Never the ID itself: only how it looks.
+      const bits = Math.floor(entropyBits(id));
       this.#logger.warn?.(
-        `tessera/express: genid gives session IDs of at most ${Math.floor(entropyBits(id))} bits of entropy (under 128): ` +
+        { bits },
+        `tessera/express: genid gives session IDs of at most ${bits} bits of entropy (under 128): ` +
           'a guessable ID opens someone else\'s session. Return crypto.randomBytes(32).toString("base64url"), or drop genid. (Warned once.)',
       );
     }

@@ -437,7 +437,7 @@ for (const [label, express] of [['Express 5', express5], ['Express 4', express4]
           data(req).n = 100;
           res.json({ id: req.sessionID });
         }));
-      }, { store: new MemoryStore(), logger: { warn: (m: string) => warnings.push(m) }, genid: () => `app-${made++}-${randomUUID().replace(/-/g, '')}${randomUUID().replace(/-/g, '')}` });
+      }, { store: new MemoryStore(), logger: { warn: (_fields: Record<string, unknown>, m: string) => warnings.push(m) }, genid: () => `app-${made++}-${randomUUID().replace(/-/g, '')}${randomUUID().replace(/-/g, '')}` });
       const first = (await (await strong.fetch('/')).json()) as { id: string; n: number };
       assert.match(first.id, /^app-0-[0-9a-f]{64}$/);
       assert.ok(strong.jar.get(CONNECT_SID)!.startsWith(`${first.id}.`), 'the cookie carries the app’s ID, signed');
@@ -450,7 +450,7 @@ for (const [label, express] of [['Express 5', express5], ['Express 4', express4]
       const uuid = await start(express, (app) => app.get('/', (req, res) => {
         data(req).n = 1;
         res.send(req.sessionID);
-      }), { store: new MemoryStore(), logger: { warn: (m: string) => warnings.push(m) }, genid: () => randomUUID() });
+      }), { store: new MemoryStore(), logger: { warn: (_fields: Record<string, unknown>, m: string) => warnings.push(m) }, genid: () => randomUUID() });
       const id = await uuid.text('/');
       await new Browser(uuid.base).text('/');
       assert.equal(warnings.length, 1, 'warned once');
