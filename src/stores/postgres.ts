@@ -26,7 +26,7 @@ import type * as Pg from 'pg';
 import { ConfigError, SessionStateError, StoreUnavailableError } from '../errors.js';
 import { activityMigrationSql, activityNames, PostgresActivity, type ActivityNames } from './activity/postgres.js';
 import { loadPeer } from './peer.js';
-import type { ActivityQuery, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
+import type { ActivityQuery, DeleteExpiredOptions, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -500,16 +500,24 @@ export class PostgresStore implements SessionStore {
   }
 
   /**
-   * Remove every row expired at `ctx.now`, in batches of `cleanupBatch` rows (one short
-   * statement each, skipping rows other transactions hold), and resolve how many were removed.
-   * The manager's cleanup timer calls this; several servers may run it at once.
+   * Remove the rows expired at `ctx.now` and resolve how many were removed: with `limit` (as the
+   * manager's cleanup calls it, batch by batch) at most that many, in one short statement, after
+   * one statement removing at most `limit` expired activity entries; without it every one, in
+   * statements of `cleanupBatch` rows. Rows other transactions hold are skipped, not waited for,
+   * so several servers may run it at once.
    *
    * @example
    * ```ts
-   * const removed = await store.deleteExpired({ now: Date.now() });
+   * const removed = await store.deleteExpired({ now: Date.now() }, { limit: 500 });
    * ```
    */
-  async deleteExpired(ctx: StoreContext): Promise<number> {
+  async deleteExpired(ctx: StoreContext, options: DeleteExpiredOptions = {}): Promise<number> {
+    const { limit } = options;
+    if (limit !== undefined) {
+      await this.#activity.deleteExpired(ctx, limit);
+      const { rowCount } = await this.#query(this.#sql.deleteExpired, [whole(ctx.now), limit]);
+      return rowCount ?? 0;
+    }
     await this.#activity.deleteExpired(ctx);
     let total = 0;
     for (;;) {
