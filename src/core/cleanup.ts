@@ -4,13 +4,15 @@
  * long, and requests keep being served while it runs.
  *
  * Each batch asks the backend for at most `limit` records ({@link Backend.deleteExpired}, which
- * passes `{ limit }` to the store's `deleteExpired`). The loop sizes batches to take about
- * {@link SLICE_MS} (halving the limit after a slower batch, doubling it after a much quicker one,
- * within {@link MIN_LIMIT}–{@link MAX_LIMIT}), then waits twice as long as the batch took before
- * the next one (a timer, not `setImmediate`: the requests that arrived meanwhile, and those that
- * arrive while it waits, are all served). So cleanup takes at most about a third of the process's
- * time, and delays any request by about one batch. A run ends at the first batch that removes
- * fewer than its limit.
+ * passes `{ limit }` to the store's `deleteExpired`). The time a batch holds the event loop is the
+ * time its call takes to hand back its promise: all of an in-process store's work (SQLite,
+ * memory), next to nothing of a networked store's. The loop sizes batches to hold it about
+ * {@link SLICE_MS}, and to take at most about {@link STATEMENT_MS} in all (halving the limit after
+ * a slower batch, doubling it after a much quicker one, within {@link MIN_LIMIT}–{@link MAX_LIMIT}),
+ * then waits twice as long as the batch held the loop before the next one (a timer, not
+ * `setImmediate`: the requests that arrived meanwhile, and those that arrive while it waits, are
+ * all served). So cleanup takes at most about a third of the process's time, and delays a request
+ * by at most about one batch. A run ends at the first batch that removes fewer than its limit.
  *
  * @module
  * @internal
@@ -52,8 +54,10 @@ export interface CleanupOptions {
   onProgress?: (progress: CleanupProgress) => void;
 }
 
-/** Target time (ms) of one batch. */
+/** Target time (ms) a batch holds the event loop. */
 export const SLICE_MS = 5;
+/** Longest time (ms) a batch should take in all, waiting for a networked store included: one short statement. */
+export const STATEMENT_MS = 100;
 /** The first batch's limit. */
 export const FIRST_LIMIT = 500;
 /** The smallest and largest batch. */
@@ -108,16 +112,20 @@ export class Cleaner {
     let batches = 0;
     for (;;) {
       const began = performance.now();
-      const count = await this.#backend.deleteExpired({ now, limit, first: batches === 0 });
+      const pending = this.#backend.deleteExpired({ now, limit, first: batches === 0 });
+      // What the call did before handing back its promise held the event loop: all of an
+      // in-process store's batch (SQLite, memory), next to nothing of a networked one's.
+      const held = performance.now() - began;
+      const count = await pending;
       const took = performance.now() - began;
       removed += count;
       batches++;
       const done = count < limit || this.#closed;
       onProgress?.({ removed, batches, elapsed: performance.now() - start, done });
       if (done) return removed;
-      if (took > 2 * SLICE_MS) limit = Math.max(MIN_LIMIT, limit >> 1);
-      else if (took < SLICE_MS / 2) limit = Math.min(MAX_LIMIT, limit * 2);
-      await pause(Math.max(1, Math.ceil(took * PAUSE_FACTOR)));
+      if (held > 2 * SLICE_MS || took > STATEMENT_MS) limit = Math.max(MIN_LIMIT, limit >> 1);
+      else if (held < SLICE_MS / 2 && took < STATEMENT_MS / 4) limit = Math.min(MAX_LIMIT, limit * 2);
+      await pause(Math.max(1, Math.ceil(held * PAUSE_FACTOR)));
       if (this.#closed) {
         onProgress?.({ removed, batches, elapsed: performance.now() - start, done: true });
         return removed;
