@@ -55,13 +55,14 @@ export interface CleanupOptions {
 }
 
 /** Target time (ms) a batch holds the event loop. */
-export const SLICE_MS = 5;
+export const SLICE_MS = 2;
 /** Longest time (ms) a batch should take in all, waiting for a networked store included: one short statement. */
 export const STATEMENT_MS = 100;
 /** The first batch's limit. */
 export const FIRST_LIMIT = 500;
-/** The smallest and largest batch. */
+/** The smallest batch. */
 export const MIN_LIMIT = 16;
+/** The largest batch. */
 export const MAX_LIMIT = 8_000;
 /** The pause after a batch, in multiples of the time it took. */
 const PAUSE_FACTOR = 2;
