@@ -263,27 +263,35 @@ async function partitionOne(compiled: string, name: 'redis' | 'postgres', target
     running = false;
     await Promise.all(workers);
 
+    // In flight when the network went silent; sent during the partition and answered before it
+    // ended; sent during it and answered after it (they waited across the heal); sent after it.
     const inFlight = samples.filter((s) => s.start < cut && s.end > cut);
-    const during = samples.filter((s) => s.start >= cut && s.start < healed);
+    const during = samples.filter((s) => s.start >= cut && s.end <= healed);
+    const across = samples.filter((s) => s.start >= cut && s.start < healed && s.end > healed);
     const sentAfter = samples.filter((s) => s.start >= healed);
-    const firstOk = sentAfter.find((s) => s.status === 200) ?? samples.find((s) => s.end > healed && s.status === 200);
+    const firstOk = samples.find((s) => s.end > healed && s.status === 200);
     const lastBad = samples.filter((s) => s.end > healed && s.status !== 200).at(-1);
     const waits = during.map((s) => s.end - s.start).sort((a, b) => a - b);
     const pct = (p: number) => (waits.length ? round(waits[Math.min(waits.length - 1, Math.floor((p / 100) * waits.length))]!, 0) : NaN);
+    const statuses = (list: Sample[]) => [...new Set(list.map((s) => s.status))].sort();
     const figures = {
-      inFlight: { count: inFlight.length, statuses: [...new Set(inFlight.map((s) => s.status))], msTo503Max: round(Math.max(0, ...inFlight.map((s) => s.end - cut)), 0) },
-      during: { count: during.length, all503: during.every((s) => s.status === 503), statuses: [...new Set(during.map((s) => s.status))], waitP50Ms: pct(50), waitP99Ms: pct(99), waitMaxMs: round(waits.at(-1) ?? NaN, 0) },
+      inFlight: { count: inFlight.length, statuses: statuses(inFlight), msAfterCutMax: round(Math.max(0, ...inFlight.map((s) => s.end - cut)), 0) },
+      during: { count: during.length, statuses: statuses(during), waitP50Ms: pct(50), waitP99Ms: pct(99), waitMaxMs: round(waits.at(-1) ?? NaN, 0) },
+      acrossHeal: { count: across.length, statuses: statuses(across) },
       recovery: {
         firstOkMsAfterHeal: firstOk ? round(firstOk.end - healed, 0) : null,
         lastFailureMsAfterHeal: lastBad ? round(lastBad.end - healed, 0) : 0,
-        after: { count: sentAfter.length, ok: sentAfter.filter((s) => s.status === 200).length },
+        sentAfter: sentAfter.length,
+        sentAfterOk: sentAfter.filter((s) => s.status === 200).length,
       },
     };
     log(
-      `${name} partition (${PARTITION_S} s, ${WORKERS} clients): in flight at the cut ${figures.inFlight.count}, answered ${figures.inFlight.statuses.join('/')} within ${figures.inFlight.msTo503Max} ms of it; ` +
-        `${figures.during.count} sent during it, ${figures.during.all503 ? 'all 503' : `statuses ${figures.during.statuses.join('/')}`}, waiting p50 ${figures.during.waitP50Ms} ms, p99 ${figures.during.waitP99Ms} ms, max ${figures.during.waitMaxMs} ms; ` +
+      `${name} partition (${PARTITION_S} s, ${WORKERS} clients): ` +
+        (inFlight.length ? `${inFlight.length} in flight at the cut answered ${figures.inFlight.statuses.join('/')} within ${figures.inFlight.msAfterCutMax} ms of it; ` : '') +
+        `${during.length} sent and answered during it: ${figures.during.statuses.join('/')}, waiting p50 ${figures.during.waitP50Ms} ms, p99 ${figures.during.waitP99Ms} ms, max ${figures.during.waitMaxMs} ms; ` +
+        `${across.length} answered across the heal (${figures.acrossHeal.statuses.join('/')}); ` +
         `first 200 ${figures.recovery.firstOkMsAfterHeal} ms after the network came back, last failure ${figures.recovery.lastFailureMsAfterHeal} ms after it; ` +
-        `${figures.recovery.after.ok} of ${figures.recovery.after.count} requests sent after it answered 200`,
+        `${figures.recovery.sentAfterOk} of ${figures.recovery.sentAfter} requests sent after it answered 200`,
     );
     (results.partition ??= {} as Record<string, unknown>) as Record<string, unknown>;
     (results.partition as Record<string, unknown>)[name] = figures;
