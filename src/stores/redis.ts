@@ -35,6 +35,7 @@ import { scanPage } from './redis-scan.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { RedisActivity } from './activity/redis.js';
 import { loadPeer } from './peer.js';
+import { requireFromTessera } from './peer-require.js';
 import type { ActivityQuery, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /**
@@ -223,6 +224,22 @@ function decode(value: Buffer | null, now: number): StoreRecord | null {
   return { data: value.toString('utf8', at, value.length), version, expiresAt, userId, tenant };
 }
 
+/**
+ * Whether the installed ioredis has a working `socketTimeout`: 5.4.2 or later (5.4.0 and 5.4.1
+ * could time out connections that were answering, and reconnect in a loop: ioredis #1919). An
+ * unreadable version is taken as recent.
+ */
+function socketTimeoutWorks(): boolean {
+  try {
+    const { version } = requireFromTessera('ioredis/package.json') as { version?: string };
+    const [major = NaN, minor = NaN, patch = NaN] = String(version).split('.').map((n) => parseInt(n, 10));
+    if ([major, minor, patch].some(Number.isNaN)) return true;
+    return major > 5 || (major === 5 && (minor > 4 || (minor === 4 && patch >= 2)));
+  } catch {
+    return true;
+  }
+}
+
 /** Client states in which a command could only wait or fail: refuse at once instead. */
 const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 /** Redis replies that mean "not now" rather than "wrong command". */
@@ -319,7 +336,8 @@ export class RedisStore implements SessionStore {
         commandTimeout: timeout,
         // A connection silent for `timeout` while a command waits is dropped (and made again): in
         // a silent partition it would otherwise stay "ready", and every call would wait it out.
-        socketTimeout: timeout,
+        // ioredis before 5.4.2 could drop healthy connections with it, over and over (#1919).
+        ...(socketTimeoutWorks() ? { socketTimeout: timeout } : {}),
         retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
       });
       this.#owned = true;
