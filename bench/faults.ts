@@ -17,6 +17,7 @@
  *   npm run bench:faults                                  # both parts: about 4 minutes
  *   npm run bench:faults -- --only cleanup --rows 200000 --duration 10
  *   npm run bench:faults -- --only partition
+ *   npm run bench:faults -- --only partition --timeouts-before   # the stores' limits of before
  *   npm run bench:faults -- --out faults.json             # also the results as JSON
  *
  * The server runs in a child process, compiled as in `npm run bench` (bench/lib/build.ts). A
@@ -45,6 +46,7 @@ const { values: flags } = parseArgs({
     connections: { type: 'string', default: '10' },
     workers: { type: 'string', default: '8' },
     partition: { type: 'string', default: '5' },
+    'timeouts-before': { type: 'boolean', default: false },
     out: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -58,6 +60,8 @@ if (flags.help) {
   --connections N            autocannon connections (default 10)
   --workers N                clients looping on requests during a partition (default 8)
   --partition S              seconds the network stays silent (default 5)
+  --timeouts-before          partitions with the stores' limits of before 2026-12-05 (Redis 2 s, no socket
+                             timeout; PostgreSQL 5 s to connect, 10 s per query), for comparison
   --out FILE                 also write the results as JSON`);
   process.exit(0);
 }
@@ -228,7 +232,7 @@ async function partitionOne(compiled: string, name: 'redis' | 'postgres', target
     return;
   }
   const proxy = await FaultProxy.start(target);
-  const server = new Server(compiled, [`--store=${name}`, `--url=${proxy.url(target)}`]);
+  const server = new Server(compiled, [`--store=${name}`, `--url=${proxy.url(target)}`, `--timeouts=${flags['timeouts-before'] ? 'before' : 'default'}`]);
   try {
     await server.ready();
     const url = `http://127.0.0.1:${server.port}/`;
@@ -286,7 +290,7 @@ async function partitionOne(compiled: string, name: 'redis' | 'postgres', target
       },
     };
     log(
-      `${name} partition (${PARTITION_S} s, ${WORKERS} clients): ` +
+      `${name} partition (${PARTITION_S} s, ${WORKERS} clients${flags['timeouts-before'] ? ', limits of before' : ''}): ` +
         (inFlight.length ? `${inFlight.length} in flight at the cut answered ${figures.inFlight.statuses.join('/')} within ${figures.inFlight.msAfterCutMax} ms of it; ` : '') +
         `${during.length} sent and answered during it: ${figures.during.statuses.join('/')}, waiting p50 ${figures.during.waitP50Ms} ms, p99 ${figures.during.waitP99Ms} ms, max ${figures.during.waitMaxMs} ms; ` +
         `${across.length} answered across the heal (${figures.acrossHeal.statuses.join('/')}); ` +

@@ -10,8 +10,8 @@
  *   (`store.deleteExpired({ now })`: statements of 500 rows with a `setImmediate` between them:
  *   `store`), or one `DELETE` of every expired row (`one`).
  * - `--store=redis --url=URL` / `--store=postgres --url=URL`: `RedisStore` / `PostgresStore` with
- *   their default timeouts, at `URL` (the bench's proxy), an `async` handler; failures are the
- *   adapter's 503.
+ *   their default timeouts (`--timeouts=before`: those of before 2026-12-05), at `URL` (the bench's
+ *   proxy), an `async` handler; failures are the adapter's 503.
  *
  * It reports the event loop's delay (`monitorEventLoopDelay`, 1 ms resolution) between two `mark`s.
  *
@@ -48,7 +48,10 @@ function args(): Record<string, string> {
 }
 
 async function main(): Promise<void> {
-  const { store: kind = 'sqlite', dir, url } = args();
+  const { store: kind = 'sqlite', dir, url, timeouts = 'default' } = args();
+  // `--timeouts=before`: the stores' default limits before this bench (Redis 2 s with no socket
+  // timeout; PostgreSQL 5 s to connect, 10 s per query), for comparison.
+  const before = timeouts === 'before';
   let store: SessionStore;
   let afterClose = async (): Promise<void> => {};
   if (kind === 'sqlite') {
@@ -56,11 +59,18 @@ async function main(): Promise<void> {
     store = new SqliteStore({ path: join(dir, 'sessions.db') });
   } else if (kind === 'redis') {
     if (!url) throw new Error('--url is required with --store=redis');
-    store = new RedisStore({ url, prefix: `${benchName('faults')}:` });
+    const prefix = `${benchName('faults')}:`;
+    if (before) {
+      const { Redis } = await import('ioredis');
+      const client = new Redis(url, { enableOfflineQueue: true, maxRetriesPerRequest: 0, connectTimeout: 2_000, commandTimeout: 2_000, retryStrategy: (n) => Math.min(n * 100, 1_000) });
+      client.on('error', () => {});
+      store = new RedisStore({ client, prefix });
+      afterClose = async () => void client.disconnect();
+    } else store = new RedisStore({ url, prefix });
   } else if (kind === 'postgres') {
     if (!url) throw new Error('--url is required with --store=postgres');
     const table = benchName('faults');
-    store = new PostgresStore({ connectionString: url, table });
+    store = new PostgresStore({ connectionString: url, table, ...(before ? { connectionTimeout: 5_000, queryTimeout: 10_000 } : {}) });
     afterClose = async () => {
       const pg = (await import('pg')).default;
       const client = new pg.Client({ connectionString: process.env.TESSERA_PG_URL ?? 'postgres://root@127.0.0.1:5432/test' });
