@@ -120,6 +120,11 @@ class Server {
     this.#child.send(message);
   }
 
+  async gate(open: boolean): Promise<void> {
+    this.send({ type: 'gate', open });
+    await this.next('gated');
+  }
+
   async mark(): Promise<Extract<FaultsChildMessage, { type: 'mark' }>> {
     this.send({ type: 'mark' });
     return this.next('mark');
@@ -145,10 +150,12 @@ interface Window {
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
   elu: number;
+  /** Expired rows tessera's cleanup removed during the window. */
+  removed: number;
 }
 
 async function load(server: Server, seconds: number, until?: Promise<unknown>): Promise<Window> {
-  await server.mark();
+  const first = await server.mark();
   const instance = autocannon({ url: `http://127.0.0.1:${server.port}/`, connections: CONNECTIONS, duration: seconds, headers: { cookie: server.cookie } });
   void until?.then(() => instance.stop());
   const result = await instance;
@@ -162,6 +169,7 @@ async function load(server: Server, seconds: number, until?: Promise<unknown>): 
     loopDelayP99Ms: round(mark.p99, 2),
     loopDelayMaxMs: round(mark.max, 1),
     elu: round(mark.elu, 3),
+    removed: mark.removed - first.removed,
   };
 }
 
@@ -185,13 +193,17 @@ async function cleanupPart(compiled: string): Promise<void> {
       const filled = await server.next('filled');
       log(`  ${ROWS.toLocaleString('en')} expired rows inserted in ${round(filled.ms / 1000, 1)} s (one transaction)`);
       await load(server, 2); // the insert's checkpoint and caches settle
+      if (mode === 'paced') {
+        runs.push(await bracketed(server, normal, filled.ms));
+        continue;
+      }
       server.send({ type: 'clean', mode });
       const cleaned = server.next('cleaned');
       const during = await load(server, DURATION, cleaned);
       const done = await cleaned;
       log(describeWindow(`while cleaning (${mode})`, during, normal));
-      log(`  removed ${done.removed.toLocaleString('en')} rows in ${round(done.ms / 1000, 2)} s${mode === 'paced' ? `, ${done.batches} batches` : ''}`);
-      runs.push({ mode, fillSeconds: round(filled.ms / 1000, 2), during, ratio: round(during.rps / normal.rps, 3), removed: done.removed, cleanupSeconds: round(done.ms / 1000, 2), batches: done.batches });
+      log(`  removed ${done.removed.toLocaleString('en')} rows in ${round(done.ms / 1000, 2)} s`);
+      runs.push({ mode, fillSeconds: round(filled.ms / 1000, 2), during, ratio: round(during.rps / normal.rps, 3), removed: done.removed, cleanupSeconds: round(done.ms / 1000, 2) });
     }
     const after = await load(server, DURATION);
     log(describeWindow('normal, after', after));
@@ -200,6 +212,71 @@ async function cleanupPart(compiled: string): Promise<void> {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Seconds of one window of the bracketed measurement. */
+const WINDOW_S = 5;
+
+/**
+ * tessera's paced cleanup, measured in turns: a normal window, a cleaning window, a normal one, …
+ * (`--duration` seconds of cleaning in all, in windows of {@link WINDOW_S}), the cleanup held
+ * between two batches during the normal ones. Each cleaning window is compared with the mean of
+ * the normal windows around it, seconds apart, so the drift of a shared machine moves both sides.
+ * The cleanup then runs to its end, unmeasured.
+ */
+async function bracketed(server: Server, normal: Window, fillMs: number): Promise<Record<string, unknown>> {
+  await server.gate(false);
+  server.send({ type: 'clean', mode: 'paced' });
+  const cleaned = server.next('cleaned');
+  const normals: Window[] = [await load(server, WINDOW_S)];
+  const cleaning: Window[] = [];
+  for (let i = 0; i < Math.max(1, Math.round(DURATION / WINDOW_S)); i++) {
+    await server.gate(true);
+    cleaning.push(await load(server, WINDOW_S));
+    await server.gate(false);
+    normals.push(await load(server, WINDOW_S));
+  }
+  await server.gate(true);
+  const started = performance.now();
+  const done = await cleaned;
+  const ratios = cleaning.map((w, i) => w.rps / ((normals[i]!.rps + normals[i + 1]!.rps) / 2));
+  const median = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[mid]! : round((sorted[mid - 1]! + sorted[mid]!) / 2, 3);
+  };
+  const seconds = cleaning.reduce((t, w) => t + w.seconds, 0);
+  const removedWhileMeasured = cleaning.reduce((t, w) => t + w.removed, 0);
+  const p99s = cleaning.map((w) => w.loopDelayP99Ms);
+  const normalP99s = normals.map((w) => w.loopDelayP99Ms);
+  const figures = {
+    mode: 'paced',
+    fillSeconds: round(fillMs / 1000, 2),
+    windows: WINDOW_S,
+    ratioMedian: round(median(ratios), 3),
+    ratioRange: [round(Math.min(...ratios), 3), round(Math.max(...ratios), 3)],
+    rpsCleaning: Math.round(cleaning.reduce((t, w) => t + w.rps * w.seconds, 0) / seconds),
+    rpsNormalAround: Math.round(normals.reduce((t, w) => t + w.rps * w.seconds, 0) / normals.reduce((t, w) => t + w.seconds, 0)),
+    loopDelayP99Cleaning: { median: median(p99s), max: Math.max(...p99s) },
+    loopDelayP99Normal: { median: median(normalP99s), max: Math.max(...normalP99s) },
+    loopDelayMaxCleaning: Math.max(...cleaning.map((w) => w.loopDelayMaxMs)),
+    latencyP99Cleaning: Math.max(...cleaning.map((w) => w.latencyP99Ms)),
+    rowsPerSecondWhileMeasured: Math.round(removedWhileMeasured / seconds),
+    removedWhileMeasured,
+    removed: done.removed,
+    batches: done.batches,
+    finishedSecondsAfterMeasuring: round((performance.now() - started) / 1000, 1),
+    cleaning,
+    normals,
+  };
+  log(
+    `while cleaning (paced), ${cleaning.length} windows of ${WINDOW_S} s between normal ones: ${figures.rpsCleaning} req/s against ${figures.rpsNormalAround} around them, ` +
+      `ratio median ${figures.ratioMedian} (${figures.ratioRange.join('–')}); loop delay p99 median ${figures.loopDelayP99Cleaning.median} ms, max ${figures.loopDelayP99Cleaning.max} ms ` +
+      `(normal windows: ${figures.loopDelayP99Normal.median}, ${figures.loopDelayP99Normal.max}); loop delay max ${figures.loopDelayMaxCleaning} ms; latency p99 ≤ ${figures.latencyP99Cleaning} ms; ` +
+      `${figures.rowsPerSecondWhileMeasured} rows/s removed while measured`,
+  );
+  log(`  (the first normal window, before: ${normal.rps} req/s) removed ${done.removed.toLocaleString('en')} rows in all, ${done.batches} batches; finished ${figures.finishedSecondsAfterMeasuring} s after the measurement`);
+  return figures;
 }
 
 // ------------------------------------------------------------------ 2. silent partitions

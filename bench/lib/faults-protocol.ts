@@ -16,12 +16,15 @@ export type FaultsParentMessage =
   | { type: 'fill'; rows: number }
   /** Remove the expired rows, while serving. */
   | { type: 'clean'; mode: CleanMode }
+  /** Hold tessera's paced cleanup before its next batch (`open: false`), or let it go on. */
+  | { type: 'gate'; open: boolean }
   | { type: 'stop' };
 
 /** From the server to the bench. */
 export type FaultsChildMessage =
   | { type: 'ready'; port: number; cookie: string }
-  | { type: 'mark'; p50: number; p99: number; max: number; elu: number; anomalies: number }
+  | { type: 'mark'; p50: number; p99: number; max: number; elu: number; anomalies: number; removed: number }
+  | { type: 'gated' }
   | { type: 'filled'; ms: number }
   | { type: 'cleaned'; removed: number; ms: number; batches: number }
   | { type: 'failed'; error: string };

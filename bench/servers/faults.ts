@@ -47,7 +47,36 @@ function args(): Record<string, string> {
   return out;
 }
 
+/**
+ * A `SqliteStore` whose cleanup batches can be held between two batches, so the bench can measure
+ * normal windows and cleaning windows in turn during one cleanup. While open it calls the store
+ * at once, so the batch's work is still done before the call hands back its promise, as tessera's
+ * pacing expects.
+ */
+class GatedSqliteStore extends SqliteStore {
+  #held: { promise: Promise<void>; release: () => void } | null = null;
+
+  hold(): void {
+    if (this.#held) return;
+    let release = () => {};
+    const promise = new Promise<void>((resolve) => (release = resolve));
+    this.#held = { promise, release };
+  }
+
+  release(): void {
+    this.#held?.release();
+    this.#held = null;
+  }
+
+  override deleteExpired(...args: Parameters<SqliteStore['deleteExpired']>): Promise<number> {
+    const held = this.#held;
+    return held ? held.promise.then(() => this.deleteExpired(...args)) : super.deleteExpired(...args);
+  }
+}
+
 async function main(): Promise<void> {
+  let gated: GatedSqliteStore | null = null;
+  let removedSoFar = 0;
   const { store: kind = 'sqlite', dir, url, timeouts = 'default' } = args();
   // `--timeouts=before`: the stores' default limits before this bench (Redis 2 s with no socket
   // timeout; PostgreSQL 5 s to connect, 10 s per query), for comparison.
@@ -56,7 +85,7 @@ async function main(): Promise<void> {
   let afterClose = async (): Promise<void> => {};
   if (kind === 'sqlite') {
     if (!dir) throw new Error('--dir is required with --store=sqlite');
-    store = new SqliteStore({ path: join(dir, 'sessions.db') });
+    store = gated = new GatedSqliteStore({ path: join(dir, 'sessions.db') });
   } else if (kind === 'redis') {
     if (!url) throw new Error('--url is required with --store=redis');
     const prefix = `${benchName('faults')}:`;
@@ -108,7 +137,7 @@ async function main(): Promise<void> {
       switch (message.type) {
         case 'mark': {
           const loop = performance.eventLoopUtilization(elu);
-          send({ type: 'mark', p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max), elu: loop.utilization, anomalies });
+          send({ type: 'mark', p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max), elu: loop.utilization, anomalies, removed: removedSoFar });
           delay.reset();
           elu = performance.eventLoopUtilization();
           anomalies = 0;
@@ -132,7 +161,15 @@ async function main(): Promise<void> {
           const started = performance.now();
           let batches = 0;
           let removed: number;
-          if (message.mode === 'paced') removed = await tessera.cleanupExpired({ onProgress: (p) => (batches = p.batches) });
+          removedSoFar = 0;
+          if (message.mode === 'paced') {
+            removed = await tessera.cleanupExpired({
+              onProgress: (p) => {
+                batches = p.batches;
+                removedSoFar = p.removed;
+              },
+            });
+          }
           else if (message.mode === 'store') removed = await store.deleteExpired!({ now: Date.now() });
           else {
             const db = new Database(join(dir!, 'sessions.db'));
@@ -141,6 +178,12 @@ async function main(): Promise<void> {
             batches = 1;
           }
           send({ type: 'cleaned', removed, ms: performance.now() - started, batches });
+          break;
+        }
+        case 'gate': {
+          if (message.open) gated?.release();
+          else gated?.hold();
+          send({ type: 'gated' });
           break;
         }
         case 'stop': {
