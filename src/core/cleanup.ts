@@ -64,7 +64,7 @@ export const FIRST_LIMIT = 500;
 export const MIN_LIMIT = 16;
 /** The largest batch. */
 export const MAX_LIMIT = 8_000;
-/** The pause after a batch, in multiples of the time it took. */
+/** The pause after a batch, in multiples of the time it held the event loop. */
 const PAUSE_FACTOR = 2;
 
 /**
