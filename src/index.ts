@@ -47,7 +47,7 @@ export function createTessera(options: CreateTesseraOptions = {}): Tessera {
 }
 
 export { Tessera, SessionContext } from './manager.js';
-export type { RequestInput, CookieSink, ByIdOptions, CreateOptions, DestroyByHandleOptions, SessionInfo, SessionEvent, AuditEvent, AuditEventType, TesseraEventName } from './manager.js';
+export type { RequestInput, CookieSink, ByIdOptions, CreateOptions, DestroyByHandleOptions, SessionInfo, SessionEvent, AuditEvent, AuditEventType, TesseraEventName, CleanupOptions, CleanupProgress } from './manager.js';
 export { Session } from './session.js';
 export type { SessionData, SessionMeta } from './session.js';
 export type { TesseraOptions, ResolvedOptions, Logger, LogLevel, TenantOptions, Lifetimes } from './options.js';
@@ -83,7 +83,7 @@ export { AuthTokens, sessionBinding } from './auth/tokens.js';
 export type { AuthOptions, AuthClaims, AuthKey, AuthFailure } from './auth/tokens.js';
 export type { CsrfOptions, CsrfFailure, CsrfRoute } from './csrf.js';
 export type { TesseraErrorCode } from './errors.js';
-export type { SessionStore, StoreRecord, StoreContext, KeyedRecord, ActivityQuery, SessionActivity, ListQuery, SessionPage } from './stores/store.js';
+export type { SessionStore, StoreRecord, StoreContext, KeyedRecord, ActivityQuery, SessionActivity, ListQuery, SessionPage, DeleteExpiredOptions } from './stores/store.js';
 export { isExpired, isSessionRecord, lastOf, pageByKey, SynchronousStore } from './stores/store.js';
 export { SessionAdmin } from './admin.js';
 export type { AdminListQuery, AdminPage, AdminSession, AdminStats } from './admin.js';

@@ -27,6 +27,7 @@ import { CookieBackend } from './core/backends/cookie.js';
 import { ServerBackend } from './core/backends/server.js';
 import { RecordCodec } from './core/codec.js';
 import { Committer } from './core/commit.js';
+import { Cleaner, type CleanupOptions } from './core/cleanup.js';
 import { checkCsrf, type CsrfRequest } from './core/csrf-check.js';
 import { SessionContext } from './core/context.js';
 import { StoreDriver } from './core/driver.js';
@@ -41,6 +42,7 @@ import { freshState } from './core/state.js';
 import type { Step } from './core/queue.js';
 
 export { SessionContext } from './core/context.js';
+export type { CleanupOptions, CleanupProgress } from './core/cleanup.js';
 export type { RequestInput, CookieSink } from './core/request.js';
 export type { CsrfRequest } from './core/csrf-check.js';
 export type { AuditEvent, AuditEventType, SessionEvent, TesseraEventName } from './core/events.js';
@@ -148,6 +150,7 @@ export class Tessera extends EventEmitter {
   readonly #live: LiveHub | null = null;
   readonly #metrics: TesseraMetrics | null;
   #timer: NodeJS.Timeout | null = null;
+  readonly #cleaner: Cleaner;
   #closed = false;
 
   /**
@@ -208,10 +211,10 @@ export class Tessera extends EventEmitter {
       events.sessions = hub;
     }
     const interval = this.options.cleanupInterval;
+    const cleaner = (this.#cleaner = new Cleaner(backend, now));
     if (interval > 0 && backend.cleansUp) {
-      this.#timer = setInterval(() => {
-        this.cleanupExpired().catch((error) => this.options.logger.warn?.({ error: String(error) }, 'tessera: cleanup failed'));
-      }, interval);
+      const failed = (error: unknown) => this.options.logger.warn?.({ error: String(error) }, 'tessera: cleanup failed');
+      this.#timer = setInterval(() => cleaner.tick(failed), interval);
       this.#timer.unref();
     }
   }
@@ -681,17 +684,22 @@ export class Tessera extends EventEmitter {
   }
 
   /**
-   * Remove expired sessions now (the cleanup timer calls this). Resolves how many were removed;
-   * `0` for stores that expire records themselves.
+   * Remove expired sessions now, as the cleanup timer does. Resolves how many were removed; `0`
+   * for stores that expire records themselves. The work goes in short batches with pauses between
+   * them, so a large backlog never holds the event loop or the store for long and requests keep
+   * being served (see `core/cleanup.ts`); `onProgress` is told after each batch. The timer skips
+   * its turn while its previous run is still going; `close()` stops a run after its current batch.
    *
    * @example
    * ```ts
-   * const removed = await tessera.cleanupExpired();
+   * const removed = await tessera.cleanupExpired({
+   *   onProgress: ({ removed, done }) => process.stderr.write(`\r${removed} removed${done ? '\n' : ''}`),
+   * });
    * ```
    */
-  async cleanupExpired(): Promise<number> {
+  async cleanupExpired(options?: CleanupOptions): Promise<number> {
     this.#assertOpen();
-    return this.#backend.deleteExpired();
+    return this.#cleaner.run(options);
   }
 
   /**
@@ -707,6 +715,7 @@ export class Tessera extends EventEmitter {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.#timer = null;
+    this.#cleaner.close();
     await this.#live?.close();
     this.activity.close();
     await this.#backend.close();

@@ -148,8 +148,9 @@ export interface TesseraOptions {
    * How long (ms) a store may take to answer one call (a read, a write, a delete, a listing, a
    * cleanup) before it fails with `StoreUnavailableError`, which adapters answer with 503 and
    * operations by ID reject with: a store that never answers cannot hang a request. Default 15000:
-   * above the limits tessera's own stores set themselves (PostgreSQL `queryTimeout` and FileStore
-   * `lockTimeout` 10 s, Redis `timeout` 2 s), which fire first and can do what this cannot — the
+   * above the limits tessera's own stores set themselves (Redis `timeout`, PostgreSQL
+   * `connectionTimeout` and `queryTimeout` 500 ms; FileStore `lockTimeout` 10 s: see
+   * docs/faults.md), which fire first and can do what this cannot — the
    * PostgreSQL store has the server cancel the statement, so a write it reported failed never lands
    * later. It is the backstop for a store without such a limit; set it lower for yours, or below a
    * built-in store's limit knowingly. `Infinity` waits forever; `0` is refused. Stores that answer synchronously (memory, SQLite) are

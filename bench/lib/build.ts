@@ -27,8 +27,9 @@ function sources(dir: string): string[] {
 }
 
 /**
- * Transpile src/ and bench/ into the cache folder; returns the folder (it mirrors the project:
- * `<out>/bench/servers/bare.js`).
+ * Transpile src/ and bench/ into the cache folder (or `out`, a folder of the caller's under the
+ * project's node_modules, so that dependencies resolve); returns the folder (it mirrors the
+ * project: `<out>/bench/servers/bare.js`).
  *
  * @example
  * ```ts
@@ -36,7 +37,7 @@ function sources(dir: string): string[] {
  * fork(join(out, 'bench/servers/bare.js'));
  * ```
  */
-export function buildForBench(): string {
+export function buildForBench(out = OUT): string {
   const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile);
   const { options } = ts.parseJsonConfigFileContent(config.config, ts.sys, ROOT);
   const compilerOptions: ts.CompilerOptions = {
@@ -48,12 +49,25 @@ export function buildForBench(): string {
     inlineSourceMap: false,
     declaration: false,
   };
-  rmSync(OUT, { recursive: true, force: true });
+  rmSync(out, { recursive: true, force: true });
   for (const file of [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'bench'))]) {
     const { outputText } = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions, fileName: file });
-    const target = join(OUT, relative(ROOT, file)).replace(/\.ts$/, '.js');
+    const target = join(out, relative(ROOT, file)).replace(/\.ts$/, '.js');
     mkdirSync(dirname(target), { recursive: true });
     writeFileSync(target, outputText);
   }
-  return OUT;
+  return out;
+}
+
+/**
+ * A build folder of this process's own, beside the shared one: for a bench that may run while
+ * another (of another checkout sharing node_modules) rebuilds the shared folder. Remove it after.
+ *
+ * @example
+ * ```ts
+ * const out = buildForBench(privateBuildFolder('faults'));
+ * ```
+ */
+export function privateBuildFolder(label: string): string {
+  return `${OUT}-${label}-${process.pid}`;
 }

@@ -49,7 +49,7 @@ export const PG_POOL_SIZE = 10;
  * await pool.query({ text, values, query_timeout: PG_QUERY_TIMEOUT } as pg.QueryConfig);
  * ```
  */
-export const PG_QUERY_TIMEOUT = 10_000;
+export const PG_QUERY_TIMEOUT = 500;
 
 /**
  * Every key and table the bench makes starts with this, then the owning process's PID (see
@@ -73,12 +73,13 @@ const require = createRequire(import.meta.url);
  * const client = new Redis(REDIS_URL, redisClientOptions());
  * ```
  */
-export function redisClientOptions(timeout = 2_000): IORedis.RedisOptions {
+export function redisClientOptions(timeout = 500): IORedis.RedisOptions {
   return {
     enableOfflineQueue: true,
     maxRetriesPerRequest: 0,
     connectTimeout: timeout,
     commandTimeout: timeout,
+    socketTimeout: timeout,
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
   };
 }
@@ -96,7 +97,7 @@ export function redisClientOptions(timeout = 2_000): IORedis.RedisOptions {
 export function pgPoolConfig(): Pg.PoolConfig {
   return {
     fallback_application_name: 'tessera',
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: 500,
     statement_timeout: PG_QUERY_TIMEOUT,
     lock_timeout: PG_QUERY_TIMEOUT,
     keepAlive: true,

@@ -1,7 +1,7 @@
 /**
  * Baseline for the PostgreSQL scenarios: a bare node:http server doing one raw `SELECT` per
  * request with pg, then answering "hello". The pool has the settings and size `PostgresStore`'s
- * pool has in `pg-read` (see `pgPoolConfig`), each query the same 10 s timeout, and the table is
+ * pool has in `pg-read` (see `pgPoolConfig`), each query the same 0.5 s timeout, and the table is
  * tessera's own schema (`postgresMigrationSql`) holding one session-shaped row per connection of
  * the load generator, read by primary key with a named (prepared) statement, as `PostgresStore`
  * sends its own by default:

@@ -87,8 +87,7 @@ export const cleanupCommand: Command = {
       const tessera = new Tessera({ store: opened.store, secrets: generateSecret(), cleanupInterval: 0 });
       let removed: number;
       try {
-        // To wire once cleanupExpired reports its batches: { onProgress: (p) => progress?.update(p.removed) }.
-        removed = await tessera.cleanupExpired();
+        removed = await tessera.cleanupExpired({ onProgress: (p) => progress?.update(p.removed) });
       } catch (error) {
         progress?.abort();
         throw error;

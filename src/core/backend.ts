@@ -31,6 +31,16 @@ export interface CookieProbe {
   readonly input: RequestInput;
 }
 
+/** One batch of a cleanup run: see {@link Backend.deleteExpired}. */
+export interface ExpiredBatch {
+  /** The run's time: every batch of a run removes what had expired when it began. */
+  readonly now: number;
+  /** Records per batch (a positive integer). */
+  readonly limit: number;
+  /** The run's first batch. */
+  readonly first: boolean;
+}
+
 /**
  * A place sessions live.
  *
@@ -112,8 +122,12 @@ export interface Backend {
    * when only a request can tell (a sealed cookie's expiry is in the browser's newest cookie).
    */
   expiryByKey(key: string): Promise<number | null | undefined>;
-  /** Remove expired records now; how many. */
-  deleteExpired(): Promise<number>;
+  /**
+   * One batch of a cleanup run (`core/cleanup.ts`): remove at most about `batch.limit` records
+   * expired at `batch.now`; how many. The run's first batch (`batch.first`) first retries the
+   * deletes and revocations that failed earlier.
+   */
+  deleteExpired(batch: ExpiredBatch): Promise<number>;
   /** Release the store. */
   close(): Promise<void>;
 }

@@ -177,12 +177,14 @@ export class StoreDriver {
   }
 
   /**
-   * Remove expired records; `0` for a store that expires them by itself. Held to the same deadline
-   * as every call: a cleanup of a large backlog that takes longer is reported failed, and goes on
-   * in the store.
+   * Remove expired records, at most about `limit` when given (one batch of the cleanup loop,
+   * `core/cleanup.ts`); `0` for a store that expires them by itself. Held to the same deadline as
+   * every call — each batch on its own.
    */
-  async deleteExpired(ctx: StoreContext): Promise<number> {
-    return this.cleansUp ? within(this.store.deleteExpired!(ctx), this.timeout, String(this.store.name), 'deleteExpired') : 0;
+  async deleteExpired(ctx: StoreContext, limit?: number): Promise<number> {
+    if (!this.cleansUp) return 0;
+    const answer = limit === undefined ? this.store.deleteExpired!(ctx) : this.store.deleteExpired!(ctx, { limit });
+    return within(answer, this.timeout, String(this.store.name), 'deleteExpired');
   }
 
   /** Release the store's connections, handles and timers. */

@@ -182,6 +182,24 @@ const ABILITIES: ReadonlyArray<readonly [string, (store: SessionStore) => string
     for (let i = 0; i < 5; i++) assert.equal(await store.get(`old${i}`, at(now + 2_000)), null);
   }],
   [
+    'deleteExpired with a limit: calls until one removes fewer than the limit remove every expired record, and only those',
+    (store) => (store.deleteExpired ? null : 'the store has no deleteExpired (it expires records by itself, or never cleans up)'),
+    async (store, { now }) => {
+    for (let i = 0; i < 7; i++) await store.set(`old${i}`, record({ expiresAt: now + 1_000 }, now), 0, at(now));
+    for (let i = 0; i < 3; i++) await store.set(`live${i}`, record({ expiresAt: now + HOUR }, now), 0, at(now));
+    // As tessera's cleanup calls it (a store may ignore the limit and remove everything at once).
+    let removed = 0;
+    for (let calls = 1; ; calls++) {
+      const count = await store.deleteExpired!(at(now + 2_000), { limit: 3 });
+      removed += count;
+      if (count < 3) break;
+      assert.ok(calls < 10, 'the calls end');
+    }
+    assert.equal(removed, 7);
+    for (let i = 0; i < 3; i++) assert.notEqual(await store.get(`live${i}`, at(now + 2_000)), null);
+    for (let i = 0; i < 7; i++) assert.equal(await store.get(`old${i}`, at(now + 2_000)), null);
+  }],
+  [
     'listByUser lists live records of the user, by tenant, and forgets removed ones',
     (store) => (store.listByUser ? null : 'the store has no listByUser (no by-user index)'),
     async (store, { now }) => {

@@ -6,7 +6,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { MemoryActivity } from './activity/memory.js';
-import { isExpired, isSessionRecord, pageByKey, RETAINS_RECORDS, SynchronousStore, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type StoreContext, type StoreRecord } from './store.js';
+import { isExpired, isSessionRecord, pageByKey, RETAINS_RECORDS, SynchronousStore, type ActivityQuery, type DeleteExpiredOptions, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type StoreContext, type StoreRecord } from './store.js';
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -50,6 +50,8 @@ export class MemoryStore extends SynchronousStore {
   readonly #records = new Map<string, Entry>();
   readonly #byUser = new Map<string, Set<string>>();
   readonly #window: number;
+  /** Where the current cleanup run's batches have got to, and the time they remove what had expired by. */
+  #sweep: { now: number; entries: MapIterator<[string, Entry]> } | null = null;
   readonly #activity = new MemoryActivity((key) => this.#records.get(key)?.record);
   #clock = 0;
 
@@ -103,15 +105,35 @@ export class MemoryStore extends SynchronousStore {
     if (entry !== undefined) this.#drop(key, entry.record);
   }
 
-  async deleteExpired(ctx: StoreContext): Promise<number> {
+  /**
+   * Remove expired records: every one, or with `limit` at most that many, going on from where the
+   * previous call with the same `ctx.now` stopped (so the records a run has already passed are not
+   * visited again), and the expired activity once the sweep reaches the end.
+   *
+   * @example
+   * ```ts
+   * const removed = await store.deleteExpired({ now: Date.now() }, { limit: 500 });
+   * ```
+   */
+  async deleteExpired(ctx: StoreContext, options: DeleteExpiredOptions = {}): Promise<number> {
+    const limit = options.limit ?? Infinity;
+    // A call without a limit sweeps everything, from the start; a batch goes on with its run's sweep.
+    if (limit === Infinity || this.#sweep?.now !== ctx.now) this.#sweep = { now: ctx.now, entries: this.#records.entries() };
+    const { entries } = this.#sweep;
     let removed = 0;
-    for (const [key, { record }] of this.#records) {
+    while (removed < limit) {
+      const next = entries.next();
+      if (next.done) {
+        this.#sweep = null;
+        this.#activity.deleteExpired(ctx);
+        break;
+      }
+      const [key, { record }] = next.value;
       if (isExpired(record, ctx.now)) {
         this.#drop(key, record);
         removed++;
       }
     }
-    this.#activity.deleteExpired(ctx);
     return removed;
   }
 
@@ -150,6 +172,7 @@ export class MemoryStore extends SynchronousStore {
   }
 
   async close(): Promise<void> {
+    this.#sweep = null;
     this.#records.clear();
     this.#byUser.clear();
   }

@@ -26,7 +26,7 @@ import type * as Pg from 'pg';
 import { ConfigError, SessionStateError, StoreUnavailableError } from '../errors.js';
 import { activityMigrationSql, activityNames, PostgresActivity, type ActivityNames } from './activity/postgres.js';
 import { loadPeer } from './peer.js';
-import type { ActivityQuery, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
+import type { ActivityQuery, DeleteExpiredOptions, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /** Options of {@link PostgresStore}. */
 export interface PostgresStoreOptions {
@@ -59,17 +59,31 @@ export interface PostgresStoreOptions {
   /** Rows removed per statement by `deleteExpired`, so cleanup never holds locks for long. Default 500. */
   cleanupBatch?: number;
   /**
-   * Milliseconds to wait for a new connection before the call fails with
-   * {@link StoreUnavailableError}. Only for a pool the store makes. Default 5000.
+   * Milliseconds to wait for a connection — a new one, or a free one of the pool's — before the
+   * call fails with {@link StoreUnavailableError}. Only for a pool the store makes. Default 500.
+   *
+   * With `queryTimeout`, this is what answers 503 quickly when the database cannot be reached: a
+   * silent network partition (packets dropped, nothing closed) shows only as silence, and the
+   * defaults fail a call within about half a second (a second at worst: a wait for a connection,
+   * then a query on it), drop the connections that went silent, and open new ones when the
+   * network is back. Opening a connection takes a few round trips (TCP, TLS, authentication):
+   * raise this for a server further away than about 50 ms.
    */
   connectionTimeout?: number;
   /**
    * Milliseconds to wait for the answer of one query before it fails with
-   * {@link StoreUnavailableError}. Applies to a given pool too. For a pool the store makes, the
-   * server is given the same limit (`statement_timeout` and `lock_timeout`, unless `poolConfig`
-   * sets them), so it cancels the statement too: a write that timed out is not applied later.
-   * The client only discards its connection, which does not stop a statement already running on
-   * the server. `0` waits forever. Default 10000.
+   * {@link StoreUnavailableError}; the connection it was sent on is then discarded. Applies to a
+   * given pool too. For a pool the store makes, the server is given the same limit
+   * (`statement_timeout` and `lock_timeout`, unless `poolConfig` sets them), so it cancels the
+   * statement too: a write that timed out is not applied later. The client only discards its
+   * connection, which does not stop a statement already running on the server. `0` waits forever.
+   * Default 500.
+   *
+   * Every statement of the store is short — one row by key, a user's rows by an index, a cleanup
+   * batch the manager sizes to a few milliseconds — so half a second is far above a healthy answer.
+   * The table's creation ({@link PostgresStore.migrate}, and on first use) is given at least
+   * 60 seconds. Raise it for a database that is slow at times, knowing that requests then wait
+   * that long before their 503.
    */
   queryTimeout?: number;
   /**
@@ -117,6 +131,8 @@ interface Row {
 }
 
 const DEFAULT_TABLE = 'tessera_sessions';
+/** The least time (ms) a migration is given (see {@link PostgresStoreOptions.queryTimeout}). */
+const MIGRATION_TIMEOUT = 60_000;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** PostgreSQL truncates identifiers at 63 bytes; the table leaves room for the `_expires` suffix. */
 const MAX_TABLE = 55;
@@ -307,9 +323,9 @@ function whole(now: number): number {
  * // Or the app's pool (the store will not end it), with the server-side limits the store cannot set:
  * const pool = new pg.Pool({
  *   connectionString: process.env.DATABASE_URL,
- *   connectionTimeoutMillis: 5000,
- *   statement_timeout: 10_000, // = queryTimeout
- *   lock_timeout: 10_000,
+ *   connectionTimeoutMillis: 500,
+ *   statement_timeout: 500, // = queryTimeout
+ *   lock_timeout: 500,
  * });
  * const shared = new PostgresStore({ pool });
  *
@@ -352,9 +368,9 @@ export class PostgresStore implements SessionStore {
     this.#names = names(options, 'PostgresStore');
     this.#batch = options.cleanupBatch ?? 500;
     if (!Number.isInteger(this.#batch) || this.#batch < 1) throw new ConfigError('PostgresStore cleanupBatch must be a positive integer');
-    const connectionTimeout = options.connectionTimeout ?? 5_000;
+    const connectionTimeout = options.connectionTimeout ?? 500;
     if (!Number.isInteger(connectionTimeout) || connectionTimeout < 0) throw new ConfigError('PostgresStore connectionTimeout must be a non-negative integer (milliseconds)');
-    this.#queryTimeout = options.queryTimeout ?? 10_000;
+    this.#queryTimeout = options.queryTimeout ?? 500;
     if (!Number.isInteger(this.#queryTimeout) || this.#queryTimeout < 0) throw new ConfigError('PostgresStore queryTimeout must be a non-negative integer (milliseconds, 0 for none)');
     this.#createTable = options.createTable ?? true;
     this.#tableReady = !this.#createTable;
@@ -457,8 +473,12 @@ export class PostgresStore implements SessionStore {
     } catch (error) {
       throw this.#translate(error);
     }
-    const query: Query = { text: migrationSql(this.#names) };
-    if (this.#queryTimeout > 0) query.query_timeout = this.#queryTimeout;
+    // Creating a table and its indexes may wait on locks (another server migrating, a long
+    // transaction on the table): the migration gets a longer limit than a request's statements.
+    const limit = this.#queryTimeout > 0 ? Math.max(this.#queryTimeout, MIGRATION_TIMEOUT) : 0;
+    const sql = migrationSql(this.#names).replace('BEGIN;\n', `BEGIN;\nSET LOCAL statement_timeout = ${limit};\nSET LOCAL lock_timeout = ${limit};\n`);
+    const query: Query = { text: sql };
+    if (limit > 0) query.query_timeout = limit;
     try {
       await client.query(query);
     } catch (error) {
@@ -500,16 +520,24 @@ export class PostgresStore implements SessionStore {
   }
 
   /**
-   * Remove every row expired at `ctx.now`, in batches of `cleanupBatch` rows (one short
-   * statement each, skipping rows other transactions hold), and resolve how many were removed.
-   * The manager's cleanup timer calls this; several servers may run it at once.
+   * Remove the rows expired at `ctx.now` and resolve how many were removed: with `limit` (as the
+   * manager's cleanup calls it, batch by batch) at most that many, in one short statement, after
+   * one statement removing at most `limit` expired activity entries; without it every one, in
+   * statements of `cleanupBatch` rows. Rows other transactions hold are skipped, not waited for,
+   * so several servers may run it at once.
    *
    * @example
    * ```ts
-   * const removed = await store.deleteExpired({ now: Date.now() });
+   * const removed = await store.deleteExpired({ now: Date.now() }, { limit: 500 });
    * ```
    */
-  async deleteExpired(ctx: StoreContext): Promise<number> {
+  async deleteExpired(ctx: StoreContext, options: DeleteExpiredOptions = {}): Promise<number> {
+    const { limit } = options;
+    if (limit !== undefined) {
+      await this.#activity.deleteExpired(ctx, limit);
+      const { rowCount } = await this.#query(this.#sql.deleteExpired, [whole(ctx.now), limit]);
+      return rowCount ?? 0;
+    }
     await this.#activity.deleteExpired(ctx);
     let total = 0;
     for (;;) {

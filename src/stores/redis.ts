@@ -35,6 +35,7 @@ import { scanPage } from './redis-scan.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { RedisActivity } from './activity/redis.js';
 import { loadPeer } from './peer.js';
+import { requireFromTessera } from './peer-require.js';
 import type { ActivityQuery, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /**
@@ -58,7 +59,19 @@ export interface RedisStoreOptions {
   url?: string;
   /** Prefix of every key the store writes. Default `tessera:`. Avoid `{hash tags}` in it on a Cluster. */
   prefix?: string;
-  /** With `url`: milliseconds a connect or a command may take before the call fails with {@link StoreUnavailableError}. Default 2000. */
+  /**
+   * With `url`: milliseconds a connect or a command may take before the call fails with
+   * {@link StoreUnavailableError} (adapters answer 503), and that the connection may stay silent
+   * while a command waits for its answer before it is dropped and made again. Default 500.
+   *
+   * A silent network partition (packets dropped, nothing closed) is only ever seen as silence: the
+   * calls then in flight fail after `timeout`, the connection is dropped, and calls are refused at
+   * once until a new one is ready — ioredis tries again every 100 ms to 1 s, so the store recovers
+   * by itself. A healthy Redis answers a session command in well under a millisecond; what makes it
+   * slower than `timeout` — a `KEYS` or a long script of another client, a large fork for `BGSAVE`,
+   * an AOF `fsync` the disk cannot keep up with (Redis then delays writes up to 2 s) — costs 503s
+   * and a reconnect instead of slow answers. Raise it (say 2000) for a distant or busy Redis.
+   */
   timeout?: number;
   /**
    * Update the user index inside the write script, atomically and in the same round trip. That
@@ -211,6 +224,22 @@ function decode(value: Buffer | null, now: number): StoreRecord | null {
   return { data: value.toString('utf8', at, value.length), version, expiresAt, userId, tenant };
 }
 
+/**
+ * Whether the installed ioredis has a working `socketTimeout`: 5.4.2 or later (5.4.0 and 5.4.1
+ * could time out connections that were answering, and reconnect in a loop: ioredis #1919). An
+ * unreadable version is taken as recent.
+ */
+function socketTimeoutWorks(): boolean {
+  try {
+    const { version } = requireFromTessera('ioredis/package.json') as { version?: string };
+    const [major = NaN, minor = NaN, patch = NaN] = String(version).split('.').map((n) => parseInt(n, 10));
+    if ([major, minor, patch].some(Number.isNaN)) return true;
+    return major > 5 || (major === 5 && (minor > 4 || (minor === 4 && patch >= 2)));
+  } catch {
+    return true;
+  }
+}
+
 /** Client states in which a command could only wait or fail: refuse at once instead. */
 const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 /** Redis replies that mean "not now" rather than "wrong command". */
@@ -232,9 +261,11 @@ const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY
  *   `listByUser` checks each entry against its record, pruning stale ones (deleted, expired, or now
  *   another user's). Either way an entry may be stale, but a live session is never missing from
  *   its user's index, so "sign out everywhere" finds every session.
- * - **Failures:** while the client is disconnected every call rejects at once with
+ * - **Failures:** while the client is disconnected or reconnecting every call rejects at once with
  *   {@link StoreUnavailableError} (adapters answer 503); ioredis reconnects in the background and
- *   calls succeed again as soon as it has. A client the store made has an `error` listener, so
+ *   calls succeed again as soon as it has. A connection that goes silent (a network partition)
+ *   fails the calls in flight after `timeout` and is then dropped and made again (see
+ *   {@link RedisStoreOptions.timeout}). A client the store made has an `error` listener, so
  *   ioredis does not print every failed reconnect; the last error is the rejection's `cause`.
  *
  * ioredis is loaded when the first store is made, so apps using other stores never load it.
@@ -271,13 +302,15 @@ export class RedisStore implements SessionStore {
   readonly #activityBase: string;
   #lastError: unknown = null;
   #closed = false;
+  /** The client has been ready: from then on, calls are refused while it is not (see {@link RedisStore.#refuses}). */
+  #wasReady = false;
 
   constructor(options: RedisStoreOptions) {
     const { client, url } = options;
     if ((client === undefined) === (url === undefined)) throw new ConfigError('RedisStore needs exactly one of `client` or `url`');
     this.prefix = options.prefix ?? 'tessera:';
     if (typeof this.prefix !== 'string') throw new ConfigError('RedisStore prefix must be a string');
-    const timeout = options.timeout ?? 2_000;
+    const timeout = options.timeout ?? 500;
     if (!Number.isInteger(timeout) || timeout < 1) throw new ConfigError('RedisStore timeout must be a positive integer (milliseconds)');
 
     if (client) {
@@ -301,6 +334,10 @@ export class RedisStore implements SessionStore {
         maxRetriesPerRequest: 0,
         connectTimeout: timeout,
         commandTimeout: timeout,
+        // A connection silent for `timeout` while a command waits is dropped (and made again): in
+        // a silent partition it would otherwise stay "ready", and every call would wait it out.
+        // ioredis before 5.4.2 could drop healthy connections with it, over and over (#1919).
+        ...(socketTimeoutWorks() ? { socketTimeout: timeout } : {}),
         retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
       });
       this.#owned = true;
@@ -313,6 +350,8 @@ export class RedisStore implements SessionStore {
       });
     }
 
+    if (this.client.status === 'ready') this.#wasReady = true;
+    else this.client.once('ready', () => (this.#wasReady = true));
     this.atomicIndex = options.atomicIndex ?? !this.client.isCluster;
     if (this.atomicIndex && this.client.isCluster) {
       throw new ConfigError('RedisStore atomicIndex cannot be used with a Redis Cluster client (its scripts may touch one slot only)');
@@ -340,7 +379,7 @@ export class RedisStore implements SessionStore {
   get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
     // The hot path: #run's status check and error mapping, without its async frame and closure.
     const status = this.client.status;
-    if (DOWN.has(status)) return Promise.reject(this.#down(status));
+    if (status !== 'ready' && this.#refuses(status)) return Promise.reject(this.#down(status));
     const now = ctx.now;
     let reply: Promise<Buffer | null>;
     try {
@@ -516,12 +555,22 @@ export class RedisStore implements SessionStore {
   /** Run one client call, refusing at once while disconnected and mapping failures to {@link StoreUnavailableError}. */
   async #run<T>(call: () => Promise<T>): Promise<T> {
     const status = this.client.status;
-    if (DOWN.has(status)) throw this.#down(status);
+    if (status !== 'ready' && this.#refuses(status)) throw this.#down(status);
     try {
       return await call();
     } catch (error) {
       throw this.#failure(error);
     }
+  }
+
+  /**
+   * Whether a call is refused at once with the client `status` (not `ready`): while it is down or
+   * reconnecting, and, once it has been ready, until it is ready again (a command queued while a
+   * new connection is made would wait up to `timeout`). Before the first connection is ready,
+   * calls wait for it.
+   */
+  #refuses(status: string): boolean {
+    return DOWN.has(status) || this.#wasReady;
   }
 
   /** The error of a call refused because the client is `status`. */

@@ -95,11 +95,18 @@ export interface SessionStore {
   deleteSync?(key: string, ctx: StoreContext): void;
 
   /**
-   * Optional: remove every record expired at `ctx.now`; resolves how many were removed. tessera
-   * calls it on a timer (`cleanupInterval`). A store that expires records by itself (Redis TTLs)
-   * leaves it out.
+   * Optional: remove records expired at `ctx.now`; resolves how many were removed. tessera calls
+   * it on a timer (`cleanupInterval`) and from `cleanupExpired()`. A store that expires records by
+   * itself (Redis TTLs) leaves it out.
+   *
+   * tessera passes `options.limit`: remove at most that many (one short statement or sweep), so a
+   * call never holds the event loop, a lock or a connection for long. tessera calls again, with the
+   * same `ctx.now`, pausing between calls, for as long as a call removes `limit` or more; an answer
+   * below `limit` ends the run. Without `limit` (a direct call), remove every expired record. A
+   * store may ignore `limit` (as stores written before it did): its one call removes everything,
+   * and the next finds nothing.
    */
-  deleteExpired?(ctx: StoreContext): Promise<number>;
+  deleteExpired?(ctx: StoreContext, options?: DeleteExpiredOptions): Promise<number>;
   /** Optional: the live records of a user (within `tenant`, when not `null`), from an index. */
   listByUser?(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]>;
   /**
@@ -174,6 +181,19 @@ export interface SessionPage {
   readonly records: KeyedRecord[];
   /** The cursor of the next page; `null` when the listing is complete. */
   readonly next: string | null;
+}
+
+/**
+ * What {@link SessionStore.deleteExpired} is asked.
+ *
+ * @example
+ * ```ts
+ * const removed = await store.deleteExpired!({ now: Date.now() }, { limit: 500 } satisfies DeleteExpiredOptions);
+ * ```
+ */
+export interface DeleteExpiredOptions {
+  /** Remove at most this many records in this call (a positive integer); none given: every expired record. */
+  readonly limit?: number;
 }
 
 /**

@@ -602,6 +602,40 @@ describe('RedisStore when Redis is unreachable', () => {
     }
   });
 
+  it('answers 503 within 1 s by default when Redis goes silent (a partition), and recovers by itself once the network is back', { skip }, async () => {
+    const proxy = await FaultProxy.start(REDIS_URL);
+    // The defaults: no timeout given.
+    const app = await startApp(new RedisStore({ url: proxy.url(REDIS_URL), prefix: uniquePrefix() }));
+    try {
+      const first = await request(`${app.url}/`);
+      assert.equal(first.status, 200);
+      const cookie = first.cookie!;
+      proxy.partition();
+      // Sent on the connection that has gone silent: nothing comes back, nothing is closed.
+      const inFlight = await Promise.all(Array.from({ length: 5 }, () => request(`${app.url}/`, cookie)));
+      for (const reply of inFlight) {
+        assert.equal(reply.status, 503, reply.body);
+        assert.ok(reply.ms < 1_000, `503 in ${reply.ms} ms`);
+      }
+      // Later, while ioredis makes new connections that get no answer either.
+      for (let i = 0; i < 5; i++) {
+        await sleep(100);
+        const reply = await request(`${app.url}/`, cookie);
+        assert.equal(reply.status, 503, reply.body);
+        assert.ok(reply.ms < 1_000, `503 in ${reply.ms} ms`);
+      }
+      assert.equal((await request(`${app.url}/health`)).status, 200, 'the process is up and serving');
+
+      proxy.heal();
+      let reply: Reply | null = null;
+      await eventually(async () => (reply = await request(`${app.url}/`, cookie)).status === 200, 5_000, 'recovery');
+      assert.equal(reply!.body, '2', 'the same session, its views from before the partition kept');
+    } finally {
+      await app.close();
+      await proxy.close();
+    }
+  });
+
   it('answers 503 when Redis drops mid-load, then recovers with the data written before', { skip }, async () => {
     const proxy = await FaultProxy.start(REDIS_URL);
     const app = await startApp(store({ url: proxy.url(REDIS_URL) }));

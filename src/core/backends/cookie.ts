@@ -14,7 +14,7 @@ import { storeKey } from '../../crypto/ids.js';
 import { NotSupportedError, SessionStateError } from '../../errors.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { StoreRecord } from '../../stores/store.js';
-import type { Backend, CookieProbe } from '../backend.js';
+import type { Backend, CookieProbe, ExpiredBatch } from '../backend.js';
 import { andThen, isThenable, run, type StoreDriver } from '../driver.js';
 import { subjectOf, type Events } from '../events.js';
 import { expiry, revokeByIdUntil, revokeUntil, type Policy } from '../policy.js';
@@ -312,11 +312,10 @@ export class CookieBackend implements Backend {
     return Promise.reject(new NotSupportedError('sessions in cookies have no server-side handle to destroy'));
   }
 
-  /** Write the revocations that failed (stopping at the first failure: the store is likely down), then remove expired ones. */
-  async deleteExpired(): Promise<number> {
+  /** Write the revocations that failed (first batch only, stopping at the first failure: the store is likely down), then remove expired ones. */
+  async deleteExpired({ now, limit, first }: ExpiredBatch): Promise<number> {
     if (this.#revocation === null) return 0;
-    const now = this.#options.now();
-    for (const entry of this.#unrevoked.entries()) {
+    for (const entry of first ? this.#unrevoked.entries() : []) {
       try {
         if (entry.expiresAt > now) await this.#revokeAgain(entry, now);
       } catch {
@@ -324,7 +323,7 @@ export class CookieBackend implements Backend {
       }
       this.#unrevoked.done(entry.key);
     }
-    return this.#revocation.deleteExpired({ now });
+    return this.#revocation.deleteExpired({ now }, limit);
   }
 
   async close(): Promise<void> {

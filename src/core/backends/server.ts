@@ -13,7 +13,7 @@ import { SessionNotFoundError, WriteConflictError } from '../../errors.js';
 import type { SessionInfo } from '../../manager.js';
 import type { ResolvedOptions } from '../../options.js';
 import type { StoreRecord } from '../../stores/store.js';
-import type { Backend, CookieProbe, HandleOwner } from '../backend.js';
+import type { Backend, CookieProbe, HandleOwner, ExpiredBatch } from '../backend.js';
 import type { RecordCodec } from '../codec.js';
 import { isThenable, run, type StoreDriver } from '../driver.js';
 import { subjectOf, type Events } from '../events.js';
@@ -416,10 +416,9 @@ export class ServerBackend implements Backend {
     return now >= expiresAt ? null : expiresAt;
   }
 
-  /** Delete the keys whose delete failed (stopping at the first failure: the store is likely down), then expired records. */
-  async deleteExpired(): Promise<number> {
-    const now = this.#options.now();
-    for (const { key } of this.#undeleted.entries()) {
+  /** Delete the keys whose delete failed (first batch only, stopping at the first failure: the store is likely down), then expired records. */
+  async deleteExpired({ now, limit, first }: ExpiredBatch): Promise<number> {
+    for (const { key } of first ? this.#undeleted.entries() : []) {
       try {
         await this.#driver.delete(key, { now });
       } catch {
@@ -427,7 +426,7 @@ export class ServerBackend implements Backend {
       }
       this.#undeleted.done(key);
     }
-    return this.#driver.deleteExpired({ now });
+    return this.#driver.deleteExpired({ now }, limit);
   }
 
   close(): Promise<void> {

@@ -128,8 +128,12 @@ export class PostgresActivity {
     return groupActivity((await this.#run<ActivityRow & Pg.QueryResultRow>(this.#list, values)).rows);
   }
 
-  /** Remove expired rows in batches; not counted as sessions. */
-  async deleteExpired(ctx: StoreContext): Promise<void> {
+  /** Remove expired rows in batches (with `limit`: one batch of at most that many); not counted as sessions. */
+  async deleteExpired(ctx: StoreContext, limit?: number): Promise<void> {
+    if (limit !== undefined) {
+      await this.#run(this.#deleteExpired, [bound(ctx.now), limit]);
+      return;
+    }
     for (;;) {
       const { rowCount } = await this.#run(this.#deleteExpired, [bound(ctx.now), this.#batch]);
       if ((rowCount ?? 0) < this.#batch) return;

@@ -32,7 +32,7 @@ export class SqliteActivity {
   readonly #of: SqliteStatement<[string, number], { tab: string; at: number }>;
   readonly #list: SqliteStatement<[ListParams], ActivityRow>;
   readonly #forget: SqliteStatement<[string]>;
-  readonly #deleteExpired: SqliteStatement<[number]>;
+  readonly #deleteExpired: SqliteStatement<[number, number]>;
 
   /** Creates the table if missing. `table`: the session table (a checked identifier). */
   constructor(db: SqliteDatabase, table: string) {
@@ -67,7 +67,10 @@ export class SqliteActivity {
        ORDER BY r.last DESC, r.key`,
     ) as SqliteStatement<[ListParams], ActivityRow>;
     this.#forget = db.prepare(`DELETE FROM ${act} WHERE key = ?`) as SqliteStatement<[string]>;
-    this.#deleteExpired = db.prepare(`DELETE FROM ${act} WHERE expires_at <= ?`) as SqliteStatement<[number]>;
+    // At most `limit` (-1: no limit) rows per statement, through the expiry index.
+    this.#deleteExpired = db.prepare(
+      `DELETE FROM ${act} WHERE (key, tab) IN (SELECT key, tab FROM ${act} WHERE expires_at <= ? LIMIT ?)`,
+    ) as SqliteStatement<[number, number]>;
   }
 
   record(key: string, tab: string, at: number, expiresAt: number): void {
@@ -90,7 +93,8 @@ export class SqliteActivity {
     this.#forget.run(key);
   }
 
-  deleteExpired(ctx: StoreContext): void {
-    this.#deleteExpired.run(ctx.now);
+  /** Remove at most `limit` expired entries (`-1`: all of them); how many were removed. */
+  deleteExpired(ctx: StoreContext, limit = -1): number {
+    return this.#deleteExpired.run(ctx.now, limit).changes;
   }
 }
