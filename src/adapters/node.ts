@@ -214,10 +214,10 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     return ctx;
   }
 
-  function fail(res: ServerResponse, error: unknown): void {
-    // A commit that failed after the head went out is reported; the response (perhaps still
-    // streaming) is left alone.
-    if (failures.afterHead(error, res.headersSent)) return;
+  function fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    // A commit that failed after the head went out, or after the app ended the response (its end
+    // held for the commit), is reported; the response is left alone.
+    if (failures.afterHead(error, res.headersSent || (req as WithContext)[kHeld]?.called === true)) return;
     failures.log(error);
     respondWithError(res, error);
   }
@@ -228,7 +228,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     // reports its own failure (the `commitError` event, or the logger).
     // A held end (read-your-writes) waits for the commit itself, and reports its failure.
     const complete = res.writableEnded || (req as WithContext)[kHeld]?.called === true;
-    return handlerDone((req as WithContext)[kContext], complete)?.catch((error: unknown) => fail(res, error));
+    return handlerDone((req as WithContext)[kContext], complete)?.catch((error: unknown) => fail(req, res, error));
   }
 
   async function afterAsync(req: IncomingMessage, res: ServerResponse, result: PromiseLike<unknown>): Promise<void> {
@@ -236,7 +236,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       await result;
     } catch (error: unknown) {
       (req as WithContext)[kContext]?.release();
-      fail(res, error);
+      fail(req, res, error);
       return;
     }
     await finish(req, res);
@@ -247,10 +247,10 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
     try {
       refused = await tessera.checkCsrf(context(req, res), nodeCsrfRequest(tessera, req, req.url));
     } catch (error: unknown) {
-      fail(res, error);
+      fail(req, res, error);
       return;
     }
-    if (refused !== null) fail(res, refused);
+    if (refused !== null) fail(req, res, refused);
     else await run(req, res);
   }
 
@@ -271,7 +271,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
       } catch (error: unknown) {
         holding = previous;
         (req as WithContext)[kContext]?.release();
-        fail(res, error);
+        fail(req, res, error);
         return RESOLVED;
       } finally {
         holding = previous;
@@ -314,7 +314,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
         try {
           ctx = context(req, res);
         } catch (error) {
-          fail(res, error);
+          fail(req, res, error);
           return RESOLVED;
         }
         return serveNodeLive(tessera, route, ctx, req, res).then(
@@ -322,7 +322,7 @@ export function nodeSessions(tessera: Tessera, options: NodeSessionsOptions = {}
             // An open stream needs no session (the hub holds its handle): let the context go with it.
             if (route === 'stream') (req as WithContext)[kContext] = undefined;
           },
-          (error: unknown) => fail(res, error),
+          (error: unknown) => fail(req, res, error),
         );
       };
     },

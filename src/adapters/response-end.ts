@@ -36,7 +36,8 @@ export interface EndingSession {
 /**
  * Make `res.end()` run `session.beforeEnd()` and, unless the response streamed, wait for the
  * session's commit before ending. Installed once per response; a later call of `res.end` (after
- * the first) goes straight through.
+ * the first) writes nothing, as an end after the end, and the response looks ended
+ * (`writableEnded`) from the first call.
  *
  * @example
  * ```ts
@@ -45,25 +46,58 @@ export interface EndingSession {
  * ```
  */
 export function holdEnd(res: ServerResponse, session: EndingSession): HeldEnd {
-  const end = res.end;
+  const end = res.end as (...a: unknown[]) => ServerResponse;
+  const write = res.write as (...a: unknown[]) => boolean;
+  const flushHeaders = res.flushHeaders;
   let called = false;
+  // The head or body went out (`write`, `flushHeaders`): a streamed response, never held. Not
+  // `headersSent`, which `writeHead()` sets before anything is sent (`writeHead(303).end()` is
+  // no stream).
+  let streamed = false;
   const held: HeldEnd = {
     get called() {
       return called;
     },
   };
+  res.write = function heldWrite(this: ServerResponse, ...args: unknown[]): boolean {
+    streamed = true;
+    return write.apply(this, args);
+  } as ServerResponse['write'];
+  res.flushHeaders = function heldFlush(this: ServerResponse): void {
+    streamed = true;
+    flushHeaders.call(this);
+  };
   res.end = function heldEnd(this: ServerResponse, ...args: unknown[]): ServerResponse {
-    if (called) return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
+    // An end after the end, as Node treats one: nothing is written; a callback runs once finished.
+    if (called) {
+      const callback = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+      if (callback) res.once('finish', callback);
+      return res;
+    }
     called = true;
     try {
       session.beforeEnd();
     } catch (error) {
       session.report(error);
     }
-    const pending = streams(res) ? undefined : session.pending();
-    if (pending === undefined) return (end as (...a: unknown[]) => ServerResponse).apply(this, args);
-    // Ended meanwhile (the connection closed, or an error answered): nothing left to end.
-    const finish = (): void => void (res.writableEnded || res.destroyed ? undefined : (end as (...a: unknown[]) => ServerResponse).apply(res, args));
+    const pending = streamed || isEventStream(res) ? undefined : session.pending();
+    if (pending === undefined) return end.apply(this, args);
+    // Until it really ends, the response looks ended (`writableEnded`), so code after the route
+    // (a 404 fallback, an error handler) leaves it alone; its status is the one it ended with.
+    // (Express's final handler, for an error thrown after the route answered, sets its own status
+    // and headers before its end: they are put back as the route left them, but for the
+    // session's own Set-Cookie.)
+    const status = res.statusCode;
+    const headers = res.headersSent ? null : res.getHeaders();
+    Object.defineProperty(res, 'writableEnded', { configurable: true, get: () => true });
+    // Ended meanwhile (the connection closed): nothing left to end.
+    const finish = (): void => {
+      delete (res as { writableEnded?: boolean }).writableEnded;
+      if (res.writableEnded || res.destroyed) return;
+      res.statusCode = status;
+      if (headers !== null && !res.headersSent) restoreHeaders(res, headers);
+      end.apply(res, args);
+    };
     pending.then(finish, (error: unknown) => {
       session.report(error);
       finish();
@@ -87,9 +121,18 @@ export interface HeldEnd {
   readonly called: boolean;
 }
 
-/** The response is streamed: its head is out, or it is an event stream. */
-function streams(res: ServerResponse): boolean {
-  if (res.headersSent) return true;
+/** The response is an event stream (its content type, as set so far). */
+function isEventStream(res: ServerResponse): boolean {
   const type = res.getHeader('content-type');
   return typeof type === 'string' && type.toLowerCase().startsWith('text/event-stream');
+}
+
+/** Put back the headers `res` had when its end was called (all but `set-cookie`, which the commit may add). */
+function restoreHeaders(res: ServerResponse, headers: Readonly<Record<string, unknown>>): void {
+  for (const name of res.getHeaderNames()) {
+    if (name !== 'set-cookie' && !(name in headers)) res.removeHeader(name);
+  }
+  for (const name in headers) {
+    if (name !== 'set-cookie' && res.getHeader(name) !== headers[name]) res.setHeader(name, headers[name] as string | number | readonly string[]);
+  }
 }

@@ -123,13 +123,36 @@ function optionsOf(spec: CommandSpec): Record<string, OptionSpec> {
  * parseCommand(listSpec, ['--user', 'u1', '--json']); // { values: { user: 'u1', json: true }, args: [], help: false }
  * ```
  */
+/** A session handle (43 base64url characters) that starts with `-`, which `parseArgs` would take for options. */
+const DASHED_HANDLE = /^-[A-Za-z0-9_-]{42}$/;
+
+/**
+ * `argv` with its dash-led handles moved behind `--`, so that `sessions show -R3SL…` names a
+ * session (one handle in 64 starts with `-`) instead of failing as an unknown option. A token
+ * that is the value of a string option stays where it is.
+ */
+function handlesLast(argv: readonly string[], options: Readonly<Record<string, OptionSpec>>): string[] {
+  const end = argv.indexOf('--');
+  const head = end === -1 ? argv : argv.slice(0, end);
+  const rest = end === -1 ? [] : argv.slice(end + 1);
+  const takesValue = (token: string | undefined): boolean => {
+    if (token === undefined || !token.startsWith('-') || token.includes('=')) return false;
+    const name = token.startsWith('--') ? token.slice(2) : Object.keys(options).find((k) => options[k]!.short === token.slice(1));
+    return name !== undefined && options[name]?.type === 'string';
+  };
+  const kept: string[] = [];
+  const handles: string[] = [];
+  head.forEach((token, i) => (DASHED_HANDLE.test(token) && !takesValue(head[i - 1]) ? handles : kept).push(token));
+  return handles.length === 0 && end === -1 ? [...argv] : [...kept, '--', ...handles, ...rest];
+}
+
 export function parseCommand(spec: CommandSpec, argv: readonly string[]): ParsedCommand {
   const options = optionsOf(spec);
   if (argv.includes('--help') || argv.includes('-h')) return { values: {}, args: [], help: true };
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: handlesLast(argv, options),
       options: Object.fromEntries(Object.entries(options).map(([name, o]) => [name, o.short ? { type: o.type, short: o.short } : { type: o.type }])),
       allowPositionals: true,
       strict: true,

@@ -126,8 +126,21 @@ export function describeStore(text: string): string {
   return redact(text);
 }
 
+/** Query parameters that carry secrets (pg's connection parameters). */
+const SECRET_PARAMS = ['password', 'sslpassword', 'sslkey'];
+
+/** `text` with its password (in the authority or the query) replaced by `***`. */
 function redact(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    // Not a URL: drop everything between the scheme and the last `@` of the authority.
+    return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+  }
+  if (url.password !== '') url.password = '***';
+  for (const name of SECRET_PARAMS) if (url.searchParams.has(name)) url.searchParams.set(name, '***');
+  return url.href.replace(/%2A%2A%2A/g, '***');
 }
 
 function parseUrl(text: string): URL {

@@ -233,6 +233,61 @@ describe('node:http adapter, read-your-writes', () => {
   });
 });
 
+describe('node:http adapter, read-your-writes: a held end is the end', () => {
+  /** A store answering with promises, its writes a few turns late. */
+  const lateWrites = (): SessionStore => {
+    const inner = new MemoryStore();
+    return {
+      name: 'late',
+      get: (k, c) => inner.get(k, c),
+      set: async (k, r, v, c) => {
+        for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+        return inner.set(k, r, v, c);
+      },
+      delete: (k, c) => inner.delete(k, c),
+    };
+  };
+
+  it('a route that answered keeps its answer: a fallback after it, or an error thrown after its end, changes nothing', async () => {
+    const { base } = await serve((sessions) => async (req, res) => {
+      const session = await sessions.load(req, res);
+      session.set('cart', ['book']);
+      res.setHeader('content-type', 'application/json');
+      res.end('{"ok":true}');
+      if (req.url === '/throws') {
+        await new Promise((resolve) => setImmediate(resolve));
+        throw new Error('after the answer');
+      }
+      // A small router's fallback: answer 404 unless the route ended the response.
+      if (!res.writableEnded) {
+        res.statusCode = 404;
+        res.setHeader('content-type', 'text/plain');
+        res.end('not found');
+      }
+    }, { store: lateWrites() });
+    for (const path of ['/fallback', '/throws']) {
+      const res = await fetch(base + path);
+      assert.equal(res.status, 200, path);
+      assert.equal(res.headers.get('content-type'), 'application/json', path);
+      assert.equal(await res.text(), '{"ok":true}', path);
+    }
+  });
+
+  it('writeHead(…).end() is held like end(): the next request reads the write', async () => {
+    const { base } = await serve((sessions) => async (req, res) => {
+      const session = await sessions.load(req, res);
+      if (req.url === '/read') return res.end(String(session.get('note') ?? 'none'));
+      await new Promise((resolve) => setImmediate(resolve));
+      session.set('note', 'redirected');
+      res.writeHead(303, { location: '/read' }).end();
+    }, { store: lateWrites() });
+    const first = await fetch(`${base}/go`, { redirect: 'manual' });
+    assert.equal(first.status, 303);
+    const cookie = cookieOf(first)!;
+    assert.equal(await (await fetch(`${base}/read`, { headers: { cookie } })).text(), 'redirected');
+  });
+});
+
 describe('node:http adapter, edge cases', () => {
   it('keeps two session managers on one request apart', async () => {
     const app = new Tessera({ secrets: [SECRET], store: new MemoryStore(), cleanupInterval: 0, logger: {}, csrf: false, cookie: { secure: true, name: 'app' } });

@@ -45,6 +45,12 @@ describe('parseStoreUrl', () => {
     for (const [url, message] of cases) assert.throws(() => parseStoreUrl(url), (e: unknown) => e instanceof ConfigError && message.test(e.message), url);
   });
 
+  it('keeps passwords out of messages, in the query and with an @ in them too', () => {
+    assert.equal(describeStore('postgres://app@db/app?password=s3cret&sslmode=require'), 'postgres://app@db/app?password=***&sslmode=require');
+    assert.equal(describeStore('postgres://app:p@ss@db/app'), 'postgres://app:***@db/app');
+    assert.equal(describeStore('postgres://app:s3cret@[db/app'), 'postgres://***@[db/app', 'a URL that does not parse: the whole user part goes');
+  });
+
   it('keeps passwords out of messages', () => {
     assert.equal(describeStore('postgres://app:s3cret@db/app'), 'postgres://app:***@db/app');
     assert.equal(describeStore('redis://:s3cret@cache:6379'), 'redis://:***@cache:6379');
