@@ -114,15 +114,6 @@ function optionsOf(spec: CommandSpec): Record<string, OptionSpec> {
   return { ...spec.options, ...(spec.store ? { store: STORE_OPTION } : {}), ...(spec.reads ? { 'encrypt-data': ENCRYPT_OPTION } : {}), help: HELP_OPTION };
 }
 
-/**
- * Parse the arguments after a command's name. `--help` anywhere wins: the rest is not checked.
- *
- * @throws {@link UsageError} for an unknown option, a missing value or argument, too many arguments.
- * @example
- * ```ts
- * parseCommand(listSpec, ['--user', 'u1', '--json']); // { values: { user: 'u1', json: true }, args: [], help: false }
- * ```
- */
 /** A session handle (43 base64url characters) that starts with `-`, which `parseArgs` would take for options. */
 const DASHED_HANDLE = /^-[A-Za-z0-9_-]{42}$/;
 
@@ -146,6 +137,15 @@ function handlesLast(argv: readonly string[], options: Readonly<Record<string, O
   return handles.length === 0 && end === -1 ? [...argv] : [...kept, '--', ...handles, ...rest];
 }
 
+/**
+ * Parse the arguments after a command's name. `--help` anywhere wins: the rest is not checked.
+ *
+ * @throws {@link UsageError} for an unknown option, a missing value or argument, too many arguments.
+ * @example
+ * ```ts
+ * parseCommand(listSpec, ['--user', 'u1', '--json']); // { values: { user: 'u1', json: true }, args: [], help: false }
+ * ```
+ */
 export function parseCommand(spec: CommandSpec, argv: readonly string[]): ParsedCommand {
   const options = optionsOf(spec);
   if (argv.includes('--help') || argv.includes('-h')) return { values: {}, args: [], help: true };

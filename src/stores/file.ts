@@ -22,15 +22,13 @@
  *
  * @module
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { readFile as readFileCallback, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { lstat, mkdir, open, opendir, readdir, readlink, rename, rmdir, stat, symlink, unlink } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { realpathSync } from 'node:fs';
+import { mkdir, open, opendir, readdir, rename, rmdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
-import { threadId } from 'node:worker_threads';
-import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { FileActivity } from './activity/file.js';
+import { decode, encode, errno, HASH, HEAD_BYTES, NEWLINE, nonce, parseMeta, readWhole, sha256, syncDir, unavailable, unlinkIfThere, type Decoded, type Meta } from './file-format.js';
+import { FileLocks, IN_FLIGHT, MUTEXES, OWNER, ownerGone, TEMP, withMutex, type HeldLock } from './file-locks.js';
 import { makePrivateDir } from './private.js';
 import { isExpired, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
 
@@ -86,184 +84,6 @@ export interface FileStoreOptions {
    * writing and reports a conflict if it lost it. Keep it far above the slowest write. Default 5 000.
    */
   staleLockAfter?: number;
-}
-
-/** A session file decoded and verified. */
-interface Decoded {
-  readonly key: string;
-  readonly record: StoreRecord;
-}
-
-/** A cross-process lock this thread holds. */
-interface HeldLock {
-  readonly path: string;
-  readonly content: string;
-  readonly since: number;
-}
-
-const MAGIC = 'tessera-session/1';
-const HEADER = /^tessera-session\/1 ([0-9a-f]{64}) (\d{1,15})$/;
-const HASH = /^[0-9a-f]{64}$/;
-const TEMP = /^[0-9a-f]{64}\.([0-9a-f]{8}-\d{1,10}-\d{1,10})\.[0-9a-f]+\.tmp$/;
-const LOCK = /^([0-9a-f]{64})\.lock$/;
-const LOCK_CONTENT = /^([0-9a-f]{8}-\d{1,10}-\d{1,10})\.[0-9a-f]+$/;
-const HEAD_BYTES = 4096;
-const NEWLINE = 0x0a;
-
-function sha256(input: string | Uint8Array): string {
-  return createHash('sha256').update(input).digest('hex');
-}
-
-/**
- * Where PIDs mean something: this host, PID namespace (containers sharing a volume may share a
- * hostname, not a PID namespace) and boot. Processes with another one can only be judged by age.
- */
-function hostId(): string {
-  const parts = [hostname()];
-  for (const read of [() => readlinkSync('/proc/self/ns/pid'), () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()]) {
-    try {
-      parts.push(read());
-    } catch {
-      parts.push(''); // not Linux
-    }
-  }
-  return sha256(parts.join('\n')).slice(0, 8);
-}
-
-const HOST = hostId();
-/** This thread, as written into temp file names and lock files. */
-const OWNER = `${HOST}-${process.pid}-${threadId}`;
-
-/** `fs.readFile` with callbacks: about 3× faster than `fs/promises` for small files (Node 20). */
-function readWhole(path: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => readFileCallback(path, (error, data) => (error ? reject(error) : resolve(data))));
-}
-
-function nonce(): string {
-  return randomBytes(8).toString('hex');
-}
-
-function errno(error: unknown): string | undefined {
-  return (error as NodeJS.ErrnoException | null)?.code;
-}
-
-/** Filesystem failures become `StoreUnavailableError`; programming errors pass through. */
-function unavailable(error: unknown): never {
-  if (typeof (error as NodeJS.ErrnoException | null)?.syscall === 'string') throw new StoreUnavailableError('file', error);
-  throw error;
-}
-
-/**
- * State of this thread shared by every FileStore, and by copies of this module loaded twice:
- * - `mutexes`: per-key mutexes keyed by `<real dir>\0<hash>` (values: the tail of the queue), so
- *   two stores on one directory still serialise their writes;
- * - `inFlight`: temporary files being written, so cleanup never takes them for leftovers.
- */
-const SHARED = ((globalThis as Record<symbol, unknown>)[Symbol.for('tessera.FileStore')] ??= {
-  mutexes: new Map<string, Promise<void>>(),
-  inFlight: new Set<string>(),
-}) as { readonly mutexes: Map<string, Promise<void>>; readonly inFlight: Set<string> };
-const MUTEXES = SHARED.mutexes;
-const IN_FLIGHT = SHARED.inFlight;
-
-async function withMutex<T>(id: string, fn: () => Promise<T>): Promise<T> {
-  const previous = MUTEXES.get(id) ?? Promise.resolve();
-  let release!: () => void;
-  const tail = previous.then(() => new Promise<void>((resolve) => (release = resolve)));
-  MUTEXES.set(id, tail);
-  await previous;
-  try {
-    return await fn();
-  } finally {
-    release();
-    if (MUTEXES.get(id) === tail) MUTEXES.delete(id);
-  }
-}
-
-/**
- * Whether the thread named by `owner` is known to be gone. A file naming this very thread is a
- * leftover of an earlier process that had our PID (PIDs get reused): callers
- * only ask about a lock while holding the key's in-process mutex, and about a temporary file that
- * is not in {@link IN_FLIGHT}.
- */
-function ownerGone(owner: string): boolean {
-  const [host, pidText, tidText] = owner.split('-');
-  if (host !== HOST) return false; // another machine, container or boot: only age can tell
-  const pid = Number(pidText);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  if (pid === process.pid) return Number(tidText) === threadId; // another worker thread: only age can tell
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return errno(error) === 'ESRCH'; // EPERM: alive, someone else's
-  }
-}
-
-function encode(key: string, record: StoreRecord): Buffer {
-  const { data, version, expiresAt, userId, tenant } = record;
-  if (typeof data !== 'string' || !Number.isSafeInteger(version) || version < 1) {
-    throw new TypeError('FileStore: a record needs string data and a positive integer version');
-  }
-  if (typeof expiresAt !== 'number' || !(Number.isFinite(expiresAt) || expiresAt === Infinity)) {
-    throw new TypeError('FileStore: a record needs a finite expiresAt (or Infinity)');
-  }
-  const meta = JSON.stringify({ key, version, expiresAt: expiresAt === Infinity ? null : expiresAt, userId, tenant });
-  const body = Buffer.from(`${meta}\n${data}`, 'utf8');
-  return Buffer.concat([Buffer.from(`${MAGIC} ${sha256(body)} ${body.length}\n`, 'latin1'), body]);
-}
-
-type Meta = Omit<StoreRecord, 'data'> & { readonly key: string };
-
-function parseMeta(text: string): Meta | null {
-  let meta: unknown;
-  try {
-    meta = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (meta === null || typeof meta !== 'object') return null;
-  const { key, version, expiresAt, userId, tenant } = meta as Record<string, unknown>;
-  if (typeof key !== 'string' || !Number.isSafeInteger(version) || (version as number) < 1) return null;
-  if (!(expiresAt === null || (typeof expiresAt === 'number' && Number.isFinite(expiresAt)))) return null;
-  if (!(userId === null || typeof userId === 'string') || !(tenant === null || typeof tenant === 'string')) return null;
-  return { key, version: version as number, expiresAt: expiresAt ?? Infinity, userId, tenant };
-}
-
-/** The record in a session file, or `null` when the file is damaged in any way. */
-function decode(file: Buffer): Decoded | null {
-  const headerEnd = file.indexOf(NEWLINE);
-  if (headerEnd < 0 || headerEnd > 128) return null;
-  const header = HEADER.exec(file.toString('latin1', 0, headerEnd));
-  if (header === null) return null;
-  const body = file.subarray(headerEnd + 1);
-  if (body.length !== Number(header[2]) || sha256(body) !== header[1]) return null;
-  const metaEnd = body.indexOf(NEWLINE);
-  const meta = metaEnd < 0 ? null : parseMeta(body.toString('utf8', 0, metaEnd));
-  if (meta === null) return null;
-  const { key, ...rest } = meta;
-  return { key, record: { data: body.toString('utf8', metaEnd + 1), ...rest } };
-}
-
-/** Flush a directory's entries (a rename, a new or removed file) to the disk. */
-async function syncDir(path: string): Promise<void> {
-  if (process.platform === 'win32') return; // directories cannot be opened for fsync there
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function unlinkIfThere(path: string): Promise<boolean> {
-  try {
-    await unlink(path);
-    return true;
-  } catch (error) {
-    if (errno(error) === 'ENOENT') return false;
-    throw error;
-  }
 }
 
 /**
@@ -325,6 +145,7 @@ export class FileStore implements SessionStore {
   readonly #locks: string;
   readonly #pending = new Set<Promise<unknown>>();
   readonly #activity: FileActivity;
+  readonly #lockFiles: FileLocks;
 
   constructor(options: FileStoreOptions = {}) {
     const dir = options.dir ?? './data/sessions';
@@ -348,6 +169,7 @@ export class FileStore implements SessionStore {
     } catch (error) {
       throw new ConfigError(`FileStore cannot use the directory ${JSON.stringify(dir)}: ${(error as Error).message}`);
     }
+    this.#lockFiles = new FileLocks(this.#locks, this.dir, this);
     this.#activity = new FileActivity(join(this.dir, 'activity'), (hash, fn) => this.#locked(hash, fn), (key, ctx) => this.get(key, ctx));
   }
 
@@ -385,7 +207,7 @@ export class FileStore implements SessionStore {
           }
         }
         if (this.crossProcess) {
-          for await (const entry of await opendir(this.#locks)) await this.#sweepLock(entry.name);
+          for await (const entry of await opendir(this.#locks)) await this.#lockFiles.sweep(entry.name);
         }
         await this.#activity.deleteExpired(ctx);
         return removed;
@@ -486,7 +308,7 @@ export class FileStore implements SessionStore {
         await this.#writeTemp(temp, file);
         // A lock broken as stale (we were frozen too long) may be someone else's now: report a
         // conflict, the caller re-reads.
-        if (lock !== null && !(await this.#stillHeld(lock))) {
+        if (lock !== null && !(await this.#lockFiles.stillHeld(lock))) {
           await unlinkIfThere(temp);
           return false;
         }
@@ -508,11 +330,11 @@ export class FileStore implements SessionStore {
   #locked<T>(hash: string, fn: (lock: HeldLock | null) => Promise<T>): Promise<T> {
     return this.#track(
       withMutex(`${this.dir}\0${hash}`, async () => {
-        const lock = this.crossProcess ? await this.#acquire(hash) : null;
+        const lock = this.crossProcess ? await this.#lockFiles.acquire(hash) : null;
         try {
           return await fn(lock);
         } finally {
-          if (lock !== null) await this.#release(lock);
+          if (lock !== null) await this.#lockFiles.release(lock);
         }
       }).catch(unavailable),
     );
@@ -638,104 +460,5 @@ export class FileStore implements SessionStore {
     if ((owner !== undefined && ownerGone(owner)) || Date.now() - mtime > this.staleLockAfter) await unlinkIfThere(path);
   }
 
-  async #sweepLock(name: string): Promise<void> {
-    const path = join(this.#locks, name);
-    const parsed = LOCK.exec(name);
-    if (parsed !== null) {
-      await withMutex(`${this.dir}\0${parsed[1]}`, () => this.#breakIfStale(path));
-      return;
-    }
-    // A lock moved aside by a break that was interrupted (its breaker died between the move and
-    // the unlink), or anything else: remove it once its holder is known dead, or once old. One
-    // whose holder lives may be a live lock moved by mistake that its breaker is putting back.
-    const seen = await this.#inspectLock(path);
-    if (seen === null) return;
-    if ((seen.owner !== undefined && ownerGone(seen.owner)) || Date.now() - seen.mtime > this.staleLockAfter) await unlinkIfThere(path);
-  }
 
-  /**
-   * Take `locks/<hash>.lock` (the caller holds the key's in-process mutex). The lock is a symlink
-   * whose target is the holder's name: `symlink` creates it and its content in one atomic step
-   * that fails if it exists (like `O_EXCL`), so there is never a half-written lock to misjudge.
-   */
-  async #acquire(hash: string): Promise<HeldLock> {
-    const path = join(this.#locks, `${hash}.lock`);
-    const content = `${OWNER}.${nonce()}`;
-    const deadline = Date.now() + this.lockTimeout;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await symlink(content, path);
-        return { path, content, since: Date.now() };
-      } catch (error) {
-        const code = errno(error);
-        if (code === 'ENOENT' && attempt < 3) {
-          await mkdir(this.#locks, { recursive: true, mode: 0o700 }); // the directory was removed under us
-          continue;
-        }
-        if (code !== 'EEXIST') throw error;
-      }
-      if (await this.#breakIfStale(path)) continue;
-      if (Date.now() >= deadline) {
-        throw new StoreUnavailableError('file', new Error(`lock ${path} still held by another process after ${this.lockTimeout} ms`));
-      }
-      // Back off: 1, 2, 4 ... 32 ms, with jitter so waiters do not move in step.
-      await delay(Math.min(2 ** attempt, 32) * (0.5 + Math.random()));
-    }
-  }
-
-  /**
-   * Break the lock at `path` if it is left over; `true` when it is gone (retry at once). The
-   * caller holds the key's in-process mutex.
-   *
-   * Breaking moves the lock aside with `rename` (atomic: of several breakers only one gets a
-   * given file), then checks that what it moved is the lock judged stale; if a live lock was taken
-   * in between and moved by mistake, it is put back.
-   */
-  async #breakIfStale(path: string): Promise<boolean> {
-    const seen = await this.#inspectLock(path);
-    if (seen === null) return true;
-    const stale = (seen.owner !== undefined && ownerGone(seen.owner)) || Date.now() - seen.mtime > this.staleLockAfter;
-    if (!stale) return false;
-    const aside = `${path}.${nonce()}.broken`;
-    try {
-      await rename(path, aside);
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return true;
-      throw error;
-    }
-    const moved = await this.#inspectLock(aside);
-    if (moved !== null && (moved.ino !== seen.ino || moved.content !== seen.content)) {
-      await symlink(moved.content, path).catch(() => undefined); // fails only if yet another lock exists: leave that one
-    }
-    await unlinkIfThere(aside);
-    return true;
-  }
-
-  /** Identity, age and holder of a lock; `null` when it is gone. */
-  async #inspectLock(path: string): Promise<{ ino: number; mtime: number; content: string; owner: string | undefined } | null> {
-    try {
-      const info = await lstat(path);
-      // Anything but a symlink is not ours to read (a stray file): judge it by age alone.
-      const content = info.isSymbolicLink() ? await readlink(path) : '';
-      return { ino: info.ino, mtime: info.mtimeMs, content, owner: LOCK_CONTENT.exec(content)?.[1] };
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return null;
-      throw error;
-    }
-  }
-
-  /** Whether `lock` is still ours. Only a hold longer than half the stale age can have lost it. */
-  async #stillHeld(lock: HeldLock): Promise<boolean> {
-    if (Date.now() - lock.since < this.staleLockAfter / 2) return true;
-    try {
-      return (await readlink(lock.path)) === lock.content;
-    } catch (error) {
-      if (errno(error) === 'ENOENT' || errno(error) === 'EINVAL') return false;
-      throw error;
-    }
-  }
-
-  async #release(lock: HeldLock): Promise<void> {
-    if (await this.#stillHeld(lock)) await unlinkIfThere(lock.path);
-  }
 }
