@@ -6,20 +6,18 @@
  *
  * @module
  */
-import { EventEmitter } from 'node:events';
 import { ActivityTracker } from './activity.js';
 import { SessionAdmin } from './admin.js';
 import type { AuthTokens } from './auth/tokens.js';
 import { ValidAfter } from './auth/valid-after.js';
-import { storeKey } from './crypto/ids.js';
 import { Sealer } from './crypto/seal.js';
 import type { CsrfProtection } from './csrf.js';
 import type { LiveHub } from './live/hub.js';
 import { liveHubOf } from './live/assemble.js';
-import { ConfigError, NotSupportedError, SessionNotFoundError, SessionStateError, TenantError, type CsrfError } from './errors.js';
+import { ConfigError, NotSupportedError, SessionStateError, type CsrfError } from './errors.js';
 import { TesseraMetrics } from './metrics/metrics.js';
 import { isDefaultLogger, resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
-import { Session, type SessionData } from './session.js';
+import { Session } from './session.js';
 import { CookieStore } from './stores/cookie.js';
 import type { SessionStore } from './stores/store.js';
 import type { Backend } from './core/backend.js';
@@ -34,11 +32,10 @@ import { StoreDriver } from './core/driver.js';
 import { Events } from './core/events.js';
 import { Lifecycle } from './core/lifecycle.js';
 import { RequestLoader } from './core/loader.js';
-import { policyFor, policyOf, type Policy } from './core/policy.js';
+import { policyOf } from './core/policy.js';
 import { ACCEPT_APP_IDS, type CookieSink, type RequestInput } from './core/request.js';
 import { SealedCookies } from './core/sealed.js';
 import { SignedCookies } from './core/signed.js';
-import { freshState } from './core/state.js';
 import type { Step } from './core/queue.js';
 
 export { SessionContext } from './core/context.js';
@@ -46,68 +43,9 @@ export type { CleanupOptions, CleanupProgress } from './core/cleanup.js';
 export type { RequestInput, CookieSink } from './core/request.js';
 export type { CsrfRequest } from './core/csrf-check.js';
 export type { AuditEvent, AuditEventType, SessionEvent, TesseraEventName } from './core/events.js';
+export type { ByIdOptions, CreateOptions, DestroyByHandleOptions, SessionInfo } from './operations.js';
+import { SessionOperations, type ByIdOptions } from './operations.js';
 
-/**
- * Options of the by-ID operations.
- *
- * @example
- * ```ts
- * await tessera.get(id, 'cart', { tenant: 'acme' } satisfies ByIdOptions);
- * ```
- */
-export interface ByIdOptions {
-  /** The tenant the session belongs to. */
-  tenant?: string | null;
-}
-
-/**
- * Options of {@link Tessera.create}.
- *
- * @example
- * ```ts
- * await tessera.create({ data: { cart: [] }, userId: 'u1' } satisfies CreateOptions);
- * ```
- */
-export interface CreateOptions extends ByIdOptions {
-  data?: SessionData;
-  userId?: string | null;
-  lifetime?: number | null;
-  ip?: string | null;
-  userAgent?: string | null;
-}
-
-/**
- * Whose session {@link Tessera.destroyByHandle} may destroy: the user's own (in `tenant`; none
- * given: a session without a tenant), or anyone's (`anyUser: true`, for admin tools).
- *
- * @example
- * ```ts
- * const mine: DestroyByHandleOptions = { userId: 'u1', tenant: 'acme' };
- * const admin: DestroyByHandleOptions = { anyUser: true };
- * ```
- */
-export type DestroyByHandleOptions = { readonly userId: string; readonly tenant?: string | null; readonly anyUser?: never } | { readonly anyUser: true; readonly userId?: never };
-
-/**
- * A session as listed for its user: metadata only, no data and no session ID. `handle` identifies
- * it for {@link Tessera.destroyByHandle} (it is a hash, not a usable token, and destroys only with
- * the owner's `userId`).
- *
- * @example
- * ```ts
- * const [latest]: SessionInfo[] = await tessera.listByUser('u1');
- * ```
- */
-export interface SessionInfo {
-  readonly handle: string;
-  readonly createdAt: number;
-  readonly lastSeenAt: number;
-  readonly expiresAt: number;
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-  readonly userId: string | null;
-  readonly tenant: string | null;
-}
 
 /** Cookie stores whose missing revocation was warned about: once per store, however many managers share it. */
 const warnedNoRevocation = new WeakSet<CookieStore>();
@@ -125,7 +63,7 @@ type ManagerOptions = TesseraOptions & { store: SessionStore | CookieStore; encr
  * tessera.on('expired', (e) => log.info('session expired', e));
  * ```
  */
-export class Tessera extends EventEmitter {
+export class Tessera extends SessionOperations {
   /** The validated options. */
   readonly options: ResolvedOptions;
   /** The store sessions are kept in. */
@@ -144,9 +82,6 @@ export class Tessera extends EventEmitter {
   readonly #loader: RequestLoader;
   readonly #lifecycle: Lifecycle;
   readonly #events: Events;
-  readonly #policy: Policy;
-  /** Users' "sign out everywhere" times: in the session store, or a cookie store's revocation store; `null` without one. */
-  readonly #validAfter: ValidAfter | null;
   readonly #live: LiveHub | null = null;
   readonly #metrics: TesseraMetrics | null;
   #timer: NodeJS.Timeout | null = null;
@@ -164,7 +99,7 @@ export class Tessera extends EventEmitter {
     const store = options.store;
     if (store === undefined || store === null) throw new ConfigError('a store is required (createTessera() gives SQLite by default)');
     this.store = store;
-    const policy = (this.#policy = policyOf(this.options));
+    const policy = policyOf(this.options);
     let validAfter: ValidAfter | null = null;
     let driver: StoreDriver | null = null;
     const metrics = (this.#metrics = this.#makeMetrics(() => driver));
@@ -194,9 +129,9 @@ export class Tessera extends EventEmitter {
     }
     this.#backend = backend;
     this.sealsIntoCookie = store instanceof CookieStore;
-    this.#validAfter = validAfter;
     this.#lifecycle = new Lifecycle(this.options, policy, backend, events, new Committer(backend, events), validAfter);
     const assertOpen = () => this.#assertOpen();
+    this.parts = { backend, signed: this.#signed, lifecycle: this.#lifecycle, policy, validAfter, assertOpen };
     const { now, logger, idleTimeout, cleanupInterval } = this.options;
     const destroy = (handle: string) => {
       // Its streams are told why first (`idle`), then closed with the session.
@@ -380,294 +315,6 @@ export class Tessera extends EventEmitter {
     return this.options.auth;
   }
 
-  /**
-   * Sign a user out everywhere: every session of theirs ends (server stores: destroyed, as
-   * {@link Tessera.destroyByUser}), and a "valid after" time is recorded for them, so every auth
-   * cookie issued before now and — with `CookieStore` — every sealed session they signed in to
-   * before now is refused from now on, wherever it is. Resolves how many server sessions were
-   * destroyed (`0` with `CookieStore`, whose sessions live in browsers). The request's own session
-   * is one of them: sign it out too (`session.signOut()`), or sign in again for a fresh one.
-   *
-   * @throws {@link NotSupportedError} with `CookieStore({ revocation: false })` (nowhere to record
-   * the time), or a server store without a by-user index (the time is recorded first).
-   * @example
-   * ```ts
-   * // "Sign out everywhere" on a password change:
-   * await tessera.signOutEverywhere(user.id, { tenant: session.meta.tenant });
-   * ```
-   */
-  async signOutEverywhere(userId: string, options: ByIdOptions = {}): Promise<number> {
-    this.#assertOpen();
-    if (typeof userId !== 'string' || userId === '') throw new TypeError('signOutEverywhere(userId): userId must be a non-empty string');
-    const tenant = tenantOf(options);
-    if (this.#validAfter === null) throw new NotSupportedError('signOutEverywhere needs a place to record the time: CookieStore without `revocation: false`');
-    const now = this.options.now();
-    // Kept while anything issued before now could still be presented: no session, sealed cookie
-    // or auth token lives longer than maxLifetime (plus the allowed clock skew).
-    await this.#validAfter.raise(userId, tenant, now, now + policyFor(this.#policy, tenant).maxLifetime + 300_000);
-    return this.sealsIntoCookie ? 0 : this.destroyByUser(userId, { tenant });
-  }
-
-  // ---------------------------------------------------------------- by ID
-
-  async #openById(id: string, options: ByIdOptions | undefined): Promise<Session | null> {
-    this.#assertOpen();
-    this.#backend.assertById('sessions cannot be read or changed by ID');
-    if (typeof id !== 'string') throw new TypeError('session id must be a string');
-    if (!this.#signed.isId(id)) return null;
-    const state = await this.#backend.openById(id, tenantOf(options));
-    return state && new Session(state, this.#lifecycle);
-  }
-
-  async #mustOpen(id: string, options: ByIdOptions | undefined): Promise<Session> {
-    const session = await this.#openById(id, options);
-    if (session === null) throw new SessionNotFoundError();
-    return session;
-  }
-
-  /**
-   * Create a session without a request, for example for an API client or a test.
-   * Returns its ID and the cookie value that carries it.
-   *
-   * @throws {@link NotSupportedError} with `CookieStore` (such sessions are made by a request).
-   * @example
-   * ```ts
-   * const { id, cookie } = await tessera.create({ data: { cart: [] }, userId: 'u1' });
-   * ```
-   */
-  async create(options: CreateOptions = {}): Promise<{ id: string; cookie: string; session: Session }> {
-    this.#assertOpen();
-    this.#backend.assertById('sessions cannot be created without a request');
-    const state = freshState(tenantOf(options), null, this.options.now(), options.ip ?? null, options.userAgent ?? null);
-    const session = new Session(state, this.#lifecycle);
-    const id = session.id;
-    // Through the Session API, so values, user and lifetime are validated as in a request. The
-    // lifetime first: on a session holding nothing it is only remembered, so a refused one stores nothing.
-    if (options.lifetime != null) session.setLifetime(options.lifetime);
-    for (const [k, v] of Object.entries(options.data ?? {})) session.set(k, v);
-    if (options.userId != null) session.userId = options.userId;
-    state.touchDue = true;
-    await session.save();
-    state.loaded = true;
-    return { id, cookie: this.signCookie(id), session };
-  }
-
-  /**
-   * Open the live session `id` without a request, or `null` when it does not exist or expired.
-   * Writes to the returned session are committed like a request's (`await session.save()`).
-   *
-   * @example
-   * ```ts
-   * const session = await tessera.load(id);
-   * session?.get('cart');
-   * ```
-   */
-  load(id: string, options?: ByIdOptions): Promise<Session | null> {
-    return this.#openById(id, options);
-  }
-
-  /**
-   * The value under `key` in session `id`, or `undefined` (also when the session does not exist).
-   *
-   * @example
-   * ```ts
-   * const cart = await tessera.get(id, 'cart');
-   * ```
-   */
-  async get<T = unknown>(id: string, key: string, options?: ByIdOptions): Promise<T | undefined> {
-    return (await this.#openById(id, options))?.get<T>(key);
-  }
-
-  /**
-   * Set `key` in session `id`, merging with concurrent writers.
-   *
-   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
-   * @example
-   * ```ts
-   * await tessera.set(id, 'flash', 'Your export is ready');
-   * ```
-   */
-  async set(id: string, key: string, value: unknown, options?: ByIdOptions): Promise<void> {
-    const session = await this.#mustOpen(id, options);
-    session.set(key, value);
-    await session.save();
-  }
-
-  /**
-   * Change `key` in session `id` with `fn`, atomically (see {@link Session.update}): `fn` runs
-   * again on the fresh value whenever another writer got there first. Resolves the value stored.
-   *
-   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
-   * @example
-   * ```ts
-   * const credits = await tessera.update<number>(id, 'credits', (n) => (n ?? 0) - 1);
-   * ```
-   */
-  async update<T = unknown>(id: string, key: string, fn: (current: T | undefined) => T | undefined, options?: ByIdOptions): Promise<T | undefined> {
-    const session = await this.#mustOpen(id, options);
-    session.update<T>(key, fn);
-    await session.save();
-    return session.get<T>(key);
-  }
-
-  /**
-   * Delete `key` from session `id`. Resolves whether it was there.
-   *
-   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
-   * @example
-   * ```ts
-   * await tessera.delete(id, 'flash');
-   * ```
-   */
-  async delete(id: string, key: string, options?: ByIdOptions): Promise<boolean> {
-    const session = await this.#mustOpen(id, options);
-    const had = session.delete(key);
-    await session.save();
-    return had;
-  }
-
-  /**
-   * Remove every key of session `id` (the session stays).
-   *
-   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
-   * @example
-   * ```ts
-   * await tessera.clear(id);
-   * ```
-   */
-  async clear(id: string, options?: ByIdOptions): Promise<void> {
-    const session = await this.#mustOpen(id, options);
-    session.clear();
-    await session.save();
-  }
-
-  /**
-   * Extend the expiry of session `id` now.
-   *
-   * @throws {@link SessionNotFoundError} when the session does not exist or expired.
-   * @example
-   * ```ts
-   * await tessera.refresh(id);
-   * ```
-   */
-  async refresh(id: string, options?: ByIdOptions): Promise<void> {
-    const session = await this.#mustOpen(id, options);
-    session.refresh();
-    await session.save();
-  }
-
-  /**
-   * Delete session `id`. Resolves whether it existed. Idempotent. With `CookieStore` and a
-   * revocation store, revokes it (every copy of its cookie stops working).
-   *
-   * @example
-   * ```ts
-   * await tessera.destroy(id); // sign this session out everywhere
-   * ```
-   */
-  destroy(id: string, options?: ByIdOptions): Promise<boolean> {
-    this.#assertOpen();
-    if (typeof id !== 'string') return Promise.reject(new TypeError('session id must be a string'));
-    let tenant: string | null;
-    try {
-      tenant = tenantOf(options);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#backend.destroyById(id, tenant);
-  }
-
-  /**
-   * Whether session `id` exists and has not expired.
-   *
-   * @example
-   * ```ts
-   * if (!(await tessera.isValid(id))) closeConnection();
-   * ```
-   */
-  async isValid(id: string, options?: ByIdOptions): Promise<boolean> {
-    return (await this.#openById(id, options)) !== null;
-  }
-
-  /**
-   * Whether session `id` can no longer be used: past its idle or absolute expiry, or gone from the
-   * store (stores drop expired records, so "expired" and "removed" cannot be told apart).
-   *
-   * @example
-   * ```ts
-   * if (await tessera.isExpired(id)) redirectToSignIn();
-   * ```
-   */
-  async isExpired(id: string, options?: ByIdOptions): Promise<boolean> {
-    return !(await this.isValid(id, options));
-  }
-
-  // ---------------------------------------------------------------- users
-
-  /**
-   * The live sessions of a user, with their metadata, from the store's by-user index, most
-   * recently used first.
-   *
-   * @throws {@link NotSupportedError} when the store has no by-user index.
-   * @example
-   * ```ts
-   * const devices = await tessera.listByUser('u1');
-   * ```
-   */
-  async listByUser(userId: string, options?: ByIdOptions): Promise<SessionInfo[]> {
-    this.#assertOpen();
-    return this.#backend.listByUser(userId, tenantOf(options));
-  }
-
-  /**
-   * Destroy every session of a user, except the one with ID `except` ("sign out my other devices").
-   * Resolves how many were destroyed.
-   *
-   * @example
-   * ```ts
-   * await tessera.destroyByUser(user.id, { except: session.id });
-   * ```
-   */
-  async destroyByUser(userId: string, options: ByIdOptions & { except?: string } = {}): Promise<number> {
-    let count = 0;
-    for (const info of await this.listByUser(userId, options)) {
-      if (options.except !== undefined && info.handle === storeKey(options.except, info.tenant)) continue;
-      // Still the user's: a session that signed in as someone else meanwhile is theirs now.
-      if (await this.destroyByHandle(info.handle, { userId, tenant: info.tenant })) count++;
-    }
-    return count;
-  }
-
-  /**
-   * Destroy a session by the `handle` from {@link Tessera.listByUser} ("sign out this device").
-   * A handle comes from the client, so say whose session it must be: `{ userId, tenant }` destroys
-   * it only when it belongs to that user in that tenant (no `tenant`: a session without one);
-   * `{ anyUser: true }` destroys whoever's it is, for admin tools. Resolves whether a live session
-   * was destroyed: `false` for one that does not exist, has expired, or is someone else's (the
-   * caller cannot tell which, so it learns nothing about other users' sessions).
-   *
-   * @throws {@link NotSupportedError} with `CookieStore`; `TypeError` without `userId` or `anyUser`.
-   * @example
-   * ```ts
-   * // POST /devices/:handle/sign-out, for the signed-in user:
-   * const done = await tessera.destroyByHandle(req.params.handle, { userId: session.userId!, tenant: session.meta.tenant });
-   * if (!done) res.statusCode = 404;
-   * // An admin tool:
-   * for (const s of await tessera.listByUser('u1')) if (s.ip === badIp) await tessera.destroyByHandle(s.handle, { anyUser: true });
-   * ```
-   */
-  async destroyByHandle(handle: string, options: DestroyByHandleOptions): Promise<boolean> {
-    this.#assertOpen();
-    if (typeof handle !== 'string') throw new TypeError('destroyByHandle(handle, options): handle must be a string');
-    const o = (options ?? {}) as Partial<{ userId: unknown; tenant: unknown; anyUser: unknown }>;
-    if (o.anyUser === true && o.userId === undefined) return this.#backend.destroyByHandle(handle, null);
-    if (typeof o.userId !== 'string' || o.userId === '' || o.anyUser !== undefined) {
-      throw new TypeError('destroyByHandle(handle, options): pass { userId } (the session must be that user\'s) or { anyUser: true } (admin tools)');
-    }
-    if (o.tenant !== undefined && o.tenant !== null && typeof o.tenant !== 'string') throw new TypeError('destroyByHandle: tenant must be a string or null');
-    return this.#backend.destroyByHandle(handle, { userId: o.userId, tenant: tenantOf({ tenant: o.tenant as string | null | undefined }) });
-  }
-
   // ---------------------------------------------------------------- upkeep
 
   /**
@@ -725,14 +372,3 @@ export class Tessera extends EventEmitter {
     if (this.#closed) throw new SessionStateError('tessera was closed');
   }
 }
-
-/**
- * The tenant an operation by ID names: `null` for none. An empty name is refused, never taken as
- * "no tenant" (it would reach the sessions without one).
- */
-function tenantOf(options: { readonly tenant?: string | null } | undefined): string | null {
-  const tenant = options?.tenant ?? null;
-  if (tenant === '') throw new TenantError('the tenant name is empty: pass null (or leave it out) for sessions without a tenant');
-  return tenant;
-}
-
