@@ -59,8 +59,11 @@ export interface PostgresStoreOptions {
   /** Rows removed per statement by `deleteExpired`, so cleanup never holds locks for long. Default 500. */
   cleanupBatch?: number;
   /**
-   * Milliseconds to wait for a connection — a new one, or a free one of the pool's — before the
-   * call fails with {@link StoreUnavailableError}. Only for a pool the store makes. Default 500.
+   * Milliseconds to wait for a new connection to open before the call fails with
+   * {@link StoreUnavailableError}. Only for a pool the store makes. Default 500. A call waiting
+   * for a free connection of a busy pool is not timed by it (each busy connection is freed within
+   * `queryTimeout`, so a burst larger than the pool queues rather than failing); the manager's
+   * `storeTimeout` bounds the whole call.
    *
    * With `queryTimeout`, this is what answers 503 quickly when the database cannot be reached: a
    * silent network partition (packets dropped, nothing closed) shows only as silence, and the
@@ -390,9 +393,23 @@ export class PostgresStore implements SessionStore {
       // gives up only drops its connection, and the server would finish, and commit, the
       // statement). Sent as connection settings, so they cost no round trip.
       const serverTimeouts = this.#queryTimeout > 0 ? { statement_timeout: this.#queryTimeout, lock_timeout: this.#queryTimeout } : {};
+      // Opening a connection gives up after `connectionTimeout`; waiting for a free one of the pool
+      // does not (pg-pool times both with one setting): a pool that is only busy frees a connection
+      // within `queryTimeout`, so a burst larger than the pool queues instead of failing, while a
+      // silent server still fails every call within a connect or a query. (A `connectionTimeoutMillis`
+      // in `poolConfig` is pg's own, for both.)
+      const timed = options.poolConfig?.connectionTimeoutMillis === undefined;
+      const Client = timed
+        ? class TimedClient extends pg.Client {
+            constructor(config?: Pg.ClientConfig) {
+              super({ ...config, connectionTimeoutMillis: connectionTimeout });
+            }
+          }
+        : pg.Client;
       this.#pool = new pg.Pool({
         fallback_application_name: 'tessera',
-        connectionTimeoutMillis: connectionTimeout,
+        Client,
+        connectionTimeoutMillis: timed ? 0 : connectionTimeout,
         ...serverTimeouts,
         keepAlive: true,
         // Idle connections do not keep the process alive; a server is kept alive by its listener.

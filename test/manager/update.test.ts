@@ -156,14 +156,15 @@ matrix('session.update()', (c) => {
     // Only a store answering with promises has a write in flight while the handler goes on.
     if (!c.synchronous) {
       it('on a conflict with a write in flight, runs fn again on the other writer’s value', async () => {
-        const { tessera, store } = c.setup();
+        const { tessera, store, another } = c.setup();
         const { id } = await tessera.create({ data: { n: 0 } });
         const session = (await tessera.load(id))!;
         const release = holdWrites(store, 1);
         const seen: unknown[] = [];
         session.update<number>('n', (n) => (seen.push(n), inc(n)));
         await tick(); // the write is in flight
-        await tessera.update<number>(id, 'n', (n) => n! + 10); // another writer gets there first
+        // Another process's writer gets there first (in this process, writes of one key queue).
+        await another().update<number>(id, 'n', (n) => n! + 10);
         release();
         await session.save();
         assert.equal(await tessera.get(id, 'n'), 11);
@@ -171,20 +172,39 @@ matrix('session.update()', (c) => {
       });
 
       it('an update made while a write that then fails is in flight counts once, as does the failed one', async () => {
-        const { tessera, store } = c.setup();
+        const { tessera, store, another } = c.setup();
         const { id } = await tessera.create({ data: { n: 0 } });
         const session = (await tessera.load(id))!;
         const release = holdWrites(store, 1);
         session.update('n', inc);
         await tick(); // the first update's write is in flight
         session.update('n', inc); // made meanwhile: pending for the next commit
-        await tessera.update<number>(id, 'n', (n) => n! + 10); // another writer: the next commit will conflict
+        await another().update<number>(id, 'n', (n) => n! + 10); // another process's writer: the next commit will conflict
         release(new StoreUnavailableError('down'));
         // The failed write hands its update back under the one made since; the next commit writes
         // both, re-run on the other writer's value.
         await assert.rejects(session.save(), StoreUnavailableError);
         await session.save();
         assert.equal(await tessera.get(id, 'n'), 12);
+      });
+    }
+
+    if (!c.synchronous && c.server) {
+      it('in one process, writes of one session queue: a second writer waits for the first instead of conflicting in the store', async () => {
+        const { tessera, store } = c.setup();
+        const { id } = await tessera.create({ data: { n: 0 } });
+        const session = (await tessera.load(id))!;
+        const release = holdWrites(store, 1);
+        session.update('n', inc);
+        await tick(); // the first write is in flight, held
+        const before = store.calls.set;
+        const second = tessera.update<number>(id, 'n', (n) => n! + 10);
+        for (let i = 0; i < 5; i++) await tick();
+        assert.equal(store.calls.set, before, 'the second write waits for the first, in process');
+        release();
+        await session.save();
+        assert.equal(await second, 11);
+        assert.equal(await tessera.get(id, 'n'), 11);
       });
     }
 

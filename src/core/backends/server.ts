@@ -62,6 +62,8 @@ export class ServerBackend implements Backend {
   readonly #events: Events;
   /** Keys whose delete failed (a destroy or regenerate whose commit nobody could retry): refused, deleted again later. */
   readonly #undeleted = new Undeleted();
+  /** Per key, the end of the last write this process started (stores that answer with promises). */
+  readonly #writing = new Map<string, Promise<void>>();
 
   constructor(parts: ServerParts) {
     this.#options = parts.options;
@@ -223,7 +225,21 @@ export class ServerBackend implements Backend {
     state.cleared = false;
     state.metaChanged = false;
     state.touchDue = false;
-    return run(this.#writeSteps(state, state.key!, batch, changed));
+    const key = state.key!;
+    if (this.synchronous) return run(this.#writeSteps(state, key, batch, changed));
+    // On a store that answers with promises, this process writes one key at a time: requests and
+    // by-ID calls racing on one session queue here instead of in the store (where PostgreSQL makes
+    // them wait on the row's lock, every one of them against its query timeout) and meet fewer
+    // conflicts; across processes, compare-and-set still decides.
+    const go = (): Promise<void> => Promise.resolve(run(this.#writeSteps(state, key, batch, changed)));
+    const previous = this.#writing.get(key);
+    const mine = previous === undefined ? go() : previous.then(go);
+    const tail = mine.then(noop, noop);
+    this.#writing.set(key, tail);
+    void tail.then(() => {
+      if (this.#writing.get(key) === tail) this.#writing.delete(key);
+    });
+    return mine;
   }
 
   retire(state: SessionState): Step<void> {
