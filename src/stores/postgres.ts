@@ -24,8 +24,13 @@
 import { createHash } from 'node:crypto';
 import type * as Pg from 'pg';
 import { ConfigError, SessionStateError, StoreUnavailableError } from '../errors.js';
-import { activityMigrationSql, activityNames, PostgresActivity, type ActivityNames } from './activity/postgres.js';
+import { PostgresActivity } from './activity/postgres.js';
 import { loadPeer } from './peer.js';
+import { isConnectionError } from './postgres-errors.js';
+import { migrationSql, names, type Names, type PostgresMigrationOptions } from './postgres-schema.js';
+
+export { postgresMigrationSql } from './postgres-schema.js';
+export type { PostgresMigrationOptions } from './postgres-schema.js';
 import type { ActivityQuery, DeleteExpiredOptions, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /** Options of {@link PostgresStore}. */
@@ -117,13 +122,8 @@ export interface PostgresStoreOptions {
   preparedStatements?: boolean;
 }
 
-/** Options of {@link postgresMigrationSql}. */
-export interface PostgresMigrationOptions {
-  /** Table name, as in {@link PostgresStoreOptions.table}. Default `tessera_sessions`. */
-  table?: string;
-  /** Schema of the table, as in {@link PostgresStoreOptions.schema}. Default: the `search_path`. */
-  schema?: string;
-}
+/** The least time (ms) a migration is given (see {@link PostgresStoreOptions.queryTimeout}). */
+const MIGRATION_TIMEOUT = 60_000;
 
 interface Row {
   data: string;
@@ -131,144 +131,6 @@ interface Row {
   expires_at: string | number;
   user_id: string | null;
   tenant: string | null;
-}
-
-const DEFAULT_TABLE = 'tessera_sessions';
-/** The least time (ms) a migration is given (see {@link PostgresStoreOptions.queryTimeout}). */
-const MIGRATION_TIMEOUT = 60_000;
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** PostgreSQL truncates identifiers at 63 bytes; the table leaves room for the `_expires` suffix. */
-const MAX_TABLE = 55;
-const MAX_SCHEMA = 63;
-
-/** Network errors that mean "the server cannot be reached", as Node reports them. */
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'EHOSTDOWN',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EADDRNOTAVAIL',
-]);
-/**
- * SQLSTATEs that mean the server is unavailable or overloaded rather than the statement wrong:
- * 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 57P05 idle_session_timeout,
- * 57014 query_canceled (statement_timeout), 55P03 lock_not_available (lock_timeout). Whole classes
- * 08 (connection exception) and 53 (insufficient resources: too many connections, disk full, ...)
- * are checked by prefix.
- */
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57P05', '57014', '55P03']);
-/** Messages of pg and pg-pool for a connection that closed, never opened, or timed out. */
-const CONNECTION_MESSAGE =
-  /Connection terminated|timeout exceeded when trying to connect|timeout expired|Query read timeout|not queryable|the database system is (starting up|shutting down|in recovery mode)/i;
-
-/**
- * Whether `error` says the database cannot be reached (as opposed to a statement that is wrong).
- * Looks through `cause` chains and the `errors` of an `AggregateError` (Node's happy-eyeballs
- * connect reports one per address).
- */
-function isConnectionError(error: unknown, depth = 0): boolean {
-  if (depth > 4 || error === null || typeof error !== 'object') return false;
-  if (error instanceof StoreUnavailableError) return true;
-  const { code, message, cause, errors } = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
-  if (typeof code === 'string') {
-    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code)) return true;
-    if (/^(08|53)[0-9A-Z]{3}$/.test(code)) return true;
-  }
-  if (typeof message === 'string' && CONNECTION_MESSAGE.test(message)) return true;
-  if (Array.isArray(errors) && errors.some((e) => isConnectionError(e, depth + 1))) return true;
-  return cause !== undefined && isConnectionError(cause, depth + 1);
-}
-
-function quote(identifier: string): string {
-  return `"${identifier}"`;
-}
-
-interface Names {
-  /** The table, quoted and schema-qualified when a schema is set. */
-  table: string;
-  /** The three index names, quoted (an index lives in its table's schema). */
-  expires: string;
-  user: string;
-  tenant: string;
-  /** The same four and the activity table, qualified, as text for `to_regclass`. */
-  regclasses: [string, string, string, string, string];
-  /** The activity table (`<table>_act`) and its indexes. */
-  activity: ActivityNames;
-  /** Key of the advisory lock that serialises concurrent migrations of this table. */
-  lockKey: bigint;
-}
-
-function names(options: PostgresMigrationOptions, owner: string): Names {
-  const table = options.table ?? DEFAULT_TABLE;
-  const schema = options.schema;
-  if (typeof table !== 'string' || !IDENTIFIER.test(table) || table.length > MAX_TABLE) {
-    throw new ConfigError(`${owner} table ${JSON.stringify(table)} is not a valid identifier (letters, digits and _, not starting with a digit, at most ${MAX_TABLE} characters)`);
-  }
-  if (schema !== undefined && (typeof schema !== 'string' || !IDENTIFIER.test(schema) || schema.length > MAX_SCHEMA)) {
-    throw new ConfigError(`${owner} schema ${JSON.stringify(schema)} is not a valid identifier (letters, digits and _, not starting with a digit, at most ${MAX_SCHEMA} characters)`);
-  }
-  const prefix = schema === undefined ? '' : `${quote(schema)}.`;
-  const qualified = (name: string): string => `${prefix}${quote(name)}`;
-  const activity = activityNames(table, prefix);
-  const lockKey = createHash('sha256').update(`tessera migration ${schema ?? ''}.${table}`).digest().readBigInt64BE(0);
-  return {
-    table: qualified(table),
-    expires: quote(`${table}_expires`),
-    user: quote(`${table}_user`),
-    tenant: quote(`${table}_tenant`),
-    regclasses: [qualified(table), qualified(`${table}_expires`), qualified(`${table}_user`), qualified(`${table}_tenant`), activity.regclass],
-    activity,
-    lockKey,
-  };
-}
-
-function migrationSql(n: Names): string {
-  return `BEGIN;
--- Serialise concurrent migrations of this table (several app servers starting at once).
-SELECT pg_advisory_xact_lock(${n.lockKey});
-CREATE TABLE IF NOT EXISTS ${n.table} (
-  key        text   PRIMARY KEY,
-  data       text   NOT NULL,
-  version    bigint NOT NULL,
-  expires_at bigint NOT NULL,
-  user_id    text,
-  tenant     text
-);
-CREATE INDEX IF NOT EXISTS ${n.expires} ON ${n.table} (expires_at);
-CREATE INDEX IF NOT EXISTS ${n.user} ON ${n.table} (user_id, tenant) WHERE user_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS ${n.tenant} ON ${n.table} (tenant) WHERE tenant IS NOT NULL;
-${activityMigrationSql(n.activity)}COMMIT;
-`;
-}
-
-/**
- * The SQL that creates the session table and its indexes: a transaction, idempotent (`IF NOT
- * EXISTS` throughout) and safe to run from several processes at once. Operators can run it
- * themselves (`psql -f`) and give the store `createTable: false`; it is the same SQL the store
- * runs on first use and in {@link PostgresStore.migrate}.
- *
- * Columns: `key` (text, primary key), `data` (text), `version` (bigint), `expires_at` (bigint,
- * milliseconds since the epoch), `user_id` and `tenant` (text, nullable). Indexes: on
- * `expires_at` for cleanup, on `(user_id, tenant)` for listing a user's sessions, on `tenant`.
- * Throws {@link ConfigError} for a table or schema name that is not a plain identifier.
- *
- * @example
- * ```ts
- * import { writeFileSync } from 'node:fs';
- * import { postgresMigrationSql } from 'tessera/stores/postgres';
- * writeFileSync('migrations/001_sessions.sql', postgresMigrationSql({ table: 'sessions', schema: 'app' }));
- * // then: psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f migrations/001_sessions.sql
- * ```
- */
-export function postgresMigrationSql(options: PostgresMigrationOptions = {}): string {
-  return migrationSql(names(options, 'postgresMigrationSql'));
 }
 
 function toRecord(row: Row): StoreRecord {
