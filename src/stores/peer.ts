@@ -38,6 +38,19 @@ export function loadPeer<T>(name: PeerName, user: string): T {
   }
 }
 
+/**
+ * The file {@link loadPeer} loads for `name` (after a {@link substitutePeer}, the substitute's): for
+ * a worker thread that must load the same module.
+ *
+ * @example
+ * ```ts
+ * const driver = resolvePeer('better-sqlite3'); // …/node_modules/better-sqlite3/lib/index.js
+ * ```
+ */
+export function resolvePeer(name: PeerName): string {
+  return requireFromTessera.resolve(substitutes.get(name) ?? name);
+}
+
 /** Whether `error` says that `id` itself cannot be found (not a module that `id` requires). */
 function isMissing(error: unknown, id: string): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
