@@ -16,6 +16,7 @@
  *
  *   npm run bench:faults                                  # both parts: about 4 minutes
  *   npm run bench:faults -- --only cleanup --rows 200000 --duration 10
+ *   npm run bench:faults -- --only cleanup --modes paced --checkpoint inline   # SQLite's own checkpoints
  *   npm run bench:faults -- --only partition
  *   npm run bench:faults -- --only partition --timeouts-before   # the stores' limits of before
  *   npm run bench:faults -- --out faults.json             # also the results as JSON
@@ -43,6 +44,7 @@ const { values: flags } = parseArgs({
     rows: { type: 'string', default: '1000000' },
     duration: { type: 'string', default: '30' },
     modes: { type: 'string', default: 'paced,store' },
+    checkpoint: { type: 'string', default: 'background' },
     connections: { type: 'string', default: '10' },
     workers: { type: 'string', default: '8' },
     partition: { type: 'string', default: '5' },
@@ -57,6 +59,7 @@ if (flags.help) {
   --rows N                   expired rows to clean (default 1000000)
   --duration S               seconds of each throughput window (default 30)
   --modes a,b                cleanup modes: paced (tessera's), store (the store's own loop), one (one DELETE); default paced,store
+  --checkpoint background|inline   the SqliteStore's checkpoints: its thread (default) or SQLite's own, on the event loop
   --connections N            autocannon connections (default 10)
   --workers N                clients looping on requests during a partition (default 8)
   --partition S              seconds the network stays silent (default 5)
@@ -72,6 +75,8 @@ const WORKERS = Number(flags.workers);
 const PARTITION_S = Number(flags.partition);
 const MODES = flags.modes!.split(',') as CleanMode[];
 for (const mode of MODES) if (!['paced', 'store', 'one'].includes(mode)) throw new Error(`unknown cleanup mode ${mode}`);
+const CHECKPOINT = flags.checkpoint!;
+if (!['background', 'inline'].includes(CHECKPOINT)) throw new Error(`unknown checkpoint ${CHECKPOINT}`);
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const results: Record<string, unknown> = { date: new Date().toISOString(), cpus: os.cpus().length, loadavg: os.loadavg() };
@@ -180,10 +185,10 @@ function describeWindow(label: string, w: Window, normal?: Window): string {
 
 async function cleanupPart(compiled: string): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'tessera-faults-'));
-  const server = new Server(compiled, ['--store=sqlite', `--dir=${dir}`]);
+  const server = new Server(compiled, ['--store=sqlite', `--dir=${dir}`, `--checkpoint=${CHECKPOINT}`]);
   try {
     await server.ready();
-    log(`cleanup under load: SqliteStore in ${dir}, ${CONNECTIONS} connections, ${DURATION} s windows, ${ROWS.toLocaleString('en')} expired rows`);
+    log(`cleanup under load: SqliteStore in ${dir} (checkpoint: ${CHECKPOINT}), ${CONNECTIONS} connections, ${DURATION} s windows, ${ROWS.toLocaleString('en')} expired rows`);
     await load(server, 3); // warm-up
     const normal = await load(server, DURATION);
     log(describeWindow('normal', normal));
@@ -207,7 +212,7 @@ async function cleanupPart(compiled: string): Promise<void> {
     }
     const after = await load(server, DURATION);
     log(describeWindow('normal, after', after));
-    results.cleanup = { rows: ROWS, connections: CONNECTIONS, normal, runs, after };
+    results.cleanup = { rows: ROWS, connections: CONNECTIONS, checkpoint: CHECKPOINT, normal, runs, after };
   } finally {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -3,7 +3,7 @@
  * handler of `memory-read` (the client's session exists; the handler reads `n` and answers
  * `hello`), on a store given by `--store`:
  *
- * - `--store=sqlite --dir=DIR`: `SqliteStore` on `DIR/sessions.db`, a plain handler (`loadSync`).
+ * - `--store=sqlite --dir=DIR [--checkpoint=background|inline]`: `SqliteStore` on `DIR/sessions.db`, a plain handler (`loadSync`).
  *   On `fill`, it inserts N expired rows in one transaction, over its own connection to the file;
  *   on `clean`, it removes them while serving: `--mode`-less `tessera.cleanupExpired()` (`paced`),
  *   or, for comparison, the store's own loop as tessera called it before paced cleanup
@@ -77,7 +77,7 @@ class GatedSqliteStore extends SqliteStore {
 async function main(): Promise<void> {
   let gated: GatedSqliteStore | null = null;
   let removedSoFar = 0;
-  const { store: kind = 'sqlite', dir, url, timeouts = 'default' } = args();
+  const { store: kind = 'sqlite', dir, url, timeouts = 'default', checkpoint = 'background' } = args();
   // `--timeouts=before`: the stores' default limits before this bench (Redis 2 s with no socket
   // timeout; PostgreSQL 5 s to connect, 10 s per query), for comparison.
   const before = timeouts === 'before';
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   let afterClose = async (): Promise<void> => {};
   if (kind === 'sqlite') {
     if (!dir) throw new Error('--dir is required with --store=sqlite');
-    store = gated = new GatedSqliteStore({ path: join(dir, 'sessions.db') });
+    store = gated = new GatedSqliteStore({ path: join(dir, 'sessions.db'), checkpoint: checkpoint as 'background' | 'inline' });
   } else if (kind === 'redis') {
     if (!url) throw new Error('--url is required with --store=redis');
     const prefix = `${benchName('faults')}:`;
