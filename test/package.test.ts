@@ -266,6 +266,42 @@ hono.use(honoSessions({ secrets: ['${SECRET}'], store: new MemoryStore() }));
 hono.get('/', (c) => c.text(String(c.get('session').get('views') ?? 0)));
 `;
 
+/**
+ * Run by both builds: a SqliteStore on a file, whose checkpoint thread (its code run with eval,
+ * loading the better-sqlite3 installed with tessera) copies the log into the database file while
+ * the store is open, with no warning that it fell back; then close and reopen.
+ */
+const SQLITE_FILE_RUN = `
+async function sqliteOnFile(SqliteStore) {
+  const { mkdtempSync, rmSync, statSync, existsSync } = require('node:fs');
+  const { join } = require('node:path');
+  const dir = mkdtempSync(join(require('node:os').tmpdir(), 'tessera-package-sqlite-'));
+  const warnings = [];
+  const logger = { warn: (fields, message) => warnings.push(message) };
+  try {
+    const path = join(dir, 'sessions.db');
+    const store = new SqliteStore({ path, logger });
+    const now = Date.now();
+    for (let i = 0; i < 100; i++) {
+      await store.set('k' + i, { data: 'x'.repeat(500), version: 1, expiresAt: now + 60000, userId: null, tenant: null }, 0, { now });
+    }
+    // About 600 pages of log, under SQLite's automatic 1,000: only the thread copies them.
+    const deadline = Date.now() + 10000;
+    while (statSync(path).size < 50000 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
+    assert.ok(statSync(path).size >= 50000, 'the checkpoint thread copied the log into ' + path);
+    assert.deepEqual(warnings, []);
+    await store.close();
+    assert.equal(existsSync(path + '-wal'), false);
+    const again = new SqliteStore({ path, logger });
+    assert.equal(await again.countLive({ now }), 100);
+    await again.close();
+    assert.deepEqual(warnings, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+`;
+
 /** Runs in the plain consumer as CommonJS. */
 const CJS_RUN = `
 const assert = require('node:assert/strict');
@@ -327,6 +363,7 @@ async function main() {
   // better-sqlite3 comes with tessera; the optional peers are not installed here.
   const { SqliteStore } = require('tessera/stores/sqlite');
   await new SqliteStore({ path: ':memory:' }).close();
+  await sqliteOnFile(SqliteStore);
   const { RedisStore } = require('tessera/stores/redis');
   const { PostgresStore } = require('tessera/stores/postgres');
   const missing = (name) => (error) =>
@@ -339,6 +376,7 @@ async function main() {
   assert.throws(() => new PostgresBus({ connectionString: 'postgres://127.0.0.1/x' }), missing('pg'));
   console.log('cjs ok');
 }
+${SQLITE_FILE_RUN}
 main().catch((error) => {
   console.error(error);
   process.exitCode = 1;
@@ -352,7 +390,13 @@ import session, { session as named, tesseraSession } from 'tessera/express';
 import { ConfigError, createTessera } from 'tessera';
 import { RedisStore } from 'tessera/stores/redis';
 import { PostgresStore } from 'tessera/stores/postgres';
+import { SqliteStore } from 'tessera/stores/sqlite';
+import { createRequire } from 'node:module';
 
+const require = createRequire(import.meta.url);
+${SQLITE_FILE_RUN}
+assert.match(import.meta.resolve('tessera/stores/sqlite'), /dist\\/esm\\/stores\\/sqlite\\.js$/);
+await sqliteOnFile(SqliteStore);
 assert.match(import.meta.resolve('tessera/express'), /dist\\/esm\\/adapters\\/express\\.js$/);
 const namespace = await import('tessera/express');
 assert.equal(namespace.default, namespace.session);

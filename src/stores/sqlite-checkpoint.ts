@@ -89,7 +89,14 @@ function look() {
   } else {
     return;
   }
-  const [row] = db.pragma('wal_checkpoint(' + mode + ')');
+  let row;
+  try {
+    [row] = db.pragma('wal_checkpoint(' + mode + ')');
+  } catch (error) {
+    // Another connection holds a lock this needs (recovering the log, say): at the next look.
+    if (error && (error.code === 'SQLITE_BUSY' || error.code === 'SQLITE_LOCKED')) { pending = true; if (mode === 'TRUNCATE') truncated = false; return; }
+    throw error;
+  }
   pending = row.busy !== 0 || row.checkpointed < row.log;
   if (mode === 'TRUNCATE') {
     if (row.busy !== 0) truncated = false;
@@ -157,6 +164,8 @@ export function startCheckpointer(options: CheckpointerOptions): Checkpointer {
     async stop() {
       if (!stopping && !failed) worker.postMessage('stop');
       stopping = true;
+      // Unref'd, the thread would not keep the process alive while the caller awaits its end.
+      worker.ref();
       // A thread stuck in a checkpoint on a hung disk is not waited for beyond a few seconds.
       const timer = setTimeout(() => void worker.terminate(), 5_000);
       await exited;
