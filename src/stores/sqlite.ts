@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadPeer, resolvePeer } from './peer.js';
@@ -156,23 +156,6 @@ export class SqliteStore extends SynchronousStore {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
-    if (file !== null && checkpoint !== 'inline') {
-      db.pragma('wal_autocheckpoint = 0');
-      const logger = options.logger;
-      this.#checkpointer = startCheckpointer({
-        file,
-        driver: resolvePeer('better-sqlite3'),
-        timings: hooks.checkpointTimings,
-        onCheckpoint: hooks.onCheckpoint,
-        onFailure: (error) => {
-          // Never an unbounded log: SQLite's own checkpoints again, on this connection.
-          if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
-          const message = `SqliteStore: the checkpoint thread failed (${error.message}); checkpoints run on the event loop from now on`;
-          if (logger) logger.warn?.({ err: error }, message);
-          else process.emitWarning(message, 'TesseraWarning');
-        },
-      });
-    }
     db.exec(`
       CREATE TABLE IF NOT EXISTS ${table} (
         key TEXT PRIMARY KEY,
@@ -215,6 +198,24 @@ export class SqliteStore extends SynchronousStore {
     // Live sessions: not a used live ticket (empty data) nor a "sign out everywhere" time (digits); see isSessionRecord.
     this.#countLive = prepare(db, `SELECT COUNT(*) AS n FROM ${table} WHERE expires_at > ? AND data <> '' AND data GLOB '*[^0-9]*'`);
     this.#activity = new SqliteActivity(db, table);
+    // Last, once nothing else here can throw: a store that failed to open leaves no thread behind.
+    if (file !== null && checkpoint !== 'inline') {
+      db.pragma('wal_autocheckpoint = 0');
+      const logger = options.logger;
+      this.#checkpointer = startCheckpointer({
+        file: resolve(file),
+        driver: resolvePeer('better-sqlite3'),
+        timings: hooks.checkpointTimings,
+        onCheckpoint: hooks.onCheckpoint,
+        onFailure: (error) => {
+          // Never an unbounded log: SQLite's own checkpoints again, on this connection.
+          if (db.open) db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+          const message = `SqliteStore: the checkpoint thread failed (${error.message}); checkpoints run on the event loop from now on`;
+          if (logger) logger.warn?.({ err: error }, message);
+          else process.emitWarning(message, 'TesseraWarning');
+        },
+      });
+    }
   }
 
   getSync(key: string, ctx: StoreContext): StoreRecord | null {
