@@ -7,7 +7,7 @@
  * installs nginx and sets TESSERA_REQUIRE_SERVICES=1).
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -33,8 +33,21 @@ function nginxSkip(): string | false {
 }
 
 const children: ChildProcessWithoutNullStreams[] = [];
+const nginxes: ChildProcess[] = [];
+const streams: SseClient[] = [];
 const dirs: string[] = [];
-after(() => {
+
+/** Stop nginx with SIGTERM (a fast shutdown: its workers exit too; SIGKILL would leave them running) and wait for it. */
+async function stopNginx(nginx: ChildProcess): Promise<void> {
+  if (nginx.exitCode !== null || nginx.signalCode !== null) return;
+  const exited = new Promise((resolve) => nginx.once('exit', resolve));
+  nginx.kill('SIGTERM');
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+}
+
+after(async () => {
+  for (const stream of streams) stream.destroy();
+  await Promise.all(nginxes.map(stopNginx));
   for (const child of children) child.kill('SIGKILL');
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -66,7 +79,8 @@ class Browser {
 
   send(method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; setCookie: string[] }> {
     return new Promise((resolve, reject) => {
-      const req = request(this.base + path, { method, ca: this.ca, headers: { cookie: this.cookieHeader, 'sec-fetch-site': 'same-origin', ...headers } }, (res) => {
+      // agent: false — a connection per request, closed after it: nothing left open when the test ends.
+      const req = request(this.base + path, { method, ca: this.ca, agent: false, headers: { cookie: this.cookieHeader, 'sec-fetch-site': 'same-origin', ...headers } }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
@@ -113,7 +127,7 @@ for (const [service, url] of services) {
       conf = conf.replaceAll('8443', String(https)).replace('127.0.0.1:8080', `127.0.0.1:${http}`);
       writeFileSync(join(dir, 'nginx.conf'), conf);
       const nginx = spawn(NGINX, ['-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      children.push(nginx as unknown as ChildProcessWithoutNullStreams);
+      nginxes.push(nginx);
       let nginxErr = '';
       nginx.stderr.on('data', (d: Buffer) => (nginxErr += d.toString()));
       const browser = new Browser(`https://127.0.0.1:${https}`, ca);
@@ -139,6 +153,7 @@ for (const [service, url] of services) {
 
       // A tab's stream, held by one process; pushes made by the others reach it.
       const stream = await SseClient.open(`${browser.base}/tessera/live?tab=${TAB}`, { cookie: browser.cookieHeader, 'sec-fetch-site': 'same-origin' }, { ca });
+      streams.push(stream);
       assert.equal(stream.status, 200);
       await stream.next('hello', 10_000);
       assert.equal((await browser.send('POST', '/api/notify')).status, 403, 'no CSRF header: refused');
@@ -167,7 +182,7 @@ for (const [service, url] of services) {
         assert.equal(body.count, before.count + i);
         assert.notEqual(body.instance, 'a');
       }
-      nginx.kill('SIGQUIT');
+      await stopNginx(nginx);
       for (const s of servers.slice(1)) s.child.kill('SIGTERM');
     });
   });
