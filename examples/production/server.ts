@@ -11,7 +11,7 @@
  *
  * Routes: `GET /` a page with a counter and its live stream; `GET /api/count` counts and answers
  * `{ count, instance, csrf }`; `POST /api/notify` (CSRF header) pushes an event to every tab of
- * the session, wherever their streams are held; `GET /healthz` for the load balancer; the live
+ * the session, wherever their streams are held, and answers `{ sent, instance }`; `GET /healthz` for the load balancer; the live
  * routes under `/tessera/live`; the admin page under `/admin`.
  *
  * Usage: NODE_ENV=production TESSERA_SECRETS=… SESSION_STORE=redis://127.0.0.1:6379 PORT=3001 \
@@ -90,7 +90,8 @@ const server = createServer(
     } else if (path === '/api/notify' && req.method === 'POST') {
       // CSRF was checked before this handler ran (403 without the header).
       await tessera.live.broadcast(session, { type: 'event', name: 'notify', detail: { from: instance } });
-      res.end('sent');
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ sent: true, instance }));
     } else {
       res.statusCode = 404;
       res.end('not found');
