@@ -96,8 +96,6 @@ export interface AdminParts {
   readonly activity: ActivityTracker;
   readonly events: Events;
   readonly now: () => number;
-  /** Destroy by handle through the manager, so live streams end with it. */
-  readonly destroy: (handle: string) => Promise<boolean>;
   readonly assertOpen: () => void;
 }
 
@@ -175,12 +173,12 @@ export class SessionAdmin {
   async revoke(handle: string): Promise<boolean> {
     this.#parts.assertOpen();
     if (typeof handle !== 'string') throw new TypeError('admin.revoke(handle): handle must be a string');
-    const info = await this.#parts.backend.infoByHandle(handle);
-    if (info === null) return false;
-    const done = await this.#parts.destroy(handle);
+    // One read and one delete; the `destroyed` event it emits ends the session's live streams.
+    const gone = await this.#parts.backend.destroyByHandle(handle, null);
+    if (gone === null) return false;
     // With the session's user and tenant: an operator's action is audited with whose session it ended.
-    if (done) this.#parts.events.emit('revoked', subjectOf(handle, null, info), 'operator');
-    return done;
+    this.#parts.events.emit('revoked', subjectOf(handle, null, gone), 'operator');
+    return true;
   }
 
   /**

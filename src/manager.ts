@@ -139,7 +139,7 @@ export class Tessera extends SessionOperations {
       return this.destroyByHandle(handle, { anyUser: true });
     };
     const activity = (this.activity = new ActivityTracker({ driver, options: options.activity, now, logger, idleTimeout, cleanupInterval, destroy }));
-    this.admin = new SessionAdmin({ backend, activity, events, now, assertOpen, destroy: (handle) => this.destroyByHandle(handle, { anyUser: true }) });
+    this.admin = new SessionAdmin({ backend, activity, events, now, assertOpen });
     this.#loader = new RequestLoader({ options: this.options, policy, backend, lifecycle: this.#lifecycle, events, assertOpen, activity }, store.name);
     if (this.options.live !== null) {
       const hub = (this.#live = liveHubOf(this.options, this.options.live, backend, (state) => new Session(state, this.#lifecycle), this));

@@ -398,12 +398,13 @@ export abstract class SessionOperations extends EventEmitter {
     this.parts.assertOpen();
     if (typeof handle !== 'string') throw new TypeError('destroyByHandle(handle, options): handle must be a string');
     const o = (options ?? {}) as Partial<{ userId: unknown; tenant: unknown; anyUser: unknown }>;
-    if (o.anyUser === true && o.userId === undefined) return this.parts.backend.destroyByHandle(handle, null);
+    if (o.anyUser === true && o.userId === undefined) return (await this.parts.backend.destroyByHandle(handle, null)) !== null;
     if (typeof o.userId !== 'string' || o.userId === '' || o.anyUser !== undefined) {
       throw new TypeError('destroyByHandle(handle, options): pass { userId } (the session must be that user\'s) or { anyUser: true } (admin tools)');
     }
     if (o.tenant !== undefined && o.tenant !== null && typeof o.tenant !== 'string') throw new TypeError('destroyByHandle: tenant must be a string or null');
-    return this.parts.backend.destroyByHandle(handle, { userId: o.userId, tenant: tenantOf({ tenant: o.tenant as string | null | undefined }) });
+    const owner = { userId: o.userId, tenant: tenantOf({ tenant: o.tenant as string | null | undefined }) };
+    return (await this.parts.backend.destroyByHandle(handle, owner)) !== null;
   }
 }
 

@@ -7,6 +7,7 @@
  * @module
  * @internal
  */
+import type { StoreRecord } from '../stores/store.js';
 import type { SessionInfo } from '../manager.js';
 import type { Step } from './queue.js';
 import type { CookieSink, RequestInput } from './request.js';
@@ -110,9 +111,10 @@ export interface Backend {
   listByUser(userId: string, tenant: string | null): Promise<SessionInfo[]>;
   /**
    * Destroy the live session with store key `handle` — with `owner`, only if it belongs to that
-   * user in that tenant. Resolves whether it was destroyed.
+   * user in that tenant. Resolves whose it was (its user and tenant), or `null` when nothing was
+   * destroyed.
    */
-  destroyByHandle(handle: string, owner: HandleOwner | null): Promise<boolean>;
+  destroyByHandle(handle: string, owner: HandleOwner | null): Promise<Pick<StoreRecord, 'userId' | 'tenant'> | null>;
   /** A page of every live session (`tenant` `null`: of every tenant), for operators. */
   listSessions(tenant: string | null, cursor: string | null, limit: number): Promise<{ sessions: SessionInfo[]; next: string | null }>;
   /** The live session under `handle`, or `null`. */

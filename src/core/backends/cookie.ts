@@ -308,7 +308,7 @@ export class CookieBackend implements Backend {
     return undefined;
   }
 
-  destroyByHandle(): Promise<boolean> {
+  destroyByHandle(): Promise<never> {
     return Promise.reject(new NotSupportedError('sessions in cookies have no server-side handle to destroy'));
   }
 

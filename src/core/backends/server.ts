@@ -410,15 +410,15 @@ export class ServerBackend implements Backend {
     };
   }
 
-  async destroyByHandle(handle: string, owner: HandleOwner | null): Promise<boolean> {
+  async destroyByHandle(handle: string, owner: HandleOwner | null): Promise<StoreRecord | null> {
     // A handle is a store key: SHA-256, 43 base64url characters, like an ID. Anything else names nothing.
-    if (!isWellFormedId(handle)) return false;
+    if (!isWellFormedId(handle)) return null;
     const now = this.#options.now();
     const record = await this.#driver.get(handle, { now });
-    if (record === null || (owner !== null && (record.userId !== owner.userId || record.tenant !== owner.tenant))) return false;
+    if (record === null || (owner !== null && (record.userId !== owner.userId || record.tenant !== owner.tenant))) return null;
     await this.#driver.delete(handle, { now });
     this.#events.emit('destroyed', subjectOf(handle, null, record));
-    return true;
+    return record;
   }
 
   async expiryByKey(key: string): Promise<number | null> {
