@@ -20,25 +20,17 @@ import type { Express, NextFunction, Request as Req, Response as Res } from 'exp
 import expressSession from 'express-session';
 import { Passport } from 'passport';
 import { Strategy as LocalStrategy } from 'passport-local';
-import pg from 'pg';
-import { createClient } from 'redis';
 import session, { type ExpressSessionOptions } from '../../../src/adapters/express.js';
 import { CookieStore } from '../../../src/stores/cookie.js';
 import { MemoryStore } from '../../../src/stores/memory.js';
 import { CountingStore, GatedStore } from '../../helpers/browser.js';
-import { PG_URL, REDIS_URL, serviceSkip } from '../../helpers/services.js';
+import { connectServices } from '../../helpers/connect-services.js';
 
 const SECRET = 'express-dropin-test-secret-0123456789abcdef';
 const CONNECT_SID = 'connect.sid';
 const express4 = createRequire(import.meta.url)('express4') as typeof express5;
-const redisSkip = await serviceSkip('Redis', REDIS_URL);
-const pgSkip = await serviceSkip('PostgreSQL', PG_URL);
-const RUN = `tessera-dropin:${process.pid}-${randomUUID().slice(0, 8)}:`;
-const redis = redisSkip ? null : createClient({ url: REDIS_URL });
-if (redis) await redis.connect();
-const pool = pgSkip ? null : new pg.Pool({ connectionString: PG_URL, max: 4, allowExitOnIdle: true });
+const { redisSkip, pgSkip, redis, pool, run: RUN, tables, cleanup } = await connectServices('dropin');
 const PgStore = connectPgSimple(expressSession);
-const tables: string[] = [];
 let counter = 0;
 
 const servers: Server[] = [];
@@ -47,16 +39,7 @@ after(async () => {
     server.closeAllConnections();
     server.close();
   }
-  if (redis) {
-    const keys: string[] = [];
-    for await (const batch of redis.scanIterator({ MATCH: `${RUN}*`, COUNT: 1_000 })) keys.push(...batch);
-    if (keys.length > 0) await redis.del(keys);
-    await redis.quit();
-  }
-  if (pool) {
-    for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-    await pool.end();
-  }
+  await cleanup();
 });
 
 type Data = Record<string, unknown>;

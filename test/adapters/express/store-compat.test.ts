@@ -4,46 +4,25 @@
  * what the adapter does with a suite-style callback store (express-session's own MemoryStore).
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import connectPgSimple from 'connect-pg-simple';
 import { RedisStore as ConnectRedis } from 'connect-redis';
 import expressSession from 'express-session';
-import pg from 'pg';
-import { createClient } from 'redis';
 import { ExpressStoreAdapter, isExpressStore } from '../../../src/adapters/express/store-compat.js';
 import { StoreUnavailableError } from '../../../src/errors.js';
 import { Tessera } from '../../../src/manager.js';
 import { storeConformance } from '../../../src/stores/conformance.js';
 import { MemoryStore } from '../../../src/stores/memory.js';
 import type { StoreRecord } from '../../../src/stores/store.js';
-import { PG_URL, REDIS_URL, serviceSkip } from '../../helpers/services.js';
+import { connectServices } from '../../helpers/connect-services.js';
 
 const HOUR = 3_600_000;
 const SECRET = 'store-compat-test-secret-0123456789abcdef';
-const redisSkip = await serviceSkip('Redis', REDIS_URL);
-const pgSkip = await serviceSkip('PostgreSQL', PG_URL);
-
-const RUN = `tessera-compat:${process.pid}-${randomUUID().slice(0, 8)}:`;
+const { redisSkip, pgSkip, redis, pool, run: RUN, tables, cleanup } = await connectServices('compat');
 let counter = 0;
-const redis = redisSkip ? null : createClient({ url: REDIS_URL });
-if (redis) await redis.connect();
-const pool = pgSkip ? null : new pg.Pool({ connectionString: PG_URL, max: 4, allowExitOnIdle: true });
-const tables: string[] = [];
 const PgStore = connectPgSimple(expressSession);
 
-after(async () => {
-  if (redis) {
-    const keys: string[] = [];
-    for await (const batch of redis.scanIterator({ MATCH: `${RUN}*`, COUNT: 1_000 })) keys.push(...batch);
-    if (keys.length > 0) await redis.del(keys);
-    await redis.quit();
-  }
-  if (pool) {
-    for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-    await pool.end();
-  }
-});
+after(cleanup);
 
 function connectRedis(): ConnectRedis {
   return new ConnectRedis({ client: redis!, prefix: `${RUN}${counter++}:` });
