@@ -15,7 +15,7 @@ import { freshState } from './core/state.js';
 import { storeKey } from './crypto/ids.js';
 import { NotSupportedError, SessionNotFoundError, TenantError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { Session, type SessionData } from './session.js';
+import { Session, type SessionData, type SessionMeta } from './session.js';
 
 /**
  * Options of the by-ID operations.
@@ -68,15 +68,8 @@ export type DestroyByHandleOptions = { readonly userId: string; readonly tenant?
  * const [latest]: SessionInfo[] = await tessera.listByUser('u1');
  * ```
  */
-export interface SessionInfo {
+export interface SessionInfo extends Pick<SessionMeta, 'createdAt' | 'lastSeenAt' | 'expiresAt' | 'ip' | 'userAgent' | 'userId' | 'tenant'> {
   readonly handle: string;
-  readonly createdAt: number;
-  readonly lastSeenAt: number;
-  readonly expiresAt: number;
-  readonly ip: string | null;
-  readonly userAgent: string | null;
-  readonly userId: string | null;
-  readonly tenant: string | null;
 }
 
 /**
