@@ -16,6 +16,7 @@ import type { LiveHub } from './live/hub.js';
 import { liveHubOf } from './live/assemble.js';
 import { ConfigError, NotSupportedError, SessionStateError, type CsrfError } from './errors.js';
 import { TesseraMetrics } from './metrics/metrics.js';
+import { countByWalking, WALK_INTERVAL, WalkedCount } from './metrics/walked-count.js';
 import { isDefaultLogger, resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session } from './session.js';
 import { CookieStore } from './stores/cookie.js';
@@ -217,9 +218,15 @@ export class Tessera extends SessionOperations {
   #makeMetrics(driver: () => StoreDriver | null): TesseraMetrics | null {
     const options = this.options;
     if (options.metrics === null) return null;
-    const countsLive = !(this.store instanceof CookieStore) && typeof this.store.countLive === 'function';
+    const server = !(this.store instanceof CookieStore);
+    let activeSessions: (() => number | Promise<number>) | null = null;
+    if (server && typeof this.store.countLive === 'function') activeSessions = () => driver()!.countLive({ now: options.now() });
+    else if (server && typeof this.store.listSessions === 'function') {
+      const walked = new WalkedCount(() => countByWalking((query, ctx) => driver()!.listSessions(query, ctx), options.now), WALK_INTERVAL, options.now);
+      activeSessions = () => walked.read();
+    }
     return new TesseraMetrics(options.metrics, {
-      activeSessions: countsLive ? () => driver()!.countLive({ now: options.now() }) : null,
+      activeSessions,
       openStreams: options.live === null ? null : () => this.#live?.streams ?? 0,
     });
   }

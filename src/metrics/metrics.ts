@@ -66,8 +66,9 @@ const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
  * first, Prometheus names after:
  *
  * - `tessera.sessions.created` / `tessera_sessions_created_total` — sessions first stored;
- * - `tessera.sessions.active` / `tessera_sessions_active` — live sessions in the store (a gauge, for
- *   stores that can count them: memory, SQLite, PostgreSQL);
+ * - `tessera.sessions.active` / `tessera_sessions_active` — live sessions in the store (a gauge:
+ *   counted when read on stores with `countLive` — memory, SQLite, PostgreSQL; on stores that can
+ *   only list their sessions — Redis, file — the count of a walk made at most once a minute);
  * - `tessera.commits` / `tessera_commits_total` — commits written;
  * - `tessera.commit.conflicts` / `tessera_commit_conflicts_total` — commits that met another writer;
  * - `tessera.store.duration` / `tessera_store_duration_seconds` — store latency, a histogram by operation;

@@ -121,6 +121,8 @@ export interface SessionStore {
    * Optional: how many live sessions the store holds at `ctx.now` — records unexpired, leaving out
    * tessera's bookkeeping records (see {@link isSessionRecord}). Read by the `tessera.sessions.active`
    * gauge at each scrape (metrics on), so it should be one query, not a walk over a network.
+   * A store without it that has `listSessions` gets the count of a walk over its listing, made
+   * at most once a minute and answered until the next.
    */
   countLive?(ctx: StoreContext): Promise<number>;
   /** Optional: release connections, file handles and timers. */
