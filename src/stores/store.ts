@@ -263,7 +263,8 @@ export const RETAINS_RECORDS: unique symbol = Symbol('tessera.retainsRecords');
 
 /**
  * Whether `data` (a record's) is a session's, not one of the bookkeeping records tessera keeps in
- * the same store: a used live ticket (empty data) or a user's "sign out everywhere" time (digits).
+ * the same store: a used live ticket (empty data), or a time (digits): a user's "sign out
+ * everywhere", or when an express-session cookie was adopted (`migrateFrom`).
  * For {@link SessionStore.countLive}.
  *
  * @example

@@ -219,7 +219,8 @@ export class Migration {
       this.#clear(res);
       return;
     }
-    const record = { data: `adopted ${now}`, version: 1, expiresAt: this.#claimExpiry(expires, now), userId: null, tenant: core.meta.tenant };
+    // The claim's data is the time it was taken: digits, a bookkeeping record (isSessionRecord), not a session to count or list.
+    const record = { data: String(now), version: 1, expiresAt: this.#claimExpiry(expires, now), userId: null, tenant: core.meta.tenant };
     if (!(await this.#claims.set(key, record, 0, { now }))) {
       await this.#lost(key, res, core);
       return;
@@ -250,7 +251,7 @@ export class Migration {
   async #lost(key: string, res: ServerResponse, core: Session): Promise<void> {
     const now = this.#tessera.options.now();
     const claim = await this.#claims.get(key, { now });
-    const at = claim === null ? NaN : Number(/^adopted (\d+)$/.exec(claim.data)?.[1]);
+    const at = claim === null || !/^[0-9]+$/.test(claim.data) ? NaN : Number(claim.data);
     if (now - at < SIBLING_WINDOW) core.ignore();
     this.#clear(res);
   }

@@ -25,6 +25,7 @@ import { PostgresStore } from '../../../src/stores/postgres.js';
 import { RedisStore } from '../../../src/stores/redis.js';
 import type { SessionStore } from '../../../src/stores/store.js';
 import { FakeClock } from '../../helpers/clock.js';
+import { parseExposition } from '../../helpers/prometheus.js';
 import { PG_URL, REDIS_URL, serviceSkip } from '../../helpers/services.js';
 
 declare module '../../../src/adapters/express.js' {
@@ -223,7 +224,7 @@ for (const backend of backends) {
     }
 
     it('keeps a signed-in user signed in: same data and user, a tessera cookie in place of the old one, the old record deleted', async () => {
-      const { old, app } = await setup();
+      const { old, app } = await setup({ metrics: {} });
       const alice = await oldSignIn(old);
       assert.equal(await backend.oldRecordExists(alice.sid), true);
 
@@ -242,6 +243,8 @@ for (const backend of backends) {
       assert.deepEqual(JSON.parse((await request(app.base, '/me', next)).body), ALICE);
       assert.equal((await app.sessions.tessera.listByUser('alice')).length, 1);
       assert.equal((await app.sessions.tessera.admin.stats()).sessions, 1, "operators see one session: the claim is not one");
+      const active = parseExposition(await app.sessions.tessera.metrics.prometheus()).samples.get('tessera_sessions_active');
+      assert.equal(active, 1, 'the active-sessions gauge does not count the claim either');
 
       // A second use of the old cookie (a copy, a replay) does not bring the session back.
       const replay = await request(app.base, '/me', alice.cookie);
