@@ -1,5 +1,6 @@
 /**
- * The session file of {@link FileStore} and the filesystem helpers its parts share: a file is
+ * The session file of {@link FileStore} — its format, reading it (whole and verified, or only its
+ * metadata) and writing a new one — and the filesystem helpers the store's parts share: a file is
  * `tessera-session/1 <sha256 of body> <body bytes>\n`, then the body — one line of JSON
  * metadata (`key`, `version`, `expiresAt`, `userId`, `tenant`), `\n`, the data.
  *
@@ -8,7 +9,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile as readFileCallback } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { mkdir, open, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { StoreUnavailableError } from '../errors.js';
 import type { StoreRecord } from './store.js';
 
@@ -37,7 +39,7 @@ export const HASH = /^[0-9a-f]{64}$/;
  * await handle.read(Buffer.alloc(HEAD_BYTES), 0, HEAD_BYTES, 0);
  * ```
  */
-export const HEAD_BYTES = 4096;
+const HEAD_BYTES = 4096;
 /**
  * The byte that ends the header and the metadata line.
  *
@@ -46,7 +48,7 @@ export const HEAD_BYTES = 4096;
  * const end = file.indexOf(NEWLINE);
  * ```
  */
-export const NEWLINE = 0x0a;
+const NEWLINE = 0x0a;
 
 /**
  * SHA-256 in hex: file names (of keys, of user IDs) and the body checksum.
@@ -68,7 +70,7 @@ export function sha256(input: string | Uint8Array): string {
  * const file = await readWhole(join(sessions, hash));
  * ```
  */
-export function readWhole(path: string): Promise<Buffer> {
+function readWhole(path: string): Promise<Buffer> {
   return new Promise((resolve, reject) => readFileCallback(path, (error, data) => (error ? reject(error) : resolve(data))));
 }
 
@@ -114,7 +116,7 @@ export function unavailable(error: unknown): never {
  *
  * @example
  * ```ts
- * await writeTemp(temp, encode(key, record));
+ * await writeNew(temp, encode(key, record), fsync, sessions);
  * ```
  */
 export function encode(key: string, record: StoreRecord): Buffer {
@@ -148,7 +150,7 @@ export type Meta = Omit<StoreRecord, 'data'> & { readonly key: string };
  * const meta = parseMeta(buffer.toString('utf8', start + 1, end));
  * ```
  */
-export function parseMeta(text: string): Meta | null {
+function parseMeta(text: string): Meta | null {
   let meta: unknown;
   try {
     meta = JSON.parse(text);
@@ -219,5 +221,86 @@ export async function unlinkIfThere(path: string): Promise<boolean> {
   } catch (error) {
     if (errno(error) === 'ENOENT') return false;
     throw error;
+  }
+}
+
+/**
+ * The verified record in the session file `<sessions>/<hash>`; `null` when it is missing or
+ * damaged (a file copied under another name is damaged too). Other failures reject with
+ * `StoreUnavailableError`.
+ *
+ * @example
+ * ```ts
+ * const found = await readSession(sessions, sha256(key)); // { key, record } | null
+ * ```
+ */
+export async function readSession(sessions: string, hash: string): Promise<Decoded | null> {
+  let file: Buffer;
+  try {
+    file = await readWhole(join(sessions, hash));
+  } catch (error) {
+    const code = errno(error);
+    if (code === 'ENOENT' || code === 'EISDIR') return null;
+    return unavailable(error);
+  }
+  const found = decode(file);
+  // A file copied under another name is damaged too.
+  return found !== null && sha256(found.key) === hash ? found : null;
+}
+
+/**
+ * Expiry and user of the session file `<sessions>/<hash>` from its first bytes (no checksum: only
+ * to pick candidates); `null` when it is missing or not a session file.
+ *
+ * @example
+ * ```ts
+ * const meta = await readMeta(sessions, hash);
+ * if (meta !== null && !isExpired(meta, now)) return false;
+ * ```
+ */
+export async function readMeta(sessions: string, hash: string): Promise<Meta | null> {
+  let handle;
+  try {
+    handle = await open(join(sessions, hash), 'r');
+  } catch (error) {
+    if (errno(error) === 'ENOENT') return null;
+    throw error;
+  }
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(HEAD_BYTES), 0, HEAD_BYTES, 0);
+    const start = buffer.indexOf(NEWLINE);
+    const end = start < 0 ? -1 : buffer.indexOf(NEWLINE, start + 1);
+    if (end >= 0 && end < bytesRead) return parseMeta(buffer.toString('utf8', start + 1, end));
+  } finally {
+    await handle.close();
+  }
+  const found = await readSession(sessions, hash); // metadata longer than the first block
+  return found === null ? null : { key: found.key, ...found.record };
+}
+
+/**
+ * Write `file` as the new file `path` (mode 0600, failing if it exists) in the folder `dir`, made
+ * again if it was removed; flushed to the disk first when `fsync`.
+ *
+ * @example
+ * ```ts
+ * await writeNew(temp, encode(key, record), fsync, sessions);
+ * await rename(temp, join(sessions, hash));
+ * ```
+ */
+export async function writeNew(path: string, file: Buffer, fsync: boolean, dir: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, 'wx', 0o600);
+  } catch (error) {
+    if (errno(error) !== 'ENOENT') throw error;
+    await mkdir(dir, { recursive: true, mode: 0o700 }); // the directory was removed under us
+    handle = await open(path, 'wx', 0o600);
+  }
+  try {
+    await handle.writeFile(file);
+    if (fsync) await handle.datasync();
+  } finally {
+    await handle.close();
   }
 }

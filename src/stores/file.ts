@@ -23,12 +23,13 @@
  * @module
  */
 import { realpathSync } from 'node:fs';
-import { mkdir, open, opendir, readdir, rename, rmdir, stat } from 'node:fs/promises';
+import { opendir, readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { FileActivity } from './activity/file.js';
-import { decode, encode, errno, HASH, HEAD_BYTES, NEWLINE, nonce, parseMeta, readWhole, sha256, syncDir, unavailable, unlinkIfThere, type Decoded, type Meta } from './file-format.js';
+import { encode, errno, HASH, nonce, readMeta, readSession, sha256, syncDir, unavailable, unlinkIfThere, writeNew, type Decoded } from './file-format.js';
 import { FileLocks, IN_FLIGHT, MUTEXES, OWNER, ownerGone, TEMP, withMutex, type HeldLock } from './file-locks.js';
+import { UserIndex } from './file-users.js';
 import { makePrivateDir } from './private.js';
 import { isExpired, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
 
@@ -141,7 +142,7 @@ export class FileStore implements SessionStore {
   /** Age (ms) after which an unverifiable lock or temporary file counts as left over. */
   readonly staleLockAfter: number;
   readonly #sessions: string;
-  readonly #users: string;
+  readonly #users: UserIndex;
   readonly #locks: string;
   readonly #pending = new Set<Promise<unknown>>();
   readonly #activity: FileActivity;
@@ -163,9 +164,9 @@ export class FileStore implements SessionStore {
       makePrivateDir(dir);
       this.dir = realpathSync(dir);
       this.#sessions = join(this.dir, 'sessions');
-      this.#users = join(this.dir, 'users');
+      this.#users = new UserIndex(join(this.dir, 'users'), this.fsync);
       this.#locks = join(this.dir, 'locks');
-      for (const sub of [this.#sessions, this.#users, this.#locks, join(this.dir, 'activity')]) makePrivateDir(sub);
+      for (const sub of [this.#sessions, join(this.dir, 'users'), this.#locks, join(this.dir, 'activity')]) makePrivateDir(sub);
     } catch (error) {
       throw new ConfigError(`FileStore cannot use the directory ${JSON.stringify(dir)}: ${(error as Error).message}`);
     }
@@ -191,7 +192,7 @@ export class FileStore implements SessionStore {
       const current = await this.#read(hash);
       if (!(await unlinkIfThere(join(this.#sessions, hash)))) return;
       if (this.fsync) await syncDir(this.#sessions);
-      if (current?.record.userId != null) await this.#removeMarker(current.record.userId, hash);
+      if (current?.record.userId != null) await this.#users.remove(current.record.userId, hash);
     });
   }
 
@@ -218,15 +219,8 @@ export class FileStore implements SessionStore {
   async listByUser(userId: string, tenant: string | null, ctx: StoreContext): Promise<KeyedRecord[]> {
     return this.#track(
       (async () => {
-        let names: string[];
-        try {
-          names = await readdir(join(this.#users, sha256(userId)));
-        } catch (error) {
-          if (errno(error) === 'ENOENT') return [];
-          throw error;
-        }
+        const hashes = await this.#users.hashes(userId);
         const out: KeyedRecord[] = [];
-        const hashes = names.filter((name) => HASH.test(name));
         for (let i = 0; i < hashes.length; i += 32) {
           await Promise.all(
             hashes.slice(i, i + 32).map(async (hash) => {
@@ -301,11 +295,11 @@ export class FileStore implements SessionStore {
       const current = await this.#read(hash);
       if (!matches(current)) return false;
       // The new user's marker goes first: a crash can leave a marker too many, never one missing.
-      if (record.userId !== null) await this.#addMarker(record.userId, hash);
+      if (record.userId !== null) await this.#users.add(record.userId, hash);
       const temp = join(this.#sessions, `${hash}.${OWNER}.${nonce()}.tmp`);
       IN_FLIGHT.add(temp);
       try {
-        await this.#writeTemp(temp, file);
+        await writeNew(temp, file, this.fsync, this.#sessions);
         // A lock broken as stale (we were frozen too long) may be someone else's now: report a
         // conflict, the caller re-reads.
         if (lock !== null && !(await this.#lockFiles.stillHeld(lock))) {
@@ -321,7 +315,7 @@ export class FileStore implements SessionStore {
       }
       if (this.fsync) await syncDir(this.#sessions);
       const previousUser = current?.record.userId ?? null;
-      if (previousUser !== null && previousUser !== record.userId) await this.#removeMarker(previousUser, hash);
+      if (previousUser !== null && previousUser !== record.userId) await this.#users.remove(previousUser, hash);
       return true;
     });
   }
@@ -341,105 +335,28 @@ export class FileStore implements SessionStore {
   }
 
   /** The verified record stored under `hash`; `null` when missing or damaged. */
-  async #read(hash: string): Promise<Decoded | null> {
-    let file: Buffer;
-    try {
-      file = await readWhole(join(this.#sessions, hash));
-    } catch (error) {
-      const code = errno(error);
-      if (code === 'ENOENT' || code === 'EISDIR') return null;
-      return unavailable(error);
-    }
-    const found = decode(file);
-    // A file copied under another name is damaged too.
-    return found !== null && sha256(found.key) === hash ? found : null;
-  }
-
-  /** Expiry and user of a session file from its first bytes (no checksum: only to pick candidates). */
-  async #readMeta(hash: string): Promise<Meta | null> {
-    let handle;
-    try {
-      handle = await open(join(this.#sessions, hash), 'r');
-    } catch (error) {
-      if (errno(error) === 'ENOENT') return null;
-      throw error;
-    }
-    try {
-      const { buffer, bytesRead } = await handle.read(Buffer.alloc(HEAD_BYTES), 0, HEAD_BYTES, 0);
-      const start = buffer.indexOf(NEWLINE);
-      const end = start < 0 ? -1 : buffer.indexOf(NEWLINE, start + 1);
-      if (end >= 0 && end < bytesRead) return parseMeta(buffer.toString('utf8', start + 1, end));
-    } finally {
-      await handle.close();
-    }
-    const found = await this.#read(hash); // metadata longer than the first block
-    return found === null ? null : { key: found.key, ...found.record };
-  }
-
-  async #writeTemp(path: string, file: Buffer): Promise<void> {
-    let handle;
-    try {
-      handle = await open(path, 'wx', 0o600);
-    } catch (error) {
-      if (errno(error) !== 'ENOENT') throw error;
-      await mkdir(this.#sessions, { recursive: true, mode: 0o700 }); // the directory was removed under us
-      handle = await open(path, 'wx', 0o600);
-    }
-    try {
-      await handle.writeFile(file);
-      if (this.fsync) await handle.datasync();
-    } finally {
-      await handle.close();
-    }
+  #read(hash: string): Promise<Decoded | null> {
+    return readSession(this.#sessions, hash);
   }
 
   /** Remove an expired (or damaged) session and its index entry; `true` if it was a record. */
   async #expire(hash: string, now: number): Promise<boolean> {
-    const meta = await this.#readMeta(hash);
+    const meta = await readMeta(this.#sessions, hash);
     if (meta !== null && !isExpired(meta, now)) return false;
     return this.#locked(hash, async () => {
       const found = await this.#read(hash); // re-check under the lock: it may have been renewed
       if (found !== null && !isExpired(found.record, now)) return false;
       if (!(await unlinkIfThere(join(this.#sessions, hash)))) return false;
-      if (found?.record.userId != null) await this.#removeMarker(found.record.userId, hash);
+      if (found?.record.userId != null) await this.#users.remove(found.record.userId, hash);
       return found !== null;
     });
-  }
-
-  async #addMarker(userId: string, hash: string): Promise<void> {
-    const dir = join(this.#users, sha256(userId));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await (await open(join(dir, hash), 'wx', 0o600)).close();
-        if (this.fsync) await syncDir(dir);
-        return;
-      } catch (error) {
-        const code = errno(error);
-        if (code === 'EEXIST') return;
-        // The user's directory is missing, or was just removed as empty by another cleanup.
-        if (code !== 'ENOENT' || attempt >= 10) throw error;
-        const created = await mkdir(dir, { recursive: true, mode: 0o700 });
-        if (created !== undefined && this.fsync) await syncDir(this.#users);
-      }
-    }
-  }
-
-  async #removeMarker(userId: string, hash: string): Promise<void> {
-    const dir = join(this.#users, sha256(userId));
-    await unlinkIfThere(join(dir, hash));
-    try {
-      await rmdir(dir); // only succeeds when it was the user's last session
-    } catch (error) {
-      const code = errno(error);
-      if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOENT') throw error;
-    }
   }
 
   /** Drop a marker whose session is gone or belongs to someone else now (checked under the lock). */
   async #prune(userId: string, hash: string): Promise<void> {
     await this.#locked(hash, async () => {
       const found = await this.#read(hash);
-      if (found === null || found.record.userId !== userId) await this.#removeMarker(userId, hash);
+      if (found === null || found.record.userId !== userId) await this.#users.remove(userId, hash);
     });
   }
 
@@ -459,6 +376,4 @@ export class FileStore implements SessionStore {
     const owner = TEMP.exec(name)?.[1];
     if ((owner !== undefined && ownerGone(owner)) || Date.now() - mtime > this.staleLockAfter) await unlinkIfThere(path);
   }
-
-
 }
