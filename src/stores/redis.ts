@@ -33,10 +33,9 @@
 import type { Cluster, Redis } from 'ioredis';
 import { decode, DELETE_LUA, encode, INDEX_LUA, SET_LUA, type Client, type Scripts } from './redis-record.js';
 import { scanPage } from './redis-scan.js';
-import { ConfigError, StoreUnavailableError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { RedisActivity } from './activity/redis.js';
-import { loadPeer } from './peer.js';
-import { requireFromTessera } from './peer-require.js';
+import { RedisConnection } from './redis-connection.js';
 import type { ActivityQuery, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
 
 /**
@@ -86,27 +85,6 @@ export interface RedisStoreOptions {
 }
 
 /**
- * Whether the installed ioredis has a working `socketTimeout`: 5.4.2 or later (5.4.0 and 5.4.1
- * could time out connections that were answering, and reconnect in a loop: ioredis #1919). An
- * unreadable version is taken as recent.
- */
-function socketTimeoutWorks(): boolean {
-  try {
-    const { version } = requireFromTessera('ioredis/package.json') as { version?: string };
-    const [major = NaN, minor = NaN, patch = NaN] = String(version).split('.').map((n) => parseInt(n, 10));
-    if ([major, minor, patch].some(Number.isNaN)) return true;
-    return major > 5 || (major === 5 && (minor > 4 || (minor === 4 && patch >= 2)));
-  } catch {
-    return true;
-  }
-}
-
-/** Client states in which a command could only wait or fail: refuse at once instead. */
-const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
-/** Redis replies that mean "not now" rather than "wrong command". */
-const TRANSIENT_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY|OOM|NOREPLICAS|MOVED|ASK)\b/;
-
-/**
  * Sessions in Redis, with native expiry, Lua compare-and-set and a per-user index.
  *
  * - **Round trips:** `get` is one `GET` (each record is one string: a short header, then the
@@ -153,7 +131,7 @@ export class RedisStore implements SessionStore {
   /** Whether the write script updates the user index itself (see {@link RedisStoreOptions.atomicIndex}). */
   readonly atomicIndex: boolean;
   readonly #scripts: Scripts;
-  readonly #owned: boolean;
+  readonly #connection: RedisConnection;
   /** Index key prefix as the script sees it: with the client's own `keyPrefix`, which scripts' ARGV don't get. */
   readonly #indexBase: string;
   /** `<prefix>s:`, the start of every record key (the client adds its own `keyPrefix` to keys). */
@@ -161,10 +139,6 @@ export class RedisStore implements SessionStore {
   readonly #activity: RedisActivity;
   /** `<prefix>a:` with the client's `keyPrefix`, as the delete script sees the activity hash. */
   readonly #activityBase: string;
-  #lastError: unknown = null;
-  #closed = false;
-  /** The client has been ready: from then on, calls are refused while it is not (see {@link RedisStore.#refuses}). */
-  #wasReady = false;
 
   constructor(options: RedisStoreOptions) {
     const { client, url } = options;
@@ -174,45 +148,8 @@ export class RedisStore implements SessionStore {
     const timeout = options.timeout ?? 500;
     if (!Number.isInteger(timeout) || timeout < 1) throw new ConfigError('RedisStore timeout must be a positive integer (milliseconds)');
 
-    if (client) {
-      this.client = client;
-      this.#owned = false;
-    } else {
-      let protocol = '';
-      try {
-        protocol = new URL(url!).protocol;
-      } catch {
-        // reported below
-      }
-      if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError('RedisStore url must be a redis:// or rediss:// URL');
-      // Loaded here, not at import, so apps using another store never load ioredis.
-      const ioredis = loadPeer<typeof import('ioredis')>('ioredis', 'RedisStore');
-      this.client = new ioredis.Redis(url!, {
-        // A command sent while the first connection is being made waits for it; once a connection
-        // fails, everything queued or in flight is rejected at once (maxRetriesPerRequest 0) and
-        // later calls are refused while ioredis reconnects (see #run).
-        enableOfflineQueue: true,
-        maxRetriesPerRequest: 0,
-        connectTimeout: timeout,
-        commandTimeout: timeout,
-        // A connection silent for `timeout` while a command waits is dropped (and made again): in
-        // a silent partition it would otherwise stay "ready", and every call would wait it out.
-        // ioredis before 5.4.2 could drop healthy connections with it, over and over (#1919).
-        ...(socketTimeoutWorks() ? { socketTimeout: timeout } : {}),
-        retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-      });
-      this.#owned = true;
-      // Without a listener ioredis prints every connection error; keep the last as the cause.
-      this.client.on('error', (error: unknown) => {
-        this.#lastError = error;
-      });
-      this.client.on('ready', () => {
-        this.#lastError = null;
-      });
-    }
-
-    if (this.client.status === 'ready') this.#wasReady = true;
-    else this.client.once('ready', () => (this.#wasReady = true));
+    this.#connection = new RedisConnection(client, url, timeout);
+    this.client = this.#connection.client;
     this.atomicIndex = options.atomicIndex ?? !this.client.isCluster;
     if (this.atomicIndex && this.client.isCluster) {
       throw new ConfigError('RedisStore atomicIndex cannot be used with a Redis Cluster client (its scripts may touch one slot only)');
@@ -238,17 +175,18 @@ export class RedisStore implements SessionStore {
    * ```
    */
   get(key: string, ctx: StoreContext): Promise<StoreRecord | null> {
-    // The hot path: #run's status check and error mapping, without its async frame and closure.
+    // The hot path: the connection's run (its status check and error mapping), without its async frame and closure.
+    const connection = this.#connection;
     const status = this.client.status;
-    if (status !== 'ready' && this.#refuses(status)) return Promise.reject(this.#down(status));
+    if (status !== 'ready' && connection.refuses(status)) return Promise.reject(connection.down(status));
     const now = ctx.now;
     let reply: Promise<Buffer | null>;
     try {
       reply = this.client.getBuffer(this.#recordBase + key);
     } catch (error) {
-      return Promise.reject(error).then(undefined, this.#readFailed);
+      return Promise.reject(error).then(undefined, connection.readFailed);
     }
-    return reply.then((value) => decode(value, now), this.#readFailed);
+    return reply.then((value) => decode(value, now), connection.readFailed);
   }
 
   /**
@@ -359,17 +297,7 @@ export class RedisStore implements SessionStore {
 
   /** Close the connection the store opened from `url` (a client you passed in stays open). Idempotent. */
   async close(): Promise<void> {
-    if (!this.#owned || this.#closed) return;
-    this.#closed = true;
-    if (this.client.status === 'ready') {
-      try {
-        await this.client.quit();
-        return;
-      } catch {
-        // fall through to a hard disconnect
-      }
-    }
-    this.client.disconnect();
+    await this.#connection.close();
   }
 
   #recordKey(key: string): string {
@@ -413,42 +341,8 @@ export class RedisStore implements SessionStore {
     return back;
   }
 
-  /** Run one client call, refusing at once while disconnected and mapping failures to {@link StoreUnavailableError}. */
-  async #run<T>(call: () => Promise<T>): Promise<T> {
-    const status = this.client.status;
-    if (status !== 'ready' && this.#refuses(status)) throw this.#down(status);
-    try {
-      return await call();
-    } catch (error) {
-      throw this.#failure(error);
-    }
+  /** Run one client call through the connection (refused at once while down; failures as {@link StoreUnavailableError}). */
+  #run<T>(call: () => Promise<T>): Promise<T> {
+    return this.#connection.run(call);
   }
-
-  /**
-   * Whether a call is refused at once with the client `status` (not `ready`): while it is down or
-   * reconnecting, and, once it has been ready, until it is ready again (a command queued while a
-   * new connection is made would wait up to `timeout`). Before the first connection is ready,
-   * calls wait for it.
-   */
-  #refuses(status: string): boolean {
-    return DOWN.has(status) || this.#wasReady;
-  }
-
-  /** The error of a call refused because the client is `status`. */
-  #down(status: string): StoreUnavailableError {
-    return new StoreUnavailableError(this.name, this.#lastError ?? new Error(`Redis connection is ${status}`));
-  }
-
-  /** What a failed call rejects with: a Redis reply refusing the command as is, anything else as {@link StoreUnavailableError}. */
-  #failure(error: unknown): unknown {
-    const reply = error instanceof Error && error.name === 'ReplyError';
-    if (reply && !TRANSIENT_REPLY.test(error.message)) return error;
-    return new StoreUnavailableError(this.name, error);
-  }
-
-  /** A failed `get`: a key of another type (`WRONGTYPE`, such as an old hash record) is no record; anything else as {@link #failure}. */
-  readonly #readFailed = (error: unknown): null => {
-    if (error instanceof Error && error.name === 'ReplyError' && error.message.startsWith('WRONGTYPE')) return null;
-    throw this.#failure(error);
-  };
 }
