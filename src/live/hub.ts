@@ -13,6 +13,7 @@ import { LiveError, type BusUnavailableError, type SessionNotFoundError } from '
 import type { Logger } from '../options.js';
 import type { Session } from '../session.js';
 import { LocalBus, type LiveBus } from './bus.js';
+import { Heartbeat } from './heartbeat.js';
 import { HubTransport } from './transport.js';
 import type { ResolvedLiveOptions } from './options.js';
 import { checkEvent, isTabId, type EndReason, type HtmlMode, type LiveEvent } from './protocol.js';
@@ -64,8 +65,7 @@ export class LiveHub {
   readonly #transport: HubTransport;
   readonly #tickets: CookieTickets;
   readonly #cookies: LiveCookies;
-  #timer: NodeJS.Timeout | null = null;
-  #ticking = false;
+  readonly #heartbeat: Heartbeat;
   /** Sessions being signed in by `signIn`: their move to the new ID waits for the ticket's push (`#held`). */
   readonly #holding = new Set<string>();
   readonly #held = new Map<string, string>();
@@ -78,6 +78,7 @@ export class LiveHub {
     this.#registry = new StreamRegistry(parts.options, parts.now, id);
     this.#transport = new HubTransport(parts.options.bus ?? new LocalBus(), this.#registry, parts.logger, id);
     this.#tickets = parts.tickets;
+    this.#heartbeat = new Heartbeat(this.#registry, parts.expiryOf, parts.options.heartbeat);
     this.#cookies = new LiveCookies({
       ...parts,
       push: (key, tab, event) => this.push(key, tab, event),
@@ -311,7 +312,7 @@ export class LiveHub {
       return () => {};
     }
     void this.start().catch(() => {});
-    this.#startTimer();
+    this.#heartbeat.start();
     return this.#registry.attach(key, tab, sink, lastEventId, expiresAt);
   }
 
@@ -331,12 +332,6 @@ export class LiveHub {
     return this.#transport.start();
   }
 
-  #startTimer(): void {
-    if (this.#timer !== null || this.#transport.closed) return;
-    this.#timer = setInterval(() => this.tick(), this.options.heartbeat);
-    this.#timer.unref();
-  }
-
   /**
    * One heartbeat: a ping on every open stream, tabs past their reconnect window forgotten, and
    * sessions past their known expiry checked with the store (ended when gone). The timer runs it
@@ -348,31 +343,8 @@ export class LiveHub {
    * await tessera.live.tick(); // streams of sessions that expired meanwhile get `end`
    * ```
    */
-  async tick(): Promise<void> {
-    // One pass at a time: a pass over many streams yields to the event loop, and may outlast the interval.
-    if (this.#ticking) return;
-    this.#ticking = true;
-    try {
-      await this.#expire(await this.#registry.sweep());
-    } finally {
-      this.#ticking = false;
-    }
-  }
-
-  /** Check with the store the sessions whose known expiry passed; end the streams of those gone. */
-  async #expire(due: readonly string[]): Promise<void> {
-    for (const key of due) {
-      let expiresAt: number | null | undefined;
-      try {
-        expiresAt = await this.#parts.expiryOf(key);
-      } catch {
-        continue; // The store is down: try again next time.
-      }
-      // Gone: told. Only the browser's newest cookie can tell (a sealed session): it reconnects with it.
-      if (expiresAt === null) this.#registry.end(key, 'expired');
-      else if (expiresAt === undefined) this.#registry.end(key, null);
-      else this.#registry.extend(key, expiresAt);
-    }
+  tick(): Promise<void> {
+    return this.#heartbeat.tick();
   }
 
   /**
@@ -386,7 +358,7 @@ export class LiveHub {
    */
   async close(): Promise<void> {
     if (this.#transport.closed) return;
-    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#heartbeat.stop();
     this.#registry.dropAll();
     await this.#transport.close();
   }
