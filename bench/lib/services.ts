@@ -65,7 +65,7 @@ export const BENCH_PREFIX = 'tessera_bench_';
 const require = createRequire(import.meta.url);
 
 /**
- * The ioredis options `RedisStore` uses for a client it makes from `url` (src/stores/redis.ts),
+ * The ioredis options `RedisStore` uses for a client it makes from `url` (src/stores/redis-connection.ts),
  * so the raw baseline pays for the same per-command timeout and queueing.
  *
  * @example
@@ -85,7 +85,7 @@ export function redisClientOptions(timeout = 500): IORedis.RedisOptions {
 }
 
 /**
- * The pool settings `PostgresStore` uses for a pool it makes (src/stores/postgres.ts), with the
+ * The pool settings `PostgresStore` uses for a pool it makes (src/stores/postgres-options.ts), with the
  * bench's pool size, so the raw baseline has the same connections: the same server-side
  * `statement_timeout` and `lock_timeout` (the store's `queryTimeout`) included.
  *

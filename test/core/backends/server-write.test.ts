@@ -1,7 +1,8 @@
 /**
- * src/core/backends/server.ts, through a manager: the compare-and-set loop ends. A store that
- * refuses every write yet finds no record (broken, or racing a delete without end) gets
- * `maxWriteAttempts` tries, then `WriteConflictError` — also for a commit that changes no data.
+ * src/core/backends/server-write.ts (ServerWriter), through a manager: the compare-and-set loop
+ * ends. A store that refuses every write yet finds no record (broken, or racing a delete without
+ * end) gets `maxWriteAttempts` tries, then `WriteConflictError` — also for a commit that changes
+ * no data.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
