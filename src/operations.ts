@@ -15,7 +15,8 @@ import { freshState } from './core/state.js';
 import { storeKey } from './crypto/ids.js';
 import { NotSupportedError, SessionNotFoundError, TenantError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { Session, type SessionData, type SessionMeta } from './session.js';
+import { Session, type SessionMeta } from './session.js';
+import type { SessionData } from './session-values.js';
 
 /**
  * Options of the by-ID operations.
