@@ -49,7 +49,8 @@ export function createTessera(options: CreateTesseraOptions = {}): Tessera {
 export { Tessera, SessionContext } from './manager.js';
 export type { RequestInput, CookieSink, ByIdOptions, CreateOptions, DestroyByHandleOptions, SessionInfo, SessionEvent, AuditEvent, AuditEventType, TesseraEventName, CleanupOptions, CleanupProgress } from './manager.js';
 export { Session } from './session.js';
-export type { SessionData, SessionMeta } from './session.js';
+export type { SessionMeta } from './session.js';
+export type { SessionData } from './session-values.js';
 export type { TesseraOptions, ResolvedOptions, Logger, LogLevel, TenantOptions, Lifetimes } from './options.js';
 export { TesseraMetrics } from './metrics/metrics.js';
 export type { MetricsOptions, ResolvedMetricsOptions } from './metrics/metrics.js';

@@ -44,8 +44,11 @@ export type { CleanupOptions, CleanupProgress } from './core/cleanup.js';
 export type { RequestInput, CookieSink } from './core/request.js';
 export type { CsrfRequest } from './core/csrf-check.js';
 export type { AuditEvent, AuditEventType, SessionEvent, TesseraEventName } from './core/events.js';
-export type { ByIdOptions, CreateOptions, DestroyByHandleOptions, SessionInfo } from './operations.js';
-import { SessionOperations, type ByIdOptions } from './operations.js';
+export type { ByIdOptions } from './operation-parts.js';
+export type { CreateOptions } from './operations.js';
+export type { DestroyByHandleOptions, SessionInfo } from './user-operations.js';
+import type { ByIdOptions } from './operation-parts.js';
+import { SessionOperations } from './operations.js';
 
 
 /** Cookie stores whose missing revocation was warned about: once per store, however many managers share it. */

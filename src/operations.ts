@@ -1,34 +1,17 @@
 /**
- * The operations on sessions outside a request, which {@link Tessera} inherits: by ID (create,
- * load, get, set, update, delete, clear, refresh, destroy, valid / expired checks) and by user
- * (list, destroy, sign out everywhere, destroy by handle).
+ * The operations on one session by its ID, outside a request, which {@link Tessera} inherits:
+ * create, load, get, set, update, delete, clear, refresh, destroy, valid / expired checks.
+ * {@link SessionOperations} extends `UserOperations` (`user-operations.ts`, the operations by
+ * user) and is the class `Tessera` extends.
  *
  * @module
  */
-import { EventEmitter } from 'node:events';
-import type { ValidAfter } from './auth/valid-after.js';
-import type { Backend } from './core/backend.js';
-import type { Lifecycle } from './core/lifecycle.js';
-import { policyFor, type Policy } from './core/policy.js';
-import type { SignedCookies } from './core/signed.js';
 import { freshState } from './core/state.js';
-import { storeKey } from './crypto/ids.js';
-import { NotSupportedError, SessionNotFoundError, TenantError } from './errors.js';
-import type { ResolvedOptions } from './options.js';
-import { Session, type SessionData, type SessionMeta } from './session.js';
-
-/**
- * Options of the by-ID operations.
- *
- * @example
- * ```ts
- * await tessera.get(id, 'cart', { tenant: 'acme' } satisfies ByIdOptions);
- * ```
- */
-export interface ByIdOptions {
-  /** The tenant the session belongs to. */
-  tenant?: string | null;
-}
+import { SessionNotFoundError } from './errors.js';
+import { tenantOf, type ByIdOptions } from './operation-parts.js';
+import { Session } from './session.js';
+import type { SessionData } from './session-values.js';
+import { UserOperations } from './user-operations.js';
 
 /**
  * Options of {@link Tessera.create}.
@@ -47,52 +30,8 @@ export interface CreateOptions extends ByIdOptions {
 }
 
 /**
- * Whose session {@link Tessera.destroyByHandle} may destroy: the user's own (in `tenant`; none
- * given: a session without a tenant), or anyone's (`anyUser: true`, for admin tools).
- *
- * @example
- * ```ts
- * const mine: DestroyByHandleOptions = { userId: 'u1', tenant: 'acme' };
- * const admin: DestroyByHandleOptions = { anyUser: true };
- * ```
- */
-export type DestroyByHandleOptions = { readonly userId: string; readonly tenant?: string | null; readonly anyUser?: never } | { readonly anyUser: true; readonly userId?: never };
-
-/**
- * A session as listed for its user: metadata only, no data and no session ID. `handle` identifies
- * it for {@link Tessera.destroyByHandle} (it is a hash, not a usable token, and destroys only with
- * the owner's `userId`).
- *
- * @example
- * ```ts
- * const [latest]: SessionInfo[] = await tessera.listByUser('u1');
- * ```
- */
-export interface SessionInfo extends Pick<SessionMeta, 'createdAt' | 'lastSeenAt' | 'expiresAt' | 'ip' | 'userAgent' | 'userId' | 'tenant'> {
-  readonly handle: string;
-}
-
-/**
- * What the operations work on: the manager's parts, given by {@link Tessera} when it is made.
- *
- * @example
- * ```ts
- * this.parts = { backend, signed, lifecycle, policy, validAfter, assertOpen: () => this.#assertOpen() };
- * ```
- */
-export interface OperationParts {
-  readonly backend: Backend;
-  readonly signed: SignedCookies;
-  readonly lifecycle: Lifecycle;
-  readonly policy: Policy;
-  /** Users' "sign out everywhere" times; `null` without a place to keep them. */
-  readonly validAfter: ValidAfter | null;
-  readonly assertOpen: () => void;
-}
-
-/**
- * The operations by ID and by user of {@link Tessera} (which is what apps use: this class only
- * keeps them in a module of their own).
+ * The operations by ID of {@link Tessera}, on top of those by user it inherits (which is what
+ * apps use: this class only keeps them in a module of their own).
  *
  * @example
  * ```ts
@@ -100,46 +39,9 @@ export interface OperationParts {
  * await tessera.set(id, 'flash', 'Saved');
  * ```
  */
-export abstract class SessionOperations extends EventEmitter {
-  /** The validated options. */
-  abstract readonly options: ResolvedOptions;
-  /** Sessions are sealed into the cookie (`CookieStore`). */
-  abstract readonly sealsIntoCookie: boolean;
-  /** Set by the manager's constructor. */
-  protected parts!: OperationParts;
-
+export abstract class SessionOperations extends UserOperations {
   /** The signed cookie value for session `id` (see {@link Tessera.signCookie}). */
   abstract signCookie(id: string): string;
-
-  /**
-   * Sign a user out everywhere: every session of theirs ends (server stores: destroyed, as
-   * {@link Tessera.destroyByUser}), and a "valid after" time is recorded for them, so every auth
-   * cookie issued before now and — with `CookieStore` — every sealed session they signed in to
-   * before now is refused from now on, wherever it is. Resolves how many server sessions were
-   * destroyed (`0` with `CookieStore`, whose sessions live in browsers). The request's own session
-   * is one of them: sign it out too (`session.signOut()`), or sign in again for a fresh one.
-   *
-   * @throws {@link NotSupportedError} with `CookieStore({ revocation: false })` (nowhere to record
-   * the time), or a server store without a by-user index (the time is recorded first).
-   * @example
-   * ```ts
-   * // "Sign out everywhere" on a password change:
-   * await tessera.signOutEverywhere(user.id, { tenant: session.meta.tenant });
-   * ```
-   */
-  async signOutEverywhere(userId: string, options: ByIdOptions = {}): Promise<number> {
-    this.parts.assertOpen();
-    if (typeof userId !== 'string' || userId === '') throw new TypeError('signOutEverywhere(userId): userId must be a non-empty string');
-    const tenant = tenantOf(options);
-    if (this.parts.validAfter === null) throw new NotSupportedError('signOutEverywhere needs a place to record the time: CookieStore without `revocation: false`');
-    const now = this.options.now();
-    // Kept while anything issued before now could still be presented: no session, sealed cookie
-    // or auth token lives longer than maxLifetime (plus the allowed clock skew).
-    await this.parts.validAfter.raise(userId, tenant, now, now + policyFor(this.parts.policy, tenant).maxLifetime + 300_000);
-    return this.sealsIntoCookie ? 0 : this.destroyByUser(userId, { tenant });
-  }
-
-  // ---------------------------------------------------------------- by ID
 
   async #openById(id: string, options: ByIdOptions | undefined): Promise<Session | null> {
     this.parts.assertOpen();
@@ -332,82 +234,4 @@ export abstract class SessionOperations extends EventEmitter {
   async isExpired(id: string, options?: ByIdOptions): Promise<boolean> {
     return !(await this.isValid(id, options));
   }
-
-  // ---------------------------------------------------------------- users
-
-  /**
-   * The live sessions of a user, with their metadata, from the store's by-user index, most
-   * recently used first.
-   *
-   * @throws {@link NotSupportedError} when the store has no by-user index.
-   * @example
-   * ```ts
-   * const devices = await tessera.listByUser('u1');
-   * ```
-   */
-  async listByUser(userId: string, options?: ByIdOptions): Promise<SessionInfo[]> {
-    this.parts.assertOpen();
-    return this.parts.backend.listByUser(userId, tenantOf(options));
-  }
-
-  /**
-   * Destroy every session of a user, except the one with ID `except` ("sign out my other devices").
-   * Resolves how many were destroyed.
-   *
-   * @example
-   * ```ts
-   * await tessera.destroyByUser(user.id, { except: session.id });
-   * ```
-   */
-  async destroyByUser(userId: string, options: ByIdOptions & { except?: string } = {}): Promise<number> {
-    let count = 0;
-    for (const info of await this.listByUser(userId, options)) {
-      if (options.except !== undefined && info.handle === storeKey(options.except, info.tenant)) continue;
-      // Still the user's: a session that signed in as someone else meanwhile is theirs now.
-      if (await this.destroyByHandle(info.handle, { userId, tenant: info.tenant })) count++;
-    }
-    return count;
-  }
-
-  /**
-   * Destroy a session by the `handle` from {@link Tessera.listByUser} ("sign out this device").
-   * A handle comes from the client, so say whose session it must be: `{ userId, tenant }` destroys
-   * it only when it belongs to that user in that tenant (no `tenant`: a session without one);
-   * `{ anyUser: true }` destroys whoever's it is, for admin tools. Resolves whether a live session
-   * was destroyed: `false` for one that does not exist, has expired, or is someone else's (the
-   * caller cannot tell which, so it learns nothing about other users' sessions).
-   *
-   * @throws {@link NotSupportedError} with `CookieStore`; `TypeError` without `userId` or `anyUser`.
-   * @example
-   * ```ts
-   * // POST /devices/:handle/sign-out, for the signed-in user:
-   * const done = await tessera.destroyByHandle(req.params.handle, { userId: session.userId!, tenant: session.meta.tenant });
-   * if (!done) res.statusCode = 404;
-   * // An admin tool:
-   * for (const s of await tessera.listByUser('u1')) if (s.ip === badIp) await tessera.destroyByHandle(s.handle, { anyUser: true });
-   * ```
-   */
-  async destroyByHandle(handle: string, options: DestroyByHandleOptions): Promise<boolean> {
-    this.parts.assertOpen();
-    if (typeof handle !== 'string') throw new TypeError('destroyByHandle(handle, options): handle must be a string');
-    const o = (options ?? {}) as Partial<{ userId: unknown; tenant: unknown; anyUser: unknown }>;
-    if (o.anyUser === true && o.userId === undefined) return (await this.parts.backend.destroyByHandle(handle, null)) !== null;
-    if (typeof o.userId !== 'string' || o.userId === '' || o.anyUser !== undefined) {
-      throw new TypeError('destroyByHandle(handle, options): pass { userId } (the session must be that user\'s) or { anyUser: true } (admin tools)');
-    }
-    if (o.tenant !== undefined && o.tenant !== null && typeof o.tenant !== 'string') throw new TypeError('destroyByHandle: tenant must be a string or null');
-    const owner = { userId: o.userId, tenant: tenantOf({ tenant: o.tenant as string | null | undefined }) };
-    return (await this.parts.backend.destroyByHandle(handle, owner)) !== null;
-  }
 }
-
-/**
- * The tenant an operation by ID names: `null` for none. An empty name is refused, never taken as
- * "no tenant" (it would reach the sessions without one).
- */
-function tenantOf(options: { readonly tenant?: string | null } | undefined): string | null {
-  const tenant = options?.tenant ?? null;
-  if (tenant === '') throw new TenantError('the tenant name is empty: pass null (or leave it out) for sessions without a tenant');
-  return tenant;
-}
-

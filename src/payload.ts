@@ -7,7 +7,7 @@
  * @internal
  */
 import { PayloadTooLargeError } from './errors.js';
-import type { SessionData } from './session.js';
+import type { SessionData } from './session-values.js';
 
 /**
  * The serialised form of a session inside a store record.

@@ -43,7 +43,8 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { ConfigError, SessionStateError } from '../errors.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import { Tessera, type CookieSink, type CsrfRequest, type SessionContext } from '../manager.js';
-import type { Session, SessionData } from '../session.js';
+import type { Session } from '../session.js';
+import type { SessionData } from '../session-values.js';
 import type { TLSSocket } from 'node:tls';
 import {
   clientIp,

@@ -29,7 +29,8 @@ import { serveWebLive } from '../live/web.js';
 import { createTessera, type CreateTesseraOptions } from '../index.js';
 import { Tessera, type CsrfRequest } from '../manager.js';
 import { mustCheckCsrf } from './csrf.js';
-import type { Session, SessionData } from '../session.js';
+import type { Session } from '../session.js';
+import type { SessionData } from '../session-values.js';
 import {
   clientIp,
   cookieSink,

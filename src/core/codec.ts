@@ -15,7 +15,7 @@
 import { GenerationalCache } from '../cache.js';
 import { Sealer } from '../crypto/seal.js';
 import { allPrimitive, assertDataSize, copyPayload, parsePayload, PayloadEncoder, primitiveDataBound, type Payload } from '../payload.js';
-import type { SessionData } from '../session.js';
+import type { SessionData } from '../session-values.js';
 import type { StoreRecord } from '../stores/store.js';
 import { expiry, type Policy } from './policy.js';
 import { adoptPayload, payloadOf, type SessionState } from './state.js';

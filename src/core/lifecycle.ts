@@ -15,7 +15,7 @@ import { GENERATE_ID } from './request.js';
 import type { CsrfProtection } from '../csrf.js';
 import { SessionStateError } from '../errors.js';
 import type { Lifetimes, ResolvedOptions } from '../options.js';
-import type { SessionRuntime } from '../session.js';
+import type { SessionRuntime } from '../session-runtime.js';
 import type { Backend } from './backend.js';
 import { under, type Events } from './events.js';
 import { cookieMaxAge, expiry, policyFor, revokeUntil, touchIsDue, type Policy } from './policy.js';

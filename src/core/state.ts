@@ -8,7 +8,7 @@
  */
 import { SessionStateError } from '../errors.js';
 import { assertDataSize, type Payload } from '../payload.js';
-import type { SessionData } from '../session.js';
+import type { SessionData } from '../session-values.js';
 import type { CommitQueue } from './queue.js';
 import type { CookieSink } from './request.js';
 
