@@ -20,7 +20,7 @@ import { countByWalking, WALK_INTERVAL, WalkedCount } from './metrics/walked-cou
 import { isDefaultLogger, resolveOptions, type ResolvedOptions, type TesseraOptions } from './options.js';
 import { Session } from './session.js';
 import { CookieStore } from './stores/cookie.js';
-import type { SessionStore } from './stores/store.js';
+import { COUNTED_BY_WALKING, type SessionStore } from './stores/store.js';
 import type { Backend } from './core/backend.js';
 import { CookieBackend } from './core/backends/cookie.js';
 import { ServerBackend } from './core/backends/server.js';
@@ -224,8 +224,9 @@ export class Tessera extends SessionOperations {
     const server = !(this.store instanceof CookieStore);
     let activeSessions: (() => number | Promise<number>) | null = null;
     if (server && typeof this.store.countLive === 'function') activeSessions = () => driver()!.countLive({ now: options.now() });
-    else if (server && typeof this.store.listSessions === 'function') {
-      const walked = new WalkedCount(() => countByWalking((query, ctx) => driver()!.listSessions(query, ctx), options.now), WALK_INTERVAL, options.now);
+    else if (server && (this.store as { [COUNTED_BY_WALKING]?: boolean })[COUNTED_BY_WALKING] === true) {
+      const walk = () => countByWalking((query, ctx) => driver()!.listSessions(query, ctx), options.now);
+      const walked = new WalkedCount(walk, WALK_INTERVAL, options.now, (error) => this.reportError(error));
       activeSessions = () => walked.read();
     }
     return new TesseraMetrics(options.metrics, {

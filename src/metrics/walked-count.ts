@@ -36,6 +36,8 @@ export async function countByWalking(list: (query: ListQuery, ctx: StoreContext)
     const at = now();
     const page: SessionPage = await list({ tenant: null, cursor, limit: PAGE }, { now: at });
     for (const { record } of page.records) if (!isExpired(record, at) && isSessionRecord(record.data)) count++;
+    // A listing that hands back the cursor it was given would never end.
+    if (page.next !== null && page.next === cursor) throw new Error(`listSessions answered the cursor it was given (${JSON.stringify(cursor)}): the walk stops`);
     cursor = page.next;
   } while (cursor !== null);
   return count;
@@ -46,7 +48,7 @@ export async function countByWalking(list: (query: ListQuery, ctx: StoreContext)
  * starts a new walk when the last one is due again: at most once per `interval`, and no sooner
  * than {@link REST} times the last walk's duration after it ended. Only the first read waits for
  * a walk. A walk that fails leaves the last count in place (the first read then fails, and the
- * gauge is left out of that scrape).
+ * gauge is left out of that scrape), and is told to `onError` (tessera reports it: the logger).
  *
  * @example
  * ```ts
@@ -58,6 +60,7 @@ export class WalkedCount {
   readonly #walk: () => Promise<number>;
   readonly #interval: number;
   readonly #now: () => number;
+  readonly #onError: (error: unknown) => void;
   #count: number | null = null;
   #walking: Promise<number> | null = null;
   /** Why the last walk failed, while no walk has succeeded. */
@@ -65,10 +68,11 @@ export class WalkedCount {
   /** When the next walk may start. */
   #due = -Infinity;
 
-  constructor(walk: () => Promise<number>, interval: number, now: () => number) {
+  constructor(walk: () => Promise<number>, interval: number, now: () => number, onError: (error: unknown) => void = () => {}) {
     this.#walk = walk;
     this.#interval = interval;
     this.#now = now;
+    this.#onError = onError;
   }
 
   /** The last count, and a new walk started when one is due; the first read waits for its walk. */
@@ -86,7 +90,13 @@ export class WalkedCount {
       this.#due = Math.max(startedAt + this.#interval, endedAt + REST * (endedAt - startedAt));
       this.#walking = null;
     };
-    walking.then(() => ended(), ended);
+    walking.then(
+      () => ended(),
+      (error: unknown) => {
+        ended(error);
+        this.#onError(error);
+      },
+    );
     return walking;
   }
 }

@@ -228,7 +228,7 @@ const ABILITIES: ReadonlyArray<readonly [string, (store: SessionStore) => string
   }],
   [
     "countLive counts live session records, leaving out expired ones and tessera's bookkeeping records",
-    (store) => (store.countLive ? null : 'the store has no countLive (the tessera.sessions.active gauge is not reported)'),
+    (store) => (store.countLive ? null : 'the store has no countLive (the tessera.sessions.active gauge walks its listing, or is not reported)'),
     async (store, { now }) => {
     const before = await store.countLive!(at(now + 2_000));
     for (let i = 0; i < 3; i++) await store.set(`counted${i}`, record({ expiresAt: now + HOUR }, now), 0, at(now));

@@ -31,7 +31,7 @@ import { encode, errno, HASH, nonce, readMeta, readSession, sha256, syncDir, una
 import { FileLocks, IN_FLIGHT, MUTEXES, OWNER, ownerGone, TEMP, withMutex, type HeldLock } from './file-locks.js';
 import { UserIndex } from './file-users.js';
 import { makePrivateDir } from './private.js';
-import { isExpired, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
+import { COUNTED_BY_WALKING, isExpired, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
 
 /**
  * Options of {@link FileStore}.
@@ -131,6 +131,8 @@ export interface FileStoreOptions {
  */
 export class FileStore implements SessionStore {
   readonly name = 'file';
+  /** @internal The active-sessions gauge walks the listing (no `countLive`). */
+  readonly [COUNTED_BY_WALKING] = true;
   /** The store's directory, as an absolute path with symlinks resolved. */
   readonly dir: string;
   /** Whether writes are flushed to the disk (see {@link FileStoreOptions.fsync}). */

@@ -36,7 +36,7 @@ import { scanPage } from './redis-scan.js';
 import { ConfigError } from '../errors.js';
 import { RedisActivity } from './activity/redis.js';
 import { RedisConnection } from './redis-connection.js';
-import type { ActivityQuery, KeyedRecord, ListQuery, SessionActivity, SessionPage, SessionStore, StoreContext, StoreRecord } from './store.js';
+import { COUNTED_BY_WALKING, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from './store.js';
 
 /**
  * Options of {@link RedisStore}: give either `client` or `url`.
@@ -124,6 +124,8 @@ export interface RedisStoreOptions {
  */
 export class RedisStore implements SessionStore {
   readonly name = 'redis';
+  /** @internal The active-sessions gauge walks the listing (no `countLive`). */
+  readonly [COUNTED_BY_WALKING] = true;
   /** The ioredis client in use (yours, or the one made from `url`). */
   readonly client: Redis | Cluster;
   /** The key prefix. */

@@ -121,8 +121,9 @@ export interface SessionStore {
    * Optional: how many live sessions the store holds at `ctx.now` — records unexpired, leaving out
    * tessera's bookkeeping records (see {@link isSessionRecord}). Read by the `tessera.sessions.active`
    * gauge at each scrape (metrics on), so it should be one query, not a walk over a network.
-   * A store without it that has `listSessions` gets the count of a walk over its listing, made
-   * at most once a minute and answered until the next.
+   * tessera's own RedisStore and FileStore have none: their gauge is the count of a walk over
+   * their listing, made at most once a minute and answered until the next. Another store without
+   * it has no gauge.
    */
   countLive?(ctx: StoreContext): Promise<number>;
   /** Optional: release connections, file handles and timers. */
@@ -260,6 +261,19 @@ export function lastOf(tabs: Readonly<Record<string, number>>): number {
  * ```
  */
 export const RETAINS_RECORDS: unique symbol = Symbol('tessera.retainsRecords');
+
+/**
+ * @internal The mark of a store whose live sessions tessera may count by walking its listing for
+ * the `tessera.sessions.active` gauge, having no `countLive`: tessera's own RedisStore and
+ * FileStore. Another store's listing may cost more than a walk a minute should (a scan billed by
+ * the read): without `countLive` it has no gauge.
+ *
+ * @example
+ * ```ts
+ * class FileStore { readonly [COUNTED_BY_WALKING] = true; }
+ * ```
+ */
+export const COUNTED_BY_WALKING: unique symbol = Symbol('tessera.countedByWalking');
 
 /**
  * Whether `data` (a record's) is a session's, not one of the bookkeeping records tessera keeps in

@@ -12,10 +12,11 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { createTessera } from '../../src/index.js';
-import { WalkedCount } from '../../src/metrics/walked-count.js';
+import { countByWalking, WalkedCount } from '../../src/metrics/walked-count.js';
 import { FileStore } from '../../src/stores/file.js';
 import { RedisStore } from '../../src/stores/redis.js';
-import type { SessionStore } from '../../src/stores/store.js';
+import { MemoryStore } from '../../src/stores/memory.js';
+import type { ListQuery, SessionPage, SessionStore } from '../../src/stores/store.js';
 import { FakeClock } from '../helpers/clock.js';
 import { parseExposition } from '../helpers/prometheus.js';
 import { REDIS_URL, serviceSkip } from '../helpers/services.js';
@@ -72,10 +73,11 @@ describe('WalkedCount: when it walks', () => {
     assert.equal(calls.n, 2);
   });
 
-  it('a failed walk keeps the last count; with none yet, the read fails', async () => {
+  it('a failed walk keeps the last count and is reported; with none yet, the read fails', async () => {
     const clock = new FakeClock();
     const { calls, walk } = walker(clock, [new Error('store down'), 4, new Error('store down again'), 6]);
-    const gauge = new WalkedCount(walk, MINUTE, clock.now);
+    const reported: unknown[] = [];
+    const gauge = new WalkedCount(walk, MINUTE, clock.now, (error) => reported.push(error));
     await assert.rejects(async () => gauge.read(), /store down/);
     await assert.rejects(async () => gauge.read(), /store down/, 'within the minute: the same failure');
     assert.equal(calls.n, 1, 'a failed walk waits out the interval too, and is not retried at every read');
@@ -86,6 +88,25 @@ describe('WalkedCount: when it walks', () => {
     await sleep(0);
     assert.equal(calls.n, 3);
     assert.equal(gauge.read(), 4, 'the failure left the count of the walk before');
+    assert.deepEqual(reported.map((e) => (e as Error).message), ['store down', 'store down again']);
+  });
+
+  it('stops a walk whose listing hands back the cursor it was given', async () => {
+    const page = { records: [], next: 'same' };
+    await assert.rejects(countByWalking(async () => page, Date.now), /answered the cursor it was given \("same"\)/);
+  });
+
+  it("counts only live sessions, not tessera's bookkeeping records, over every page", async () => {
+    const now = Date.UTC(2026, 0, 1);
+    const rec = (data: string, expiresAt = now + MINUTE) => ({ key: data, record: { data, version: 1, expiresAt, userId: null, tenant: null } });
+    const pages = new Map<string | null, SessionPage>([
+      [null, { records: [rec('{"d":{}}'), rec(''), rec('1733356800000')], next: 'p2' }],
+      ['p2', { records: [rec('{"d":{"a":1}}'), rec('{"d":{}}', now - 1)], next: null }],
+    ]);
+    const queries: ListQuery[] = [];
+    const count = await countByWalking(async (query) => (queries.push(query), pages.get(query.cursor)!), () => now);
+    assert.equal(count, 2, 'two live sessions: not a used ticket, a sign-out time or an expired one');
+    assert.deepEqual(queries.map((q) => [q.cursor, q.tenant]), [[null, null], ['p2', null]]);
   });
 });
 
@@ -143,3 +164,27 @@ for (const { name, skip, create } of stores) {
     });
   });
 }
+
+describe('tessera_sessions_active on a store of your own without countLive', () => {
+  it('is not reported, even when the store can list its sessions (a walk is not its default)', async () => {
+    const inner = new MemoryStore();
+    const listed: ListQuery[] = [];
+    // A store of the app's: tessera's contract, with listSessions and no countLive.
+    const store: SessionStore = {
+      name: 'own',
+      get: (key, ctx) => inner.get(key, ctx),
+      set: (key, record, expected, ctx) => inner.set(key, record, expected, ctx),
+      delete: (key, ctx) => inner.delete(key, ctx),
+      listSessions: (query, ctx) => (listed.push(query), inner.listSessions(query, ctx)),
+    };
+    const tessera = createTessera({ secrets: [SECRET], store, metrics: {}, cleanupInterval: 0 });
+    try {
+      await tessera.create({ data: { n: 1 } });
+      const { samples } = parseExposition(await tessera.metrics.prometheus());
+      assert.equal(samples.has('tessera_sessions_active'), false);
+      assert.equal(listed.length, 0, 'its listing was not walked');
+    } finally {
+      await tessera.close();
+    }
+  });
+});

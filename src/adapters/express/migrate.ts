@@ -220,7 +220,7 @@ export class Migration {
       return;
     }
     // The claim's data is the time it was taken: digits, a bookkeeping record (isSessionRecord), not a session to count or list.
-    const record = { data: String(now), version: 1, expiresAt: this.#claimExpiry(expires, now), userId: null, tenant: core.meta.tenant };
+    const record = { data: String(Math.floor(now)), version: 1, expiresAt: this.#claimExpiry(expires, now), userId: null, tenant: core.meta.tenant };
     if (!(await this.#claims.set(key, record, 0, { now }))) {
       await this.#lost(key, res, core);
       return;
@@ -251,7 +251,8 @@ export class Migration {
   async #lost(key: string, res: ServerResponse, core: Session): Promise<void> {
     const now = this.#tessera.options.now();
     const claim = await this.#claims.get(key, { now });
-    const at = claim === null || !/^[0-9]+$/.test(claim.data) ? NaN : Number(claim.data);
+    // Digits; `adopted <time>` from earlier versions, during a rolling deploy.
+    const at = Number(/^(?:adopted )?([0-9]+)$/.exec(claim?.data ?? '')?.[1] ?? NaN);
     if (now - at < SIBLING_WINDOW) core.ignore();
     this.#clear(res);
   }
