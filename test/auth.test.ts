@@ -360,6 +360,20 @@ describe('auth cookie: sign out everywhere', () => {
     assert.equal((await user(globex, 'globex'))?.sub, 'u1');
   });
 
+  it('a clock with fractions of a millisecond: the sign-out time is stored as whole milliseconds, not counted as a session', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 1) + 0.25);
+    const store = new MemoryStore();
+    const { tessera } = make({ store, metrics: {} }, clock);
+    const jar = new Jar(tessera);
+    await jar.request((s) => s.signIn({ sub: 'u1' }));
+    clock.advance(1000.5);
+    await tessera.signOutEverywhere('u1');
+    assert.equal(await user(jar), null, 'signed out');
+    const times = [...(await store.listSessions({ tenant: null, cursor: null, limit: 100 }, { now: clock.time })).records].filter(({ record }) => /^[0-9.]+$/.test(record.data));
+    assert.deepEqual(times.map(({ record }) => record.data), [String(Math.ceil(clock.time))], 'whole milliseconds, rounded up');
+    assert.equal(await store.countLive({ now: clock.time }), 0, 'the sign-out time is not a session');
+  });
+
   it('CookieStore: the sealed session and auth cookie signed in before stop working; a sign-in after works', async () => {
     const { tessera, clock } = make({ store: new CookieStore({ revocation: new MemoryStore() }) });
     const jar = new Jar(tessera);

@@ -66,7 +66,8 @@ export class ValidAfter {
       const held = timeOf(current);
       if (held !== null && held >= at && current!.expiresAt >= until) return;
       const version = current?.version ?? 0;
-      const record: StoreRecord = { data: String(Math.max(at, held ?? at)), version: version + 1, expiresAt: Math.max(until, current?.expiresAt ?? 0), userId: null, tenant };
+      // Whole milliseconds, rounded up (never earlier than asked): digits, a bookkeeping record (isSessionRecord).
+      const record: StoreRecord = { data: String(Math.ceil(Math.max(at, held ?? at))), version: version + 1, expiresAt: Math.max(until, current?.expiresAt ?? 0), userId: null, tenant };
       if (await this.#driver.set(key, record, version, { now: at })) return;
     }
   }
