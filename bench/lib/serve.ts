@@ -42,7 +42,15 @@ export interface BenchServerContext {
   anomaly(): void;
 }
 
-function parseArgs(argv: readonly string[]): Record<string, string> {
+/**
+ * A bench server's `--name=value` arguments (`--name` alone is `'true'`), as the harness passes them.
+ *
+ * @example
+ * ```ts
+ * const { store = 'sqlite' } = serverArgs();
+ * ```
+ */
+export function serverArgs(argv: readonly string[] = process.argv.slice(2)): Record<string, string> {
   const out: Record<string, string> = {};
   for (const arg of argv) {
     const m = /^--([^=]+)(?:=(.*))?$/.exec(arg);
@@ -72,7 +80,7 @@ export function serveBench(setup: (ctx: BenchServerContext) => BenchServerSetup 
   }
   let anomalies = 0;
   const ctx: BenchServerContext = {
-    args: parseArgs(process.argv.slice(2)),
+    args: serverArgs(),
     connections: Number(process.env.BENCH_CONNECTIONS ?? 10),
     anomaly: () => {
       anomalies++;

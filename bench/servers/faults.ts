@@ -30,21 +30,13 @@ import { SqliteStore } from '../../src/stores/sqlite.js';
 import type { SessionStore } from '../../src/stores/store.js';
 import type { FaultsChildMessage, FaultsParentMessage } from '../lib/faults-protocol.js';
 import { benchName } from '../lib/services.js';
+import { serverArgs } from '../lib/serve.js';
 
 const SECRET = 'tessera-bench-secret-not-for-production-0123456789';
 const TABLE = 'tessera_sessions';
 
 function send(message: FaultsChildMessage): void {
   process.send?.(message);
-}
-
-function args(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const arg of process.argv.slice(2)) {
-    const m = /^--([^=]+)=(.*)$/.exec(arg);
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
 }
 
 /**
@@ -77,7 +69,7 @@ class GatedSqliteStore extends SqliteStore {
 async function main(): Promise<void> {
   let gated: GatedSqliteStore | null = null;
   let removedSoFar = 0;
-  const { store: kind = 'sqlite', dir, url, timeouts = 'default', checkpoint = 'background' } = args();
+  const { store: kind = 'sqlite', dir, url, timeouts = 'default', checkpoint = 'background' } = serverArgs();
   // `--timeouts=before`: the stores' default limits before this bench (Redis 2 s with no socket
   // timeout; PostgreSQL 5 s to connect, 10 s per query), for comparison.
   const before = timeouts === 'before';

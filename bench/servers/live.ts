@@ -23,15 +23,7 @@ import { STREAM_HEADERS } from '../../src/live/endpoint.js';
 import { MemoryStore } from '../../src/stores/memory.js';
 import { redisBus } from '../lib/live-bus.js';
 import { BROADCAST_EVENT, LIVE_BENCH_SECRET, type MemorySnapshot, type ServerMessage, type ToServer } from '../lib/live-protocol.js';
-
-function args(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const arg of process.argv.slice(2)) {
-    const m = /^--([^=]+)=(.*)$/.exec(arg);
-    if (m) out[m[1]!] = m[2]!;
-  }
-  return out;
-}
+import { serverArgs } from '../lib/serve.js';
 
 function send(message: ServerMessage): void {
   process.send?.(message);
@@ -75,7 +67,7 @@ async function broadcastBare(held: Set<ServerResponse>, event: object): Promise<
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/servers/live.ts is started by the live bench (npm run bench -- --live)');
-  const a = args();
+  const a = serverArgs();
   const count = Number(a.sessions ?? '0');
   if (!Number.isInteger(count) || count < 1) throw new Error(`--sessions must be a positive integer, not ${a.sessions}`);
   let bus: LiveBus = new LocalBus();
