@@ -16,7 +16,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { BusUnavailableError, ConfigError } from '../errors.js';
-import { loadPeer } from '../stores/peer.js';
+import { ioredisFor } from '../stores/peer.js';
 import type { LiveBus } from './bus.js';
 import { deliverAll, within } from './bus.js';
 
@@ -125,15 +125,8 @@ export class RedisBus implements LiveBus {
       this.#owned = false;
       return;
     }
-    let protocol = '';
-    try {
-      protocol = new URL(url!).protocol;
-    } catch {
-      // reported below
-    }
-    if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError('RedisBus url must be a redis:// or rediss:// URL');
     // Loaded here, not at import, so apps using another bus never load ioredis.
-    const ioredis = loadPeer<typeof import('ioredis')>('ioredis', 'RedisBus');
+    const ioredis = ioredisFor(url, 'RedisBus');
     this.client = new ioredis.Redis(url!, {
       // A publish is sent only on a ready connection (see #ready); once a connection fails, what
       // is in flight is rejected at once: nothing is delivered late.

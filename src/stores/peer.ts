@@ -51,6 +51,26 @@ export function resolvePeer(name: PeerName): string {
   return requireFromTessera.resolve(substitutes.get(name) ?? name);
 }
 
+/**
+ * ioredis, loaded for `user` (RedisStore, RedisBus) to connect to `url`: a {@link ConfigError}
+ * unless `url` is a `redis://` or `rediss://` URL, checked before the package is loaded.
+ *
+ * @example
+ * ```ts
+ * const client = new (ioredisFor(url, 'RedisStore').Redis)(url, { lazyConnect: true });
+ * ```
+ */
+export function ioredisFor(url: string | undefined, user: string): typeof import('ioredis') {
+  let protocol = '';
+  try {
+    protocol = new URL(url!).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError(`${user} url must be a redis:// or rediss:// URL`);
+  return loadPeer<typeof import('ioredis')>('ioredis', user);
+}
+
 /** Whether `error` says that `id` itself cannot be found (not a module that `id` requires). */
 function isMissing(error: unknown, id: string): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };

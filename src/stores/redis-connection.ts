@@ -9,7 +9,7 @@
  */
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
-import { loadPeer } from './peer.js';
+import { ioredisFor } from './peer.js';
 import { requireFromTessera } from './peer-require.js';
 
 /**
@@ -63,15 +63,8 @@ export class RedisConnection {
       this.client = client;
       this.#owned = false;
     } else {
-      let protocol = '';
-      try {
-        protocol = new URL(url!).protocol;
-      } catch {
-        // reported below
-      }
-      if (protocol !== 'redis:' && protocol !== 'rediss:') throw new ConfigError('RedisStore url must be a redis:// or rediss:// URL');
       // Loaded here, not at import, so apps using another store never load ioredis.
-      const ioredis = loadPeer<typeof import('ioredis')>('ioredis', 'RedisStore');
+      const ioredis = ioredisFor(url, 'RedisStore');
       this.client = new ioredis.Redis(url!, {
         // A command sent while the first connection is being made waits for it; once a connection
         // fails, everything queued or in flight is rejected at once (maxRetriesPerRequest 0) and
