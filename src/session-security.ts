@@ -8,7 +8,7 @@
  */
 import type { AuthClaims } from './auth/tokens.js';
 import { SessionStateError } from './errors.js';
-import { SessionValues, type SessionData } from './session-values.js';
+import { assertWritable, runtimeOf, scheduleOrUndo, SessionValues, stateOf, type SessionData } from './session-values.js';
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -40,24 +40,24 @@ export abstract class SessionSecurity<Data extends SessionData = SessionData> ex
    * ```
    */
   get userId(): string | null {
-    return this.state.userId;
+    return stateOf(this).userId;
   }
   set userId(value: string | null) {
-    this.assertWritable();
+    assertWritable(this);
     if (value !== null && (typeof value !== 'string' || value === '')) {
       throw new SessionStateError('userId must be a non-empty string or null');
     }
-    if (value === this.state.userId) return;
-    const s = this.state;
+    if (value === stateOf(this).userId) return;
+    const s = stateOf(this);
     // The ID came with the request — a stored session's (`loaded`; regenerate() clears it), or a
     // provisional one a CSRF token was issued with — so it may be known to someone else: a new
     // one. A new session's ID is this request's own.
-    if ((s.loaded || (s.provisional && s.cookieSent)) && s.sink !== null) this.runtime.regenerate(s, true);
-    this.runtime.materialize(s, true);
+    if ((s.loaded || (s.provisional && s.cookieSent)) && s.sink !== null) runtimeOf(this).regenerate(s, true);
+    runtimeOf(this).materialize(s, true);
     const { userId, metaChanged } = s;
     s.userId = value;
     s.metaChanged = true;
-    this.scheduleOrUndo(() => {
+    scheduleOrUndo(this, () => {
       s.userId = userId;
       s.metaChanged = metaChanged;
     });
@@ -79,7 +79,7 @@ export abstract class SessionSecurity<Data extends SessionData = SessionData> ex
    * ```
    */
   csrfToken(): string {
-    return this.runtime.csrfToken(this.state);
+    return runtimeOf(this).csrfToken(stateOf(this));
   }
 
   /**
@@ -93,7 +93,7 @@ export abstract class SessionSecurity<Data extends SessionData = SessionData> ex
    */
   csrfField(): string {
     const escape = (text: string) => text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
-    return `<input type="hidden" name="${escape(this.runtime.csrfFieldName)}" value="${this.csrfToken()}">`;
+    return `<input type="hidden" name="${escape(runtimeOf(this).csrfFieldName)}" value="${this.csrfToken()}">`;
   }
 
   /**
@@ -107,7 +107,7 @@ export abstract class SessionSecurity<Data extends SessionData = SessionData> ex
    * ```
    */
   verifyCsrfToken(token: unknown): boolean {
-    return this.runtime.verifyCsrfToken(this.state, token);
+    return runtimeOf(this).verifyCsrfToken(stateOf(this), token);
   }
 
   /**
@@ -127,7 +127,7 @@ export abstract class SessionSecurity<Data extends SessionData = SessionData> ex
    * ```
    */
   signIn(claims: AuthClaims): Promise<string> {
-    return this.runtime.signIn(this.state, claims);
+    return runtimeOf(this).signIn(stateOf(this), claims);
   }
 
   /**
@@ -146,7 +146,7 @@ export abstract class SessionSecurity<Data extends SessionData = SessionData> ex
    * ```
    */
   signOut(): string {
-    return this.runtime.signOut(this.state);
+    return runtimeOf(this).signOut(stateOf(this));
   }
 
   /**
@@ -165,12 +165,12 @@ export abstract class SessionSecurity<Data extends SessionData = SessionData> ex
    * ```
    */
   user(): Promise<AuthClaims | null> {
-    return this.runtime.user(this.state);
+    return runtimeOf(this).user(stateOf(this));
   }
 
   /** When the user signed in ({@link Session.signIn}) on this session, in ms since the epoch; `null` if never. */
   get authenticatedAt(): number | null {
-    return this.state.authenticatedAt;
+    return stateOf(this).authenticatedAt;
   }
 
   /**
@@ -183,7 +183,7 @@ export abstract class SessionSecurity<Data extends SessionData = SessionData> ex
    * ```
    */
   signedInWithin(ms: number): boolean {
-    const at = this.state.authenticatedAt;
-    return at !== null && this.state.userId !== null && this.runtime.now() - at <= ms;
+    const at = stateOf(this).authenticatedAt;
+    return at !== null && stateOf(this).userId !== null && runtimeOf(this).now() - at <= ms;
   }
 }

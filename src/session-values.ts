@@ -9,6 +9,27 @@ import { SessionStateError } from './errors.js';
 import { assertStorable, DELETED, NO_CHANGES, Update, type SessionState } from './core/state.js';
 import type { SessionRuntime } from './session-runtime.js';
 
+/**
+ * @internal A session's state, for `session-security.ts` and `session.ts` (set by
+ * {@link SessionValues}' static block: the private field stays private to everyone else, and
+ * the package does not export this).
+ *
+ * @example
+ * ```ts
+ * const { key } = stateOf(session);
+ * ```
+ */
+export let stateOf: (session: SessionValues) => SessionState;
+/**
+ * @internal A session's runtime (the core's side: its lifecycle), as {@link stateOf}.
+ *
+ * @example
+ * ```ts
+ * runtimeOf(session).schedule(stateOf(session));
+ * ```
+ */
+export let runtimeOf: (session: SessionValues) => SessionRuntime;
+
 /** Session data: JSON-serialisable values by key. */
 export type SessionData = Record<string, unknown>;
 
@@ -27,23 +48,15 @@ export abstract class SessionValues<Data extends SessionData = SessionData> {
   readonly #state: SessionState;
   readonly #rt: SessionRuntime;
 
+  static {
+    stateOf = (session) => session.#state;
+    runtimeOf = (session) => session.#rt;
+  }
+
   /** @internal Sessions are made by the manager. */
   constructor(state: SessionState, runtime: SessionRuntime) {
     this.#state = state;
     this.#rt = runtime;
-  }
-
-  /**
-   * @internal The session's state, for the layers above. Private fields behind getters, not
-   * protected properties: the state (with the raw ID) stays out of `util.inspect` and `Object.keys`.
-   */
-  protected get state(): SessionState {
-    return this.#state;
-  }
-
-  /** @internal The core's side of the session (its lifecycle), for the layers above. */
-  protected get runtime(): SessionRuntime {
-    return this.#rt;
   }
 
   /** The value under `key`, or `undefined`. */
@@ -71,7 +84,7 @@ export abstract class SessionValues<Data extends SessionData = SessionData> {
       this.delete(key);
       return this;
     }
-    this.assertWritable();
+    assertWritable(this);
     assertStorable(key, value, this.#rt.maxDataBytes);
     this.#rt.materialize(this.#state, true);
     this.#change(key, value);
@@ -101,7 +114,7 @@ export abstract class SessionValues<Data extends SessionData = SessionData> {
   update<T = unknown>(key: string, fn: (current: T | undefined) => T | undefined): T | undefined;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the overloads type `fn`
   update(key: string, fn: (current: any) => unknown): unknown {
-    this.assertWritable();
+    assertWritable(this);
     if (typeof fn !== 'function') throw new TypeError('session.update(key, fn): fn must be a function');
     const state = this.#state;
     const value = fn(Object.hasOwn(state.data, key) ? state.data[key] : undefined);
@@ -122,7 +135,7 @@ export abstract class SessionValues<Data extends SessionData = SessionData> {
 
   /** Remove `key`. Returns whether it was there. */
   delete(key: string): boolean {
-    this.assertWritable();
+    assertWritable(this);
     if (!Object.hasOwn(this.#state.data, key)) return false;
     this.#change(key, DELETED);
     return true;
@@ -130,13 +143,13 @@ export abstract class SessionValues<Data extends SessionData = SessionData> {
 
   /** Remove every key. The session itself (ID, metadata, user) stays. */
   clear(): void {
-    this.assertWritable();
+    assertWritable(this);
     const s = this.#state;
     const { data, changes, cleared } = s;
     s.data = {};
     s.changes = NO_CHANGES;
     s.cleared = true;
-    this.scheduleOrUndo(() => {
+    scheduleOrUndo(this, () => {
       s.data = data;
       s.changes = changes;
       s.cleared = cleared;
@@ -151,24 +164,6 @@ export abstract class SessionValues<Data extends SessionData = SessionData> {
   /** A shallow copy of the data. */
   toJSON(): Data {
     return { ...this.#state.data } as Data;
-  }
-
-  /**
-   * @internal Queue the commit of a change just made. With sessions sealed in cookies the commit
-   * happens now and may refuse (too large, headers gone): then `undo` puts the session back as it was.
-   */
-  protected scheduleOrUndo(undo: () => void): void {
-    try {
-      this.#rt.schedule(this.#state);
-    } catch (error) {
-      undo();
-      throw error;
-    }
-  }
-
-  /** @internal Refuse a write to a destroyed session. */
-  protected assertWritable(): void {
-    if (this.#state.destroyed) throw new SessionStateError('the session was destroyed; it cannot be written');
   }
 
   /**
@@ -199,4 +194,35 @@ export abstract class SessionValues<Data extends SessionData = SessionData> {
       throw error;
     }
   }
+}
+
+/**
+ * @internal Queue the commit of a change just made to `session`. With sessions sealed in cookies
+ * the commit happens now and may refuse (too large, headers gone): then `undo` puts the session
+ * back as it was.
+ *
+ * @example
+ * ```ts
+ * scheduleOrUndo(session, () => (stateOf(session).lifetime = previous));
+ * ```
+ */
+export function scheduleOrUndo(session: SessionValues, undo: () => void): void {
+  try {
+    runtimeOf(session).schedule(stateOf(session));
+  } catch (error) {
+    undo();
+    throw error;
+  }
+}
+
+/**
+ * @internal Refuse a write to a destroyed session.
+ *
+ * @example
+ * ```ts
+ * assertWritable(session); // SessionStateError once destroyed
+ * ```
+ */
+export function assertWritable(session: SessionValues): void {
+  if (stateOf(session).destroyed) throw new SessionStateError('the session was destroyed; it cannot be written');
 }

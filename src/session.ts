@@ -8,7 +8,7 @@
  */
 import { SessionStateError } from './errors.js';
 import { SessionSecurity } from './session-security.js';
-import type { SessionData } from './session-values.js';
+import { assertWritable, runtimeOf, scheduleOrUndo, stateOf, type SessionData } from './session-values.js';
 
 /** What tessera keeps about a session besides its data. Times are ms since the epoch. */
 export interface SessionMeta {
@@ -53,8 +53,8 @@ export class Session<Data extends SessionData = SessionData> extends SessionSecu
    * this is read; its cookie goes out with the first write, so reading alone leaves no cookie.
    */
   get id(): string {
-    this.runtime.materialize(this.state, false);
-    return this.state.id!;
+    runtimeOf(this).materialize(stateOf(this), false);
+    return stateOf(this).id!;
   }
 
   /**
@@ -68,33 +68,33 @@ export class Session<Data extends SessionData = SessionData> extends SessionSecu
    * ```
    */
   get handle(): string {
-    this.runtime.materialize(this.state, false);
-    return this.state.key!;
+    runtimeOf(this).materialize(stateOf(this), false);
+    return stateOf(this).key!;
   }
 
   /** True when the session was not found in the store for this request (new or replaced). */
   get isNew(): boolean {
-    return !this.state.loaded;
+    return !stateOf(this).loaded;
   }
 
   /** True once {@link Session.destroy} was called. */
   get isDestroyed(): boolean {
-    return this.state.destroyed;
+    return stateOf(this).destroyed;
   }
 
   /** Metadata: created, last seen, expires, IP, user agent, user, tenant, lifetime. */
   get meta(): SessionMeta {
-    const s = this.state;
+    const s = stateOf(this);
     return {
       createdAt: s.createdAt,
       lastSeenAt: s.lastSeenAt,
-      expiresAt: this.runtime.expiresAt(s),
+      expiresAt: runtimeOf(this).expiresAt(s),
       ip: s.ip,
       userAgent: s.userAgent,
       userId: s.userId,
       tenant: s.tenant,
       lifetime: s.lifetime,
-      cookieMaxAge: this.runtime.cookieMaxAge(s),
+      cookieMaxAge: runtimeOf(this).cookieMaxAge(s),
       authenticatedAt: s.authenticatedAt,
     };
   }
@@ -117,12 +117,12 @@ export class Session<Data extends SessionData = SessionData> extends SessionSecu
    * ```
    */
   setLifetime(ms: number | null, options: { persistentCookie?: boolean } = {}): this {
-    this.assertWritable();
+    assertWritable(this);
     if (ms !== null && !(Number.isFinite(ms) && ms > 0)) throw new SessionStateError('lifetime must be a positive number of ms or null');
-    const { maxLifetime } = this.runtime.lifetimes(this.state);
+    const { maxLifetime } = runtimeOf(this).lifetimes(stateOf(this));
     if (ms !== null && ms > maxLifetime) throw new SessionStateError(`lifetime ${ms} ms is over maxLifetime (${maxLifetime} ms)`);
     const persistent = options.persistentCookie ?? null;
-    const s = this.state;
+    const s = stateOf(this);
     if (ms === s.lifetime && persistent === s.persistent) return this;
     if (!s.cookieIssued && !s.loaded && s.version === 0 && s.userId === null && Object.keys(s.data).length === 0) {
       // Nothing stored and no cookie yet: remember the lifetime for the first write, which sends
@@ -131,34 +131,34 @@ export class Session<Data extends SessionData = SessionData> extends SessionSecu
       s.persistent = persistent;
       return this;
     }
-    this.runtime.materialize(s, true);
+    runtimeOf(this).materialize(s, true);
     const { lifetime, persistent: wasPersistent, metaChanged, touchDue } = s;
     s.lifetime = ms;
     s.persistent = persistent;
     s.metaChanged = true;
     s.touchDue = true;
-    this.scheduleOrUndo(() => {
+    scheduleOrUndo(this, () => {
       s.lifetime = lifetime;
       s.persistent = wasPersistent;
       s.metaChanged = metaChanged;
       s.touchDue = touchDue;
     });
-    this.runtime.refreshCookie(s, true);
+    runtimeOf(this).refreshCookie(s, true);
     return this;
   }
 
   /** "Remember me": {@link Session.setLifetime} with `ms`, default the `rememberMeLifetime` option (30 days; the tenant's, if it has its own). */
   rememberMe(ms?: number): this {
-    return this.setLifetime(ms ?? this.runtime.lifetimes(this.state).rememberMeLifetime);
+    return this.setLifetime(ms ?? runtimeOf(this).lifetimes(stateOf(this)).rememberMeLifetime);
   }
 
   /** Extend the session's expiry now, regardless of the touch throttle. */
   refresh(): void {
-    this.assertWritable();
-    if (!this.state.loaded && this.state.version === 0 && Object.keys(this.state.data).length === 0) return;
-    this.state.touchDue = true;
-    this.runtime.refreshCookie(this.state, false);
-    this.runtime.schedule(this.state);
+    assertWritable(this);
+    if (!stateOf(this).loaded && stateOf(this).version === 0 && Object.keys(stateOf(this).data).length === 0) return;
+    stateOf(this).touchDue = true;
+    runtimeOf(this).refreshCookie(stateOf(this), false);
+    runtimeOf(this).schedule(stateOf(this));
   }
 
   /**
@@ -167,14 +167,14 @@ export class Session<Data extends SessionData = SessionData> extends SessionSecu
    * `keepData: false`.
    */
   regenerate(options: { keepData?: boolean } = {}): void {
-    this.assertWritable();
-    this.runtime.regenerate(this.state, options.keepData ?? true);
+    assertWritable(this);
+    runtimeOf(this).regenerate(stateOf(this), options.keepData ?? true);
   }
 
   /** Delete the session from the store and clear its cookie. Later writes throw. */
   destroy(): void {
-    if (this.state.destroyed) return;
-    this.runtime.destroy(this.state);
+    if (stateOf(this).destroyed) return;
+    runtimeOf(this).destroy(stateOf(this));
   }
 
   /**
@@ -190,12 +190,12 @@ export class Session<Data extends SessionData = SessionData> extends SessionSecu
    * ```
    */
   ignore(): void {
-    this.runtime.ignore(this.state);
+    runtimeOf(this).ignore(stateOf(this));
   }
 
   /** Commit pending changes, then re-read the session from the store (picking up other requests' writes). */
   reload(): Promise<void> {
-    return this.runtime.reload(this.state);
+    return runtimeOf(this).reload(stateOf(this));
   }
 
   /**
@@ -204,7 +204,7 @@ export class Session<Data extends SessionData = SessionData> extends SessionSecu
    */
   async save(): Promise<void> {
     // A destroyed session commits again only to retry a delete (or revocation) that failed.
-    if (!this.state.destroyed || this.state.retired.length > 0) this.runtime.schedule(this.state);
-    await this.runtime.settle(this.state);
+    if (!stateOf(this).destroyed || stateOf(this).retired.length > 0) runtimeOf(this).schedule(stateOf(this));
+    await runtimeOf(this).settle(stateOf(this));
   }
 }

@@ -3,6 +3,7 @@
  * new ID (keeping its data), so an ID a client brought never becomes a signed-in user's.
  */
 import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
 import { it } from 'node:test';
 import { SessionStateError } from '../../src/errors.js';
 import { Browser } from '../helpers/browser.js';
@@ -34,6 +35,15 @@ matrix('fixation: a new user, a new session ID', (c) => {
       attacker.cookie = planted;
       assert.deepEqual((await attacker.request((s) => [s.userId, s.get('cart'), s.isNew])).result, [null, undefined, true], 'the old cookie no longer loads it');
     }
+  });
+
+  it('the session\'s state cannot be reached from app code, so the new-ID step cannot be skipped', async () => {
+    const { browser } = c.setup();
+    const { session } = await browser.request((s) => s.set('cart', ['apple']));
+    for (const name of ['state', 'runtime', 'rt']) assert.equal((session as unknown as Record<string, unknown>)[name], undefined, name);
+    assert.deepEqual(Object.keys(session), [], 'no own enumerable property');
+    const shown = inspect(session, { showHidden: true, depth: 5 });
+    assert.ok(!shown.includes('apple') && !shown.includes(session.id), `neither its data nor its ID in util.inspect: ${shown}`);
   });
 
   it('signing in on a first visit whose form got a CSRF token (a provisional ID, nothing stored) gives a new ID too', async () => {
