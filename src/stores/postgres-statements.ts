@@ -54,11 +54,11 @@ export type Query = Pg.QueryConfig & { query_timeout?: number };
  * (`pool.query(statement, values)`), so no query object is built per call. Recent pg copies the
  * config before adding the values; older pg sets `values` and `callback` on it and reads them back
  * in the same synchronous call (`new Query`), so one object serves concurrent calls either way.
- * Only `name` (when prepared) and `query_timeout` (when set) differ between statements.
+ * Only `name` (when prepared) differs between statements.
  *
  * @example
  * ```ts
- * const statement: Statement = { text: 'SELECT 1', query_timeout: 500 };
+ * const statement: Statement = { text: 'SELECT 1' };
  * ```
  */
 export type Statement = Query;
@@ -88,29 +88,29 @@ export function whole(now: number): number {
 
 /**
  * The query config of `text`: named when `hot` (pg prepares it once per connection) unless
- * prepared statements are off, and timed by `queryTimeout` (`0`: not timed).
+ * prepared statements are off. Not timed here: the store times each call itself (`timedQuery`).
  *
  * @example
  * ```ts
- * const statement = statementMaker(500, true);
- * const get = statement('SELECT ...', true); // { name: 'tessera_…', text, query_timeout: 500 }
+ * const statement = statementMaker(true);
+ * const get = statement('SELECT ...', true); // { name: 'tessera_…', text }
  * ```
  */
 export type StatementMaker = (text: string, hot: boolean) => Statement;
 
 /**
- * The {@link StatementMaker} of a store with `queryTimeout` and `preparedStatements: prepared`.
+ * The {@link StatementMaker} of a store with `preparedStatements: prepared`.
  *
  * @example
  * ```ts
- * const statement = statementMaker(options.queryTimeout, options.prepared);
+ * const statement = statementMaker(options.prepared);
  * ```
  */
-export function statementMaker(timeout: number, prepared: boolean): StatementMaker {
+export function statementMaker(prepared: boolean): StatementMaker {
   /** A statement sent unnamed: parsed and planned by the server on every call. */
-  const once = (text: string): Statement => (timeout > 0 ? { text, query_timeout: timeout } : { text });
+  const once = (text: string): Statement => ({ text });
   /** A hot statement: named, so pg prepares it once per connection (unless `preparedStatements: false`). */
-  const hot = (text: string): Statement => (prepared ? { name: statementName(text), ...once(text) } : once(text));
+  const hot = (text: string): Statement => (prepared ? { name: statementName(text), text } : once(text));
   return (text, isHot) => (isHot ? hot(text) : once(text));
 }
 
@@ -119,7 +119,7 @@ export function statementMaker(timeout: number, prepared: boolean): StatementMak
  *
  * @example
  * ```ts
- * const sql: SessionStatements = sessionStatements(names({}, 'PostgresStore'), statementMaker(500, true));
+ * const sql: SessionStatements = sessionStatements(names({}, 'PostgresStore'), statementMaker(true));
  * ```
  */
 export interface SessionStatements {
@@ -140,7 +140,7 @@ export interface SessionStatements {
  *
  * @example
  * ```ts
- * const sql = sessionStatements(n, statementMaker(queryTimeout, prepared));
+ * const sql = sessionStatements(n, statementMaker(prepared));
  * const { rows } = await pool.query<Row>(sql.get, [key, whole(ctx.now)]);
  * ```
  */

@@ -25,6 +25,7 @@ import type * as Pg from 'pg';
 import { SessionStateError, StoreUnavailableError } from '../errors.js';
 import { PostgresActivity } from './activity/postgres.js';
 import { isConnectionError } from './postgres-errors.js';
+import { timedQuery } from './postgres-query.js';
 import { resolvePostgresOptions, type PostgresStoreOptions } from './postgres-options.js';
 import { migrationSql, type Names } from './postgres-schema.js';
 import { sessionStatements, statementMaker, toRecord, whole, type Query, type Row, type SessionStatements, type Statement } from './postgres-statements.js';
@@ -107,7 +108,7 @@ export class PostgresStore implements SessionStore {
     };
     this.#pool.on('error', this.#onPoolError);
 
-    const statement = statementMaker(this.#queryTimeout, resolved.prepared);
+    const statement = statementMaker(resolved.prepared);
     this.#sql = sessionStatements(this.#names, statement);
     const run = <R extends Pg.QueryResultRow>(statement: Statement, values: unknown[]) => this.#query<R>(statement, values);
     this.#activity = new PostgresActivity(this.#names.activity, this.#names.table, statement, run, this.#batch);
@@ -272,13 +273,13 @@ export class PostgresStore implements SessionStore {
 
   /**
    * Run one statement, after making sure the table exists (first calls only). Once the table is
-   * known, this is the pool's query and nothing else: no `await` on the settled check, no query
-   * object per call. Only called from `async` methods, so the closed-store error still rejects.
+   * known, this is one timed query ({@link timedQuery}) and nothing else: no `await` on the settled
+   * check, no query object per call. Only called from `async` methods, so the closed-store error still rejects.
    */
   #query<R extends Pg.QueryResultRow = Pg.QueryResultRow>(statement: Statement, values: unknown[]): Promise<Pg.QueryResult<R>> {
     this.#assertOpen();
     if (!this.#tableReady) return this.#queryOnFirstUse<R>(statement, values);
-    return this.#pool.query<R>(statement, values).then(undefined, this.#fail);
+    return timedQuery<R>(this.#pool, statement, values, this.#queryTimeout).then(undefined, this.#fail);
   }
 
   /** {@link PostgresStore.#query} while the table is not yet known to exist. */
@@ -290,7 +291,7 @@ export class PostgresStore implements SessionStore {
       if (this.#ready === ready) this.#ready = null;
       throw error;
     }
-    return this.#pool.query<R>(statement, values).then(undefined, this.#fail);
+    return timedQuery<R>(this.#pool, statement, values, this.#queryTimeout).then(undefined, this.#fail);
   }
 
   /**
@@ -300,7 +301,7 @@ export class PostgresStore implements SessionStore {
   async #ensureTable(): Promise<void> {
     let ready: boolean;
     try {
-      const { rows } = await this.#pool.query<{ ready: boolean }>(this.#sql.exists, this.#names.regclasses);
+      const { rows } = await timedQuery<{ ready: boolean }>(this.#pool, this.#sql.exists, this.#names.regclasses, this.#queryTimeout);
       ready = rows[0]?.ready === true;
     } catch (error) {
       throw this.#translate(error);

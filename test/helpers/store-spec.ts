@@ -4,12 +4,12 @@
  */
 import type { SessionStore } from '../../src/stores/store.js';
 
-/** Which store, and where its data lives. */
+/** Which store, and where its data lives (`timeout`: the store's query or command timeout, when not its default). */
 export type StoreSpec =
   | { kind: 'sqlite'; path: string }
   | { kind: 'file'; dir: string }
-  | { kind: 'postgres'; url: string; table: string }
-  | { kind: 'redis'; url: string; prefix: string };
+  | { kind: 'postgres'; url: string; table: string; timeout?: number }
+  | { kind: 'redis'; url: string; prefix: string; timeout?: number };
 
 /** The store of `spec`, for this process (its driver loaded only when needed). */
 export async function storeOf(spec: StoreSpec): Promise<SessionStore> {
@@ -19,8 +19,8 @@ export async function storeOf(spec: StoreSpec): Promise<SessionStore> {
     case 'file':
       return new (await import('../../src/stores/file.js')).FileStore({ dir: spec.dir });
     case 'postgres':
-      return new (await import('../../src/stores/postgres.js')).PostgresStore({ connectionString: spec.url, table: spec.table });
+      return new (await import('../../src/stores/postgres.js')).PostgresStore({ connectionString: spec.url, table: spec.table, queryTimeout: spec.timeout });
     case 'redis':
-      return new (await import('../../src/stores/redis.js')).RedisStore({ url: spec.url, prefix: spec.prefix });
+      return new (await import('../../src/stores/redis.js')).RedisStore({ url: spec.url, prefix: spec.prefix, timeout: spec.timeout });
   }
 }

@@ -34,6 +34,13 @@ const pgSkip = await serviceSkip('PostgreSQL', PG_URL);
 const redisSkip = await serviceSkip('Redis', REDIS_URL);
 const dir = mkdtempSync(join(tmpdir(), 'tessera-across-'));
 const run = `${process.pid}_${randomUUID().slice(0, 8)}`;
+/**
+ * The networked stores' query timeout here. The default (500 ms) is for a healthy database;
+ * a hundred writers on one row queue behind each other's commits, and on a loaded CI machine a
+ * slow disk flush can hold that queue past half a second. This test is about lost updates, not
+ * about timeouts (test/stores/postgres.test.ts and redis.test.ts test those).
+ */
+const TIMEOUT = 5_000;
 
 
 /** A child process taking commands (one JSON line each) and answering each with one JSON line. */
@@ -135,7 +142,7 @@ describe('update() across processes', () => {
         await admin.end();
       }
     });
-    await acrossProcesses({ kind: 'postgres', url: PG_URL, table });
+    await acrossProcesses({ kind: 'postgres', url: PG_URL, table, timeout: TIMEOUT });
   });
 
   it(`${TOTAL} concurrent increments across three processes end at exactly ${TOTAL}: Redis`, { skip: redisSkip, timeout: 30_000 }, async () => {
@@ -156,6 +163,6 @@ describe('update() across processes', () => {
         await admin.quit();
       }
     });
-    await acrossProcesses({ kind: 'redis', url: REDIS_URL, prefix });
+    await acrossProcesses({ kind: 'redis', url: REDIS_URL, prefix, timeout: TIMEOUT });
   });
 });
