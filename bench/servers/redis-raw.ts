@@ -1,7 +1,7 @@
 /**
  * Baseline for the Redis scenarios: a bare node:http server doing one raw `GET` per request with
  * ioredis, then answering "hello". The client has the settings `RedisStore` gives a client it makes
- * from a URL (fail fast, 0.5 s command and socket timeouts: see `redisClientOptions`), and each connection of the
+ * from a URL (fail fast: see `redisClientOptions`), and each connection of the
  * load generator reads its own key, holding a value shaped like a session record's data, as each
  * connection of `redis-read` reads its own session.
  *

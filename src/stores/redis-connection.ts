@@ -10,23 +10,6 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { ioredisFor } from './peer.js';
-import { requireFromTessera } from './peer-require.js';
-
-/**
- * Whether the installed ioredis has a working `socketTimeout`: 5.4.2 or later (5.4.0 and 5.4.1
- * could time out connections that were answering, and reconnect in a loop: ioredis #1919). An
- * unreadable version is taken as recent.
- */
-function socketTimeoutWorks(): boolean {
-  try {
-    const { version } = requireFromTessera('ioredis/package.json') as { version?: string };
-    const [major = NaN, minor = NaN, patch = NaN] = String(version).split('.').map((n) => parseInt(n, 10));
-    if ([major, minor, patch].some(Number.isNaN)) return true;
-    return major > 5 || (major === 5 && (minor > 4 || (minor === 4 && patch >= 2)));
-  } catch {
-    return true;
-  }
-}
 
 /** Client states in which a command could only wait or fail: refuse at once instead. */
 const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
@@ -53,6 +36,13 @@ export class RedisConnection {
   #closed = false;
   /** The client has been ready: from then on, calls are refused while it is not (see {@link RedisConnection.refuses}). */
   #wasReady = false;
+  /** With a client the store made: ms a connection may stay silent while a command waits (`0` for a client passed in: not watched). */
+  readonly #timeout: number;
+  /** When the connection was last heard from, or when commands started waiting on a quiet one (`performance.now()`). */
+  #heardAt = 0;
+  /** The armed silence check ({@link RedisConnection.watch}): its timer, or its judgement at the end of this loop turn. */
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #judgement: ReturnType<typeof setImmediate> | undefined;
 
   /**
    * Use `client`, or connect to `url` (a {@link ConfigError} unless `redis://` or `rediss://`)
@@ -72,11 +62,10 @@ export class RedisConnection {
         enableOfflineQueue: true,
         maxRetriesPerRequest: 0,
         connectTimeout: timeout,
-        commandTimeout: timeout,
-        // A connection silent for `timeout` while a command waits is dropped (and made again): in
-        // a silent partition it would otherwise stay "ready", and every call would wait it out.
-        // ioredis before 5.4.2 could drop healthy connections with it, over and over (#1919).
-        ...(socketTimeoutWorks() ? { socketTimeout: timeout } : {}),
+        // No commandTimeout or socketTimeout: their timers fire before the socket is read, so
+        // after the process stalled for longer than `timeout` they fail commands whose answers
+        // have arrived, and drop a healthy connection. The store's own check does both jobs
+        // (see watch).
         retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
       });
       this.#owned = true;
@@ -87,7 +76,11 @@ export class RedisConnection {
       this.client.on('ready', () => {
         this.#lastError = null;
       });
+      // Each new connection: note when it is heard from.
+      const made = this.client;
+      made.on('connect', () => made.stream.on('data', this.#heard));
     }
+    this.#timeout = this.#owned ? timeout : 0;
 
     if (this.client.status === 'ready') this.#wasReady = true;
     else this.client.once('ready', () => (this.#wasReady = true));
@@ -97,12 +90,99 @@ export class RedisConnection {
   async run<T>(call: () => Promise<T>): Promise<T> {
     const status = this.client.status;
     if (status !== 'ready' && this.refuses(status)) throw this.down(status);
+    this.watch();
     try {
-      return await call();
+      return await (status === 'ready' ? call() : this.whileConnecting(call()));
     } catch (error) {
       throw this.failure(error);
     }
   }
+
+  /**
+   * Before a command is sent on the client the store made: arm the silence check. A connection
+   * that stays silent for `timeout` while commands wait for answers is dropped: ioredis fails the
+   * commands in flight (the store answers 503) and makes a new one. Redis answers a connection's
+   * commands in order, so silence is what a partition, a dead server or a blocked one (a long
+   * script) looks like, and a command never waits behind answers that keep coming.
+   *
+   * When the timer finds the connection silent for `timeout`, the verdict waits for the end of
+   * that loop turn (`setImmediate`), after the sockets are read, and the connection is dropped
+   * only if nothing was heard in between: a process that stalled for longer than `timeout` (a
+   * long garbage collection, a starved CPU) reads the answers that arrived meanwhile before
+   * anything is judged silent. One timer per connection while commands wait, not one per command.
+   */
+  watch(): void {
+    if (this.#timeout === 0) return;
+    // Commands start waiting on a quiet connection: its silence counts from now.
+    if ((this.client as Redis).commandQueue.length === 0) this.#heardAt = performance.now();
+    if (this.#watchdog === undefined && this.#judgement === undefined) this.#watchdog = setTimeout(this.#check, this.#timeout).unref();
+  }
+
+  /**
+   * `reply` of a call made before the first connection is ready: it waits for that connection, up
+   * to `timeout` (with a client the store made; a client passed in is left to its own settings).
+   * Like ioredis's `commandTimeout`, this fails the call, not the command, which is still sent
+   * once the connection is ready; like the silence check, it judges after sockets are read.
+   */
+  whileConnecting<T>(reply: Promise<T>): Promise<T> {
+    if (this.#timeout === 0) return reply;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => setImmediate(() => reject(this.down(this.client.status))), this.#timeout);
+      reply.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** The connection was heard from (a `data` event). */
+  readonly #heard = (): void => {
+    this.#heardAt = performance.now();
+  };
+
+  /**
+   * The silence timer fired (timers phase). A connection quiet for less than `timeout` is checked
+   * again when it could be; one quiet for longer is judged at the end of this loop turn, after a
+   * poll of the sockets, and only if nothing was heard meanwhile (see {@link RedisConnection.#judge}).
+   */
+  readonly #check = (): void => {
+    this.#watchdog = undefined;
+    if (this.#closed || (this.client as Redis).commandQueue.length === 0) return;
+    const silent = performance.now() - this.#heardAt;
+    if (silent < this.#timeout) {
+      this.#watchdog = setTimeout(this.#check, Math.ceil(this.#timeout - silent)).unref();
+      return;
+    }
+    this.#judged = this.#heardAt;
+    this.#judgement = setImmediate(this.#judge);
+  };
+
+  /** The `#heardAt` a pending judgement saw when the silence timer fired. */
+  #judged = 0;
+
+  /**
+   * After the sockets were read: drop the connection if it is still silent, with commands waiting.
+   * Heard from since the timer fired (an answer read after a stall, or commands that started
+   * waiting since), it is checked again later instead.
+   */
+  readonly #judge = (): void => {
+    this.#judgement = undefined;
+    const client = this.client as Redis;
+    if (this.#closed || client.commandQueue.length === 0) return;
+    if (this.#heardAt !== this.#judged) {
+      const quiet = performance.now() - this.#heardAt;
+      this.#watchdog = setTimeout(this.#check, Math.max(1, Math.ceil(this.#timeout - quiet))).unref();
+      return;
+    }
+    const silent = Math.round(performance.now() - this.#heardAt);
+    client.stream.destroy(new Error(`Redis sent nothing for ${silent} ms while commands waited (timeout ${this.#timeout} ms)`));
+  };
 
   /**
    * Whether a call is refused at once with the client `status` (not `ready`): while it is down or
@@ -121,6 +201,7 @@ export class RedisConnection {
 
   /** What a failed call rejects with: a Redis reply refusing the command as is, anything else as {@link StoreUnavailableError}. */
   failure(error: unknown): unknown {
+    if (error instanceof StoreUnavailableError) return error;
     const reply = error instanceof Error && error.name === 'ReplyError';
     if (reply && !TRANSIENT_REPLY.test(error.message)) return error;
     return new StoreUnavailableError(NAME, error);
@@ -136,6 +217,9 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (!this.#owned || this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#watchdog);
+    clearImmediate(this.#judgement);
+    this.#watchdog = this.#judgement = undefined;
     if (this.client.status === 'ready') {
       try {
         await this.client.quit();

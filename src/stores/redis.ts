@@ -65,7 +65,8 @@ export interface RedisStoreOptions {
    * while a command waits for its answer before it is dropped and made again. Default 500.
    *
    * A silent network partition (packets dropped, nothing closed) is only ever seen as silence: the
-   * calls then in flight fail after `timeout`, the connection is dropped, and calls are refused at
+   * calls then in flight fail after `timeout` (judged after the socket has been read, so a process
+   * that was busy for longer still uses the answers that came meanwhile), the connection is dropped, and calls are refused at
    * once until a new one is ready — ioredis tries again every 100 ms to 1 s, so the store recovers
    * by itself. A healthy Redis answers a session command in well under a millisecond; what makes it
    * slower than `timeout` — a `KEYS` or a long script of another client, a large fork for `BGSAVE`,
@@ -181,10 +182,12 @@ export class RedisStore implements SessionStore {
     const connection = this.#connection;
     const status = this.client.status;
     if (status !== 'ready' && connection.refuses(status)) return Promise.reject(connection.down(status));
+    connection.watch();
     const now = ctx.now;
     let reply: Promise<Buffer | null>;
     try {
       reply = this.client.getBuffer(this.#recordBase + key);
+      if (status !== 'ready') reply = connection.whileConnecting(reply);
     } catch (error) {
       return Promise.reject(error).then(undefined, connection.readFailed);
     }

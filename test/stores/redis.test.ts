@@ -714,6 +714,48 @@ describe('RedisStore when Redis is unreachable', () => {
     }
   });
 
+  it('keeps the answers and the connection after the process was blocked for longer than timeout', { skip }, async () => {
+    const s = store({ timeout: 200 });
+    const now = Date.now();
+    let connections = 0;
+    s.client.on('connect', () => connections++);
+    try {
+      await s.set('k', record({ data: 'saved' }, now), 0, { now });
+      const before = connections;
+      for (let round = 0; round < 3; round++) {
+        const reading = s.get('k', { now }); // written to the socket now
+        const until = performance.now() + 400;
+        while (performance.now() < until); // the answer arrives while the process is blocked
+        assert.equal((await reading)?.data, 'saved', `round ${round}: the answer that arrived during the block is used`);
+      }
+      await sleep(300); // a silence check armed before the block has run by now
+      assert.equal(s.client.status, 'ready');
+      assert.equal(connections, before, 'the connection was kept (not dropped and made again)');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('fails a call within about timeout when Redis accepts the connection but never answers', { skip }, async () => {
+    const proxy = await FaultProxy.start(REDIS_URL);
+    proxy.partition(); // from the start: the TCP connection opens, nothing ever comes back
+    const s = store({ url: proxy.url(REDIS_URL), timeout: 300 });
+    const now = Date.now();
+    try {
+      for (const call of [() => s.get('k', { now }), () => s.set('k', record({}, now), 0, { now })]) {
+        const start = Date.now();
+        await assert.rejects(call(), (error: unknown) => error instanceof StoreUnavailableError && error.status === 503);
+        const ms = Date.now() - start;
+        assert.ok(ms < 1_000, `failed after ${ms} ms (timeout 300)`);
+      }
+      proxy.heal();
+      await eventually(async () => (await s.set('k', record({}, now), 0, { now }).catch(() => false)) === true, 5_000, 'recovery');
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
+  });
+
   it('rejects store calls with StoreUnavailableError, not a hang', { skip }, async () => {
     const proxy = await FaultProxy.start(REDIS_URL);
     const s = store({ url: proxy.url(REDIS_URL) });
