@@ -51,6 +51,46 @@ export interface CheckpointerOptions {
   timings?: Partial<CheckpointerTimings>;
 }
 
+/** What tessera's tests set on the checkpointer of a store they make (see {@link withCheckpointHooks}). */
+export interface CheckpointHooks {
+  checkpointTimings?: Partial<CheckpointerTimings>;
+  onCheckpoint?: (result: CheckpointResult) => void;
+}
+
+/** The hooks of the store being made inside {@link withCheckpointHooks}; none otherwise. */
+let hooksInUse: CheckpointHooks = {};
+
+/**
+ * Make a store with `hooks` on its checkpoint thread: shorter timings, and a call after each of
+ * its checkpoints. For tessera's own tests; not part of the package's exports, so the store's
+ * public constructor has no test-only argument.
+ *
+ * @example
+ * ```ts
+ * const store = withCheckpointHooks({ onCheckpoint: (r) => results.push(r) }, () => new SqliteStore({ path }));
+ * ```
+ */
+export function withCheckpointHooks<T>(hooks: CheckpointHooks, make: () => T): T {
+  hooksInUse = hooks;
+  try {
+    return make();
+  } finally {
+    hooksInUse = {};
+  }
+}
+
+/**
+ * The hooks for the store being made now ({@link withCheckpointHooks}), or none.
+ *
+ * @example
+ * ```ts
+ * const { checkpointTimings, onCheckpoint } = checkpointHooks(); // in SqliteStore's constructor
+ * ```
+ */
+export function checkpointHooks(): CheckpointHooks {
+  return hooksInUse;
+}
+
 /** A running checkpointer: {@link Checkpointer.stop} ends its thread. */
 export interface Checkpointer {
   /** Ends the thread after the checkpoint it may be running; resolves when it has exited. Idempotent. */

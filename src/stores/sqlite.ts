@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadPeer, resolvePeer } from './peer.js';
-import { startCheckpointer, type Checkpointer, type CheckpointerTimings, type CheckpointResult } from './sqlite-checkpoint.js';
+import { checkpointHooks, startCheckpointer, type Checkpointer } from './sqlite-checkpoint.js';
 import { createPrivateFile, makePrivateDir } from './private.js';
 import { SqliteActivity } from './activity/sqlite.js';
 import { SynchronousStore, type ActivityQuery, type DeleteExpiredOptions, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type StoreContext, type StoreRecord } from './store.js';
@@ -121,9 +121,9 @@ export class SqliteStore extends SynchronousStore {
   readonly #activity: SqliteActivity;
   readonly #checkpointer: Checkpointer | null = null;
 
-  /** `hooks` is for tessera's tests: the checkpoint thread's timings, and a call after each of its checkpoints. */
-  constructor(options: SqliteStoreOptions = {}, hooks: { checkpointTimings?: Partial<CheckpointerTimings>; onCheckpoint?: (result: CheckpointResult) => void } = {}) {
+  constructor(options: SqliteStoreOptions = {}) {
     super();
+    const hooks = checkpointHooks();
     const table = options.table ?? 'tessera_sessions';
     if (!IDENTIFIER.test(table)) throw new ConfigError(`SqliteStore table ${JSON.stringify(table)} is not a valid identifier`);
     this.#batch = options.cleanupBatch ?? 500;

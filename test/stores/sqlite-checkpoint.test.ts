@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { ConfigError } from '../../src/errors.js';
 import { substitutePeer } from '../../src/stores/peer.js';
-import { startCheckpointer, type CheckpointResult } from '../../src/stores/sqlite-checkpoint.js';
+import { startCheckpointer, withCheckpointHooks, type CheckpointResult } from '../../src/stores/sqlite-checkpoint.js';
 import { SqliteStore } from '../../src/stores/sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-checkpoint-'));
@@ -72,7 +72,7 @@ describe('SqliteStore checkpoints', () => {
 
     const path = join(dir, 'background.db');
     const { hook, next } = checkpoints();
-    const store = new SqliteStore({ path }, { onCheckpoint: hook });
+    const store = withCheckpointHooks({ onCheckpoint: hook }, () => new SqliteStore({ path }));
     const copied = next((r) => r.mode === 'PASSIVE' && r.checkpointed > 0 && r.checkpointed === r.log);
     await write(store, 100);
     const result = await copied;
@@ -84,7 +84,7 @@ describe('SqliteStore checkpoints', () => {
   it('keeps checkpointing while the store writes, and truncates the log once it is idle', async () => {
     const path = join(dir, 'idle.db');
     const { hook, next } = checkpoints();
-    const store = new SqliteStore({ path }, { onCheckpoint: hook, checkpointTimings: { interval: 50, idle: 300, truncateAbove: 0 } });
+    const store = withCheckpointHooks({ onCheckpoint: hook, checkpointTimings: { interval: 50, idle: 300, truncateAbove: 0 } }, () => new SqliteStore({ path }));
     for (let round = 0; round < 3; round++) {
       const copied = next((r) => r.mode === 'PASSIVE' && r.checkpointed > 0 && r.checkpointed === r.log);
       await write(store, 50, `r${round}-`);
