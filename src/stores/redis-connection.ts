@@ -76,9 +76,15 @@ export class RedisConnection {
       this.client.on('ready', () => {
         this.#lastError = null;
       });
-      // Each new connection: note when it is heard from.
+      // Each new connection: note when it is heard from, and time its handshake (AUTH, SELECT,
+      // the INFO ready check), which no call of the store's arms once calls are refused while
+      // the client reconnects; its silence counts from now, not from the last connection's.
       const made = this.client;
-      made.on('connect', () => made.stream.on('data', this.#heard));
+      made.on('connect', () => {
+        made.stream.on('data', this.#heard);
+        this.#heardAt = performance.now();
+        if (this.#watchdog === undefined && this.#judgement === undefined) this.#watchdog = setTimeout(this.#check, this.#timeout).unref();
+      });
     }
     this.#timeout = this.#owned ? timeout : 0;
 

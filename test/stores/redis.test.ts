@@ -756,6 +756,26 @@ describe('RedisStore when Redis is unreachable', () => {
     }
   });
 
+  it('gives up on new connections that stay silent during a partition, and makes others', { skip }, async () => {
+    const proxy = await FaultProxy.start(REDIS_URL);
+    const s = store({ url: proxy.url(REDIS_URL), timeout: 300 });
+    let connects = 0;
+    s.client.on('connect', () => connects++);
+    const now = Date.now();
+    try {
+      await s.set('k', record({}, now), 0, { now });
+      proxy.partition();
+      await assert.rejects(s.get('k', { now }), (error: unknown) => error instanceof StoreUnavailableError);
+      const before = connects;
+      // Each new connection opens (TCP), then its handshake gets no answer: dropped after the
+      // timeout, not kept until the operating system gives up on it.
+      await eventually(async () => connects >= before + 3, 5_000, 'three more connections made');
+    } finally {
+      await s.close();
+      await proxy.close();
+    }
+  });
+
   it('rejects store calls with StoreUnavailableError, not a hang', { skip }, async () => {
     const proxy = await FaultProxy.start(REDIS_URL);
     const s = store({ url: proxy.url(REDIS_URL) });
