@@ -17,6 +17,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { BusUnavailableError, ConfigError } from '../errors.js';
 import { ioredisFor } from '../stores/peer.js';
+import { SilenceWatch } from '../stores/redis-silence.js';
 import type { LiveBus } from './bus.js';
 import { deliverAll, within } from './bus.js';
 
@@ -43,8 +44,10 @@ export interface RedisBusOptions {
   /** The pub/sub channel: every bus on the same Redis and channel hears the others. Default `tessera:live`. */
   channel?: string;
   /**
-   * Milliseconds a connect or a publish may take (with `url`), and that `subscribe` waits for the
-   * first subscription before it rejects (it keeps trying in the background). Default 2000.
+   * Milliseconds a connect may take and the connection may stay silent while a publish waits
+   * (with `url`: it is then dropped and made again, and the publish rejects), and that
+   * `subscribe` waits for the first subscription before it rejects (it keeps trying in the
+   * background). Default 2000.
    */
   timeout?: number;
   /** The name the bus's own connections show in `CLIENT LIST`. Default `tessera-live`. */
@@ -110,6 +113,8 @@ export class RedisBus implements LiveBus {
   #subscribed: Promise<void> | null = null;
   #lastError: unknown = null;
   #closed = false;
+  /** The silence check of the client made from `url` (see {@link SilenceWatch}); none for a client passed in. */
+  #silence: SilenceWatch | null = null;
 
   constructor(options: RedisBusOptions) {
     const { client, url } = options;
@@ -133,11 +138,13 @@ export class RedisBus implements LiveBus {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: this.#timeout,
-      commandTimeout: this.#timeout,
+      // No commandTimeout: its timer fires before the socket is read, and after a stall would
+      // fail publishes that were delivered. SilenceWatch drops a connection silent for `timeout`.
       connectionName: this.#connectionName,
       retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
     });
     this.#owned = true;
+    this.#silence = new SilenceWatch(this.client, this.#timeout);
     this.#watch(this.client);
   }
 
@@ -172,6 +179,7 @@ export class RedisBus implements LiveBus {
     if (typeof message !== 'string') throw new TypeError('RedisBus.publish takes a string');
     if (this.#closed) throw new BusUnavailableError('the Redis bus was closed');
     await this.#ready();
+    this.#silence?.watch();
     try {
       if (this.client.isCluster) await this.client.spublish(this.channel, message);
       else await this.client.publish(this.channel, message);
@@ -192,6 +200,7 @@ export class RedisBus implements LiveBus {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#silence?.stop();
     this.#delivers.clear();
     await Promise.all([this.#subscriber && end(this.#subscriber), this.#owned && end(this.client)]);
   }

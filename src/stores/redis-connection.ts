@@ -10,6 +10,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { ioredisFor } from './peer.js';
+import { SilenceWatch } from './redis-silence.js';
 
 /** Client states in which a command could only wait or fail: refuse at once instead. */
 const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
@@ -36,13 +37,10 @@ export class RedisConnection {
   #closed = false;
   /** The client has been ready: from then on, calls are refused while it is not (see {@link RedisConnection.refuses}). */
   #wasReady = false;
-  /** With a client the store made: ms a connection may stay silent while a command waits (`0` for a client passed in: not watched). */
+  /** With a client the store made: ms a call may wait for the first connection (`0` for a client passed in: its own settings). */
   readonly #timeout: number;
-  /** When the connection was last heard from, or when commands started waiting on a quiet one (`performance.now()`). */
-  #heardAt = 0;
-  /** The armed silence check ({@link RedisConnection.watch}): its timer, or its judgement at the end of this loop turn. */
-  #watchdog: ReturnType<typeof setTimeout> | undefined;
-  #judgement: ReturnType<typeof setImmediate> | undefined;
+  /** The silence check of a client the store made; none for a client passed in. */
+  readonly #silence: SilenceWatch | null = null;
 
   /**
    * Use `client`, or connect to `url` (a {@link ConfigError} unless `redis://` or `rediss://`)
@@ -64,8 +62,7 @@ export class RedisConnection {
         connectTimeout: timeout,
         // No commandTimeout or socketTimeout: their timers fire before the socket is read, so
         // after the process stalled for longer than `timeout` they fail commands whose answers
-        // have arrived, and drop a healthy connection. The store's own check does both jobs
-        // (see watch).
+        // have arrived, and drop a healthy connection. SilenceWatch does both jobs.
         retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
       });
       this.#owned = true;
@@ -76,15 +73,7 @@ export class RedisConnection {
       this.client.on('ready', () => {
         this.#lastError = null;
       });
-      // Each new connection: note when it is heard from, and time its handshake (AUTH, SELECT,
-      // the INFO ready check), which no call of the store's arms once calls are refused while
-      // the client reconnects; its silence counts from now, not from the last connection's.
-      const made = this.client;
-      made.on('connect', () => {
-        made.stream.on('data', this.#heard);
-        this.#heardAt = performance.now();
-        if (this.#watchdog === undefined && this.#judgement === undefined) this.#watchdog = setTimeout(this.#check, this.#timeout).unref();
-      });
+      this.#silence = new SilenceWatch(this.client, timeout);
     }
     this.#timeout = this.#owned ? timeout : 0;
 
@@ -104,24 +93,9 @@ export class RedisConnection {
     }
   }
 
-  /**
-   * Before a command is sent on the client the store made: arm the silence check. A connection
-   * that stays silent for `timeout` while commands wait for answers is dropped: ioredis fails the
-   * commands in flight (the store answers 503) and makes a new one. Redis answers a connection's
-   * commands in order, so silence is what a partition, a dead server or a blocked one (a long
-   * script) looks like, and a command never waits behind answers that keep coming.
-   *
-   * When the timer finds the connection silent for `timeout`, the verdict waits for the end of
-   * that loop turn (`setImmediate`), after the sockets are read, and the connection is dropped
-   * only if nothing was heard in between: a process that stalled for longer than `timeout` (a
-   * long garbage collection, a starved CPU) reads the answers that arrived meanwhile before
-   * anything is judged silent. One timer per connection while commands wait, not one per command.
-   */
+  /** Before a command is sent: arm the silence check of a client the store made (see {@link SilenceWatch}). */
   watch(): void {
-    if (this.#timeout === 0) return;
-    // Commands start waiting on a quiet connection: its silence counts from now.
-    if ((this.client as Redis).commandQueue.length === 0) this.#heardAt = performance.now();
-    if (this.#watchdog === undefined && this.#judgement === undefined) this.#watchdog = setTimeout(this.#check, this.#timeout).unref();
+    this.#silence?.watch();
   }
 
   /**
@@ -146,49 +120,6 @@ export class RedisConnection {
       );
     });
   }
-
-  /** The connection was heard from (a `data` event). */
-  readonly #heard = (): void => {
-    this.#heardAt = performance.now();
-  };
-
-  /**
-   * The silence timer fired (timers phase). A connection quiet for less than `timeout` is checked
-   * again when it could be; one quiet for longer is judged at the end of this loop turn, after a
-   * poll of the sockets, and only if nothing was heard meanwhile (see {@link RedisConnection.#judge}).
-   */
-  readonly #check = (): void => {
-    this.#watchdog = undefined;
-    if (this.#closed || (this.client as Redis).commandQueue.length === 0) return;
-    const silent = performance.now() - this.#heardAt;
-    if (silent < this.#timeout) {
-      this.#watchdog = setTimeout(this.#check, Math.ceil(this.#timeout - silent)).unref();
-      return;
-    }
-    this.#judged = this.#heardAt;
-    this.#judgement = setImmediate(this.#judge);
-  };
-
-  /** The `#heardAt` a pending judgement saw when the silence timer fired. */
-  #judged = 0;
-
-  /**
-   * After the sockets were read: drop the connection if it is still silent, with commands waiting.
-   * Heard from since the timer fired (an answer read after a stall, or commands that started
-   * waiting since), it is checked again later instead.
-   */
-  readonly #judge = (): void => {
-    this.#judgement = undefined;
-    const client = this.client as Redis;
-    if (this.#closed || client.commandQueue.length === 0) return;
-    if (this.#heardAt !== this.#judged) {
-      const quiet = performance.now() - this.#heardAt;
-      this.#watchdog = setTimeout(this.#check, Math.max(1, Math.ceil(this.#timeout - quiet))).unref();
-      return;
-    }
-    const silent = Math.round(performance.now() - this.#heardAt);
-    client.stream.destroy(new Error(`Redis sent nothing for ${silent} ms while commands waited (timeout ${this.#timeout} ms)`));
-  };
 
   /**
    * Whether a call is refused at once with the client `status` (not `ready`): while it is down or
@@ -223,9 +154,7 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (!this.#owned || this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#watchdog);
-    clearImmediate(this.#judgement);
-    this.#watchdog = this.#judgement = undefined;
+    this.#silence?.stop();
     if (this.client.status === 'ready') {
       try {
         await this.client.quit();

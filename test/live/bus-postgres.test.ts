@@ -107,6 +107,25 @@ describe('PostgresBus', { skip }, () => {
     }
   });
 
+  it('a publish answered while the process was blocked for longer than `timeout` succeeds', async () => {
+    const bus = new PostgresBus({ connectionString: PG_URL, channel: unique(), timeout: 200 });
+    const got: string[] = [];
+    try {
+      await bus.subscribe((m) => got.push(m));
+      await bus.publish('warm-up'); // a pooled connection to publish on
+      for (let round = 0; round < 3; round++) {
+        const published = bus.publish(`m${round}`);
+        await new Promise((resolve) => setImmediate(resolve)); // the statement is sent by now
+        const until = performance.now() + 400;
+        while (performance.now() < until); // its answer arrives while the process is blocked
+        await published;
+      }
+      await waitFor(() => got.length === 4, 'every message arrived');
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('rejects subscribe with BusUnavailableError after `timeout` when PostgreSQL cannot be reached, and publish at once afterwards', async () => {
     const bus = new PostgresBus({ connectionString: `postgres://root@127.0.0.1:${await freePort()}/test`, timeout: 300 });
     try {

@@ -14,6 +14,7 @@ import type { LiveBus } from '../../src/live/bus.js';
 import { RedisBus } from '../../src/live/redis.js';
 import { substitutePeer } from '../../src/stores/peer.js';
 import { freePort } from '../helpers/ports.js';
+import { FaultProxy } from '../helpers/proxy.js';
 import { REDIS_URL, serviceSkip } from '../helpers/services.js';
 
 const skip = await serviceSkip('Redis', REDIS_URL);
@@ -93,6 +94,49 @@ describe('RedisBus', { skip }, () => {
       assert.ok(Date.now() - started < 1_000, `refused in ${Date.now() - started} ms`);
     } finally {
       await bus.close();
+    }
+  });
+
+  it('a publish answered while the process was blocked for longer than `timeout` succeeds', async () => {
+    const bus = new RedisBus({ url: REDIS_URL, channel: `tessera-test-${process.pid}-${randomBytes(4).toString('hex')}`, timeout: 200 });
+    try {
+      await bus.publish('warm-up');
+      for (let round = 0; round < 3; round++) {
+        const published = bus.publish(`m${round}`);
+        await new Promise((resolve) => setImmediate(resolve)); // sent by now
+        const until = performance.now() + 400;
+        while (performance.now() < until); // its answer arrives while the process is blocked
+        await published;
+      }
+      assert.equal(bus.client.status, 'ready', 'the connection was kept');
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('drops a connection that stays silent while a publish waits (a partition), and connects again', async () => {
+    const proxy = await FaultProxy.start(REDIS_URL);
+    const bus = new RedisBus({ url: proxy.url(REDIS_URL), timeout: 300 });
+    let connects = 0;
+    bus.client.on('connect', () => connects++);
+    try {
+      await bus.publish('before');
+      proxy.partition();
+      const started = Date.now();
+      await assert.rejects(bus.publish('during'), { code: 'ERR_BUS_UNAVAILABLE' });
+      assert.ok(Date.now() - started < 1_500, `rejected after ${Date.now() - started} ms (timeout 300)`);
+      proxy.heal();
+      const end = Date.now() + 5_000;
+      let delivered = false;
+      while (!delivered && Date.now() < end) {
+        delivered = await bus.publish('after').then(() => true, () => false);
+        if (!delivered) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(delivered, 'publishes again once the network is back');
+      assert.ok(connects >= 2, `a new connection was made (${connects})`);
+    } finally {
+      await bus.close();
+      await proxy.close();
     }
   });
 

@@ -1,0 +1,115 @@
+/**
+ * The silence check of a Redis connection tessera made: a connection that stays silent for
+ * `timeout` while commands wait for their answers is dropped, so ioredis fails those commands at
+ * once and makes a new connection. It replaces ioredis's `commandTimeout` and `socketTimeout`,
+ * whose timers fire before the socket is read: after the process stalled for longer than the
+ * timeout (a long garbage collection, a starved CPU), they fail commands whose answers have
+ * arrived, and drop a healthy connection.
+ *
+ * Redis answers a connection's commands in order, so silence is what a partition, a dead server
+ * or a blocked one (a long script) looks like, and a command never waits behind answers that keep
+ * coming. When the timer finds the connection silent for `timeout`, the verdict waits for the end
+ * of that loop turn (`setImmediate`), after the sockets are read, and the connection is dropped
+ * only if nothing was heard in between. One timer per connection while commands wait, not one
+ * per command.
+ *
+ * @module
+ * @internal
+ */
+import type { Redis } from 'ioredis';
+
+/**
+ * Watches `client` (a `Redis` tessera made, with `maxRetriesPerRequest: 0` so that dropping the
+ * connection fails what waits on it) for silence longer than `timeout` ms.
+ *
+ * @example
+ * ```ts
+ * const silence = new SilenceWatch(client, 500);
+ * silence.watch(); // before each command
+ * await client.get(key);
+ * silence.stop(); // when closing
+ * ```
+ */
+export class SilenceWatch {
+  readonly #client: Redis;
+  readonly #timeout: number;
+  #stopped = false;
+  /** When the connection was last heard from, or when commands started waiting on a quiet one (`performance.now()`). */
+  #heardAt = 0;
+  /** The armed check: its timer, or its judgement at the end of this loop turn. */
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  #judgement: ReturnType<typeof setImmediate> | undefined;
+  /** The `#heardAt` a pending judgement saw when the timer fired. */
+  #judged = 0;
+
+  constructor(client: Redis, timeout: number) {
+    this.#client = client;
+    this.#timeout = timeout;
+    // Each new connection: note when it is heard from, and time its handshake (AUTH, SELECT, the
+    // INFO ready check), which no call arms while calls are refused during a reconnect; its
+    // silence counts from now, not from the last connection's.
+    client.on('connect', () => {
+      client.stream.on('data', this.#heard);
+      this.#heardAt = performance.now();
+      this.#arm();
+    });
+  }
+
+  /** Before a command is sent: arm the check (commands starting to wait on a quiet connection count their silence from now). */
+  watch(): void {
+    if (this.#client.commandQueue.length === 0) this.#heardAt = performance.now();
+    this.#arm();
+  }
+
+  /** Stop watching (the client is being closed). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#watchdog);
+    clearImmediate(this.#judgement);
+    this.#watchdog = this.#judgement = undefined;
+  }
+
+  #arm(): void {
+    if (this.#watchdog === undefined && this.#judgement === undefined && !this.#stopped) this.#watchdog = setTimeout(this.#check, this.#timeout).unref();
+  }
+
+  /** The connection was heard from (a `data` event). */
+  readonly #heard = (): void => {
+    this.#heardAt = performance.now();
+  };
+
+  /**
+   * The silence timer fired (timers phase). A connection quiet for less than `timeout` is checked
+   * again when it could be; one quiet for longer is judged at the end of this loop turn, after a
+   * poll of the sockets, and only if nothing was heard meanwhile (see {@link SilenceWatch.#judge}).
+   */
+  readonly #check = (): void => {
+    this.#watchdog = undefined;
+    if (this.#stopped || this.#client.commandQueue.length === 0) return;
+    const silent = performance.now() - this.#heardAt;
+    if (silent < this.#timeout) {
+      this.#watchdog = setTimeout(this.#check, Math.ceil(this.#timeout - silent)).unref();
+      return;
+    }
+    this.#judged = this.#heardAt;
+    this.#judgement = setImmediate(this.#judge);
+  };
+
+  /**
+   * After the sockets were read: drop the connection if it is still silent, with commands waiting.
+   * Heard from since the timer fired (an answer read after a stall, or commands that started
+   * waiting since), it is checked again later instead.
+   */
+  readonly #judge = (): void => {
+    this.#judgement = undefined;
+    const client = this.#client;
+    if (this.#stopped || client.commandQueue.length === 0) return;
+    if (this.#heardAt !== this.#judged) {
+      const quiet = performance.now() - this.#heardAt;
+      this.#watchdog = setTimeout(this.#check, Math.max(1, Math.ceil(this.#timeout - quiet))).unref();
+      return;
+    }
+    const silent = Math.round(performance.now() - this.#heardAt);
+    client.stream.destroy(new Error(`Redis sent nothing for ${silent} ms while commands waited (timeout ${this.#timeout} ms)`));
+  };
+}
