@@ -17,7 +17,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { BusUnavailableError, ConfigError } from '../errors.js';
 import { ioredisFor } from '../stores/peer.js';
-import { SilenceWatch } from '../stores/redis-silence.js';
+import { quitWithin, SilenceWatch } from '../stores/redis-silence.js';
 import type { LiveBus } from './bus.js';
 import { deliverAll, within } from './bus.js';
 
@@ -44,10 +44,10 @@ export interface RedisBusOptions {
   /** The pub/sub channel: every bus on the same Redis and channel hears the others. Default `tessera:live`. */
   channel?: string;
   /**
-   * Milliseconds a connect may take and the connection may stay silent while a publish waits
-   * (with `url`: it is then dropped and made again, and the publish rejects), and that
-   * `subscribe` waits for the first subscription before it rejects (it keeps trying in the
-   * background). Default 2000.
+   * Milliseconds a connect may take and a connection may stay silent while a command waits (with
+   * `url`: a publish, a connection's set-up or a `SUBSCRIBE`; the connection is then dropped and
+   * made again, and a publish rejects), that `close` waits for `QUIT`, and that `subscribe` waits
+   * for the first subscription before it rejects (it keeps trying in the background). Default 2000.
    */
   timeout?: number;
   /** The name the bus's own connections show in `CLIENT LIST`. Default `tessera-live`. */
@@ -59,19 +59,6 @@ const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
 
 /** The subscriber's reconnection delays: 100 ms, 200 ms, ... up to 2 s, for ever. */
 const retryForever = (attempt: number): number => Math.min(attempt * 100, 2_000);
-
-/** Close a connection: `QUIT` when it is up (so the server has let go when this resolves), else at once. */
-async function end(client: Redis | Cluster): Promise<void> {
-  if (client.status === 'ready') {
-    try {
-      await client.quit();
-      return;
-    } catch {
-      // fall through to a hard disconnect
-    }
-  }
-  client.disconnect();
-}
 
 /**
  * A {@link LiveBus} over Redis pub/sub (sharded pub/sub on a Cluster).
@@ -115,6 +102,8 @@ export class RedisBus implements LiveBus {
   #closed = false;
   /** The silence check of the client made from `url` (see {@link SilenceWatch}); none for a client passed in. */
   #silence: SilenceWatch | null = null;
+  /** The same for the subscriber made from it (its handshake and its SUBSCRIBE). */
+  #subscriberSilence: SilenceWatch | null = null;
 
   constructor(options: RedisBusOptions) {
     const { client, url } = options;
@@ -201,8 +190,9 @@ export class RedisBus implements LiveBus {
     if (this.#closed) return;
     this.#closed = true;
     this.#silence?.stop();
+    this.#subscriberSilence?.stop();
     this.#delivers.clear();
-    await Promise.all([this.#subscriber && end(this.#subscriber), this.#owned && end(this.client)]);
+    await Promise.all([this.#subscriber && quitWithin(this.#subscriber, this.#timeout), this.#owned && quitWithin(this.client, this.#timeout)]);
   }
 
   /**
@@ -250,11 +240,16 @@ export class RedisBus implements LiveBus {
     });
     this.#subscriber = sub;
     this.#watch(sub);
+    // A subscriber made from the bus's own client is watched like it: a new connection that stays
+    // silent is dropped and made again (a client passed in brings its own settings to its duplicate).
+    const silence = this.#owned ? new SilenceWatch(sub, this.#timeout) : null;
+    this.#subscriberSilence = silence;
     sub.on('message', (channel: string, message: string) => {
       if (channel === this.channel) this.#deliver(message);
     });
     return new Promise<void>((resolve) => {
       sub.on('ready', () => {
+        silence?.watch();
         sub.subscribe(this.channel).then(
           () => resolve(),
           (error: unknown) => {

@@ -10,7 +10,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { ioredisFor } from './peer.js';
-import { SilenceWatch } from './redis-silence.js';
+import { quitWithin, SilenceWatch } from './redis-silence.js';
 
 /** Client states in which a command could only wait or fail: refuse at once instead. */
 const DOWN = new Set(['reconnecting', 'close', 'end', 'disconnecting']);
@@ -155,14 +155,6 @@ export class RedisConnection {
     if (!this.#owned || this.#closed) return;
     this.#closed = true;
     this.#silence?.stop();
-    if (this.client.status === 'ready') {
-      try {
-        await this.client.quit();
-        return;
-      } catch {
-        // fall through to a hard disconnect
-      }
-    }
-    this.client.disconnect();
+    await quitWithin(this.client, this.#timeout);
   }
 }

@@ -16,7 +16,7 @@
  * @module
  * @internal
  */
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
 /**
  * Watches `client` (a `Redis` tessera made, with `maxRetriesPerRequest: 0` so that dropping the
@@ -73,6 +73,20 @@ export class SilenceWatch {
     if (this.#watchdog === undefined && this.#judgement === undefined && !this.#stopped) this.#watchdog = setTimeout(this.#check, this.#timeout).unref();
   }
 
+  /**
+   * Whether nothing waits for an answer. While a new connection is still being set up ('connect':
+   * ioredis may retry its ready check later, when Redis is loading its data), the check is armed
+   * again, its silence counting from now, so the next handshake command is timed too.
+   */
+  #idle(): boolean {
+    if (this.#client.commandQueue.length > 0) return false;
+    if (this.#client.status === 'connect') {
+      this.#heardAt = performance.now();
+      this.#arm();
+    }
+    return true;
+  }
+
   /** The connection was heard from (a `data` event). */
   readonly #heard = (): void => {
     this.#heardAt = performance.now();
@@ -85,7 +99,7 @@ export class SilenceWatch {
    */
   readonly #check = (): void => {
     this.#watchdog = undefined;
-    if (this.#stopped || this.#client.commandQueue.length === 0) return;
+    if (this.#stopped || this.#idle()) return;
     const silent = performance.now() - this.#heardAt;
     if (silent < this.#timeout) {
       this.#watchdog = setTimeout(this.#check, Math.ceil(this.#timeout - silent)).unref();
@@ -103,7 +117,7 @@ export class SilenceWatch {
   readonly #judge = (): void => {
     this.#judgement = undefined;
     const client = this.#client;
-    if (this.#stopped || client.commandQueue.length === 0) return;
+    if (this.#stopped || this.#idle()) return;
     if (this.#heardAt !== this.#judged) {
       const quiet = performance.now() - this.#heardAt;
       this.#watchdog = setTimeout(this.#check, Math.max(1, Math.ceil(this.#timeout - quiet))).unref();
@@ -112,4 +126,28 @@ export class SilenceWatch {
     const silent = Math.round(performance.now() - this.#heardAt);
     client.stream.destroy(new Error(`Redis sent nothing for ${silent} ms while commands waited (timeout ${this.#timeout} ms)`));
   };
+}
+
+/**
+ * Close `client`: `QUIT` when it is up, so the server has let go when this resolves, but at most
+ * `timeout` ms (a silent connection would never answer it), then a hard disconnect.
+ *
+ * @example
+ * ```ts
+ * await quitWithin(client, 500);
+ * ```
+ */
+export async function quitWithin(client: Redis | Cluster, timeout: number): Promise<void> {
+  if (client.status === 'ready') {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeout)));
+    const quit = client.quit().then(
+      () => true,
+      () => false,
+    );
+    const done = await Promise.race([quit, gaveUp]);
+    clearTimeout(timer);
+    if (done) return;
+  }
+  client.disconnect();
 }

@@ -97,14 +97,14 @@ describe('RedisBus', { skip }, () => {
     }
   });
 
-  it('a publish answered while the process was blocked for longer than `timeout` succeeds', async () => {
+  it('a publish answered while the process was blocked for longer than `timeout` succeeds', { timeout: 20_000 }, async () => {
     const bus = new RedisBus({ url: REDIS_URL, channel: `tessera-test-${process.pid}-${randomBytes(4).toString('hex')}`, timeout: 200 });
     try {
       await bus.publish('warm-up');
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < 2; round++) {
         const published = bus.publish(`m${round}`);
         await new Promise((resolve) => setImmediate(resolve)); // sent by now
-        const until = performance.now() + 400;
+        const until = performance.now() + 1_000;
         while (performance.now() < until); // its answer arrives while the process is blocked
         await published;
       }
@@ -114,7 +114,7 @@ describe('RedisBus', { skip }, () => {
     }
   });
 
-  it('drops a connection that stays silent while a publish waits (a partition), and connects again', async () => {
+  it('drops a connection that stays silent while a publish waits (a partition), and connects again', { timeout: 20_000 }, async () => {
     const proxy = await FaultProxy.start(REDIS_URL);
     const bus = new RedisBus({ url: proxy.url(REDIS_URL), timeout: 300 });
     let connects = 0;
@@ -136,6 +136,46 @@ describe('RedisBus', { skip }, () => {
       assert.ok(connects >= 2, `a new connection was made (${connects})`);
     } finally {
       await bus.close();
+      await proxy.close();
+    }
+  });
+
+  it('drops a subscriber connection whose set-up gets no answer, and makes another', { timeout: 20_000 }, async () => {
+    const proxy = await FaultProxy.start(REDIS_URL);
+    proxy.partition(); // connections open, nothing is ever answered
+    const bus = new RedisBus({ url: proxy.url(REDIS_URL), timeout: 300 });
+    // The subscriber is a duplicate of the bus's client: count its connections.
+    let subscriberConnects = 0;
+    const duplicate = bus.client.duplicate.bind(bus.client) as Redis['duplicate'];
+    (bus.client as Redis).duplicate = (options) => {
+      const sub = duplicate(options);
+      sub.on('connect', () => subscriberConnects++);
+      return sub;
+    };
+    try {
+      await assert.rejects(bus.subscribe(() => {}), { code: 'ERR_BUS_UNAVAILABLE' });
+      const end = Date.now() + 5_000;
+      while (subscriberConnects < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      assert.ok(subscriberConnects >= 3, `the subscriber gave up on silent connections and made others (${subscriberConnects})`);
+    } finally {
+      const closing = Date.now();
+      await bus.close();
+      assert.ok(Date.now() - closing < 1_500, `close() did not wait on the silent connections (${Date.now() - closing} ms)`);
+      await proxy.close();
+    }
+  });
+
+  it('close() ends within about `timeout` when Redis has gone silent', { timeout: 20_000 }, async () => {
+    const proxy = await FaultProxy.start(REDIS_URL);
+    const bus = new RedisBus({ url: proxy.url(REDIS_URL), channel: `tessera-test-${process.pid}-${randomBytes(4).toString('hex')}`, timeout: 300 });
+    try {
+      await bus.subscribe(() => {});
+      await bus.publish('before');
+      proxy.partition();
+      const started = Date.now();
+      await bus.close();
+      assert.ok(Date.now() - started < 1_500, `closed in ${Date.now() - started} ms (timeout 300)`);
+    } finally {
       await proxy.close();
     }
   });

@@ -714,7 +714,7 @@ describe('RedisStore when Redis is unreachable', () => {
     }
   });
 
-  it('keeps the answers and the connection after the process was blocked for longer than timeout', { skip }, async () => {
+  it('keeps the answers and the connection after the process was blocked for longer than timeout', { skip, timeout: 20_000 }, async () => {
     const s = store({ timeout: 200 });
     const now = Date.now();
     let connections = 0;
@@ -722,9 +722,9 @@ describe('RedisStore when Redis is unreachable', () => {
     try {
       await s.set('k', record({ data: 'saved' }, now), 0, { now });
       const before = connections;
-      for (let round = 0; round < 3; round++) {
+      for (let round = 0; round < 2; round++) {
         const reading = s.get('k', { now }); // written to the socket now
-        const until = performance.now() + 400;
+        const until = performance.now() + 1_000;
         while (performance.now() < until); // the answer arrives while the process is blocked
         assert.equal((await reading)?.data, 'saved', `round ${round}: the answer that arrived during the block is used`);
       }
@@ -736,7 +736,7 @@ describe('RedisStore when Redis is unreachable', () => {
     }
   });
 
-  it('fails a call within about timeout when Redis accepts the connection but never answers', { skip }, async () => {
+  it('fails a call within about timeout when Redis accepts the connection but never answers', { skip, timeout: 20_000 }, async () => {
     const proxy = await FaultProxy.start(REDIS_URL);
     proxy.partition(); // from the start: the TCP connection opens, nothing ever comes back
     const s = store({ url: proxy.url(REDIS_URL), timeout: 300 });
@@ -746,7 +746,7 @@ describe('RedisStore when Redis is unreachable', () => {
         const start = Date.now();
         await assert.rejects(call(), (error: unknown) => error instanceof StoreUnavailableError && error.status === 503);
         const ms = Date.now() - start;
-        assert.ok(ms < 1_000, `failed after ${ms} ms (timeout 300)`);
+        assert.ok(ms < 1_500, `failed after ${ms} ms (timeout 300)`);
       }
       proxy.heal();
       await eventually(async () => (await s.set('k', record({}, now), 0, { now }).catch(() => false)) === true, 5_000, 'recovery');
@@ -756,7 +756,7 @@ describe('RedisStore when Redis is unreachable', () => {
     }
   });
 
-  it('gives up on new connections that stay silent during a partition, and makes others', { skip }, async () => {
+  it('gives up on new connections that stay silent during a partition, and makes others', { skip, timeout: 20_000 }, async () => {
     const proxy = await FaultProxy.start(REDIS_URL);
     const s = store({ url: proxy.url(REDIS_URL), timeout: 300 });
     let connects = 0;
@@ -772,6 +772,21 @@ describe('RedisStore when Redis is unreachable', () => {
       await eventually(async () => connects >= before + 3, 5_000, 'three more connections made');
     } finally {
       await s.close();
+      await proxy.close();
+    }
+  });
+
+  it('close() ends within about timeout when Redis has gone silent', { skip, timeout: 20_000 }, async () => {
+    const proxy = await FaultProxy.start(REDIS_URL);
+    const s = store({ url: proxy.url(REDIS_URL), timeout: 300 });
+    const now = Date.now();
+    try {
+      await s.set('k', record({}, now), 0, { now });
+      proxy.partition();
+      const started = Date.now();
+      await s.close();
+      assert.ok(Date.now() - started < 1_500, `closed in ${Date.now() - started} ms (timeout 300)`);
+    } finally {
       await proxy.close();
     }
   });
