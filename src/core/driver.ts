@@ -10,6 +10,7 @@
 import { ConfigError, NotSupportedError, StoreUnavailableError } from '../errors.js';
 import type { MetricsRecorder, StoreOperation } from '../metrics/recorder.js';
 import { RETAINS_RECORDS, type ActivityQuery, type KeyedRecord, type ListQuery, type SessionActivity, type SessionPage, type SessionStore, type StoreContext, type StoreRecord } from '../stores/store.js';
+import { afterPoll } from './deadline.js';
 import type { Step } from './queue.js';
 
 /**
@@ -262,9 +263,10 @@ function failed(metrics: MetricsRecorder, operation: StoreOperation, start: numb
 function within<T>(answer: T | PromiseLike<T>, timeout: number, store: string, call: string): T | Promise<T> {
   if (timeout === Infinity || !isThenable(answer)) return answer as T;
   return new Promise<T>((resolve, reject) => {
-    // Arguments rather than a closure. Not unref'd: a script awaiting a store that hangs gets this
+    // Judged after the sockets are read (afterPoll): an answer that came while the process was
+    // busy for longer than `timeout` is used. Arguments rather than a closure. Not unref'd: a script awaiting a store that hangs gets this
     // error rather than exiting silently with its promise unsettled.
-    const timer = setTimeout(timedOut, timeout, reject, store, call, timeout);
+    const timer = setTimeout(afterPoll, timeout, timedOut, reject, store, call, timeout);
     answer.then(
       (value) => {
         clearTimeout(timer);

@@ -89,27 +89,7 @@ export class LocalBus implements LiveBus {
   }
 }
 
-/**
- * `promise`, or a rejection with `late()` once `ms` have passed first (the promise goes on; only
- * the wait ends). For buses whose `subscribe` waits a bounded time for a service that keeps being
- * retried.
- *
- * @example
- * ```ts
- * await within(this.#subscribed, 2_000, () => new BusUnavailableError('could not subscribe within 2000 ms (still trying)'));
- * ```
- */
-export async function within<T>(promise: Promise<T>, ms: number, late: () => Error): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(late()), ms);
-  });
-  try {
-    return await Promise.race([promise, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
+export { within } from '../core/deadline.js';
 
 /**
  * Hand `message` to each receiver. A receiver that throws is a bug in it: the error is reported as

@@ -6,12 +6,13 @@
  * before the phase that reads sockets. After the process stalled for longer than the timeout (a
  * long garbage collection, a synchronous task, a starved CPU), the timer fires first and fails the
  * call even when the answer has long been waiting in the socket. Here the timer only arms a check
- * for the end of that loop turn (`setImmediate`), after sockets have been read: a call fails only
+ * for the end of that loop turn (`afterPoll` in core/deadline.ts), after sockets have been read: a call fails only
  * when its answer has not arrived by then.
  *
  * @module
  */
 import type * as Pg from 'pg';
+import { afterPoll } from '../core/deadline.js';
 import type { Statement } from './postgres-statements.js';
 
 /** pg's `query(config, values, callback)`, which it runs (`new Query(config, values, callback)`) but its types leave out. */
@@ -48,7 +49,7 @@ export function timedQuery<R extends Pg.QueryResultRow>(pool: Pg.Pool, statement
         if (error) reject(error);
         else resolve(result!);
       };
-      const timer = setTimeout(() => setImmediate(() => finish(new Error(QUERY_TIMEOUT_MESSAGE))), timeout);
+      const timer = setTimeout(afterPoll, timeout, expire, finish);
       // A connection that breaks while checked out emits 'error' on the client (pg-pool listens
       // only while it is idle): unhandled, that would crash the process.
       client.once('error', finish);
@@ -59,4 +60,9 @@ export function timedQuery<R extends Pg.QueryResultRow>(pool: Pg.Pool, statement
       }
     });
   });
+}
+
+/** A call's timer ran out with no answer (its Error made only then, not for every call). */
+function expire(finish: (error: Error) => void): void {
+  finish(new Error(QUERY_TIMEOUT_MESSAGE));
 }

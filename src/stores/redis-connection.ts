@@ -8,6 +8,7 @@
  * @internal
  */
 import type { Cluster, Redis } from 'ioredis';
+import { within } from '../core/deadline.js';
 import { ConfigError, StoreUnavailableError } from '../errors.js';
 import { ioredisFor } from './peer.js';
 import { quitWithin, SilenceWatch } from './redis-silence.js';
@@ -106,19 +107,7 @@ export class RedisConnection {
    */
   whileConnecting<T>(reply: Promise<T>): Promise<T> {
     if (this.#timeout === 0) return reply;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => setImmediate(() => reject(this.down(this.client.status))), this.#timeout);
-      reply.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      );
-    });
+    return within(reply, this.#timeout, () => this.down(this.client.status));
   }
 
   /**
