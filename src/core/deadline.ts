@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts
- * const timer = setTimeout(afterPoll, 500, reject, new Error('no answer within 500 ms'));
+ * const timer = setTimeout(afterPoll, 500, () => reject(new Error('no answer within 500 ms')));
  * ```
  */
 export function afterPoll<A extends unknown[]>(fn: (...args: A) => void, ...args: A): void {

@@ -15,6 +15,7 @@
  * @module
  */
 import type { Cluster, Redis } from 'ioredis';
+import { afterPoll } from '../core/deadline.js';
 import { BusUnavailableError, ConfigError } from '../errors.js';
 import { ioredisFor } from '../stores/peer.js';
 import { quitWithin, SilenceWatch } from '../stores/redis-silence.js';
@@ -216,7 +217,8 @@ export class RedisBus implements LiveBus {
         client.once('ready', ready);
         client.once('reconnecting', failed);
         client.once('end', failed);
-        timer = setTimeout(() => reject(this.#unavailable(`not connected within ${this.#timeout} ms`)), this.#timeout);
+        // Judged after the sockets are read: a 'ready' that came during a stall still counts.
+        timer = setTimeout(afterPoll, this.#timeout, () => reject(this.#unavailable(`not connected within ${this.#timeout} ms`)));
       });
     } finally {
       clearTimeout(timer);

@@ -17,6 +17,7 @@
  * @internal
  */
 import type { Cluster, Redis } from 'ioredis';
+import { within } from '../core/deadline.js';
 
 /**
  * Watches `client` (a `Redis` tessera made, with `maxRetriesPerRequest: 0` so that dropping the
@@ -41,6 +42,8 @@ export class SilenceWatch {
   #judgement: ReturnType<typeof setImmediate> | undefined;
   /** The `#heardAt` a pending judgement saw when the timer fired. */
   #judged = 0;
+  /** A check found a connection being set up with nothing waiting (see {@link SilenceWatch.#idle}). */
+  #quietSetUp = false;
 
   constructor(client: Redis, timeout: number) {
     this.#client = client;
@@ -51,6 +54,7 @@ export class SilenceWatch {
     client.on('connect', () => {
       client.stream.on('data', this.#heard);
       this.#heardAt = performance.now();
+      this.#quietSetUp = false;
       this.#arm();
     });
   }
@@ -76,12 +80,12 @@ export class SilenceWatch {
   /**
    * Whether nothing waits for an answer. While a new connection is still being set up ('connect':
    * ioredis may retry its ready check later, when Redis is loading its data), the check is armed
-   * again, its silence counting from now, so the next handshake command is timed too.
+   * again so the next handshake command is timed too (see {@link SilenceWatch.#check}).
    */
   #idle(): boolean {
     if (this.#client.commandQueue.length > 0) return false;
     if (this.#client.status === 'connect') {
-      this.#heardAt = performance.now();
+      this.#quietSetUp = true;
       this.#arm();
     }
     return true;
@@ -100,6 +104,14 @@ export class SilenceWatch {
   readonly #check = (): void => {
     this.#watchdog = undefined;
     if (this.#stopped || this.#idle()) return;
+    if (this.#quietSetUp) {
+      // A set-up command went out since the last check found nothing waiting: when, is not
+      // known, so its silence counts from now.
+      this.#quietSetUp = false;
+      this.#heardAt = performance.now();
+      this.#arm();
+      return;
+    }
     const silent = performance.now() - this.#heardAt;
     if (silent < this.#timeout) {
       this.#watchdog = setTimeout(this.#check, Math.ceil(this.#timeout - silent)).unref();
@@ -130,7 +142,9 @@ export class SilenceWatch {
 
 /**
  * Close `client`: `QUIT` when it is up, so the server has let go when this resolves, but at most
- * `timeout` ms (a silent connection would never answer it), then a hard disconnect.
+ * `timeout` ms (judged after the sockets are read; a silent connection would never answer it),
+ * then a hard disconnect that closes the socket at once (ioredis's own `disconnect` half-closes it
+ * and keeps a two-second timer, which would hold the process open that long).
  *
  * @example
  * ```ts
@@ -139,15 +153,14 @@ export class SilenceWatch {
  */
 export async function quitWithin(client: Redis | Cluster, timeout: number): Promise<void> {
   if (client.status === 'ready') {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const gaveUp = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeout)));
     const quit = client.quit().then(
       () => true,
       () => false,
     );
-    const done = await Promise.race([quit, gaveUp]);
-    clearTimeout(timer);
+    const done = await within(quit, timeout, () => false).catch(() => false);
     if (done) return;
   }
+  const stream = client.isCluster ? undefined : (client as Redis).stream;
   client.disconnect();
+  stream?.destroy();
 }

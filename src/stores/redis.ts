@@ -62,12 +62,13 @@ export interface RedisStoreOptions {
   /**
    * With `url`: milliseconds a connect or a command may take before the call fails with
    * {@link StoreUnavailableError} (adapters answer 503), and that the connection may stay silent
-   * while a command waits for its answer before it is dropped and made again. Default 500.
+   * while a command waits for its answer before it is dropped and made again; also the longest
+   * `close()` waits for Redis to answer `QUIT` before it closes the connection anyway. Default 500.
    *
    * A silent network partition (packets dropped, nothing closed) is only ever seen as silence: the
    * calls then in flight fail after `timeout` (judged after the socket has been read, so a process
-   * that was busy for longer still uses the answers that came meanwhile), the connection is dropped, and calls are refused at
-   * once until a new one is ready — ioredis tries again every 100 ms to 1 s, so the store recovers
+   * that was busy for longer still uses the answers that came meanwhile), the connection is
+   * dropped, and calls are refused at once until a new one is ready — ioredis tries again every 100 ms to 1 s, so the store recovers
    * by itself. A healthy Redis answers a session command in well under a millisecond; what makes it
    * slower than `timeout` — a `KEYS` or a long script of another client, a large fork for `BGSAVE`,
    * an AOF `fsync` the disk cannot keep up with (Redis then delays writes up to 2 s) — costs 503s

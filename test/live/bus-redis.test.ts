@@ -175,6 +175,7 @@ describe('RedisBus', { skip }, () => {
       const started = Date.now();
       await bus.close();
       assert.ok(Date.now() - started < 1_500, `closed in ${Date.now() - started} ms (timeout 300)`);
+      assert.ok((bus.client as Redis).stream.destroyed, 'the socket is closed, not left half-open to hold the process');
     } finally {
       await proxy.close();
     }

@@ -786,6 +786,7 @@ describe('RedisStore when Redis is unreachable', () => {
       const started = Date.now();
       await s.close();
       assert.ok(Date.now() - started < 1_500, `closed in ${Date.now() - started} ms (timeout 300)`);
+      assert.ok((s.client as Redis).stream.destroyed, 'the socket is closed, not left half-open to hold the process');
     } finally {
       await proxy.close();
     }
