@@ -264,8 +264,9 @@ function within<T>(answer: T | PromiseLike<T>, timeout: number, store: string, c
   if (timeout === Infinity || !isThenable(answer)) return answer as T;
   return new Promise<T>((resolve, reject) => {
     // Judged after the sockets are read (afterPoll): an answer that came while the process was
-    // busy for longer than `timeout` is used. Arguments rather than a closure. Not unref'd: a script awaiting a store that hangs gets this
-    // error rather than exiting silently with its promise unsettled.
+    // busy for longer than `timeout` is used. Arguments rather than a closure (core/deadline.ts's
+    // `within` takes one), so a store call allocates nothing more. Not unref'd: a script awaiting
+    // a store that hangs gets this error rather than exiting silently with its promise unsettled.
     const timer = setTimeout(afterPoll, timeout, timedOut, reject, store, call, timeout);
     answer.then(
       (value) => {

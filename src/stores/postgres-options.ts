@@ -60,7 +60,8 @@ export interface PostgresStoreOptions {
    * Milliseconds to wait for the answer of one query before it fails with
    * {@link StoreUnavailableError}; the connection it was sent on is then discarded. An answer that
    * arrived while the process was busy for longer (a long garbage collection) is still used: the
-   * store reads the socket before it gives up. Applies to a given pool too. For a pool the store makes, the server is given the same limit
+   * store reads the socket before it gives up. Applies to a given pool too. For a pool the store
+   * makes, the server is given the same limit
    * (`statement_timeout` and `lock_timeout`, unless `poolConfig` sets them), so it cancels the
    * statement too: a write that timed out is not applied later. The client only discards its
    * connection, which does not stop a statement already running on the server. `0` waits forever.

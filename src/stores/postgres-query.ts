@@ -6,8 +6,8 @@
  * before the phase that reads sockets. After the process stalled for longer than the timeout (a
  * long garbage collection, a synchronous task, a starved CPU), the timer fires first and fails the
  * call even when the answer has long been waiting in the socket. Here the timer only arms a check
- * for the end of that loop turn (`afterPoll` in core/deadline.ts), after sockets have been read: a call fails only
- * when its answer has not arrived by then.
+ * for the end of that loop turn (`afterPoll` in core/deadline.ts), after sockets have been read:
+ * a call fails only when its answer has not arrived by then.
  *
  * @module
  */
@@ -19,7 +19,7 @@ import type { Statement } from './postgres-statements.js';
 type QueryWithCallback<R extends Pg.QueryResultRow> = (this: Pg.PoolClient, statement: Statement, values: unknown[], callback: (error: Error | null, result?: Pg.QueryResult<R>) => void) => void;
 
 /** The message of a call whose answer did not arrive in time (matched by `isConnectionError`). */
-export const QUERY_TIMEOUT_MESSAGE = 'Query read timeout';
+const QUERY_TIMEOUT_MESSAGE = 'Query read timeout';
 
 /**
  * Run `statement` with `values` on a connection of `pool`, failing with

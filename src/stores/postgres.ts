@@ -274,7 +274,8 @@ export class PostgresStore implements SessionStore {
   /**
    * Run one statement, after making sure the table exists (first calls only). Once the table is
    * known, this is one timed query ({@link timedQuery}) and nothing else: no `await` on the settled
-   * check, no query object per call. Only called from `async` methods, so the closed-store error still rejects.
+   * check, no query object per call. Only called from `async` methods, so the closed-store error
+   * still rejects.
    */
   #query<R extends Pg.QueryResultRow = Pg.QueryResultRow>(statement: Statement, values: unknown[]): Promise<Pg.QueryResult<R>> {
     this.#assertOpen();

@@ -38,7 +38,7 @@ export class RedisConnection {
   #closed = false;
   /** The client has been ready: from then on, calls are refused while it is not (see {@link RedisConnection.refuses}). */
   #wasReady = false;
-  /** With a client the store made: ms a call may wait for the first connection (`0` for a client passed in: its own settings). */
+  /** With a client the store made: ms a call may wait for the first connection, and `close` for `QUIT`. */
   readonly #timeout: number;
   /** The silence check of a client the store made; none for a client passed in. */
   readonly #silence: SilenceWatch | null = null;
@@ -76,7 +76,7 @@ export class RedisConnection {
       });
       this.#silence = new SilenceWatch(this.client, timeout);
     }
-    this.#timeout = this.#owned ? timeout : 0;
+    this.#timeout = timeout;
 
     if (this.client.status === 'ready') this.#wasReady = true;
     else this.client.once('ready', () => (this.#wasReady = true));
@@ -106,7 +106,7 @@ export class RedisConnection {
    * once the connection is ready; like the silence check, it judges after sockets are read.
    */
   whileConnecting<T>(reply: Promise<T>): Promise<T> {
-    if (this.#timeout === 0) return reply;
+    if (!this.#owned) return reply;
     return within(reply, this.#timeout, () => this.down(this.client.status));
   }
 

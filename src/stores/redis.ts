@@ -68,8 +68,8 @@ export interface RedisStoreOptions {
    * A silent network partition (packets dropped, nothing closed) is only ever seen as silence: the
    * calls then in flight fail after `timeout` (judged after the socket has been read, so a process
    * that was busy for longer still uses the answers that came meanwhile), the connection is
-   * dropped, and calls are refused at once until a new one is ready — ioredis tries again every 100 ms to 1 s, so the store recovers
-   * by itself. A healthy Redis answers a session command in well under a millisecond; what makes it
+   * dropped, and calls are refused at once until a new one is ready — ioredis tries again every
+   * 100 ms to 1 s, so the store recovers by itself. A healthy Redis answers a session command in well under a millisecond; what makes it
    * slower than `timeout` — a `KEYS` or a long script of another client, a large fork for `BGSAVE`,
    * an AOF `fsync` the disk cannot keep up with (Redis then delays writes up to 2 s) — costs 503s
    * and a reconnect instead of slow answers. Raise it (say 2000) for a distant or busy Redis.
